@@ -1,0 +1,118 @@
+"""What an agent sees and may do: the :class:`AgentContext` (DESIGN §3; STYLE 1).
+
+Agents are plain generator functions ``agent(ctx, params, index)``. They read protocol
+state through read-only views, wait on blocks or timeouts, and act only by submitting
+transactions: they never mutate protocol state directly.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import simpy
+
+from .chain import Chain, TxEvent
+from .mempool import MempoolWatch
+from .network import LatencySampler
+from .tx import Call, Tx
+
+__all__ = ["AgentContext"]
+
+
+class AgentContext:
+    """An agent's window on the simulation.
+
+    Parameters
+    ----------
+    name : str
+        The agent's address (sender of its transactions), e.g. ``"trader/3"``.
+    env : simpy.Environment
+    chain : Chain
+    protocols : mapping of name to Protocol
+    rng : numpy.random.Generator
+        The agent's own stream (``"agent/<name>"``).
+    public_latency, private_latency : LatencySampler
+        The agent's own latency draws (``"latency/<name>/public"``, ``.../private``).
+    """
+
+    def __init__(self, name: str, env: simpy.Environment, chain: Chain, protocols, rng: np.random.Generator,
+                 public_latency: LatencySampler, private_latency: LatencySampler):
+        self.name = name
+        self.env = env
+        self.chain = chain
+        self._protocols = protocols
+        self.rng = rng
+        self._public = public_latency
+        self._private = private_latency
+        self._next_nonce = 0
+
+    @property
+    def now(self) -> int:
+        """Simulation time (ms)."""
+        return self.env.now
+
+    @property
+    def new_block(self) -> simpy.Event:
+        """Event fired when the next block is sealed; its value is the block's ``BlockInfo``."""
+        return self.chain.new_block
+
+    def delay(self, ms: int) -> simpy.Event:
+        """Wait ``ms`` milliseconds (compute or reaction delay)."""
+        return self.env.timeout(ms)
+
+    def view(self, protocol: str) -> Any:
+        """Read-only view of a protocol's state."""
+        return self._protocols[protocol].view()
+
+    @property
+    def base_fee_gwei(self) -> float:
+        """Base fee of the next block (gwei)."""
+        return self.chain.base_fee_gwei
+
+    def next_nonce(self) -> int:
+        """The nonce the next plain transaction will get."""
+        return max(self._next_nonce, self.chain.nonces.get(self.name, 0))
+
+    def submit(self, call: Call, gas_limit: int, max_fee_gwei: float, priority_fee_gwei: float,
+               private: bool = False, nonce: int | None = None) -> TxEvent:
+        """Sign and send a transaction; returns its receipt event (``.tx`` is the stamped Tx).
+
+        Without ``nonce`` the next nonce is used; give the nonce of a pending transaction
+        to replace it (replace-by-fee needs both fees bumped, see :meth:`replace`).
+        """
+        if nonce is None:
+            nonce = self.next_nonce()
+            self._next_nonce = nonce + 1
+        latency = self._private.next_ms() if private else self._public.next_ms()
+        return self.chain.submit(self.name, nonce, call, gas_limit, max_fee_gwei, priority_fee_gwei, private, latency)
+
+    def replace(self, tx: Tx, max_fee_gwei: float, priority_fee_gwei: float) -> TxEvent:
+        """Replace-by-fee: the same call and nonce with higher fees."""
+        return self.submit(tx.call, tx.gas_limit, max_fee_gwei, priority_fee_gwei, tx.private, nonce=tx.nonce)
+
+    def submit_bundle(self, items: Sequence[Tx | Call], gas_limit: int, max_fee_gwei: float,
+                      priority_fee_gwei: float) -> list[TxEvent]:
+        """Send the builder an atomic bundle for its next block (mechanics §7.4).
+
+        ``items`` are other senders' public transactions (seen through :meth:`watch_mempool`),
+        kept as they are, and this agent's own calls, which get consecutive nonces and the
+        given gas limit and fees (their tips are the payment to the builder). Returns the
+        receipt events of the own transactions; a bundle that is not included drops them.
+        """
+        nonce = self.next_nonce()
+        own = []
+        for item in items:
+            if isinstance(item, Tx):
+                own.append(item)
+            else:
+                own.append((nonce, item, gas_limit, max_fee_gwei, priority_fee_gwei))
+                nonce += 1
+        return self.chain.submit_bundle(self.name, own, self._private.next_ms())
+
+    def watch_mempool(self) -> MempoolWatch:
+        """Watch public pending transactions as they arrive (searchers)."""
+        return self.chain.mempool.watch()
+
+    def pending(self) -> list[Tx]:
+        """Public transactions pending now, in order of arrival."""
+        return self.chain.mempool.pending(self.env.now)

@@ -1,0 +1,434 @@
+"""The chain: slot loop, block building and sealing, EIP-1559, receipts (DESIGN §3, mechanics §7).
+
+Every ``slot`` the chain builds a block (unless the slot is missed): the builder takes the
+transactions that *arrived* before the build cutoff (decided by their timestamps, never
+by the order in which SimPy processed events), orders them with the ordering policy
+against the block's background demand, packs them greedily into the gas limit, executes
+them, seals the block, updates the base fee and fires the shared ``new_block`` event.
+"""
+from __future__ import annotations
+
+import bisect
+import itertools
+from collections import deque
+from heapq import heappop, heappush
+from typing import Any, Callable, NamedTuple, Sequence
+
+import numpy as np
+import simpy
+
+from .background import BackgroundDemand
+from .eventlog import Column, EventLog
+from .execution import Executor
+from .fees import next_base_fee_wei
+from .mempool import Mempool
+from .ordering import OrderingPolicy
+from .protocol import BlockInfo
+from .spec import ChainSpec, MempoolSpec
+from .tx import Call, Receipt, Tx, TxStatus
+from .units import GWEI
+
+__all__ = ["Chain", "Bundle", "TX_COLUMNS", "BLOCK_COLUMNS"]
+
+_STATUS_NAMES = {TxStatus.INCLUDED: "included", TxStatus.REVERTED: "reverted", TxStatus.DROPPED: "dropped"}
+
+TX_COLUMNS = [
+    Column("seq", "int64", "engine sequence number of the transaction (global submission order)"),
+    Column("sender", "string", "sending agent"),
+    Column("nonce", "int64", "sender nonce"),
+    Column("target", "string", "protocol instance called"),
+    Column("method", "string", "call name"),
+    Column("gas_limit", "int64", "gas limit (gas units)"),
+    Column("max_fee_gwei", "float64", "fee cap per gas (gwei)"),
+    Column("priority_fee_gwei", "float64", "priority fee (tip) per gas offered (gwei)"),
+    Column("private", "bool", "sent to the builder privately, invisible in the public mempool"),
+    Column("bundle_id", "int64", "bundle the transaction belonged to when included or dropped (-1: none)"),
+    Column("submitted_ms", "int64", "simulation time the agent submitted it (ms)"),
+    Column("arrival_ms", "int64", "time it reached the mempool or builder (ms)"),
+    Column("status", "string", "included | reverted | dropped | pending (still pending at the end)"),
+    Column("reason", "string", "revert or drop reason ('' when included)"),
+    Column("block", "int64", "block number (-1 if not in a block)"),
+    Column("index", "int64", "position in the block counting background transactions (-1 if not in a block)"),
+    Column("gas_used", "int64", "gas used (gas units; 0 if not in a block)"),
+    Column("effective_gas_price_gwei", "float64", "min(max fee, base fee + tip) paid per gas (gwei)"),
+    Column("fee_paid_gwei", "float64", "gas_used × effective gas price (gwei; /1e9 for ETH)"),
+    Column("time_ms", "int64", "time of the outcome: block time, or time dropped (ms)"),
+]
+
+BLOCK_COLUMNS = [
+    Column("block", "int64", "block number (1, 2, …)"),
+    Column("slot", "int64", "slot number; gaps are missed slots"),
+    Column("time_ms", "int64", "block timestamp (ms since start)"),
+    Column("base_fee_gwei", "float64", "base fee of this block (gwei)"),
+    Column("gas_used", "int64", "gas used, background demand included (gas units)"),
+    Column("gas_limit", "int64", "block gas limit (gas units)"),
+    Column("agent_txs", "int64", "simulated actors' transactions in the block (included or reverted)"),
+    Column("reverted_txs", "int64", "of which reverted"),
+    Column("background_txs", "int64", "background transactions included"),
+    Column("background_demand", "int64", "background transactions that could pay the base fee"),
+    Column("bundles", "int64", "bundles included"),
+    Column("min_tip_gwei", "float64", "lowest effective tip included (gwei; NaN for an empty block)"),
+    Column("pending_txs", "int64", "simulated actors' transactions pending after the block"),
+]
+
+
+class Bundle(NamedTuple):
+    """An atomic, ordered list of transactions for one block (mechanics §7.4).
+
+    ``txs`` may contain other senders' public transactions (e.g. an oracle update seen in
+    the mempool) followed by the searcher's own. ``own`` flags the searcher's transactions,
+    ``events`` holds their receipt events (None for the others). ``payment_gwei`` is what the
+    builder receives from the searcher's transactions: Σ tip × gas limit.
+    """
+
+    bundle_id: int
+    sender: str
+    txs: tuple[Tx, ...]
+    own: tuple[bool, ...]
+    events: tuple[Any, ...]
+    arrival_ms: int
+    payment_gwei: float
+    seq: int
+
+
+class TxEvent(simpy.Event):
+    """The receipt event of a submitted transaction; ``tx`` is the stamped transaction."""
+
+    __slots__ = ("tx",)
+
+
+class Chain:
+    """Slots, blocks and the fee market.
+
+    Parameters
+    ----------
+    env : simpy.Environment
+    spec : ChainSpec
+    mempool_spec : MempoolSpec
+    background : BackgroundDemand
+    policy : OrderingPolicy
+    executor : Executor
+    log : EventLog
+    missed_rng : numpy.random.Generator
+        Stream deciding missed slots.
+    """
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        spec: ChainSpec,
+        mempool_spec: MempoolSpec,
+        background: BackgroundDemand,
+        policy: OrderingPolicy,
+        executor: Executor,
+        log: EventLog,
+        missed_rng: np.random.Generator,
+    ):
+        self.env = env
+        self.spec = spec
+        self.background = background
+        self.policy = policy
+        self.executor = executor
+        self.log = log
+        self.base_fee_wei = int(round(spec.initial_base_fee_gwei * GWEI))
+        self.number = 0
+        self.slot = 0
+        self.nonces: dict[str, int] = {}
+        self.mempool = Mempool(
+            env, mempool_spec.capacity, mempool_spec.replace_bump, self.nonces, self._drop, policy.mempool_visible
+        )
+        self.bundles: list[Bundle] = []
+        self.recent_min_tips: deque[float] = deque(maxlen=256)
+        self.last_block: BlockInfo | None = None
+        self._seq = itertools.count()
+        self._bundle_ids = itertools.count()
+        self._missed_rng = missed_rng
+        self._new_block = env.event()
+        self._tx_log = log.declare("txs", "every simulated actor's transaction and its outcome", TX_COLUMNS)
+        self._block_log = log.declare("blocks", "one row per sealed block", BLOCK_COLUMNS)
+        self._missed_log = log.declare(
+            "missed_slots", "slots without a block", [Column("slot", "int64", "slot number"), Column("time_ms", "int64", "slot time (ms)")]
+        )
+        self._bundle_log = log.declare(
+            "bundles",
+            "bundles offered to the builder and what became of them",
+            [
+                Column("bundle_id", "int64", "bundle id"),
+                Column("sender", "string", "searcher"),
+                Column("block", "int64", "block it was included in (-1: not included)"),
+                Column("n_txs", "int64", "transactions in the bundle, others' included"),
+                Column("payment_gwei", "float64", "builder payment offered: Σ tip × gas limit of own txs (gwei)"),
+                Column("status", "string", "included | dropped"),
+                Column("reason", "string", "why it was dropped"),
+            ],
+        )
+
+    # -- views -------------------------------------------------------------------------------
+    @property
+    def new_block(self) -> simpy.Event:
+        """The shared event fired when the next block is sealed (value: its :class:`BlockInfo`)."""
+        return self._new_block
+
+    @property
+    def base_fee_gwei(self) -> float:
+        """Base fee of the next block (gwei)."""
+        return self.base_fee_wei / GWEI
+
+    def inclusion_tip_gwei(self, quantile: float = 0.5, blocks: int = 20) -> float:
+        """A quantile of the lowest included tips of the last ``blocks`` blocks (gwei; 0 if none)."""
+        recent = [t for t in itertools.islice(reversed(self.recent_min_tips), blocks) if t == t]
+        return float(np.quantile(recent, quantile)) if recent else 0.0
+
+    # -- submission ------------------------------------------------------------------------
+    def submit(
+        self,
+        sender: str,
+        nonce: int,
+        call: Call,
+        gas_limit: int,
+        max_fee_gwei: float,
+        priority_fee_gwei: float,
+        private: bool,
+        latency_ms: int,
+    ) -> TxEvent:
+        """Stamp and admit a transaction; returns its receipt event (value: :class:`Receipt`)."""
+        now = self.env.now
+        tx = Tx(sender, nonce, call, gas_limit, max_fee_gwei, priority_fee_gwei, private, -1, next(self._seq), now, now + latency_ms)
+        ev = TxEvent(self.env)
+        ev.tx = tx
+        if gas_limit > self.spec.gas_limit:
+            self._drop(tx, ev, "gas limit above block gas limit")
+        elif priority_fee_gwei > max_fee_gwei:
+            self._drop(tx, ev, "priority fee above fee cap")
+        else:
+            self.mempool.add(tx, ev)
+        return ev
+
+    def submit_bundle(self, sender: str, items: Sequence[Tx | tuple], latency_ms: int) -> list[TxEvent]:
+        """Stamp a bundle. ``items`` are others' :class:`Tx` (copied as they are) or the
+        sender's own ``(nonce, call, gas_limit, max_fee_gwei, priority_fee_gwei)``; returns the
+        receipt events of the sender's own transactions."""
+        now = self.env.now
+        bid = next(self._bundle_ids)
+        txs, own, events = [], [], []
+        payment = 0.0
+        for item in items:
+            if isinstance(item, Tx):
+                txs.append(item)
+                own.append(False)
+                events.append(None)
+                continue
+            nonce, call, gas_limit, max_fee, tip = item
+            tx = Tx(sender, nonce, call, gas_limit, max_fee, tip, True, bid, next(self._seq), now, now + latency_ms)
+            ev = TxEvent(self.env)
+            ev.tx = tx
+            txs.append(tx)
+            own.append(True)
+            events.append(ev)
+            payment += tip * gas_limit
+        bundle = Bundle(bid, sender, tuple(txs), tuple(own), tuple(events), now + latency_ms, payment, next(self._seq))
+        if not self.policy.uses_bundles:
+            self._drop_bundle(bundle, f"the {self.policy.name} builder takes no bundles")
+        else:
+            self.bundles.append(bundle)
+        return [e for e in events if e is not None]
+
+    # -- outcomes --------------------------------------------------------------------------
+    def _log_tx(self, tx: Tx, status: str, reason: str, block: int, index: int, gas_used: int, price: float, time_ms: int):
+        self._tx_log.append(
+            (tx.seq, tx.sender, tx.nonce, tx.call.target, tx.call.method, tx.gas_limit, tx.max_fee_gwei,
+             tx.priority_fee_gwei, tx.private, tx.bundle_id, tx.submitted_ms, tx.arrival_ms, status, reason,
+             block, index, gas_used, price, gas_used * price, time_ms)
+        )
+
+    def _drop(self, tx: Tx, event: simpy.Event, reason: str) -> None:
+        now = self.env.now
+        self._log_tx(tx, "dropped", reason, -1, -1, 0, 0.0, now)
+        event.succeed(Receipt(tx, TxStatus.DROPPED, reason, -1, -1, 0, 0.0, 0.0, now))
+
+    def _drop_bundle(self, bundle: Bundle, reason: str) -> None:
+        self._bundle_log.append((bundle.bundle_id, bundle.sender, -1, len(bundle.txs), bundle.payment_gwei, "dropped", reason))
+        for tx, ev in zip(bundle.txs, bundle.events):
+            if ev is not None:
+                self._drop(tx, ev, f"bundle dropped: {reason}")
+
+    def finish(self) -> None:
+        """Log the transactions still pending when the run ends."""
+        now = self.env.now
+        for queue in self.mempool.by_sender.values():
+            for tx, _ev in queue.values():
+                self._log_tx(tx, "pending", "", -1, -1, 0, 0.0, now)
+
+    # -- the slot loop ---------------------------------------------------------------------
+    def run(self, n_blocks: int, on_block: Callable[[BlockInfo], None] | None = None):
+        """SimPy process: produce ``n_blocks`` blocks, one per non-missed slot."""
+        slot_ms = self.spec.slot
+        p_missed = self.spec.missed_slot_probability
+        while self.number < n_blocks:
+            yield self.env.timeout(slot_ms)
+            self.slot += 1
+            if p_missed > 0.0 and self._missed_rng.random() < p_missed:
+                self._missed_log.append((self.slot, self.env.now))
+                continue
+            block = self._produce_block()
+            if on_block is not None:
+                on_block(block)
+
+    def _produce_block(self) -> BlockInfo:
+        env, spec, policy = self.env, self.spec, self.policy
+        now = env.now
+        number = self.number + 1
+        base = self.base_fee_wei / GWEI
+        limit = spec.gas_limit
+        block = BlockInfo(number, self.slot, now, base, limit)
+        self.executor.begin_block(block)
+        cutoff = now - spec.build_cutoff
+        outcomes: list = []  # (tx, event, status, reason, gas_used, result, index)
+        used = 0
+        n_bundles = 0
+        if self.bundles:
+            used, n_bundles = self._include_bundles(block, cutoff, outcomes)
+
+        # candidate heads: each sender's next nonce, if it arrived in time and can pay the base fee
+        nonces = self.nonces
+        mempool = self.mempool
+        key = policy.key
+        heads: list = []
+        for sender, queue in mempool.by_sender.items():
+            entry = queue.get(nonces.get(sender, 0))
+            if entry is not None:
+                tx = entry[0]
+                if tx.arrival_ms <= cutoff and tx.max_fee_gwei >= base:
+                    heads.append((key(tx, base), tx.seq, tx, entry[1]))
+        heads.sort()
+
+        eff_tips = self.background.draw(now, base)
+        bg_keys, bg_tips = policy.background_order(eff_tips, (now - spec.slot, cutoff))
+        bg_keys_list = bg_keys.tolist()
+        n_bg = len(bg_keys_list)
+        g = self.background.gas_per_tx
+        bg_in = 0
+        bg_blocked = n_bg == 0
+        index = len(outcomes)
+        execute = self.executor.execute
+        while heads:
+            k, _seq, tx, ev = heappop(heads)
+            if not bg_blocked:
+                ahead = bisect.bisect_right(bg_keys_list, k)
+                if ahead > bg_in:
+                    want = ahead - bg_in
+                    add = min(want, (limit - used) // g)
+                    bg_in += add
+                    used += add * g
+                    index += add
+                    bg_blocked = add < want or bg_in == n_bg
+            if used + tx.gas_limit > limit:
+                continue  # does not fit; stays pending, and so do the sender's later nonces
+            status, reason, gas_used, result = execute(tx)
+            used += gas_used
+            outcomes.append((tx, ev, status, reason, gas_used, result, index))
+            index += 1
+            sender = tx.sender
+            nxt = tx.nonce + 1
+            nonces[sender] = nxt
+            mempool.remove(tx)
+            entry = mempool.get(sender, nxt)
+            if entry is not None:
+                t2 = entry[0]
+                if t2.arrival_ms <= cutoff and t2.max_fee_gwei >= base:
+                    heappush(heads, (key(t2, base), t2.seq, t2, entry[1]))
+        if not bg_blocked:
+            add = min(n_bg - bg_in, (limit - used) // g)
+            bg_in += add
+            used += add * g
+
+        return self._seal(block, outcomes, used, bg_in, n_bg, bg_tips, n_bundles)
+
+    def _include_bundles(self, block: BlockInfo, cutoff: int, outcomes: list) -> tuple[int, int]:
+        """Top of block: bundles by payment, each executed atomically or not at all."""
+        ready = [b for b in self.bundles if b.arrival_ms <= cutoff]
+        self.bundles = [b for b in self.bundles if b.arrival_ms > cutoff]
+        ready.sort(key=lambda b: (-b.payment_gwei, b.seq))
+        used, n = 0, 0
+        base, limit = block.base_fee_gwei, block.gas_limit
+        for b in ready:
+            why = self._bundle_problem(b, cutoff, base, limit - used)
+            if why:
+                self._drop_bundle(b, why)
+                continue
+            touched = {tx.call.target for tx in b.txs if tx.call.target in self.executor.protocols}
+            snapshots = {t: self.executor.protocols[t].checkpoint() for t in sorted(touched)}
+            log_mark = self.log.mark()
+            results = []
+            for tx in b.txs:
+                status, reason, gas_used, result = self.executor.execute(tx)
+                if status != TxStatus.INCLUDED:
+                    break
+                results.append((gas_used, result))
+            else:
+                n += 1
+                self._bundle_log.append((b.bundle_id, b.sender, block.number, len(b.txs), b.payment_gwei, "included", ""))
+                for tx, own_ev, (gas_used, result) in zip(b.txs, b.events, results):
+                    ev = own_ev
+                    if ev is None:
+                        ev = self.mempool.get(tx.sender, tx.nonce)[1]
+                        self.mempool.remove(tx)
+                    self.nonces[tx.sender] = tx.nonce + 1
+                    used += gas_used
+                    outcomes.append((tx, ev, TxStatus.INCLUDED, "", gas_used, result, len(outcomes)))
+                continue
+            for t, snap in snapshots.items():
+                self.executor.protocols[t].rollback(snap)
+            self.log.truncate(log_mark)
+            self._drop_bundle(b, f"reverted: {reason}")
+        return used, n
+
+    def _bundle_problem(self, b: Bundle, cutoff: int, base: float, gas_left: int) -> str:
+        """Why bundle ``b`` cannot go into this block ('' if it can)."""
+        nonces: dict[str, int] = {}
+        gas = 0
+        for tx, own in zip(b.txs, b.own):
+            expected = nonces.get(tx.sender, self.nonces.get(tx.sender, 0))
+            if tx.nonce != expected:
+                return f"nonce of {tx.sender} is {expected}, bundle has {tx.nonce}"
+            if not own:
+                entry = self.mempool.get(tx.sender, tx.nonce)
+                if entry is None or entry[0] is not tx:
+                    return f"target tx {tx.seq} is no longer pending"
+                if tx.arrival_ms > cutoff:
+                    return f"target tx {tx.seq} arrived after the cutoff"
+            if tx.max_fee_gwei < base:
+                return "fee cap below base fee"
+            nonces[tx.sender] = tx.nonce + 1
+            gas += tx.gas_limit
+        if gas > gas_left:
+            return "does not fit in the block"
+        return ""
+
+    def _seal(self, block: BlockInfo, outcomes: list, used: int, bg_in: int, n_bg: int, bg_tips: np.ndarray, n_bundles: int) -> BlockInfo:
+        base = block.base_fee_gwei
+        number, now = block.number, block.time_ms
+        min_tip = float(bg_tips[:bg_in].min()) if bg_in else float("nan")
+        reverted = 0
+        log_tx = self._log_tx
+        for tx, ev, status, reason, gas_used, result, index in outcomes:
+            price = min(tx.max_fee_gwei, base + tx.priority_fee_gwei)
+            tip = price - base
+            if not tip >= min_tip:
+                min_tip = tip
+            if status == TxStatus.REVERTED:
+                reverted += 1
+            log_tx(tx, _STATUS_NAMES[status], reason, number, index, gas_used, price, now)
+            ev.succeed(Receipt(tx, status, reason, number, index, gas_used, price, gas_used * price, now, result))
+        self._block_log.append(
+            (number, block.slot, now, base, used, block.gas_limit, len(outcomes), reverted, bg_in, n_bg, n_bundles, min_tip, self.mempool.size)
+        )
+        self.recent_min_tips.append(min_tip)
+        self.base_fee_wei = next_base_fee_wei(
+            self.base_fee_wei, used, block.gas_limit, self.spec.elasticity, self.spec.base_fee_max_change_denominator
+        )
+        self.number = number
+        self.last_block = block
+        ev, self._new_block = self._new_block, self.env.event()
+        ev.succeed(block)
+        return block

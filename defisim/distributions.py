@@ -1,0 +1,101 @@
+"""Parametric distributions used by scenario files (fees, latencies, sizes).
+
+Each is a frozen pydantic model with a ``sample(rng, n)`` method returning a float64 array.
+Latencies use the same models with values in milliseconds; duration strings are accepted
+there (see :data:`LatencyMs`).
+"""
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+import numpy as np
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from .units import parse_duration_ms
+
+__all__ = ["Fixed", "Uniform", "LogNormal", "Exponential", "Distribution", "LatencyMs"]
+
+
+class _Dist(BaseModel):
+    """Base of the distributions: each defines ``sample(rng, n)`` and ``quantile(p)``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+
+class Fixed(_Dist):
+    """Always ``value``."""
+
+    kind: Literal["fixed"] = "fixed"
+    value: float = Field(ge=0)
+
+    def sample(self, rng, n):
+        return np.full(n, self.value)
+
+    def quantile(self, p):
+        return self.value
+
+
+class Uniform(_Dist):
+    """Uniform on ``[low, high]``."""
+
+    kind: Literal["uniform"] = "uniform"
+    low: float = Field(ge=0)
+    high: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.high < self.low:
+            raise ValueError(f"high ({self.high}) must not be below low ({self.low})")
+        return self
+
+    def sample(self, rng, n):
+        return rng.uniform(self.low, self.high, n)
+
+    def quantile(self, p):
+        return self.low + p * (self.high - self.low)
+
+
+class LogNormal(_Dist):
+    """Log-normal with the given ``median`` and log-space standard deviation ``sigma``."""
+
+    kind: Literal["lognormal"] = "lognormal"
+    median: float = Field(gt=0)
+    sigma: float = Field(ge=0)
+
+    def sample(self, rng, n):
+        return rng.lognormal(np.log(self.median), self.sigma, n)
+
+    def quantile(self, p):
+        from statistics import NormalDist
+
+        return float(self.median * np.exp(self.sigma * NormalDist().inv_cdf(p)))
+
+
+class Exponential(_Dist):
+    """Exponential with the given ``mean``."""
+
+    kind: Literal["exponential"] = "exponential"
+    mean: float = Field(gt=0)
+
+    def sample(self, rng, n):
+        return rng.exponential(self.mean, n)
+
+    def quantile(self, p):
+        return float(-self.mean * np.log1p(-p))
+
+
+Distribution = Annotated[Union[Fixed, Uniform, LogNormal, Exponential], Field(discriminator="kind")]
+
+
+def _durations_to_ms(value):
+    if isinstance(value, dict):
+        return {
+            k: (parse_duration_ms(v) if k in ("value", "low", "high", "median", "mean") and isinstance(v, str) else v)
+            for k, v in value.items()
+        }
+    return value
+
+
+#: A distribution of durations in milliseconds; its parameters may be duration strings.
+LatencyMs = Annotated[Distribution, BeforeValidator(_durations_to_ms)]

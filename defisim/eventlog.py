@@ -1,0 +1,93 @@
+"""Append-only event buffers turned into tidy DataFrames once, at the end (DESIGN §8; STYLE 10).
+
+Every table is declared with its columns, their dtypes and a one-line description
+(units in the names). During a run a row is one tuple appended to a list; at the end each
+table becomes a ``pandas.DataFrame`` with the declared dtypes.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Column", "EventTable", "EventLog"]
+
+
+class Column(NamedTuple):
+    """A declared column: name (unit in the name), numpy/pandas dtype, description."""
+
+    name: str
+    dtype: str
+    doc: str
+
+
+class EventTable:
+    """One table of the event log.
+
+    Examples
+    --------
+    >>> t = EventTable("transfers", "token transfers", [Column("block", "int64", "block number"),
+    ...                                                 Column("amount", "float64", "tokens")])
+    >>> t.append((1, 2.5)); t.append((2, 0.5))
+    >>> t.to_frame()["amount"].sum()
+    np.float64(3.0)
+    """
+
+    __slots__ = ("name", "doc", "columns", "rows", "append")
+
+    def __init__(self, name: str, doc: str, columns: list[Column]):
+        self.name, self.doc, self.columns = name, doc, tuple(columns)
+        self.rows: list[tuple] = []
+        self.append = self.rows.append  # a row is a tuple in column order
+
+    def to_frame(self) -> pd.DataFrame:
+        """The rows as a DataFrame with the declared dtypes."""
+        names = [c.name for c in self.columns]
+        if self.rows:
+            cols = list(zip(*self.rows))
+            data = {c.name: np.asarray(v, dtype=object if c.dtype == "string" else c.dtype) for c, v in zip(self.columns, cols)}
+        else:
+            data = {c.name: np.asarray([], dtype=object if c.dtype == "string" else c.dtype) for c in self.columns}
+        df = pd.DataFrame(data, columns=names)
+        for c in self.columns:
+            if c.dtype == "string":
+                df[c.name] = df[c.name].astype("string")
+        return df
+
+
+class EventLog:
+    """The set of declared event tables of a run."""
+
+    def __init__(self):
+        self.tables: dict[str, EventTable] = {}
+
+    def declare(self, name: str, doc: str, columns: list[Column]) -> EventTable:
+        """Declare (or return the already declared, identical) table ``name``."""
+        if name in self.tables:
+            t = self.tables[name]
+            if t.columns != tuple(columns):
+                raise ValueError(f"event table {name!r} declared twice with different columns")
+            return t
+        t = EventTable(name, doc, columns)
+        self.tables[name] = t
+        return t
+
+    def mark(self) -> dict[str, int]:
+        """Current row count of every table (to undo rows of a rolled-back bundle)."""
+        return {n: len(t.rows) for n, t in self.tables.items()}
+
+    def truncate(self, mark: dict[str, int]) -> None:
+        """Drop the rows appended since :meth:`mark`."""
+        for n, t in self.tables.items():
+            del t.rows[mark.get(n, 0) :]
+
+    def frames(self) -> dict[str, pd.DataFrame]:
+        """Every table as a DataFrame, in declaration order."""
+        return {n: t.to_frame() for n, t in self.tables.items()}
+
+    def schema(self) -> dict[str, dict]:
+        """Table and column documentation: ``{table: {"doc": ..., "columns": {name: (dtype, doc)}}}``."""
+        return {
+            n: {"doc": t.doc, "columns": {c.name: (c.dtype, c.doc) for c in t.columns}} for n, t in self.tables.items()
+        }

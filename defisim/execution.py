@@ -1,0 +1,47 @@
+"""Execution of calls against protocol handlers (DESIGN §3).
+
+A handler checks, then applies effects. A :class:`~defisim.tx.Revert` raised during the
+checks becomes a reverted receipt: gas is paid and state is untouched. A call whose gas
+limit is below the handler's gas runs out of gas: it reverts and uses its whole limit.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from .protocol import BlockInfo, Protocol
+from .tx import Revert, Tx, TxStatus
+
+__all__ = ["Executor", "INTRINSIC_GAS"]
+
+#: Gas of a transaction that reaches no handler (the EVM's intrinsic cost).
+INTRINSIC_GAS = 21_000
+
+
+class Executor:
+    """Dispatches calls to the protocols by ``call.target`` and ``call.method``."""
+
+    def __init__(self, protocols: Mapping[str, Protocol]):
+        self.protocols = protocols
+
+    def begin_block(self, block: BlockInfo) -> None:
+        """Give every protocol the block and run its ``on_block`` hook (accruals)."""
+        for p in self.protocols.values():
+            p.block = block
+            p.on_block(block)
+
+    def execute(self, tx: Tx) -> tuple[TxStatus, str, int, Any]:
+        """Run ``tx``; returns (status, revert reason, gas used, handler result)."""
+        call = tx.call
+        protocol = self.protocols.get(call.target)
+        if protocol is None:
+            return TxStatus.REVERTED, f"no protocol {call.target!r}", min(INTRINSIC_GAS, tx.gas_limit), None
+        spec = protocol.handlers.get(call.method)
+        if spec is None:
+            return TxStatus.REVERTED, f"{call.target} has no call {call.method!r}", min(INTRINSIC_GAS, tx.gas_limit), None
+        if tx.gas_limit < spec.gas:
+            return TxStatus.REVERTED, "out of gas", tx.gas_limit, None
+        try:
+            result = spec.fn(protocol, tx.sender, **call.args)
+        except Revert as r:
+            return TxStatus.REVERTED, r.reason, spec.revert_gas, None
+        return TxStatus.INCLUDED, "", spec.gas, result

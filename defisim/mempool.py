@@ -1,0 +1,140 @@
+"""The public mempool of the simulated actors' transactions (DESIGN §3, mechanics §7.3).
+
+Pending transactions are kept per sender and nonce. The builder may take a sender's
+transaction only when all its lower nonces are included, so one stuck low-fee
+transaction blocks the sender's later ones (Black Thursday). A transaction with the same
+sender and nonce replaces a pending one only if both of its fees are higher by at least
+``replace_bump``; past ``capacity`` the lowest tip is evicted. Searchers watch public
+transactions as they arrive.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import simpy
+
+from .tx import Tx
+
+__all__ = ["Mempool", "MempoolWatch"]
+
+
+class MempoolWatch:
+    """A searcher's view of public pending transactions, in order of arrival.
+
+    ``tx = yield watch.get()`` waits for the next public transaction to reach the mempool.
+    """
+
+    def __init__(self, env: simpy.Environment):
+        self._store = simpy.Store(env)
+
+    def get(self) -> simpy.Event:
+        """Event whose value is the next arriving public :class:`~defisim.tx.Tx`."""
+        return self._store.get()
+
+    def _put(self, tx: Tx) -> None:
+        self._store.put(tx)
+
+
+class Mempool:
+    """Pending transactions by sender and nonce.
+
+    Parameters
+    ----------
+    env : simpy.Environment
+    capacity : int
+        Most pending transactions kept.
+    replace_bump : float
+        Minimum relative increase of both fee fields for a replacement (0.10 = 10%).
+    account_nonce : dict
+        The chain's next nonce per sender (read only here).
+    drop : callable
+        ``drop(tx, event, reason)``: called for every transaction that leaves without inclusion.
+    visible : bool
+        Whether watchers see public transactions (False on an L2 sequencer).
+    """
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        capacity: int,
+        replace_bump: float,
+        account_nonce: dict[str, int],
+        drop: Callable,
+        visible: bool = True,
+    ):
+        self.env = env
+        self.capacity = capacity
+        self.replace_bump = replace_bump
+        self.account_nonce = account_nonce
+        self.drop = drop
+        self.visible = visible
+        self.by_sender: dict[str, dict[int, tuple[Tx, simpy.Event]]] = {}
+        self.size = 0
+        self._watchers: list[MempoolWatch] = []
+
+    def add(self, tx: Tx, event: simpy.Event) -> None:
+        """Admit ``tx`` (or drop it, or the one it replaces, through ``drop``)."""
+        if tx.nonce < self.account_nonce.get(tx.sender, 0):
+            self.drop(tx, event, "nonce too low")
+            return
+        queue = self.by_sender.get(tx.sender)
+        if queue is None:
+            queue = self.by_sender[tx.sender] = {}
+        old = queue.get(tx.nonce)
+        if old is not None:
+            old_tx = old[0]
+            bump = 1.0 + self.replace_bump
+            if tx.priority_fee_gwei < old_tx.priority_fee_gwei * bump or tx.max_fee_gwei < old_tx.max_fee_gwei * bump:
+                self.drop(tx, event, "replacement underpriced")
+                return
+            queue[tx.nonce] = (tx, event)
+            self.drop(old_tx, old[1], "replaced")
+        else:
+            queue[tx.nonce] = (tx, event)
+            self.size += 1
+            if self.size > self.capacity:
+                self._evict_lowest_tip()
+        if self._watchers and not tx.private and self.visible:
+            self.env.timeout(max(0, tx.arrival_ms - self.env.now)).callbacks.append(lambda _e, tx=tx: self._notify(tx))
+
+    def get(self, sender: str, nonce: int) -> tuple[Tx, simpy.Event] | None:
+        """The pending entry of ``sender`` at ``nonce``, if any."""
+        queue = self.by_sender.get(sender)
+        return None if queue is None else queue.get(nonce)
+
+    def remove(self, tx: Tx) -> None:
+        """Take an included transaction out."""
+        queue = self.by_sender[tx.sender]
+        del queue[tx.nonce]
+        self.size -= 1
+        if not queue:
+            del self.by_sender[tx.sender]
+
+    def _evict_lowest_tip(self) -> None:
+        # lowest priority fee; among equals the newest (largest seq) goes first
+        tx, ev = min(
+            (entry for q in self.by_sender.values() for entry in q.values()),
+            key=lambda e: (e[0].priority_fee_gwei, -e[0].seq),
+        )
+        self.remove(tx)
+        self.drop(tx, ev, "evicted: mempool full")
+
+    def pending(self, now_ms: int) -> list[Tx]:
+        """Public transactions that have arrived by ``now_ms``, in order of arrival then seq."""
+        if not self.visible:
+            return []
+        txs = [e[0] for q in self.by_sender.values() for e in q.values() if not e[0].private and e[0].arrival_ms <= now_ms]
+        txs.sort(key=lambda t: (t.arrival_ms, t.seq))
+        return txs
+
+    def watch(self) -> MempoolWatch:
+        """A new watch on public transactions arriving from now on."""
+        w = MempoolWatch(self.env)
+        self._watchers.append(w)
+        return w
+
+    def _notify(self, tx: Tx) -> None:
+        entry = self.get(tx.sender, tx.nonce)
+        if entry is not None and entry[0] is tx:
+            for w in self._watchers:
+                w._put(tx)

@@ -1,0 +1,33 @@
+"""Network latency: sender → public mempool, sender → builder (DESIGN §3, mechanics §7.3).
+
+A :class:`LatencySampler` belongs to one sender and draws from that sender's own random
+stream, so one agent's traffic never shifts another's latencies.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .rng import ChunkedDraws
+
+__all__ = ["LatencySampler"]
+
+
+class LatencySampler:
+    """Whole-millisecond latencies drawn from a distribution (values in ms).
+
+    Examples
+    --------
+    >>> from defisim.distributions import Uniform
+    >>> s = LatencySampler(Uniform(low=100, high=200), np.random.default_rng(0))
+    >>> all(100 <= s.next_ms() <= 200 for _ in range(100))
+    True
+    """
+
+    __slots__ = ("_draws",)
+
+    def __init__(self, dist, rng: np.random.Generator, chunk: int = 1024):
+        self._draws = ChunkedDraws(lambda g, n: np.rint(dist.sample(g, n)).astype(np.int64), rng, chunk)
+
+    def next_ms(self) -> int:
+        """The next latency in milliseconds."""
+        return self._draws.next()

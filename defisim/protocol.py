@@ -1,0 +1,115 @@
+"""Base class of protocol models and the ``@handler`` decorator (DESIGN §3, §6; STYLE 6).
+
+A protocol keeps all of its mutable state in ``self.state`` (tables, arrays, scalars), so
+the engine can checkpoint and roll it back for atomic bundles. Calls reach it through
+handlers registered per method name. A handler checks first and raises
+:class:`~defisim.tx.Revert` before it changes anything; only then does it apply effects.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any, Callable, ClassVar, NamedTuple
+
+from pydantic import BaseModel
+
+__all__ = ["Protocol", "handler", "HandlerSpec", "BlockInfo"]
+
+
+class BlockInfo(NamedTuple):
+    """The block being built or just sealed. ``time_ms`` is the block timestamp in ms."""
+
+    number: int
+    slot: int
+    time_ms: int
+    base_fee_gwei: float
+    gas_limit: int
+
+
+class HandlerSpec(NamedTuple):
+    """A call handler: the function and its gas use on success and on revert (gas units)."""
+
+    fn: Callable
+    gas: int
+    revert_gas: int
+
+
+def handler(gas: int, revert_gas: int | None = None):
+    """Register a method as the handler of the call of the same name.
+
+    Parameters
+    ----------
+    gas : int
+        Gas used when the call succeeds.
+    revert_gas : int, optional
+        Gas used when it reverts (default: ``gas``).
+    """
+
+    def deco(fn):
+        fn._defisim_handler = (gas, gas if revert_gas is None else revert_gas)
+        return fn
+
+    return deco
+
+
+class Protocol:
+    """A protocol instance living on the simulated chain.
+
+    Subclasses set ``kind`` and ``Params`` (a frozen pydantic model), build ``self.state``
+    in ``__init__`` and decorate their call handlers with :func:`handler`. Hooks with
+    do-nothing defaults: :meth:`on_block`, :meth:`view`, :meth:`exposures`,
+    :meth:`summary`.
+
+    Parameters
+    ----------
+    name : str
+        Instance name in the scenario (the ``target`` of calls).
+    params : pydantic.BaseModel
+        Validated parameters.
+    host : defisim.simulation.ProtocolHost
+        The engine services a protocol may use: event tables, random streams, block info.
+    """
+
+    kind: ClassVar[str] = ""
+    Params: ClassVar[type[BaseModel]]
+    handlers: ClassVar[dict[str, HandlerSpec]] = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        found = dict(getattr(cls, "handlers", {}))
+        for attr, fn in vars(cls).items():
+            spec = getattr(fn, "_defisim_handler", None)
+            if spec is not None:
+                found[attr] = HandlerSpec(fn, *spec)
+        cls.handlers = found
+
+    def __init__(self, name: str, params: BaseModel, host: Any):
+        self.name = name
+        self.params = params
+        self.host = host
+        self.block: BlockInfo | None = None
+        self.state: Any = None
+
+    # -- hooks ---------------------------------------------------------------------------
+    def on_block(self, block: BlockInfo) -> None:
+        """Called at the top of every block before its transactions (per-block accrual)."""
+
+    def view(self) -> Any:
+        """A read-only view of the state for agents."""
+        return None
+
+    def exposures(self) -> list:
+        """Edges of the exposure graph this protocol contributes (DESIGN §7)."""
+        return []
+
+    def summary(self, tables: dict) -> dict:
+        """Headline metrics of this protocol from the run's result tables."""
+        return {}
+
+    # -- atomicity -----------------------------------------------------------------------
+    def checkpoint(self) -> Any:
+        """A copy of ``self.state`` to roll back to."""
+        return copy.deepcopy(self.state)
+
+    def rollback(self, snapshot: Any) -> None:
+        """Restore a :meth:`checkpoint`."""
+        self.state = snapshot

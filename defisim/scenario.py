@@ -1,0 +1,210 @@
+"""Loading, overriding, validating and hashing scenarios (DESIGN §8; STYLE 9).
+
+A scenario is a TOML or YAML file (or a built-in, by name). It is validated in two steps:
+the engine-level :class:`~defisim.spec.ScenarioSpec`, then each protocol's and agent's
+parameters through the registry. Every problem is reported as one line naming the dotted
+path and the reason.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from .registry import Registry, default_registry
+from .spec import ScenarioSpec
+
+__all__ = [
+    "Scenario",
+    "ScenarioError",
+    "load_scenario",
+    "validate_scenario",
+    "apply_overrides",
+    "builtin_scenarios",
+    "read_scenario_file",
+]
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be used; the message is one line naming the problem."""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario: the engine spec plus each protocol's and agent group's params."""
+
+    spec: ScenarioSpec
+    protocols: dict[str, tuple[str, BaseModel]]  # name -> (kind, params)
+    agents: tuple[BaseModel, ...]  # params of each spec.agents entry, in order
+    source: str = "<dict>"
+
+    def to_dict(self) -> dict:
+        """The fully resolved scenario (defaults filled in) as plain JSON-able data."""
+        d = self.spec.model_dump(mode="json")
+        d["protocols"] = {n: {"kind": k, **p.model_dump(mode="json")} for n, (k, p) in self.protocols.items()}
+        for a, params in zip(d["agents"], self.agents):
+            a["params"] = params.model_dump(mode="json")
+        return d
+
+    @property
+    def hash(self) -> str:
+        """SHA-256 of the resolved scenario (canonical JSON); identifies it in every result."""
+        blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _loc(parts: Iterable) -> str:
+    return ".".join(str(p) for p in parts)
+
+
+def _one_line(err: ValidationError, prefix: tuple = ()) -> str:
+    msgs = []
+    for e in err.errors():
+        loc = [p for p in (*prefix, *e["loc"]) if p not in ("fixed", "uniform", "lognormal", "exponential")]
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key"
+        msgs.append(f"{_loc(loc) or '<scenario>'}: {msg}")
+    return "; ".join(msgs)
+
+
+def validate_scenario(raw: dict, registry: Registry | None = None, source: str = "<dict>") -> Scenario:
+    """Validate plain data into a :class:`Scenario` (raises :class:`ScenarioError`)."""
+    registry = registry or default_registry()
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"{source}: a scenario must be a table of keys, got {type(raw).__name__}")
+    try:
+        spec = ScenarioSpec.model_validate(raw)
+    except ValidationError as e:
+        raise ScenarioError(_one_line(e)) from None
+    protocols: dict[str, tuple[str, BaseModel]] = {}
+    for name, body in spec.protocols.items():
+        body = dict(body)
+        kind = body.pop("kind", None)
+        if kind is None:
+            raise ScenarioError(f"protocols.{name}.kind: missing (one of {', '.join(sorted(registry.protocols))})")
+        entry = registry.protocols.get(kind)
+        if entry is None:
+            raise ScenarioError(f"protocols.{name}.kind: unknown protocol kind {kind!r} (known: {', '.join(sorted(registry.protocols))})")
+        try:
+            protocols[name] = (kind, entry.params.model_validate(body))
+        except ValidationError as e:
+            raise ScenarioError(_one_line(e, ("protocols", name))) from None
+    agents = []
+    for i, a in enumerate(spec.agents):
+        entry = registry.agents.get(a.kind)
+        if entry is None:
+            raise ScenarioError(f"agents.{i}.kind: unknown agent kind {a.kind!r} (known: {', '.join(sorted(registry.agents))})")
+        try:
+            params = entry.params.model_validate(a.params)
+        except ValidationError as e:
+            raise ScenarioError(_one_line(e, ("agents", i, "params"))) from None
+        for field in ("protocol", "token"):
+            target = getattr(params, field, None)
+            if isinstance(target, str) and target not in spec.protocols:
+                raise ScenarioError(f"agents.{i}.params.{field}: no protocol named {target!r} in this scenario")
+        agents.append(params)
+    names = [a.name or a.kind for a in spec.agents]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ScenarioError(f"agents: two groups are named {dupes[0]!r}; give each group its own name")
+    return Scenario(spec, protocols, tuple(agents), source)
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return yaml.safe_load(text) if text.strip() else ""
+    except yaml.YAMLError:
+        return text
+
+
+def apply_overrides(raw: dict, overrides: Iterable[str]) -> dict:
+    """Apply ``"dotted.path=value"`` overrides to raw scenario data (returns a new dict).
+
+    Values are read as YAML scalars (``5`` is an int, ``2s`` a string, ``[1, 2]`` a list).
+    List items are addressed by index (``agents.0.count=3``).
+
+    >>> apply_overrides({"chain": {"slot": "12s"}}, ["chain.slot=2s", "seed=7"])
+    {'chain': {'slot': '2s'}, 'seed': 7}
+    """
+    data = json.loads(json.dumps(raw))
+    for item in overrides:
+        if "=" not in item:
+            raise ScenarioError(f"override {item!r}: expected dotted.path=value")
+        path, _, value = item.partition("=")
+        keys = [k for k in path.strip().split(".")]
+        if not all(keys):
+            raise ScenarioError(f"override {item!r}: empty part in path {path!r}")
+        node: Any = data
+        for depth, k in enumerate(keys[:-1]):
+            if isinstance(node, list):
+                if not k.isdigit() or int(k) >= len(node):
+                    raise ScenarioError(f"{_loc(keys[: depth + 1])}: no such list item")
+                node = node[int(k)]
+            elif isinstance(node, dict):
+                node = node.setdefault(k, {})
+            else:
+                raise ScenarioError(f"{_loc(keys[: depth + 1])}: cannot set a key inside a {type(node).__name__}")
+        last = keys[-1]
+        if isinstance(node, list):
+            if not last.isdigit() or int(last) >= len(node):
+                raise ScenarioError(f"{path}: no such list item")
+            node[int(last)] = _parse_value(value)
+        elif isinstance(node, dict):
+            node[last] = _parse_value(value)
+        else:
+            raise ScenarioError(f"{path}: cannot set a key inside a {type(node).__name__}")
+    return data
+
+
+def builtin_scenarios() -> dict[str, str]:
+    """Built-in scenario names and their descriptions."""
+    out = {}
+    for f in sorted(resources.files("defisim.scenarios").iterdir(), key=lambda p: p.name):
+        if f.name.endswith(".toml"):
+            data = tomllib.loads(f.read_text())
+            out[f.name[:-5]] = data.get("description", "")
+    return out
+
+
+def read_scenario_file(path: str | Path) -> dict:
+    """Raw data of a TOML (``.toml``) or YAML (``.yaml``/``.yml``) scenario file."""
+    p = Path(path)
+    if not p.is_file():
+        raise ScenarioError(f"scenario file not found: {p}")
+    text = p.read_text(encoding="utf-8")
+    try:
+        if p.suffix.lower() in (".yaml", ".yml"):
+            data = yaml.safe_load(text)
+        elif p.suffix.lower() == ".toml":
+            data = tomllib.loads(text)
+        else:
+            raise ScenarioError(f"{p}: unknown scenario format {p.suffix!r} (use .toml, .yaml or .yml)")
+    except tomllib.TOMLDecodeError as e:
+        raise ScenarioError(f"{p}: malformed TOML: {e}") from None
+    except yaml.YAMLError as e:
+        raise ScenarioError(f"{p}: malformed YAML: {str(e).splitlines()[0]}") from None
+    return {} if data is None else data
+
+
+def load_scenario(name_or_path: str | Path | None = None, overrides: Iterable[str] = (), registry: Registry | None = None) -> Scenario:
+    """Load a built-in (by name; ``None`` is ``"default"``) or a scenario file, apply overrides, validate."""
+    name_or_path = "default" if name_or_path is None else str(name_or_path)
+    builtins = builtin_scenarios()
+    if name_or_path in builtins and not Path(name_or_path).exists():
+        res = resources.files("defisim.scenarios").joinpath(f"{name_or_path}.toml")
+        raw = tomllib.loads(res.read_text())
+        source = f"builtin:{name_or_path}"
+    elif Path(name_or_path).suffix.lower() in (".toml", ".yaml", ".yml") or Path(name_or_path).exists():
+        raw = read_scenario_file(name_or_path)
+        source = str(name_or_path)
+    else:
+        raise ScenarioError(f"no scenario file or built-in named {name_or_path!r} (built-ins: {', '.join(builtins)})")
+    return validate_scenario(apply_overrides(raw, overrides), registry, source)

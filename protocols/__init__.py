@@ -1,0 +1,9 @@
+"""Protocol models and their agents. ``register_builtins`` is the ``defisim.protocols`` entry point."""
+from . import token
+
+__all__ = ["register_builtins"]
+
+
+def register_builtins(registry) -> None:
+    """Register every built-in protocol and agent kind with ``registry``."""
+    token.register(registry)

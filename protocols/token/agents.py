@@ -1,0 +1,50 @@
+"""Agents that use the token ledger."""
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from defisim.distributions import Distribution, LogNormal
+from defisim.tx import Call
+
+__all__ = ["PayerParams", "Payer"]
+
+
+class PayerParams(BaseModel):
+    """A payer sends ``Poisson(txs_per_block)`` transfers after each block to random peers.
+
+    Its tip is the ``tip_quantile`` of recent inclusion tips times ``tip_markup`` (at least
+    ``min_tip_gwei``); its fee cap is ``max_fee_multiplier`` × base fee + tip.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    token: str = Field(description="token ledger protocol to pay with")
+    peers: int = Field(10, ge=1, description="payees are payer/0 … payer/(peers-1) of the same group")
+    txs_per_block: float = Field(1.0, ge=0)
+    amount: Distribution = LogNormal(median=100.0, sigma=1.0)
+    tip_quantile: float = Field(0.5, ge=0, le=1)
+    tip_markup: float = Field(1.1, gt=0)
+    min_tip_gwei: float = Field(0.1, ge=0)
+    max_fee_multiplier: float = Field(2.0, ge=1)
+    gas_limit: int = Field(60_000, gt=0)
+    think: int = Field(0, ge=0, description="compute delay after a block before sending (ms)")
+
+
+def Payer(ctx, params: PayerParams, index: int):
+    """Generator process of one payer (``index`` within its group)."""
+    group = ctx.name.rsplit("/", 1)[0]
+    rng = ctx.rng
+    while True:
+        yield ctx.new_block
+        if params.think:
+            yield ctx.delay(params.think)
+        n = int(rng.poisson(params.txs_per_block))
+        if n == 0:
+            continue
+        tip = max(params.min_tip_gwei, ctx.chain.inclusion_tip_gwei(params.tip_quantile) * params.tip_markup)
+        max_fee = ctx.base_fee_gwei * params.max_fee_multiplier + tip
+        peers = rng.integers(0, params.peers, n).tolist()
+        amounts = params.amount.sample(rng, n).tolist()
+        for peer, amount in zip(peers, amounts):
+            call = Call(params.token, "transfer", {"to": f"{group}/{peer}", "amount": amount})
+            ctx.submit(call, params.gas_limit, max_fee, tip)

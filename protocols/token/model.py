@@ -1,0 +1,134 @@
+"""Token ledger state and call handlers (ERC-20-like; checks, then effects)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from defisim.eventlog import Column
+from defisim.protocol import Protocol, handler
+from defisim.tables import Table
+from defisim.tx import Revert
+
+from .params import LedgerParams
+
+__all__ = ["TokenLedger", "LedgerState"]
+
+TRANSFER_COLUMNS = [
+    Column("block", "int64", "block number"),
+    Column("token", "string", "token protocol instance"),
+    Column("kind", "string", "transfer | mint | burn"),
+    Column("sender", "string", "address debited ('' for a mint)"),
+    Column("recipient", "string", "address credited ('' for a burn)"),
+    Column("amount", "float64", "token units"),
+]
+
+
+@dataclass
+class LedgerState:
+    """Balances by account row; ``total_supply`` changes only by mint and burn (token units)."""
+
+    accounts: dict[str, int]
+    balances: Table
+    total_supply: float
+
+
+class TokenLedger(Protocol):
+    """An ERC-20-like ledger. Calls: ``transfer(to, amount)``, ``mint(to, amount)``, ``burn(amount)``.
+
+    Examples
+    --------
+    >>> from protocols.token.params import LedgerParams
+    >>> from defisim.eventlog import EventLog
+    >>> class Host: log = EventLog()
+    >>> t = TokenLedger("usd", LedgerParams(initial_balances={"alice": 10.0}), Host())
+    >>> _ = TokenLedger.handlers["transfer"].fn(t, "alice", to="bob", amount=4.0)
+    >>> t.balance_of("alice"), t.balance_of("bob"), t.state.total_supply
+    (6.0, 4.0, 10.0)
+    """
+
+    kind = "token.ledger"
+    Params = LedgerParams
+
+    def __init__(self, name: str, params: LedgerParams, host):
+        super().__init__(name, params, host)
+        table = Table({"balance": np.float64}, capacity=max(16, len(params.initial_balances)))
+        self.state = LedgerState({}, table, 0.0)
+        for addr, amount in params.initial_balances.items():
+            self._credit(self._account(addr), amount)
+            self.state.total_supply += amount
+        self._log = host.log.declare("transfers", "token movements of the token ledgers", TRANSFER_COLUMNS)
+
+    # -- helpers --------------------------------------------------------------------------
+    def _account(self, addr: str) -> int:
+        row = self.state.accounts.get(addr)
+        if row is None:
+            row = int(self.state.balances.append(balance=0.0)[0])
+            self.state.accounts[addr] = row
+        return row
+
+    def _credit(self, row: int, amount: float) -> None:
+        self.state.balances["balance"][row] += amount
+
+    def balance_of(self, addr: str) -> float:
+        """Balance of ``addr`` (token units)."""
+        row = self.state.accounts.get(addr)
+        return 0.0 if row is None else float(self.state.balances["balance"][row])
+
+    def _block_number(self) -> int:
+        return -1 if self.block is None else self.block.number
+
+    @staticmethod
+    def _check_amount(amount: float) -> None:
+        if not (isinstance(amount, (int, float)) and np.isfinite(amount) and amount > 0):
+            raise Revert("amount must be a positive number")
+
+    # -- calls ------------------------------------------------------------------------------
+    @handler(gas=51_000, revert_gas=24_000)
+    def transfer(self, sender: str, to: str, amount: float) -> float:
+        """Move ``amount`` from the sender to ``to``; reverts if the balance is short."""
+        self._check_amount(amount)
+        if self.balance_of(sender) < amount:
+            raise Revert("transfer amount exceeds balance")
+        bal = self.state.balances["balance"]
+        bal[self.state.accounts[sender]] -= amount
+        bal[self._account(to)] += amount
+        self._log.append((self._block_number(), self.name, "transfer", sender, to, float(amount)))
+        return amount
+
+    @handler(gas=45_000, revert_gas=23_000)
+    def mint(self, sender: str, to: str, amount: float) -> float:
+        """Create ``amount`` for ``to``; only the minter may."""
+        self._check_amount(amount)
+        if self.params.minter is None or sender != self.params.minter:
+            raise Revert("caller is not the minter")
+        self._credit(self._account(to), amount)
+        self.state.total_supply += amount
+        self._log.append((self._block_number(), self.name, "mint", "", to, float(amount)))
+        return amount
+
+    @handler(gas=35_000, revert_gas=23_000)
+    def burn(self, sender: str, amount: float) -> float:
+        """Destroy ``amount`` of the sender's tokens."""
+        self._check_amount(amount)
+        if self.balance_of(sender) < amount:
+            raise Revert("burn amount exceeds balance")
+        self.state.balances["balance"][self.state.accounts[sender]] -= amount
+        self.state.total_supply -= amount
+        self._log.append((self._block_number(), self.name, "burn", sender, "", float(amount)))
+        return amount
+
+    # -- hooks --------------------------------------------------------------------------------
+    def view(self) -> dict:
+        """Read-only ``{"accounts": {addr: row}, "balance": array, "total_supply": float}``."""
+        v = self.state.balances.view()
+        return {"accounts": dict(self.state.accounts), "balance": v["balance"], "total_supply": self.state.total_supply}
+
+    def summary(self, tables: dict) -> dict:
+        t = tables["transfers"]
+        mine = t[t["token"] == self.name]
+        return {
+            "transfers": int((mine["kind"] == "transfer").sum()),
+            "volume": float(mine.loc[mine["kind"] == "transfer", "amount"].sum()),
+            "total_supply": float(self.state.total_supply),
+        }
