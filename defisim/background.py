@@ -36,8 +36,8 @@ class BackgroundDemand:
         self.gas_per_tx = spec.gas_per_tx
         self._rng = rng
         self._counts: dict[float, ChunkedDraws] = {}
-        self._tips = ChunkedDraws(spec.tip_gwei.sample, rng, 1 << 16)
-        self._caps = ChunkedDraws(spec.max_fee_gwei.sample, rng, 1 << 16)
+        self._tips = ChunkedDraws(spec.tip_gwei.sample, rng, 1 << 12)
+        self._caps = ChunkedDraws(spec.max_fee_gwei.sample, rng, 1 << 12)
 
     def multipliers(self, time_ms: int) -> tuple[float, float]:
         """(rate multiplier, tip multiplier) in force at ``time_ms`` (spikes multiply)."""

@@ -1,7 +1,7 @@
 """The chain: slot loop, block building and sealing, EIP-1559, receipts (DESIGN §3, mechanics §7).
 
 Every ``slot`` the chain builds a block (unless the slot is missed): the builder takes the
-transactions that *arrived* before the build cutoff (decided by their timestamps, never
+transactions that *arrived* strictly before the build cutoff (decided by their timestamps, never
 by the order in which SimPy processed events), orders them with the ordering policy
 against the block's background demand, packs them greedily into the gas limit, executes
 them, seals the block, updates the base fee and fires the shared ``new_block`` event.
@@ -158,7 +158,7 @@ class Chain:
                 Column("block", "int64", "block it was included in (-1: not included)"),
                 Column("n_txs", "int64", "transactions in the bundle, others' included"),
                 Column("payment_gwei", "float64", "builder payment offered: Σ tip × gas limit of own txs (gwei)"),
-                Column("status", "string", "included | dropped"),
+                Column("status", "string", "included | dropped | pending (still waiting at the end)"),
                 Column("reason", "string", "why it was dropped"),
             ],
         )
@@ -253,11 +253,16 @@ class Chain:
                 self._drop(tx, ev, f"bundle dropped: {reason}")
 
     def finish(self) -> None:
-        """Log the transactions still pending when the run ends."""
+        """Log the transactions and bundles still pending when the run ends."""
         now = self.env.now
         for queue in self.mempool.by_sender.values():
             for tx, _ev in queue.values():
                 self._log_tx(tx, "pending", "", -1, -1, 0, 0.0, now)
+        for b in self.bundles:
+            self._bundle_log.append((b.bundle_id, b.sender, -1, len(b.txs), b.payment_gwei, "pending", ""))
+            for tx, own in zip(b.txs, b.own):
+                if own:
+                    self._log_tx(tx, "pending", "", -1, -1, 0, 0.0, now)
 
     # -- the slot loop ---------------------------------------------------------------------
     def run(self, n_blocks: int, on_block: Callable[[BlockInfo], None] | None = None):
@@ -298,7 +303,7 @@ class Chain:
             entry = queue.get(nonces.get(sender, 0))
             if entry is not None:
                 tx = entry[0]
-                if tx.arrival_ms <= cutoff and tx.max_fee_gwei >= base:
+                if tx.arrival_ms < cutoff and tx.max_fee_gwei >= base:
                     heads.append((key(tx, base), tx.seq, tx, entry[1]))
         heads.sort()
 
@@ -335,7 +340,7 @@ class Chain:
             entry = mempool.get(sender, nxt)
             if entry is not None:
                 t2 = entry[0]
-                if t2.arrival_ms <= cutoff and t2.max_fee_gwei >= base:
+                if t2.arrival_ms < cutoff and t2.max_fee_gwei >= base:
                     heappush(heads, (key(t2, base), t2.seq, t2, entry[1]))
         if not bg_blocked:
             add = min(n_bg - bg_in, (limit - used) // g)
@@ -346,8 +351,8 @@ class Chain:
 
     def _include_bundles(self, block: BlockInfo, cutoff: int, outcomes: list) -> tuple[int, int]:
         """Top of block: bundles by payment, each executed atomically or not at all."""
-        ready = [b for b in self.bundles if b.arrival_ms <= cutoff]
-        self.bundles = [b for b in self.bundles if b.arrival_ms > cutoff]
+        ready = [b for b in self.bundles if b.arrival_ms < cutoff]
+        self.bundles = [b for b in self.bundles if b.arrival_ms >= cutoff]
         ready.sort(key=lambda b: (-b.payment_gwei, b.seq))
         used, n = 0, 0
         base, limit = block.base_fee_gwei, block.gas_limit
@@ -395,7 +400,7 @@ class Chain:
                 entry = self.mempool.get(tx.sender, tx.nonce)
                 if entry is None or entry[0] is not tx:
                     return f"target tx {tx.seq} is no longer pending"
-                if tx.arrival_ms > cutoff:
+                if tx.arrival_ms >= cutoff:
                     return f"target tx {tx.seq} arrived after the cutoff"
             if tx.max_fee_gwei < base:
                 return "fee cap below base fee"

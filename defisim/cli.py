@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     handler = {"run": _cmd_run, "validate": _cmd_validate, "schema": _cmd_schema, "scenarios": _cmd_scenarios}[args.command]
     try:
         return handler(args)
-    except (ValueError, ValidationError, FileNotFoundError, KeyError) as e:
+    except (ValueError, ValidationError, OSError, KeyError) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         sys.stderr.write(f"defisim: error: {msg}\n")
         return 2

@@ -29,7 +29,7 @@ def _f(x) -> float:
     return x if math.isfinite(x) else float("nan")
 
 
-def engine_summary(tables: dict[str, pd.DataFrame], spec) -> dict[str, Any]:
+def engine_summary(tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
     """Chain-level headline metrics from the ``blocks``, ``txs``, ``missed_slots`` and ``bundles`` tables."""
     blocks, txs = tables["blocks"], tables["txs"]
     status = txs["status"]
@@ -90,8 +90,8 @@ class Results:
         d.mkdir(parents=True, exist_ok=True)
         for name, df in self.tables.items():
             df.to_parquet(d / f"{name}.parquet", index=False, engine="pyarrow", compression="zstd")
-        meta = {**self.meta, "tables": sorted(self.tables), "summary": self._summary, "schema": self.schema}
-        (d / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True, default=_json_default) + "\n")
+        meta = {**self.meta, "tables": sorted(self.tables), "summary": _nan_to_none(self._summary), "schema": self.schema}
+        (d / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True, allow_nan=False, default=_json_default) + "\n")
         return d
 
     @classmethod
@@ -103,9 +103,14 @@ class Results:
             raise FileNotFoundError(f"no results in {d} (meta.json missing)")
         meta = json.loads(meta_path.read_text())
         tables = {name: pd.read_parquet(d / f"{name}.parquet") for name in meta.pop("tables")}
-        summary_ = meta.pop("summary")
+        summary_ = {k: float("nan") if v is None else v for k, v in meta.pop("summary").items()}
         schema = meta.pop("schema")
         return cls(tables, meta, summary_, schema)
+
+
+def _nan_to_none(d: dict) -> dict:
+    """Strict JSON has no NaN: write missing metrics as null (read back as NaN)."""
+    return {k: None if isinstance(v, float) and v != v else v for k, v in d.items()}
 
 
 def _json_default(o):

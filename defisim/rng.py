@@ -87,20 +87,22 @@ class ChunkedDraws:
     def __init__(self, draw: Callable[[np.random.Generator, int], np.ndarray], rng: np.random.Generator, chunk: int = 4096):
         self._draw, self._rng, self._chunk = draw, rng, chunk
         self._arr = np.empty(0)
-        self._list: list = []
+        self._list: list | None = None
         self._i = 0
 
     def _refill(self, need: int) -> None:
         rest = self._arr[self._i :]
         fresh = [self._draw(self._rng, self._chunk) for _ in range(max(1, -(-(need - rest.shape[0]) // self._chunk)))]
         self._arr = np.concatenate([rest, *fresh]) if rest.shape[0] else (fresh[0] if len(fresh) == 1 else np.concatenate(fresh))
-        self._list = self._arr.tolist()
+        self._list = None  # made on first use by next()
         self._i = 0
 
     def next(self):
         """The next value (a Python scalar)."""
-        if self._i >= len(self._list):
+        if self._i >= self._arr.shape[0]:
             self._refill(1)
+        if self._list is None:
+            self._list = self._arr.tolist()
         v = self._list[self._i]
         self._i += 1
         return v

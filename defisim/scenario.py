@@ -7,6 +7,7 @@ path and the reason.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import tomllib
@@ -134,7 +135,7 @@ def apply_overrides(raw: dict, overrides: Iterable[str]) -> dict:
     >>> apply_overrides({"chain": {"slot": "12s"}}, ["chain.slot=2s", "seed=7"])
     {'chain': {'slot': '2s'}, 'seed': 7}
     """
-    data = json.loads(json.dumps(raw))
+    data = copy.deepcopy(raw)
     for item in overrides:
         if "=" not in item:
             raise ScenarioError(f"override {item!r}: expected dotted.path=value")

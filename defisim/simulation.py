@@ -114,7 +114,7 @@ class Simulation:
             bar.close()
         self.chain.finish()
         tables = self.log.frames()
-        summary: dict[str, Any] = engine_summary(tables, self.scenario.spec)
+        summary: dict[str, Any] = engine_summary(tables)
         for name, p in self.protocols.items():
             for k, v in p.summary(tables).items():
                 summary[f"{name}.{k}"] = v

@@ -90,9 +90,10 @@ class TokenLedger(Protocol):
         self._check_amount(amount)
         if self.balance_of(sender) < amount:
             raise Revert("transfer amount exceeds balance")
+        to_row = self._account(to)  # may grow the table: take the column after
         bal = self.state.balances["balance"]
         bal[self.state.accounts[sender]] -= amount
-        bal[self._account(to)] += amount
+        bal[to_row] += amount
         self._log.append((self._block_number(), self.name, "transfer", sender, to, float(amount)))
         return amount
 
