@@ -393,15 +393,15 @@ class Chain:
         nonces: dict[str, int] = {}
         gas = 0
         for tx, own in zip(b.txs, b.own):
-            expected = nonces.get(tx.sender, self.nonces.get(tx.sender, 0))
-            if tx.nonce != expected:
-                return f"nonce of {tx.sender} is {expected}, bundle has {tx.nonce}"
             if not own:
                 entry = self.mempool.get(tx.sender, tx.nonce)
                 if entry is None or entry[0] is not tx:
                     return f"target tx {tx.seq} is no longer pending"
                 if tx.arrival_ms >= cutoff:
                     return f"target tx {tx.seq} arrived after the cutoff"
+            expected = nonces.get(tx.sender, self.nonces.get(tx.sender, 0))
+            if tx.nonce != expected:
+                return f"nonce of {tx.sender} is {expected}, bundle has {tx.nonce}"
             if tx.max_fee_gwei < base:
                 return "fee cap below base fee"
             nonces[tx.sender] = tx.nonce + 1

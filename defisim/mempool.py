@@ -83,7 +83,7 @@ class Mempool:
         old = queue.get(tx.nonce)
         if old is not None:
             old_tx = old[0]
-            bump = 1.0 + self.replace_bump
+            bump = (1.0 + self.replace_bump) * (1.0 - 1e-12)  # an exact 10% bump passes despite float rounding
             if tx.priority_fee_gwei < old_tx.priority_fee_gwei * bump or tx.max_fee_gwei < old_tx.max_fee_gwei * bump:
                 self.drop(tx, event, "replacement underpriced")
                 return
