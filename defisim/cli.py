@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -33,7 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--out", default="results", help="directory for the results (default: ./results)")
     r.add_argument("--no-progress", action="store_true", help="do not show the progress bar")
     v = sub.add_parser("validate", help="check a scenario file and print its hash")
-    v.add_argument("file")
+    v.add_argument("file", help="scenario file (.toml/.yaml) or built-in name")
     v.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     sub.add_parser("schema", help="print the JSON schema of the scenario format")
     sub.add_parser("scenarios", help="list the built-in scenarios")
@@ -69,8 +68,6 @@ def _cmd_run(args) -> int:
 def _cmd_validate(args) -> int:
     from .scenario import load_scenario
 
-    if not Path(args.file).exists():
-        raise ValueError(f"scenario file not found: {args.file}")
     s = load_scenario(args.file, args.overrides)
     print(f"ok: {args.file} ({s.spec.name}), hash {s.hash}")
     return 0

@@ -180,7 +180,10 @@ def read_scenario_file(path: str | Path) -> dict:
     p = Path(path)
     if not p.is_file():
         raise ScenarioError(f"scenario file not found: {p}")
-    text = p.read_text(encoding="utf-8")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ScenarioError(f"{p}: not a UTF-8 text file ({e.reason} at byte {e.start})") from None
     try:
         if p.suffix.lower() in (".yaml", ".yml"):
             data = yaml.safe_load(text)
@@ -191,7 +194,10 @@ def read_scenario_file(path: str | Path) -> dict:
     except tomllib.TOMLDecodeError as e:
         raise ScenarioError(f"{p}: malformed TOML: {e}") from None
     except yaml.YAMLError as e:
-        raise ScenarioError(f"{p}: malformed YAML: {str(e).splitlines()[0]}") from None
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        what = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ScenarioError(f"{p}: malformed YAML{where}: {what}") from None
     return {} if data is None else data
 
 
