@@ -31,7 +31,7 @@ priced out, blocks at (not above) the target on average. Every scenario has the 
 protocols (``usd``: the token ledger, ``null``: a benchmark-only do-nothing protocol) so the
 per-block protocol hooks cost the same in every run.
 
-* **Run A — chain only.** Background demand, no agents.
+* **Run A — chain only.** Background demand, no agents (run before every B and every C).
   ``per_block_us = wall(A) / blocks``: the engine's whole per-block cost (background draw
   and ordering, packing, sealing, base fee, block event, event-log rows, result tables).
 * **Run B — 150 token transfers per block** (the brief's definition). 50 ``token.payer``
@@ -57,23 +57,28 @@ The targets are checked against B (``pass``) as the brief defines it, and agains
 
 Each run also reports ``results_build_s``: the cost of turning the event buffers into
 DataFrames, measured by building them once more after ``run()`` returned (same data, same
-cost; no patching of the library to observe it). ``simulate_s`` is the rest.
+cost; no patching of the library to observe it); ``simulate_s`` is the rest. ``gc_s`` is the
+time the cyclic garbage collector spent during ``run()``, from the standard ``gc.callbacks``
+hook (it is part of ``wall_s``, spread over whatever allocated). The ``*_results_build_us``
+and ``*_gc_us`` figures split the per-transaction cost the same way.
 
 Honesty notes
 -------------
 * The process is pinned to one core with :func:`os.sched_setaffinity` when the platform has
   it (reported as ``pinned_cpu``); numpy/BLAS threads are limited to one. The machine may
-  be shared: the load average at start and end is reported.
-* Runs are interleaved (A, B, C, A, B, C, …) and the best (minimum) wall time of each is
-  kept, so a burst of load elsewhere hurts one repeat, not one kind of run. With the
-  default full day a single repeat is the default; with ``--blocks`` below 2,000 the default
-  is 3 repeats (``--repeats`` overrides). Every repeat is checked to produce the same counts
-  (same seed ⇒ same results).
+  be shared: the load average at start and end is reported, and so is a calibration figure,
+  ``python_loop_ns_per_iter`` (a trivial pure-Python loop), to compare machines.
+* Runs are interleaved (A, B, A, C per repeat) and the best (minimum) wall time of each kind
+  is kept, so a burst of load elsewhere hurts one repeat, not one kind of run; every repeat's
+  wall time is listed in ``wall_s_all``. With the default full day one repeat is the default;
+  with ``--blocks`` below 2,000 the default is 3 (``--repeats`` overrides). Every repeat must
+  produce the same counts (same seed ⇒ same results), or the benchmark fails.
 * The garbage collector stays on (as in real runs); a ``gc.collect()`` precedes every run.
 * ``--profile`` runs cProfile on one run (B by default, ``--profile-run`` to choose) with
   fewer blocks (``--profile-blocks``, default 720) and prints the 25 functions with the
-  largest own time to stderr; profiling slows Python code by ~2×, so use it for shares,
-  not for the figures above.
+  largest own time to stderr (stdout gets a short JSON note). Profiling slows Python code
+  by ~2× and hides time spent inside Cython (numpy's random generators count as their
+  caller's own time), so use it for shares, not for the figures above.
 """
 from __future__ import annotations
 
@@ -87,6 +92,7 @@ import argparse  # noqa: E402
 import cProfile  # noqa: E402
 import gc  # noqa: E402
 import json  # noqa: E402
+import math  # noqa: E402
 import platform  # noqa: E402
 import pstats  # noqa: E402
 import sys  # noqa: E402
@@ -212,14 +218,40 @@ def build(run: str, blocks: int, registry: Registry) -> Simulation:
     return Simulation(scenario, registry=registry)
 
 
+class GcClock:
+    """Time spent in the cyclic garbage collector, through the standard ``gc.callbacks`` hook."""
+
+    def __init__(self):
+        self.seconds = 0.0
+        self.collections = [0, 0, 0]
+        self._t = 0.0
+        self.active = False
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if not self.active:
+            return
+        if phase == "start":
+            self._t = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._t
+            self.collections[info["generation"]] += 1
+
+
 def timed_run(run: str, blocks: int, registry: Registry) -> dict:
     """Build and run one scenario; wall times in seconds and the counts that matter."""
     gc.collect()
-    t0 = time.perf_counter()
-    sim = build(run, blocks, registry)
-    t1 = time.perf_counter()
-    res = sim.run()
-    t2 = time.perf_counter()
+    clock = GcClock()
+    gc.callbacks.append(clock)
+    try:
+        t0 = time.perf_counter()
+        sim = build(run, blocks, registry)
+        t1 = time.perf_counter()
+        clock.active = True
+        res = sim.run()
+        t2 = time.perf_counter()
+        clock.active = False
+    finally:
+        gc.callbacks.remove(clock)
     sim.log.frames()  # the same frames again: the cost of building the result tables
     t3 = time.perf_counter()
     s = res.summary()
@@ -231,6 +263,8 @@ def timed_run(run: str, blocks: int, registry: Registry) -> dict:
         "wall_s": wall,
         "results_build_s": frames,
         "simulate_s": wall - frames,
+        "gc_s": clock.seconds,
+        "gc_collections_by_generation": clock.collections,
         "blocks": s["blocks"],
         "txs_submitted": s["txs_submitted"],
         "txs_included": s["txs_included"],
@@ -280,6 +314,20 @@ def load_average() -> list[float] | None:
         return None
 
 
+def source_state() -> dict:
+    """The git commit measured and the engine/protocol files that differ from it (if git is there)."""
+    import subprocess
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+        status = subprocess.run(["git", "status", "--porcelain", "--", "defisim", "protocols"], cwd=root,
+                                capture_output=True, text=True, check=True).stdout.splitlines()
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": None, "modified": None}
+    return {"commit": commit, "modified": sorted(line[3:] for line in status)}
+
+
 def environment(pinned: int | None) -> dict:
     import numpy
     import simpy
@@ -300,36 +348,65 @@ def environment(pinned: int | None) -> dict:
 
 
 # -- modes ---------------------------------------------------------------------------------
+def python_speed_ns() -> float:
+    """Calibration: best ns per iteration of a trivial pure-Python loop (``x += i``).
+
+    Lets figures from different machines (or a busy and a quiet moment on one machine) be
+    compared: run the benchmark on both and scale by the ratio of this figure.
+    """
+    n = 1_000_000
+    best = float("inf")
+    for _ in range(5):
+        x = 0
+        t0 = time.perf_counter()
+        for i in range(n):
+            x += i
+        best = min(best, time.perf_counter() - t0)
+    return best / n * 1e9
+
+
 def measure(blocks: int, repeats: int) -> dict:
     registry = bench_registry()
     load_start = load_average()
+    speed_ns = python_speed_ns()
     runs: dict[str, list[dict]] = {"A": [], "B": [], "C": []}
+
+    def one(name: str) -> None:
+        runs[name].append(timed_run(name, blocks, registry))
+        print(f"run {name}: {runs[name][-1]['wall_s']:.2f} s", file=sys.stderr)
+
+    # interleaved; A is cheap, so it runs before each B and each C (noise hits all kinds alike)
     for _ in range(repeats):
-        for name in runs:
-            runs[name].append(timed_run(name, blocks, registry))
-            print(f"run {name}: {runs[name][-1]['wall_s']:.2f} s", file=sys.stderr)
+        one("A")
+        one("B")
+        one("A")
+        one("C")
     a, b, c = (best_of(runs[k]) for k in "ABC")
+    n_b, n_c = b["txs_submitted"], c["txs_submitted"]
     per_block_us = a["wall_s"] / a["blocks"] * 1e6
-    per_block_sim_us = a["simulate_s"] / a["blocks"] * 1e6
-    per_tx_us = (b["wall_s"] - a["wall_s"]) / b["txs_submitted"] * 1e6
-    per_tx_sim_us = (b["simulate_s"] - a["simulate_s"]) / b["txs_submitted"] * 1e6
-    eng_tx_us = (c["wall_s"] - a["wall_s"]) / c["txs_submitted"] * 1e6
-    eng_tx_sim_us = (c["simulate_s"] - a["simulate_s"]) / c["txs_submitted"] * 1e6
+    per_tx_us = (b["wall_s"] - a["wall_s"]) / n_b * 1e6
+    eng_tx_us = (c["wall_s"] - a["wall_s"]) / n_c * 1e6
     return {
         "benchmark": "engine",
         "acceptance": "a simulated day (7,200 x 12 s blocks), congested background demand, 150 agent txs per block: "
         "< 10 us engine overhead per agent tx and < 20 us per block on one core",
         "blocks": blocks,
         "repeats": repeats,
+        "repeats_chain_only": len(runs["A"]),
         "agents": {"count": N_AGENTS, "txs_per_block_each": TXS_PER_AGENT},
         "background": {"rate_tx_per_block": 400.0, "gas_per_tx": 120_000, "block_capacity_txs": 36_000_000 // 120_000},
         "results": {
             "per_block_us": round(per_block_us, 2),
-            "per_block_simulate_only_us": round(per_block_sim_us, 2),
+            "per_block_simulate_only_us": round(a["simulate_s"] / a["blocks"] * 1e6, 2),
             "per_agent_tx_us": round(per_tx_us, 3),
-            "per_agent_tx_simulate_only_us": round(per_tx_sim_us, 3),
+            "per_agent_tx_simulate_only_us": round((b["simulate_s"] - a["simulate_s"]) / n_b * 1e6, 3),
+            "per_agent_tx_results_build_us": round((b["results_build_s"] - a["results_build_s"]) / n_b * 1e6, 3),
+            "per_agent_tx_gc_us": round((b["gc_s"] - a["gc_s"]) / n_b * 1e6, 3),
             "engine_only_per_agent_tx_us": round(eng_tx_us, 3),
-            "engine_only_per_agent_tx_simulate_only_us": round(eng_tx_sim_us, 3),
+            "engine_only_per_agent_tx_simulate_only_us": round((c["simulate_s"] - a["simulate_s"]) / n_c * 1e6, 3),
+            "engine_only_per_agent_tx_results_build_us": round((c["results_build_s"] - a["results_build_s"]) / n_c * 1e6, 3),
+            "engine_only_per_agent_tx_gc_us": round((c["gc_s"] - a["gc_s"]) / n_c * 1e6, 3),
+            "python_loop_ns_per_iter": round(speed_ns, 1),
         },
         "targets": {
             "per_block_us": TARGET_BLOCK_US,
@@ -350,7 +427,8 @@ def measure(blocks: int, repeats: int) -> dict:
 
 
 def _rounded(r: dict) -> dict:
-    return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()}
+    """Floats rounded; NaN (e.g. no inclusion delay without agents) becomes null: strict JSON."""
+    return {k: ((round(v, 4) if math.isfinite(v) else None) if isinstance(v, float) else v) for k, v in r.items()}
 
 
 def profile(run: str, blocks: int) -> dict:
@@ -382,13 +460,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.blocks <= 0:
         p.error("--blocks must be positive")
     pinned = None if args.no_pin else pin_to_one_core()
+    source = source_state()  # before the runs: the code imported is the code on disk now
     if args.profile:
         out = profile(args.profile_run, args.profile_blocks)
     else:
         repeats = args.repeats if args.repeats is not None else (1 if args.blocks >= 2000 else 3)
         out = measure(args.blocks, max(1, repeats))
     out["environment"] = environment(pinned)
-    text = json.dumps(out, indent=2)
+    out["source"] = source
+    text = json.dumps(out, indent=2, allow_nan=False)
     print(text)
     if args.out:
         with open(args.out, "w", encoding="utf-8") as f:

@@ -81,7 +81,10 @@ class AgentContext:
         to replace it (replace-by-fee needs both fees bumped, see :meth:`replace`).
         """
         if nonce is None:
-            nonce = self.next_nonce()
+            nonce = self._next_nonce
+            on_chain = self.chain.nonces.get(self.name, 0)
+            if on_chain > nonce:  # own bundles were included meanwhile
+                nonce = on_chain
             self._next_nonce = nonce + 1
         latency = self._private.next_ms() if private else self._public.next_ms()
         return self.chain.submit(self.name, nonce, call, gas_limit, max_fee_gwei, priority_fee_gwei, private, latency)

@@ -30,7 +30,12 @@ from .units import GWEI
 
 __all__ = ["Chain", "Bundle", "TX_COLUMNS", "BLOCK_COLUMNS"]
 
-_STATUS_NAMES = {TxStatus.INCLUDED: "included", TxStatus.REVERTED: "reverted", TxStatus.DROPPED: "dropped"}
+_STATUS_NAMES = {
+    TxStatus.INCLUDED: "included",
+    TxStatus.REVERTED: "reverted",
+    TxStatus.DROPPED: "dropped",
+    TxStatus.PENDING: "pending",
+}
 
 TX_COLUMNS = [
     Column("seq", "int64", "engine sequence number of the transaction (global submission order)"),
@@ -72,6 +77,22 @@ BLOCK_COLUMNS = [
 ]
 
 
+def _receipt_columns(receipts: list[Receipt]) -> list[list]:
+    """The ``txs`` columns (TX_COLUMNS order) from receipts: the log keeps receipts during the
+    run and builds its columns once at the end."""
+    txs = [r.tx for r in receipts]
+    names = _STATUS_NAMES
+    return [
+        [t.seq for t in txs], [t.sender for t in txs], [t.nonce for t in txs], [t.call.target for t in txs],
+        [t.call.method for t in txs], [t.gas_limit for t in txs], [t.max_fee_gwei for t in txs],
+        [t.priority_fee_gwei for t in txs], [t.private for t in txs], [t.bundle_id for t in txs],
+        [t.submitted_ms for t in txs], [t.arrival_ms for t in txs], [names[r.status] for r in receipts],
+        [r.reason for r in receipts], [r.block for r in receipts], [r.index for r in receipts],
+        [r.gas_used for r in receipts], [r.effective_gas_price_gwei for r in receipts],
+        [r.fee_paid_gwei for r in receipts], [r.time_ms for r in receipts],
+    ]
+
+
 class Bundle(NamedTuple):
     """An atomic, ordered list of transactions for one block (mechanics §7.4).
 
@@ -95,6 +116,21 @@ class TxEvent(simpy.Event):
     """The receipt event of a submitted transaction; ``tx`` is the stamped transaction."""
 
     __slots__ = ("tx",)
+
+
+def _settle(event: simpy.Event, receipt: Receipt) -> None:
+    """Give a receipt event its value.
+
+    When no process waits on it yet, the event is marked processed directly instead of
+    going through SimPy's queue; a process that yields it later resumes at once with the
+    receipt, exactly as with a processed event. Otherwise it is triggered as usual.
+    """
+    if event.callbacks:
+        event.succeed(receipt)
+    else:
+        event._ok = True
+        event._value = receipt
+        event.callbacks = None
 
 
 class Chain:
@@ -137,14 +173,17 @@ class Chain:
         self.mempool = Mempool(
             env, mempool_spec.capacity, mempool_spec.replace_bump, self.nonces, self._drop, policy.mempool_visible
         )
+        self._admit = self.mempool.add
+        self._gas_limit = spec.gas_limit
         self.bundles: list[Bundle] = []
         self.recent_min_tips: deque[float] = deque(maxlen=256)
+        self._tip_quantiles: dict[tuple[float, int], float] = {}
         self.last_block: BlockInfo | None = None
         self._seq = itertools.count()
         self._bundle_ids = itertools.count()
         self._missed_rng = missed_rng
         self._new_block = env.event()
-        self._tx_log = log.declare("txs", "every simulated actor's transaction and its outcome", TX_COLUMNS)
+        self._tx_log = log.declare("txs", "every simulated actor's transaction and its outcome", TX_COLUMNS, _receipt_columns)
         self._block_log = log.declare("blocks", "one row per sealed block", BLOCK_COLUMNS)
         self._missed_log = log.declare(
             "missed_slots", "slots without a block", [Column("slot", "int64", "slot number"), Column("time_ms", "int64", "slot time (ms)")]
@@ -175,9 +214,21 @@ class Chain:
         return self.base_fee_wei / GWEI
 
     def inclusion_tip_gwei(self, quantile: float = 0.5, blocks: int = 20) -> float:
-        """A quantile of the lowest included tips of the last ``blocks`` blocks (gwei; 0 if none)."""
-        recent = [t for t in itertools.islice(reversed(self.recent_min_tips), blocks) if t == t]
-        return float(np.quantile(recent, quantile)) if recent else 0.0
+        """A quantile (linear interpolation) of the lowest included tips of the last ``blocks``
+        blocks, in gwei; 0 if none. Cached until the next block."""
+        key = (quantile, blocks)
+        cached = self._tip_quantiles.get(key)
+        if cached is None:
+            recent = sorted(t for t in itertools.islice(reversed(self.recent_min_tips), blocks) if t == t)
+            if not recent:
+                cached = 0.0
+            else:
+                pos = quantile * (len(recent) - 1)
+                lo = int(pos)
+                hi = min(lo + 1, len(recent) - 1)
+                cached = recent[lo] + (recent[hi] - recent[lo]) * (pos - lo)
+            self._tip_quantiles[key] = cached
+        return cached
 
     # -- submission ------------------------------------------------------------------------
     def submit(
@@ -192,16 +243,16 @@ class Chain:
         latency_ms: int,
     ) -> TxEvent:
         """Stamp and admit a transaction; returns its receipt event (value: :class:`Receipt`)."""
-        now = self.env.now
+        now = self.env._now
         tx = Tx(sender, nonce, call, gas_limit, max_fee_gwei, priority_fee_gwei, private, -1, next(self._seq), now, now + latency_ms)
         ev = TxEvent(self.env)
         ev.tx = tx
-        if gas_limit > self.spec.gas_limit:
+        if gas_limit > self._gas_limit:
             self._drop(tx, ev, "gas limit above block gas limit")
         elif priority_fee_gwei > max_fee_gwei:
             self._drop(tx, ev, "priority fee above fee cap")
         else:
-            self.mempool.add(tx, ev)
+            self._admit(tx, ev)
         return ev
 
     def submit_bundle(self, sender: str, items: Sequence[Tx | tuple], latency_ms: int) -> list[TxEvent]:
@@ -234,17 +285,10 @@ class Chain:
         return [e for e in events if e is not None]
 
     # -- outcomes --------------------------------------------------------------------------
-    def _log_tx(self, tx: Tx, status: str, reason: str, block: int, index: int, gas_used: int, price: float, time_ms: int):
-        self._tx_log.append(
-            (tx.seq, tx.sender, tx.nonce, tx.call.target, tx.call.method, tx.gas_limit, tx.max_fee_gwei,
-             tx.priority_fee_gwei, tx.private, tx.bundle_id, tx.submitted_ms, tx.arrival_ms, status, reason,
-             block, index, gas_used, price, gas_used * price, time_ms)
-        )
-
     def _drop(self, tx: Tx, event: simpy.Event, reason: str) -> None:
-        now = self.env.now
-        self._log_tx(tx, "dropped", reason, -1, -1, 0, 0.0, now)
-        event.succeed(Receipt(tx, TxStatus.DROPPED, reason, -1, -1, 0, 0.0, 0.0, now))
+        receipt = Receipt(tx, TxStatus.DROPPED, reason, -1, -1, 0, 0.0, 0.0, self.env.now)
+        self._tx_log.append(receipt)
+        _settle(event, receipt)
 
     def _drop_bundle(self, bundle: Bundle, reason: str) -> None:
         self._bundle_log.append((bundle.bundle_id, bundle.sender, -1, len(bundle.txs), bundle.payment_gwei, "dropped", reason))
@@ -255,14 +299,12 @@ class Chain:
     def finish(self) -> None:
         """Log the transactions and bundles still pending when the run ends."""
         now = self.env.now
-        for queue in self.mempool.by_sender.values():
-            for tx, _ev in queue.values():
-                self._log_tx(tx, "pending", "", -1, -1, 0, 0.0, now)
+        pending = [ev.tx for queue in self.mempool.by_sender.values() for ev in queue.values()]
         for b in self.bundles:
             self._bundle_log.append((b.bundle_id, b.sender, -1, len(b.txs), b.payment_gwei, "pending", ""))
-            for tx, own in zip(b.txs, b.own):
-                if own:
-                    self._log_tx(tx, "pending", "", -1, -1, 0, 0.0, now)
+            pending.extend(tx for tx, own in zip(b.txs, b.own) if own)
+        for tx in pending:
+            self._tx_log.append(Receipt(tx, TxStatus.PENDING, "", -1, -1, 0, 0.0, 0.0, now))
 
     # -- the slot loop ---------------------------------------------------------------------
     def run(self, n_blocks: int, on_block: Callable[[BlockInfo], None] | None = None):
@@ -288,11 +330,12 @@ class Chain:
         block = BlockInfo(number, self.slot, now, base, limit)
         self.executor.begin_block(block)
         cutoff = now - spec.build_cutoff
-        outcomes: list = []  # (tx, event, status, reason, gas_used, result, index)
+        receipts: list[Receipt] = []
+        events: list[simpy.Event] = []
         used = 0
         n_bundles = 0
         if self.bundles:
-            used, n_bundles = self._include_bundles(block, cutoff, outcomes)
+            used, n_bundles = self._include_bundles(block, cutoff, receipts, events)
 
         # candidate heads: each sender's next nonce, if it arrived in time and can pay the base fee
         nonces = self.nonces
@@ -300,24 +343,28 @@ class Chain:
         key = policy.key
         heads: list = []
         for sender, queue in mempool.by_sender.items():
-            entry = queue.get(nonces.get(sender, 0))
-            if entry is not None:
-                tx = entry[0]
+            ev = queue.get(nonces.get(sender, 0))
+            if ev is not None:
+                tx = ev.tx
                 if tx.arrival_ms < cutoff and tx.max_fee_gwei >= base:
-                    heads.append((key(tx, base), tx.seq, tx, entry[1]))
+                    heads.append((key(tx, base), tx.seq, ev))
         heads.sort()
 
         eff_tips = self.background.draw(now, base)
-        bg_keys, bg_tips = policy.background_order(eff_tips, (now - spec.slot, cutoff))
-        bg_keys_list = bg_keys.tolist()
-        n_bg = len(bg_keys_list)
+        n_bg = eff_tips.shape[0]
         g = self.background.gas_per_tx
         bg_in = 0
-        bg_blocked = n_bg == 0
-        index = len(outcomes)
+        in_order = bool(heads) and n_bg > 0  # background sorted into the policy's order
+        if in_order:
+            bg_keys, eff_tips = policy.background_order(eff_tips, (now - spec.slot, cutoff))
+            bg_keys_list = bg_keys.tolist()
+        bg_blocked = not in_order
+        index = len(receipts)
         execute = self.executor.execute
+        remove = mempool.remove
         while heads:
-            k, _seq, tx, ev = heappop(heads)
+            k, _seq, ev = heappop(heads)
+            tx = ev.tx
             if not bg_blocked:
                 ahead = bisect.bisect_right(bg_keys_list, k)
                 if ahead > bg_in:
@@ -331,38 +378,52 @@ class Chain:
                 continue  # does not fit; stays pending, and so do the sender's later nonces
             status, reason, gas_used, result = execute(tx)
             used += gas_used
-            outcomes.append((tx, ev, status, reason, gas_used, result, index))
+            price = tx.max_fee_gwei if tx.max_fee_gwei < base + tx.priority_fee_gwei else base + tx.priority_fee_gwei
+            receipts.append(Receipt(tx, status, reason, number, index, gas_used, price, gas_used * price, now, result))
+            events.append(ev)
             index += 1
             sender = tx.sender
             nxt = tx.nonce + 1
             nonces[sender] = nxt
-            mempool.remove(tx)
-            entry = mempool.get(sender, nxt)
-            if entry is not None:
-                t2 = entry[0]
+            remove(tx)
+            ev2 = mempool.get(sender, nxt)
+            if ev2 is not None:
+                t2 = ev2.tx
                 if t2.arrival_ms < cutoff and t2.max_fee_gwei >= base:
-                    heappush(heads, (key(t2, base), t2.seq, t2, entry[1]))
-        if not bg_blocked:
+                    heappush(heads, (key(t2, base), t2.seq, ev2))
+        if in_order and not bg_blocked:
             add = min(n_bg - bg_in, (limit - used) // g)
             bg_in += add
             used += add * g
+        elif not in_order and n_bg:
+            bg_in = min(n_bg, (limit - used) // g)
+            used += bg_in * g
+            if bg_in < n_bg:  # not all fit: the policy's order decides which do
+                _keys, eff_tips = policy.background_order(eff_tips, (now - spec.slot, cutoff))
+                in_order = True
+        if not bg_in:
+            min_bg_tip = float("nan")
+        elif in_order and policy.orders_by_tip:
+            min_bg_tip = float(eff_tips[bg_in - 1])
+        else:
+            min_bg_tip = float(eff_tips[:bg_in].min())
+        return self._seal(block, receipts, events, used, bg_in, n_bg, min_bg_tip, n_bundles)
 
-        return self._seal(block, outcomes, used, bg_in, n_bg, bg_tips, n_bundles)
-
-    def _include_bundles(self, block: BlockInfo, cutoff: int, outcomes: list) -> tuple[int, int]:
+    def _include_bundles(self, block: BlockInfo, cutoff: int, receipts: list, events: list) -> tuple[int, int]:
         """Top of block: bundles by payment, each executed atomically or not at all."""
         ready = [b for b in self.bundles if b.arrival_ms < cutoff]
         self.bundles = [b for b in self.bundles if b.arrival_ms >= cutoff]
         ready.sort(key=lambda b: (-b.payment_gwei, b.seq))
         used, n = 0, 0
         base, limit = block.base_fee_gwei, block.gas_limit
+        protocols = self.executor.protocols
         for b in ready:
             why = self._bundle_problem(b, cutoff, base, limit - used)
             if why:
                 self._drop_bundle(b, why)
                 continue
-            touched = {tx.call.target for tx in b.txs if tx.call.target in self.executor.protocols}
-            snapshots = {t: self.executor.protocols[t].checkpoint() for t in sorted(touched)}
+            touched = sorted({tx.call.target for tx in b.txs if tx.call.target in protocols})
+            snapshots = {t: protocols[t].checkpoint() for t in touched}
             log_mark = self.log.mark()
             results = []
             for tx in b.txs:
@@ -375,15 +436,18 @@ class Chain:
                 self._bundle_log.append((b.bundle_id, b.sender, block.number, len(b.txs), b.payment_gwei, "included", ""))
                 for tx, own_ev, (gas_used, result) in zip(b.txs, b.events, results):
                     ev = own_ev
-                    if ev is None:
-                        ev = self.mempool.get(tx.sender, tx.nonce)[1]
+                    if ev is None:  # someone else's public tx carried by the bundle
+                        ev = self.mempool.get(tx.sender, tx.nonce)
                         self.mempool.remove(tx)
                     self.nonces[tx.sender] = tx.nonce + 1
                     used += gas_used
-                    outcomes.append((tx, ev, TxStatus.INCLUDED, "", gas_used, result, len(outcomes)))
+                    price = min(tx.max_fee_gwei, base + tx.priority_fee_gwei)
+                    receipts.append(Receipt(tx, TxStatus.INCLUDED, "", block.number, len(receipts), gas_used, price,
+                                            gas_used * price, block.time_ms, result))
+                    events.append(ev)
                 continue
             for t, snap in snapshots.items():
-                self.executor.protocols[t].rollback(snap)
+                protocols[t].rollback(snap)
             self.log.truncate(log_mark)
             self._drop_bundle(b, f"reverted: {reason}")
         return used, n
@@ -395,7 +459,7 @@ class Chain:
         for tx, own in zip(b.txs, b.own):
             if not own:
                 entry = self.mempool.get(tx.sender, tx.nonce)
-                if entry is None or entry[0] is not tx:
+                if entry is None or entry.tx is not tx:
                     return f"target tx {tx.seq} is no longer pending"
                 if tx.arrival_ms >= cutoff:
                     return f"target tx {tx.seq} arrived after the cutoff"
@@ -410,29 +474,34 @@ class Chain:
             return "does not fit in the block"
         return ""
 
-    def _seal(self, block: BlockInfo, outcomes: list, used: int, bg_in: int, n_bg: int, bg_tips: np.ndarray, n_bundles: int) -> BlockInfo:
+    def _seal(self, block: BlockInfo, receipts: list, events: list, used: int, bg_in: int, n_bg: int,
+              min_tip: float, n_bundles: int) -> BlockInfo:
         base = block.base_fee_gwei
-        number, now = block.number, block.time_ms
-        min_tip = float(bg_tips[:bg_in].min()) if bg_in else float("nan")
         reverted = 0
-        log_tx = self._log_tx
-        for tx, ev, status, reason, gas_used, result, index in outcomes:
-            price = min(tx.max_fee_gwei, base + tx.priority_fee_gwei)
-            tip = price - base
+        log = self._tx_log.append
+        for ev, r in zip(events, receipts):
+            tip = r.effective_gas_price_gwei - base
             if not tip >= min_tip:
                 min_tip = tip
-            if status == TxStatus.REVERTED:
+            if r.status:
                 reverted += 1
-            log_tx(tx, _STATUS_NAMES[status], reason, number, index, gas_used, price, now)
-            ev.succeed(Receipt(tx, status, reason, number, index, gas_used, price, gas_used * price, now, result))
+            log(r)
+            if ev.callbacks:
+                ev.succeed(r)
+            else:  # nobody waits yet: mark processed without a trip through SimPy's queue (see _settle)
+                ev._ok = True
+                ev._value = r
+                ev.callbacks = None
         self._block_log.append(
-            (number, block.slot, now, base, used, block.gas_limit, len(outcomes), reverted, bg_in, n_bg, n_bundles, min_tip, self.mempool.size)
+            (block.number, block.slot, block.time_ms, base, used, block.gas_limit, len(receipts), reverted, bg_in, n_bg,
+             n_bundles, min_tip, self.mempool.size)
         )
         self.recent_min_tips.append(min_tip)
+        self._tip_quantiles.clear()
         self.base_fee_wei = next_base_fee_wei(
             self.base_fee_wei, used, block.gas_limit, self.spec.elasticity, self.spec.base_fee_max_change_denominator
         )
-        self.number = number
+        self.number = block.number
         self.last_block = block
         ev, self._new_block = self._new_block, self.env.event()
         ev.succeed(block)

@@ -6,9 +6,11 @@ there (see :data:`LatencyMs`).
 """
 from __future__ import annotations
 
+import math
 from typing import Annotated, Literal, Union
 
 import numpy as np
+from scipy.special import ndtri
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from .units import parse_duration_ms
@@ -17,7 +19,8 @@ __all__ = ["Fixed", "Uniform", "LogNormal", "Exponential", "Distribution", "Late
 
 
 class _Dist(BaseModel):
-    """Base of the distributions: each defines ``sample(rng, n)`` and ``quantile(p)``."""
+    """Base of the distributions: each defines ``sample(rng, n)``, ``quantile(p)`` (scalar),
+    ``ppf(u)`` (vectorised quantile) and ``sf(x)`` (survival ``P[X >= x]``)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -34,6 +37,12 @@ class Fixed(_Dist):
 
     def quantile(self, p):
         return self.value
+
+    def ppf(self, u):
+        return np.full(np.shape(u), self.value)
+
+    def sf(self, x):
+        return 1.0 if x <= self.value else 0.0
 
 
 class Uniform(_Dist):
@@ -55,6 +64,16 @@ class Uniform(_Dist):
     def quantile(self, p):
         return self.low + p * (self.high - self.low)
 
+    def ppf(self, u):
+        return self.low + np.asarray(u) * (self.high - self.low)
+
+    def sf(self, x):
+        if x <= self.low:
+            return 1.0
+        if x > self.high or self.high == self.low:
+            return 0.0
+        return (self.high - x) / (self.high - self.low)
+
 
 class LogNormal(_Dist):
     """Log-normal with the given ``median`` and log-space standard deviation ``sigma``."""
@@ -64,12 +83,21 @@ class LogNormal(_Dist):
     sigma: float = Field(ge=0)
 
     def sample(self, rng, n):
-        return rng.lognormal(np.log(self.median), self.sigma, n)
+        # exp of a scaled standard normal: the same law as rng.lognormal, at half the cost
+        return np.exp(self.sigma * rng.standard_normal(n) + math.log(self.median))
 
     def quantile(self, p):
-        from statistics import NormalDist
+        return float(self.median * math.exp(self.sigma * float(ndtri(p))))
 
-        return float(self.median * np.exp(self.sigma * NormalDist().inv_cdf(p)))
+    def ppf(self, u):
+        return self.median * np.exp(self.sigma * ndtri(u))
+
+    def sf(self, x):
+        if x <= 0:
+            return 1.0
+        if self.sigma == 0:
+            return 1.0 if x <= self.median else 0.0
+        return 0.5 * math.erfc((math.log(x) - math.log(self.median)) / (self.sigma * math.sqrt(2.0)))
 
 
 class Exponential(_Dist):
@@ -83,6 +111,12 @@ class Exponential(_Dist):
 
     def quantile(self, p):
         return float(-self.mean * np.log1p(-p))
+
+    def ppf(self, u):
+        return -self.mean * np.log1p(-np.asarray(u))
+
+    def sf(self, x):
+        return 1.0 if x <= 0 else math.exp(-x / self.mean)
 
 
 Distribution = Annotated[Union[Fixed, Uniform, LogNormal, Exponential], Field(discriminator="kind")]

@@ -34,21 +34,22 @@ class EventTable:
     np.float64(3.0)
     """
 
-    __slots__ = ("name", "doc", "columns", "rows", "append")
+    __slots__ = ("name", "doc", "columns", "rows", "append", "expand")
 
-    def __init__(self, name: str, doc: str, columns: list[Column]):
+    def __init__(self, name: str, doc: str, columns: list[Column], expand=None):
         self.name, self.doc, self.columns = name, doc, tuple(columns)
-        self.rows: list[tuple] = []
-        self.append = self.rows.append  # a row is a tuple in column order
+        self.rows: list = []
+        self.append = self.rows.append  # a row is a tuple in column order, or what ``expand`` reads
+        self.expand = expand  # expand(rows) -> one sequence per column
 
     def to_frame(self) -> pd.DataFrame:
         """The rows as a DataFrame with the declared dtypes."""
         names = [c.name for c in self.columns]
-        if self.rows:
-            cols = list(zip(*self.rows))
-            data = {c.name: np.asarray(v, dtype=object if c.dtype == "string" else c.dtype) for c, v in zip(self.columns, cols)}
+        if self.expand is not None:
+            cols = self.expand(self.rows) if self.rows else [[] for _ in self.columns]
         else:
-            data = {c.name: np.asarray([], dtype=object if c.dtype == "string" else c.dtype) for c in self.columns}
+            cols = list(zip(*self.rows)) if self.rows else [[] for _ in self.columns]
+        data = {c.name: np.asarray(v, dtype=object if c.dtype == "string" else c.dtype) for c, v in zip(self.columns, cols)}
         df = pd.DataFrame(data, columns=names)
         for c in self.columns:
             if c.dtype == "string":
@@ -62,14 +63,17 @@ class EventLog:
     def __init__(self):
         self.tables: dict[str, EventTable] = {}
 
-    def declare(self, name: str, doc: str, columns: list[Column]) -> EventTable:
-        """Declare (or return the already declared, identical) table ``name``."""
+    def declare(self, name: str, doc: str, columns: list[Column], expand=None) -> EventTable:
+        """Declare (or return the already declared, identical) table ``name``.
+
+        ``expand(rows) -> [column, ...]`` lets a hot path append one existing object per row
+        (e.g. a receipt) and build the columns from all rows at once at the end of the run."""
         if name in self.tables:
             t = self.tables[name]
             if t.columns != tuple(columns):
                 raise ValueError(f"event table {name!r} declared twice with different columns")
             return t
-        t = EventTable(name, doc, columns)
+        t = EventTable(name, doc, columns, expand)
         self.tables[name] = t
         return t
 

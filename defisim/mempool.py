@@ -68,37 +68,38 @@ class Mempool:
         self.account_nonce = account_nonce
         self.drop = drop
         self.visible = visible
-        self.by_sender: dict[str, dict[int, tuple[Tx, simpy.Event]]] = {}
+        self.by_sender: dict[str, dict[int, simpy.Event]] = {}  # receipt events; ``event.tx`` is the Tx
         self.size = 0
         self._watchers: list[MempoolWatch] = []
 
     def add(self, tx: Tx, event: simpy.Event) -> None:
         """Admit ``tx`` (or drop it, or the one it replaces, through ``drop``)."""
-        if tx.nonce < self.account_nonce.get(tx.sender, 0):
+        sender = tx.sender
+        if tx.nonce < self.account_nonce.get(sender, 0):
             self.drop(tx, event, "nonce too low")
             return
-        queue = self.by_sender.get(tx.sender)
+        queue = self.by_sender.get(sender)
         if queue is None:
-            queue = self.by_sender[tx.sender] = {}
+            queue = self.by_sender[sender] = {}
         old = queue.get(tx.nonce)
-        if old is not None:
-            old_tx = old[0]
+        if old is None:
+            queue[tx.nonce] = event
+            self.size += 1
+            if self.size > self.capacity:
+                self._evict_lowest_tip()
+        else:
+            old_tx = old.tx
             bump = (1.0 + self.replace_bump) * (1.0 - 1e-12)  # an exact 10% bump passes despite float rounding
             if tx.priority_fee_gwei < old_tx.priority_fee_gwei * bump or tx.max_fee_gwei < old_tx.max_fee_gwei * bump:
                 self.drop(tx, event, "replacement underpriced")
                 return
-            queue[tx.nonce] = (tx, event)
-            self.drop(old_tx, old[1], "replaced")
-        else:
-            queue[tx.nonce] = (tx, event)
-            self.size += 1
-            if self.size > self.capacity:
-                self._evict_lowest_tip()
+            queue[tx.nonce] = event
+            self.drop(old_tx, old, "replaced")
         if self._watchers and not tx.private and self.visible:
             self.env.timeout(max(0, tx.arrival_ms - self.env.now)).callbacks.append(lambda _e, tx=tx: self._notify(tx))
 
-    def get(self, sender: str, nonce: int) -> tuple[Tx, simpy.Event] | None:
-        """The pending entry of ``sender`` at ``nonce``, if any."""
+    def get(self, sender: str, nonce: int) -> simpy.Event | None:
+        """The receipt event of ``sender``'s pending transaction at ``nonce``, if any."""
         queue = self.by_sender.get(sender)
         return None if queue is None else queue.get(nonce)
 
@@ -112,18 +113,18 @@ class Mempool:
 
     def _evict_lowest_tip(self) -> None:
         # lowest priority fee; among equals the newest (largest seq) goes first
-        tx, ev = min(
-            (entry for q in self.by_sender.values() for entry in q.values()),
-            key=lambda e: (e[0].priority_fee_gwei, -e[0].seq),
+        ev = min(
+            (e for q in self.by_sender.values() for e in q.values()),
+            key=lambda e: (e.tx.priority_fee_gwei, -e.tx.seq),
         )
-        self.remove(tx)
-        self.drop(tx, ev, "evicted: mempool full")
+        self.remove(ev.tx)
+        self.drop(ev.tx, ev, "evicted: mempool full")
 
     def pending(self, now_ms: int) -> list[Tx]:
         """Public transactions that have arrived by ``now_ms``, in order of arrival then seq."""
         if not self.visible:
             return []
-        txs = [e[0] for q in self.by_sender.values() for e in q.values() if not e[0].private and e[0].arrival_ms <= now_ms]
+        txs = [e.tx for q in self.by_sender.values() for e in q.values() if not e.tx.private and e.tx.arrival_ms <= now_ms]
         txs.sort(key=lambda t: (t.arrival_ms, t.seq))
         return txs
 
@@ -135,6 +136,6 @@ class Mempool:
 
     def _notify(self, tx: Tx) -> None:
         entry = self.get(tx.sender, tx.nonce)
-        if entry is not None and entry[0] is tx:
+        if entry is not None and entry.tx is tx:
             for w in self._watchers:
                 w._put(tx)

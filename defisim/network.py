@@ -23,11 +23,13 @@ class LatencySampler:
     True
     """
 
-    __slots__ = ("_draws",)
+    __slots__ = ("_draws", "next_ms")
 
     def __init__(self, dist, rng: np.random.Generator, chunk: int = 1024):
-        self._draws = ChunkedDraws(lambda g, n: np.rint(dist.sample(g, n)).astype(np.int64), rng, chunk)
-
-    def next_ms(self) -> int:
-        """The next latency in milliseconds."""
-        return self._draws.next()
+        if dist.kind == "fixed":
+            value = int(round(dist.value))
+            self.next_ms = lambda: value
+        else:
+            self._draws = ChunkedDraws(lambda g, n: np.rint(dist.sample(g, n)).astype(np.int64), rng, chunk)
+            self.next_ms = self._draws.next
+        # next_ms() -> int: the next latency in milliseconds

@@ -29,6 +29,8 @@ class OrderingPolicy:
     ----------
     uses_bundles : bool
         Whether private bundles are auctioned at the top of the block.
+    orders_by_tip : bool
+        Whether :meth:`background_order` returns the tips highest first.
     mempool_visible : bool
         Whether searchers can watch public pending transactions.
     """
@@ -36,6 +38,7 @@ class OrderingPolicy:
     name = "priority_fee"
     uses_bundles = False
     mempool_visible = True
+    orders_by_tip = True  #: background_order returns tips in descending order
 
     def __init__(self, rng: np.random.Generator | None = None):
         self.rng = rng
@@ -58,6 +61,7 @@ class Fifo(OrderingPolicy):
     """First arrived, first included; background arrivals are uniform over the slot."""
 
     name = "fifo"
+    orders_by_tip = False
 
     def key(self, tx, base_fee_gwei):
         return float(tx.arrival_ms)
@@ -72,6 +76,7 @@ class RandomOrder(OrderingPolicy):
     """Uniformly random order, from the policy's own random stream."""
 
     name = "random"
+    orders_by_tip = False
 
     def key(self, tx, base_fee_gwei):
         return self.rng.random()

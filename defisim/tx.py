@@ -37,6 +37,7 @@ class TxStatus(IntEnum):
     INCLUDED = 0  #: executed successfully in a block
     REVERTED = 1  #: included in a block, call reverted, gas paid, no state change
     DROPPED = 2  #: never included (replaced, evicted, bundle lost or reverted)
+    PENDING = 3  #: still waiting when the run ended (results only)
 
 
 class Tx(NamedTuple):
