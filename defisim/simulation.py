@@ -25,11 +25,12 @@ __all__ = ["Simulation", "ProtocolHost", "run_scenario"]
 
 @contextmanager
 def _cyclic_gc_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector around the event loop, then restore it.
+    """Pause Python's cyclic garbage collector around the event loop and the building of the
+    result tables, then restore it.
 
-    The loop creates no reference cycles per transaction (receipt events drop their
-    callbacks once processed), so reference counting frees everything; the cyclic
-    collector would only rescan the growing event log, at about a quarter of the run time.
+    Neither creates reference cycles per transaction (receipt events drop their callbacks
+    once processed), so reference counting frees everything; the cyclic collector would only
+    rescan the growing event log, at about a quarter of the run time.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -130,10 +131,10 @@ class Simulation:
         done = self.env.process(self.chain.run(n, on_block))
         with _cyclic_gc_paused():
             self.env.run(until=done)
+            self.chain.finish()
+            tables = self.log.frames()
         if bar is not None:
             bar.close()
-        self.chain.finish()
-        tables = self.log.frames()
         summary: dict[str, Any] = engine_summary(tables)
         for name, p in self.protocols.items():
             for k, v in p.summary(tables).items():
