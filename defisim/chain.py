@@ -422,8 +422,8 @@ class Chain:
             if why:
                 self._drop_bundle(b, why)
                 continue
-            touched = sorted({tx.call.target for tx in b.txs if tx.call.target in protocols})
-            snapshots = {t: protocols[t].checkpoint() for t in touched}
+            # every protocol: a handler may move state of others (e.g. a pool moving tokens)
+            snapshots = {name: p.checkpoint() for name, p in protocols.items()}
             log_mark = self.log.mark()
             results = []
             for tx in b.txs:
