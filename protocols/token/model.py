@@ -1,6 +1,7 @@
 """Token ledger state and call handlers (ERC-20-like; checks, then effects)."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,8 +56,7 @@ class TokenLedger(Protocol):
         table = Table({"balance": np.float64}, capacity=max(16, len(params.initial_balances)))
         self.state = LedgerState({}, table, 0.0)
         for addr, amount in params.initial_balances.items():
-            self._credit(self._account(addr), amount)
-            self.state.total_supply += amount
+            self.issue_quietly(addr, amount)
         self._log = host.log.declare("transfers", "token movements of the token ledgers", TRANSFER_COLUMNS)
 
     # -- helpers --------------------------------------------------------------------------
@@ -66,9 +66,6 @@ class TokenLedger(Protocol):
             row = int(self.state.balances.append(balance=0.0)[0])
             self.state.accounts[addr] = row
         return row
-
-    def _credit(self, row: int, amount: float) -> None:
-        self.state.balances["balance"][row] += amount
 
     def balance_of(self, addr: str) -> float:
         """Balance of ``addr`` (token units)."""
@@ -80,8 +77,34 @@ class TokenLedger(Protocol):
 
     @staticmethod
     def _check_amount(amount: float) -> None:
-        if not (isinstance(amount, (int, float)) and np.isfinite(amount) and amount > 0):
+        if not (isinstance(amount, (int, float)) and math.isfinite(amount) and amount > 0):
             raise Revert("amount must be a positive number")
+
+    # -- effects, for this ledger's handlers and for other protocols after their own checks --
+    def move(self, src: str, dst: str, amount: float) -> None:
+        """Move ``amount`` from ``src`` to ``dst`` (the caller has checked the balance)."""
+        dst_row = self._account(dst)  # may grow the table: take the column after
+        bal = self.state.balances["balance"]
+        bal[self.state.accounts[src]] -= amount
+        bal[dst_row] += amount
+        self._log.append((self._block_number(), self.name, "transfer", src, dst, float(amount)))
+
+    def issue_quietly(self, dst: str, amount: float) -> None:
+        """Mint without an event row (opening balances)."""
+        row = self._account(dst)  # may grow the table: take the column after
+        self.state.balances["balance"][row] += amount
+        self.state.total_supply += amount
+
+    def issue(self, dst: str, amount: float) -> None:
+        """Mint ``amount`` to ``dst``: the total supply grows."""
+        self.issue_quietly(dst, amount)
+        self._log.append((self._block_number(), self.name, "mint", "", dst, float(amount)))
+
+    def destroy(self, src: str, amount: float) -> None:
+        """Burn ``amount`` of ``src``'s tokens (the caller has checked the balance)."""
+        self.state.balances["balance"][self.state.accounts[src]] -= amount
+        self.state.total_supply -= amount
+        self._log.append((self._block_number(), self.name, "burn", src, "", float(amount)))
 
     # -- calls ------------------------------------------------------------------------------
     @handler(gas=51_000, revert_gas=24_000)
@@ -90,11 +113,7 @@ class TokenLedger(Protocol):
         self._check_amount(amount)
         if self.balance_of(sender) < amount:
             raise Revert("transfer amount exceeds balance")
-        to_row = self._account(to)  # may grow the table: take the column after
-        bal = self.state.balances["balance"]
-        bal[self.state.accounts[sender]] -= amount
-        bal[to_row] += amount
-        self._log.append((self._block_number(), self.name, "transfer", sender, to, float(amount)))
+        self.move(sender, to, amount)
         return amount
 
     @handler(gas=45_000, revert_gas=23_000)
@@ -103,9 +122,7 @@ class TokenLedger(Protocol):
         self._check_amount(amount)
         if self.params.minter is None or sender != self.params.minter:
             raise Revert("caller is not the minter")
-        self._credit(self._account(to), amount)
-        self.state.total_supply += amount
-        self._log.append((self._block_number(), self.name, "mint", "", to, float(amount)))
+        self.issue(to, amount)
         return amount
 
     @handler(gas=35_000, revert_gas=23_000)
@@ -114,9 +131,7 @@ class TokenLedger(Protocol):
         self._check_amount(amount)
         if self.balance_of(sender) < amount:
             raise Revert("burn amount exceeds balance")
-        self.state.balances["balance"][self.state.accounts[sender]] -= amount
-        self.state.total_supply -= amount
-        self._log.append((self._block_number(), self.name, "burn", sender, "", float(amount)))
+        self.destroy(sender, amount)
         return amount
 
     # -- hooks --------------------------------------------------------------------------------
