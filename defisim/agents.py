@@ -33,10 +33,12 @@ class AgentContext:
         The agent's own stream (``"agent/<name>"``).
     public_latency, private_latency : LatencySampler
         The agent's own latency draws (``"latency/<name>/public"``, ``.../private``).
+    markets : mapping of name to venue, optional
+        Off-chain venues of the run.
     """
 
     def __init__(self, name: str, env: simpy.Environment, chain: Chain, protocols, rng: np.random.Generator,
-                 public_latency: LatencySampler, private_latency: LatencySampler):
+                 public_latency: LatencySampler, private_latency: LatencySampler, markets=None):
         self.name = name
         self.env = env
         self.chain = chain
@@ -45,6 +47,7 @@ class AgentContext:
         self._public = public_latency
         self._private = private_latency
         self._next_nonce = 0
+        self._markets = {} if markets is None else markets
 
     @property
     def now(self) -> int:
@@ -63,6 +66,17 @@ class AgentContext:
     def view(self, protocol: str) -> Any:
         """Read-only view of a protocol's state."""
         return self._protocols[protocol].view()
+
+    def params_of(self, protocol: str):
+        """The (frozen) parameters of a protocol."""
+        return self._protocols[protocol].params
+
+    def market(self, name: str):
+        """An off-chain venue by name (read its prices; trade on it through its own methods)."""
+        try:
+            return self._markets[name]
+        except KeyError:
+            raise KeyError(f"no market named {name!r}") from None
 
     @property
     def base_fee_gwei(self) -> float:

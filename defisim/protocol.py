@@ -56,8 +56,8 @@ class Protocol:
 
     Subclasses set ``kind`` and ``Params`` (a frozen pydantic model), build ``self.state``
     in ``__init__`` and decorate their call handlers with :func:`handler`. Hooks with
-    do-nothing defaults: :meth:`on_block`, :meth:`view`, :meth:`exposures`,
-    :meth:`summary`.
+    do-nothing defaults: :meth:`on_block`, :meth:`view`, :meth:`prices`,
+    :meth:`exposures`, :meth:`summary`.
 
     Parameters
     ----------
@@ -96,6 +96,11 @@ class Protocol:
     def view(self) -> Any:
         """A read-only view of the state for agents."""
         return None
+
+    def prices(self) -> dict[str, float]:
+        """Prices this protocol shows on chain, recorded every block in the ``prices`` table
+        (an oracle's answer, a pool's spot price), in USD or quote units as named."""
+        return {}
 
     def exposures(self) -> list:
         """Edges of the exposure graph this protocol contributes (DESIGN §7)."""

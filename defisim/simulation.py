@@ -13,6 +13,8 @@ from .chain import Chain
 from .eventlog import EventLog
 from .execution import Executor
 from .network import LatencySampler
+from .observe import PriceRecorder
+from .venues import build_markets, market_maker_process
 from .ordering import make_policy
 from .protocol import BlockInfo, Protocol
 from .registry import Registry, default_registry
@@ -84,6 +86,10 @@ class Simulation:
         self.rng = RngTree(self.seed)
         self.log = EventLog()
         self.protocols: dict[str, Protocol] = {}
+        self.feeds, self.venues = build_markets(spec.markets, self.rng)
+        for venue in self.venues.values():
+            if venue.market_maker is not None:
+                self.env.process(market_maker_process(self.env, venue))
         host = ProtocolHost(self.env, self.log, self.rng, self.protocols)
         for name, (kind, params) in scenario.protocols.items():
             self.protocols[name] = registry.protocols[kind].factory(name, params, host)
@@ -98,6 +104,7 @@ class Simulation:
             self.log,
             self.rng.stream("chain/missed_slots"),
         )
+        self.prices = PriceRecorder(self.log, self.feeds, self.venues, self.protocols)
         self.agents: list[AgentContext] = []
         for group, params in zip(spec.agents, scenario.agents):
             factory = registry.agents[group.kind].factory
@@ -111,6 +118,7 @@ class Simulation:
                     self.rng.stream(f"agent/{name}"),
                     LatencySampler(spec.network.public_latency, self.rng.stream(f"latency/{name}/public")),
                     LatencySampler(spec.network.private_latency, self.rng.stream(f"latency/{name}/private")),
+                    self.venues,
                 )
                 self.agents.append(ctx)
                 self.env.process(factory(ctx, params, i))
@@ -119,19 +127,21 @@ class Simulation:
         """Simulate ``blocks`` blocks (default: the scenario's) and return the results."""
         n = self.scenario.spec.blocks if blocks is None else blocks
         bar = None
-        on_block = None
+        on_block = self.prices
         if progress:
             from tqdm import tqdm
 
             bar = tqdm(total=n, unit="block", desc=self.scenario.spec.name, leave=False, mininterval=0.5)
 
-            def on_block(_b: BlockInfo, bar=bar):
+            def on_block(b: BlockInfo, bar=bar, record=self.prices):
+                record(b)
                 bar.update(1)
 
         done = self.env.process(self.chain.run(n, on_block))
         with _cyclic_gc_paused():
             self.env.run(until=done)
             self.chain.finish()
+            self.prices.finish()
             tables = self.log.frames()
         if bar is not None:
             bar.close()

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
 from .distributions import Distribution, Fixed, LatencyMs, LogNormal
+from .market_spec import MarketSpec
 from .units import parse_duration_ms
 
 __all__ = [
@@ -108,7 +109,8 @@ class AgentSpec(_Spec):
 
 
 class ScenarioSpec(_Spec):
-    """A whole scenario. ``protocols`` maps an instance name to ``{kind = "...", <params>}``."""
+    """A whole scenario. ``markets`` holds the exogenous price feeds and the off-chain venues;
+    ``protocols`` maps an instance name to ``{kind = "...", <params>}``."""
 
     name: str = "unnamed"
     description: str = ""
@@ -118,5 +120,6 @@ class ScenarioSpec(_Spec):
     network: NetworkSpec = NetworkSpec()
     mempool: MempoolSpec = MempoolSpec()
     background: BackgroundSpec = BackgroundSpec()
+    markets: MarketSpec = MarketSpec()
     protocols: dict[str, dict[str, Any]] = {}
     agents: tuple[AgentSpec, ...] = ()

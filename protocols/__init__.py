@@ -1,5 +1,5 @@
 """Protocol models and their agents. ``register_builtins`` is the ``defisim.protocols`` entry point."""
-from . import token
+from . import oracles, token
 
 __all__ = ["register_builtins"]
 
@@ -7,3 +7,4 @@ __all__ = ["register_builtins"]
 def register_builtins(registry) -> None:
     """Register every built-in protocol and agent kind with ``registry``."""
     token.register(registry)
+    oracles.register(registry)

@@ -1,0 +1,72 @@
+"""Gas bidding strategies for agents (mechanics §7.2–7.3, §7.5, §12.3).
+
+A strategy turns the chain's recent inclusion tips and the current base fee into the
+``(max_fee_gwei, priority_fee_gwei)`` pair of a new transaction, and says how to bid again
+when a transaction waits (replace-by-fee needs both fees up by the mempool's bump).
+"""
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["FixedTip", "PercentileTip", "GasStrategy", "bid", "rebid"]
+
+
+class _Strategy(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_fee_multiplier: float = Field(2.0, ge=1, description="fee cap = base fee × this + tip")
+    escalate: float = Field(1.125, ge=1.0, description="factor on both fees per re-bid of a waiting tx")
+    max_tip_gwei: float = Field(10_000.0, gt=0, description="never tip more than this")
+
+
+class FixedTip(_Strategy):
+    """Always the same tip."""
+
+    kind: Literal["fixed"] = "fixed"
+    tip_gwei: float = Field(2.0, ge=0)
+
+
+class PercentileTip(_Strategy):
+    """A quantile of the lowest included tips of recent blocks, times a markup."""
+
+    kind: Literal["percentile"] = "percentile"
+    quantile: float = Field(0.5, ge=0, le=1)
+    markup: float = Field(1.2, gt=0)
+    window_blocks: int = Field(20, ge=1)
+    min_tip_gwei: float = Field(0.1, ge=0)
+
+
+GasStrategy = Annotated[Union[FixedTip, PercentileTip], Field(discriminator="kind")]
+
+
+def bid(strategy, chain) -> tuple[float, float]:
+    """``(max_fee_gwei, priority_fee_gwei)`` for a new transaction now.
+
+    Examples
+    --------
+    >>> class Chain: base_fee_gwei = 30.0
+    >>> bid(FixedTip(tip_gwei=2.0), Chain())
+    (62.0, 2.0)
+    """
+    if strategy.kind == "fixed":
+        tip = strategy.tip_gwei
+    else:
+        tip = max(strategy.min_tip_gwei, chain.inclusion_tip_gwei(strategy.quantile, strategy.window_blocks) * strategy.markup)
+    tip = min(tip, strategy.max_tip_gwei)
+    return chain.base_fee_gwei * strategy.max_fee_multiplier + tip, tip
+
+
+def rebid(strategy, chain, max_fee_gwei: float, priority_fee_gwei: float) -> tuple[float, float]:
+    """Fees to replace a waiting transaction: the larger of a fresh bid and the old fees
+    raised by ``escalate`` (at least the mempool's 10% bump when ``escalate`` ≥ 1.1).
+
+    >>> class Chain: base_fee_gwei = 30.0
+    >>> rebid(FixedTip(tip_gwei=2.0, escalate=1.25), Chain(), 62.0, 2.0)
+    (77.5, 2.5)
+    """
+    fresh_cap, fresh_tip = bid(strategy, chain)
+    tip = min(max(fresh_tip, priority_fee_gwei * strategy.escalate), strategy.max_tip_gwei)
+    cap = max(fresh_cap, max_fee_gwei * strategy.escalate, chain.base_fee_gwei + tip)
+    return cap, tip

@@ -1,0 +1,305 @@
+"""Specifications of price feeds and off-chain venues (DESIGN §4): frozen pydantic models.
+
+:class:`MarketSpec` maps an asset to a feed and a venue name to a venue; embedded in a scenario
+(for instance as a ``markets`` section of the engine spec) it reads::
+
+    [markets.feeds.ETH]
+    kind = "scripted"
+    base_price_usd = 2000
+    moves = [{kind = "ramp", start = "30m", duration = "4m", change = -0.35}]
+
+    [markets.venues.binance_eth]
+    asset = "ETH"
+    depth = {kind = "linear", depth_usd_per_pct = 5e6}
+    half_life = "60s"
+    market_maker = {vol_threshold_annual = 2.0, withdraw_share = 0.7}
+
+Durations are strings (``"30m"``) parsed once into integer milliseconds; every model rejects
+unknown keys, and a bad value fails at construction with the field's dotted path in the
+error. The models only describe; :mod:`defisim.feeds` and :mod:`defisim.venues` build the
+objects.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from .units import format_duration_ms, parse_duration_ms
+
+__all__ = [
+    "GbmFeedSpec",
+    "JumpDiffusionFeedSpec",
+    "RampMove",
+    "HoldMove",
+    "JumpMove",
+    "Move",
+    "NoiseSpec",
+    "ScriptedFeedSpec",
+    "CsvFeedSpec",
+    "FeedSpec",
+    "LinearDepthSpec",
+    "SqrtDepthSpec",
+    "DepthSpec",
+    "MarketMakerSpec",
+    "VenueSpec",
+    "MarketSpec",
+]
+
+# The same type as ``defisim.spec.DurationMs``, declared here so that ``spec`` can import this
+# module without a cycle.
+DurationMs = Annotated[
+    int,
+    BeforeValidator(parse_duration_ms),
+    WithJsonSchema({"type": ["string", "integer"], "description": "duration such as '12s', '150ms', '1h'"}),
+]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Feeds
+# --------------------------------------------------------------------------------------------
+
+
+class GbmFeedSpec(_Spec):
+    """Geometric Brownian motion, simulated exactly on a grid of ``step``.
+
+    ``d ln S = (drift_annual − volatility_annual² / 2) dt + volatility_annual dW``, ``t`` in years
+    of 365 days (mechanics §0.3).
+    """
+
+    kind: Literal["gbm"] = "gbm"
+    initial_price_usd: float = Field(gt=0, allow_inf_nan=False)
+    drift_annual: float = Field(0.0, allow_inf_nan=False, description="expected return per year, E[S_t] = S_0 e^(drift t)")
+    volatility_annual: float = Field(ge=0, allow_inf_nan=False, description="annualised volatility of log returns")
+    step: DurationMs = Field(1_000, gt=0, description="grid step of the simulated path")
+
+
+class JumpDiffusionFeedSpec(_Spec):
+    """Merton jump diffusion: a GBM plus Poisson jumps of log size ``N(jump_log_mean, jump_log_std²)``.
+
+    The drift is compensated, so ``drift_annual`` keeps its GBM meaning ``E[S_t] = S_0 e^(drift t)``.
+    """
+
+    kind: Literal["jump_diffusion"] = "jump_diffusion"
+    initial_price_usd: float = Field(gt=0, allow_inf_nan=False)
+    drift_annual: float = Field(0.0, allow_inf_nan=False, description="expected return per year, E[S_t] = S_0 e^(drift t)")
+    volatility_annual: float = Field(ge=0, allow_inf_nan=False, description="annualised volatility of the diffusion")
+    step: DurationMs = Field(1_000, gt=0, description="grid step of the simulated path")
+    jump_rate_per_year: float = Field(ge=0, allow_inf_nan=False)
+    jump_log_mean: float = Field(0.0, allow_inf_nan=False, description="mean of the log jump size")
+    jump_log_std: float = Field(0.0, ge=0, allow_inf_nan=False, description="std of the log jump size")
+
+
+class RampMove(_Spec):
+    """Move the price by ``change`` (a fraction: −0.35 = −35%) linearly over ``[start, start + duration]``."""
+
+    kind: Literal["ramp"] = "ramp"
+    start: DurationMs
+    duration: DurationMs = Field(gt=0)
+    change: float = Field(gt=-1, allow_inf_nan=False)
+
+    @property
+    def window_ms(self) -> tuple[int, int]:
+        return self.start, self.start + self.duration
+
+
+class HoldMove(_Spec):
+    """Hold the price flat at ``level`` × base over ``[start, start + duration)`` (times the noise, if any).
+
+    ``after = "stay"`` keeps that level after the window; ``"revert"`` returns to the level in
+    force before the window.
+    """
+
+    kind: Literal["hold"] = "hold"
+    start: DurationMs
+    duration: DurationMs = Field(gt=0)
+    level: float = Field(gt=0, allow_inf_nan=False)
+    after: Literal["stay", "revert"] = "stay"
+
+    @property
+    def window_ms(self) -> tuple[int, int]:
+        return self.start, self.start + self.duration
+
+
+class JumpMove(_Spec):
+    """Move the price by ``change`` (a fraction) at time ``at``, from then on."""
+
+    kind: Literal["jump"] = "jump"
+    at: DurationMs
+    change: float = Field(gt=-1, allow_inf_nan=False)
+
+    @property
+    def window_ms(self) -> tuple[int, int]:
+        return self.at, self.at
+
+
+Move = Annotated[Union[RampMove, HoldMove, JumpMove], Field(discriminator="kind")]
+
+
+class NoiseSpec(_Spec):
+    """A GBM noise factor (starting at 1) multiplied onto a scripted path."""
+
+    drift_annual: float = Field(0.0, allow_inf_nan=False)
+    volatility_annual: float = Field(ge=0, allow_inf_nan=False)
+    step: DurationMs = Field(1_000, gt=0)
+
+
+def _describe(move) -> str:
+    lo, hi = move.window_ms
+    if lo == hi:
+        return f"{move.kind} at {format_duration_ms(lo)}"
+    return f"{move.kind} {format_duration_ms(lo)}–{format_duration_ms(hi)}"
+
+
+class ScriptedFeedSpec(_Spec):
+    """A base price and scripted moves, optionally times a GBM noise factor.
+
+    The scripted factor starts at 1; a ramp or jump multiplies the factor in force when it
+    starts by ``1 + change``; a hold sets it to ``level``. Moves take effect in time order (a
+    jump at a window's start comes before the window); windows must not overlap, a jump
+    must not fall strictly inside a window.
+    """
+
+    kind: Literal["scripted"] = "scripted"
+    base_price_usd: float = Field(gt=0, allow_inf_nan=False)
+    moves: tuple[Move, ...] = ()
+    noise: NoiseSpec | None = None
+
+    @model_validator(mode="after")
+    def _no_overlap(self):
+        order = sorted(range(len(self.moves)), key=lambda i: self.moves[i].window_ms)
+        for a, b in zip(order, order[1:]):
+            ma, mb = self.moves[a], self.moves[b]
+            if mb.window_ms[0] < ma.window_ms[1]:
+                raise ValueError(
+                    f"moves[{b}] ({_describe(mb)}) overlaps moves[{a}] ({_describe(ma)}); "
+                    "scripted windows must not overlap"
+                )
+        return self
+
+
+class CsvFeedSpec(_Spec):
+    """Replay of a ``t,price`` CSV file (see :func:`defisim.feeds.read_price_csv` for the format).
+
+    The file is read and checked when the spec is built, so a bad file fails with the scenario.
+    A relative ``path`` is taken relative to ``base_dir`` in the validation context when the
+    loader gives one (``CsvFeedSpec.model_validate(data, context={"base_dir": ...})``), else to
+    the working directory.
+    """
+
+    kind: Literal["csv"] = "csv"
+    path: str
+    interpolation: Literal["step", "linear"] = "linear"
+
+    @field_validator("path")
+    @classmethod
+    def _readable(cls, value: str, info: ValidationInfo) -> str:
+        from .feeds import read_price_csv  # the reader lives beside the feeds; imported late (no cycle)
+
+        base = (info.context or {}).get("base_dir")
+        if base is not None and not Path(value).is_absolute():
+            value = str(Path(base) / value)
+        read_price_csv(value)
+        return value
+
+
+FeedSpec = Annotated[
+    Union[GbmFeedSpec, JumpDiffusionFeedSpec, ScriptedFeedSpec, CsvFeedSpec], Field(discriminator="kind")
+]
+
+
+# --------------------------------------------------------------------------------------------
+# Venues
+# --------------------------------------------------------------------------------------------
+
+
+class LinearDepthSpec(_Spec):
+    """A flat book: ``depth_usd_per_pct`` USD of notional in every 1% of the feed price.
+
+    See :class:`defisim.venues.LinearDepth` for the formulas.
+    """
+
+    kind: Literal["linear"] = "linear"
+    depth_usd_per_pct: float = Field(gt=0, allow_inf_nan=False)
+
+
+class SqrtDepthSpec(_Spec):
+    """Square-root impact: selling ``Q`` USD of notional from rest moves the log price by
+    ``coefficient · sqrt(Q / volume_usd)``.
+
+    See :class:`defisim.venues.SqrtDepth` for the formulas.
+    """
+
+    kind: Literal["sqrt"] = "sqrt"
+    coefficient: float = Field(gt=0, allow_inf_nan=False, description="log move for a trade of volume_usd")
+    volume_usd: float = Field(gt=0, allow_inf_nan=False, description="reference notional, e.g. daily volume")
+
+
+DepthSpec = Annotated[Union[LinearDepthSpec, SqrtDepthSpec], Field(discriminator="kind")]
+
+
+class MarketMakerSpec(_Spec):
+    """Market makers pull depth when the venue's realised volatility crosses a threshold.
+
+    Every ``sample_every`` they read the mid; when the annualised realised volatility of the
+    mid over the trailing ``vol_window`` reaches ``vol_threshold_annual``, depth falls to
+    ``1 − withdraw_share`` of normal; it comes back once volatility has stayed below the
+    threshold for ``cooldown``.
+    """
+
+    vol_window: DurationMs = Field(300_000, gt=0, description="trailing window of the realised volatility")
+    vol_threshold_annual: float = Field(gt=0, allow_inf_nan=False, description="annualised volatility, 1.0 = 100%")
+    withdraw_share: float = Field(ge=0, lt=1, description="share of depth pulled (0.7 leaves 30%)")
+    cooldown: DurationMs = Field(600_000, ge=0, description="calm time before depth returns")
+    sample_every: DurationMs = Field(1_000, gt=0, description="how often the market makers read the mid")
+
+    @model_validator(mode="after")
+    def _window_holds_samples(self):
+        if self.vol_window < 2 * self.sample_every:
+            raise ValueError(
+                f"vol_window ({self.vol_window} ms) must hold at least two returns: "
+                f"at least 2 × sample_every ({self.sample_every} ms)"
+            )
+        return self
+
+
+class VenueSpec(_Spec):
+    """An off-chain book on ``asset``: mid = feed × impact, a depth curve, resilience, market makers.
+
+    ``half_life`` is the resilience: the log impact halves every ``half_life``; ``None`` makes
+    impact permanent.
+    """
+
+    asset: str = Field(min_length=1)
+    depth: DepthSpec
+    half_life: DurationMs | None = Field(60_000, gt=0)
+    market_maker: MarketMakerSpec | None = None
+
+
+class MarketSpec(_Spec):
+    """Feeds by asset and venues by name; every venue's asset must have a feed."""
+
+    feeds: dict[str, FeedSpec] = {}
+    venues: dict[str, VenueSpec] = {}
+
+    @model_validator(mode="after")
+    def _venues_have_feeds(self):
+        for name, venue in self.venues.items():
+            if venue.asset not in self.feeds:
+                known = ", ".join(sorted(self.feeds)) or "none"
+                raise ValueError(f"venues.{name}.asset: no feed for asset {venue.asset!r} (feeds: {known})")
+        return self

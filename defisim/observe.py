@@ -1,0 +1,52 @@
+"""Per-block observations of prices: exogenous feeds, off-chain venues and on-chain answers
+(DESIGN §8 ``prices``), and the market makers' depth events of the venues."""
+from __future__ import annotations
+
+from typing import Mapping
+
+from .eventlog import Column, EventLog
+from .protocol import BlockInfo
+
+__all__ = ["PriceRecorder", "PRICE_COLUMNS", "VENUE_EVENT_COLUMNS"]
+
+PRICE_COLUMNS = [
+    Column("block", "int64", "block number"),
+    Column("time_ms", "int64", "block time (ms)"),
+    Column("source", "string", "feed (true exogenous price) | venue (off-chain mid) | protocol (on-chain answer)"),
+    Column("name", "string", "asset for a feed, venue name, or '<protocol>.<price name>'"),
+    Column("price_usd", "float64", "price at the block (USD per token)"),
+]
+
+VENUE_EVENT_COLUMNS = [
+    Column("time_ms", "int64", "time of the event (ms)"),
+    Column("venue", "string", "venue"),
+    Column("kind", "string", "withdraw (market makers pull depth) | return (depth restored)"),
+    Column("realized_vol_annual", "float64", "realised volatility that triggered it (annualised fraction)"),
+    Column("depth_share", "float64", "share of normal depth from then on"),
+]
+
+
+class PriceRecorder:
+    """Appends one ``prices`` row per feed, venue and protocol price after every block."""
+
+    def __init__(self, log: EventLog, feeds: Mapping, venues: Mapping, protocols: Mapping):
+        self.feeds, self.venues, self.protocols = feeds, venues, protocols
+        self._table = log.declare("prices", "true, venue and on-chain prices per block", PRICE_COLUMNS)
+        self._events = log.declare("venue_events", "market makers pulling and restoring depth", VENUE_EVENT_COLUMNS)
+
+    def __call__(self, block: BlockInfo) -> None:
+        n, t = block.number, block.time_ms
+        add = self._table.append
+        for asset, feed in self.feeds.items():
+            add((n, t, "feed", asset, feed.price_at(t)))
+        for name, venue in self.venues.items():
+            add((n, t, "venue", name, venue.mid(t)))
+        for pname, p in self.protocols.items():
+            for key, price in p.prices().items():
+                add((n, t, "protocol", f"{pname}.{key}", price))
+
+    def finish(self) -> None:
+        """Log the venues' market-maker events."""
+        for venue in self.venues.values():
+            for e in venue.events:
+                self._events.append(tuple(e))

@@ -1,0 +1,43 @@
+"""The off-chain node network of a push feed (mechanics §5.1, §12.2)."""
+from __future__ import annotations
+
+import statistics
+
+from defisim.gas import bid, rebid
+from defisim.tx import Call
+
+from .params import PushUpdaterParams
+
+__all__ = ["PushUpdater"]
+
+
+def PushUpdater(ctx, params: PushUpdaterParams, index: int):
+    """Observe the venues every ``poll``; start a round on deviation or heartbeat; transmit after
+    the round latency; re-bid a transmission that waits too long (congestion delays updates)."""
+    oracle = ctx.params_of(params.oracle)
+    markets = [ctx.market(name) for name in params.sources]
+    rng = ctx.rng
+    pending = None
+    pending_since_block = 0
+    while True:
+        yield ctx.delay(params.poll)
+        if pending is not None:
+            if not pending.triggered:
+                if ctx.chain.number - pending_since_block >= params.rebid_after_blocks:
+                    tx = pending.tx
+                    cap, tip = rebid(params.gas, ctx.chain, tx.max_fee_gwei, tx.priority_fee_gwei)
+                    pending = ctx.replace(tx, cap, tip)
+                    pending_since_block = ctx.chain.number
+                continue
+            pending = None  # included, reverted or dropped: the next poll decides afresh
+        now = ctx.now
+        observed = statistics.median(m.mid(now) for m in markets)
+        state = ctx.view(params.oracle)
+        stale = now - state.updated_ms >= oracle.heartbeat
+        moved = abs(observed - state.answer) >= oracle.deviation * state.answer
+        if not (stale or moved):
+            continue
+        yield ctx.delay(int(round(float(params.round_latency.sample(rng, 1)[0]))))
+        cap, tip = bid(params.gas, ctx.chain)
+        pending = ctx.submit(Call(params.oracle, "transmit", {"answer": observed, "observed_ms": now}), params.gas_limit, cap, tip)
+        pending_since_block = ctx.chain.number

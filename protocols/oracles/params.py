@@ -1,0 +1,58 @@
+"""Parameters of the oracle kinds (mechanics §5)."""
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from defisim.distributions import LatencyMs, Uniform
+from defisim.gas import GasStrategy, PercentileTip
+from defisim.spec import DurationMs
+
+__all__ = ["PushOracleParams", "FixedOracleParams", "PushUpdaterParams"]
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PushOracleParams(_Params):
+    """A Chainlink-style push feed (mechanics §5.1): the answer changes only when a transmission
+    transaction is included. ``min_answer``/``max_answer`` clamp as old aggregators did."""
+
+    initial_answer: float = Field(gt=0, description="answer at the start (USD)")
+    deviation: float = Field(0.005, gt=0, lt=1, description="relative move that triggers a round")
+    heartbeat: DurationMs = Field(3_600_000, gt=0, description="longest time between rounds")
+    min_answer: float = Field(0.0, ge=0)
+    max_answer: float = Field(float("inf"), gt=0)
+    transmitter: str = Field("oracle/0", description="the only address allowed to transmit (an agent name)")
+
+    @model_validator(mode="after")
+    def _bounds(self):
+        if self.min_answer >= self.max_answer:
+            raise ValueError(f"min_answer ({self.min_answer}) must be below max_answer ({self.max_answer})")
+        return self
+
+
+class FixedOracleParams(_Params):
+    """A pegged or fixed price (mechanics §5.4: e.g. USDe priced as USDT = $1)."""
+
+    price: float = Field(gt=0, description="the constant answer (USD)")
+
+
+class PushUpdaterParams(_Params):
+    """The off-chain side of a push feed: the node network that observes the venues and transmits.
+
+    Every ``poll`` it reads the median mid of ``sources``; when the move against the on-chain
+    answer reaches the oracle's deviation threshold or the heartbeat is due, a round starts
+    and its report is sent after an OCR ``round_latency`` (mechanics §12.2). The transmission
+    is an ordinary transaction: with ``gas`` bidding, re-bid after ``rebid_after_blocks``
+    blocks of waiting."""
+
+    oracle: str = Field(description="the push oracle protocol it transmits to")
+    sources: tuple[str, ...] = Field(min_length=1, description="venues whose median mid is observed")
+    poll: DurationMs = Field(1_000, gt=0)
+    round_latency: LatencyMs = Uniform(low=2_000, high=10_000)
+    gas: GasStrategy = PercentileTip(quantile=0.5, markup=1.5)
+    gas_limit: int = Field(250_000, gt=0)
+    rebid_after_blocks: int = Field(2, ge=1)
+
+
