@@ -1,0 +1,67 @@
+"""Aave v3 lending: the pure math (:mod:`.math`) and the parameter models (:mod:`.params`).
+
+Math follows ``mechanics.md`` §1; current mainnet rules (v3.3+) by default, v3.0 rules behind
+``rules="v3.0"``. Nothing is registered with the engine here.
+"""
+from .math import (
+    CLOSE_FACTOR_HF_THRESHOLD,
+    COLLATERAL_CANNOT_BE_LIQUIDATED,
+    DEFAULT_LIQUIDATION_CLOSE_FACTOR,
+    HEALTH_FACTOR_LIQUIDATION_THRESHOLD,
+    HEALTH_FACTOR_NOT_BELOW_THRESHOLD,
+    MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD_USD,
+    MIN_LEFTOVER_BASE_USD,
+    MUST_NOT_LEAVE_DUST,
+    RULES,
+    SECONDS_PER_YEAR,
+    SPECIFIED_CURRENCY_NOT_BORROWED_BY_USER,
+    LiquidationOutcome,
+    ReserveAccrual,
+    accrue_reserve,
+    borrow_rate,
+    borrow_rates,
+    compounded_interest,
+    health_factor,
+    health_factors,
+    linear_interest,
+    liquidation_call,
+    liquidation_calls,
+    supply_rate,
+    usage_ratio,
+    usage_ratios,
+)
+from .params import EModeParams, RateStrategyParams, ReserveParams
+
+__all__ = [
+    # params
+    "ReserveParams",
+    "RateStrategyParams",
+    "EModeParams",
+    # math
+    "health_factor",
+    "health_factors",
+    "usage_ratio",
+    "usage_ratios",
+    "borrow_rate",
+    "borrow_rates",
+    "supply_rate",
+    "linear_interest",
+    "compounded_interest",
+    "accrue_reserve",
+    "ReserveAccrual",
+    "liquidation_call",
+    "liquidation_calls",
+    "LiquidationOutcome",
+    # constants
+    "SECONDS_PER_YEAR",
+    "HEALTH_FACTOR_LIQUIDATION_THRESHOLD",
+    "CLOSE_FACTOR_HF_THRESHOLD",
+    "DEFAULT_LIQUIDATION_CLOSE_FACTOR",
+    "MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD_USD",
+    "MIN_LEFTOVER_BASE_USD",
+    "RULES",
+    "HEALTH_FACTOR_NOT_BELOW_THRESHOLD",
+    "COLLATERAL_CANNOT_BE_LIQUIDATED",
+    "SPECIFIED_CURRENCY_NOT_BORROWED_BY_USER",
+    "MUST_NOT_LEAVE_DUST",
+]

@@ -1,0 +1,855 @@
+"""Aave v3 lending math: health factor, kinked interest rates, index accrual, ``liquidationCall``.
+
+Pure float64 free functions: no SimPy, no engine state, no protocol objects (DESIGN §5, §6;
+STYLE 5, 7, 8). Token amounts are whole-token units, values are USD (``_usd``), ratios and annual
+rates are plain fractions (0.83, not 8300 bps), elapsed times are integer seconds (``dt_s``).
+
+Every vectorised kernel has a readable scalar twin, and the tests run both on the same inputs:
+
+================================  =============================
+scalar (one account or reserve)   vectorised (many)
+================================  =============================
+:func:`health_factor`             :func:`health_factors`
+:func:`usage_ratio`               :func:`usage_ratios`
+:func:`borrow_rate`               :func:`borrow_rates`
+:func:`liquidation_call`          :func:`liquidation_calls`
+================================  =============================
+
+:func:`supply_rate`, :func:`linear_interest` and :func:`compounded_interest` are branch-free
+arithmetic and take scalars or arrays alike; :func:`accrue_reserve` is scalar (one call per reserve
+per block).
+
+The contracts' fixed-point rounding (WAD/RAY half-up, integer division of base-currency values,
+bps percentages) is not reproduced: that is the job of the exact-integer reference path
+(``*_exact``, DESIGN §2). Each function cites the ``mechanics.md`` section it implements.
+
+References
+----------
+mechanics.md §0.3, §1.2, §1.3, §1.5, §1.6, §1.11, §13.
+aave-dao/aave-v3-origin (v3.3): ``LiquidationLogic.sol``, ``ValidationLogic.sol``,
+``GenericLogic.sol``, ``ReserveLogic.sol``, ``MathUtils.sol``,
+``DefaultReserveInterestRateStrategyV2.sol``; aave/aave-v3-core (v3.0) ``LiquidationLogic.sol``.
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple, Sequence
+
+import numpy as np
+
+__all__ = [
+    "SECONDS_PER_YEAR",
+    "HEALTH_FACTOR_LIQUIDATION_THRESHOLD",
+    "CLOSE_FACTOR_HF_THRESHOLD",
+    "DEFAULT_LIQUIDATION_CLOSE_FACTOR",
+    "MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD_USD",
+    "MIN_LEFTOVER_BASE_USD",
+    "RULES",
+    "HEALTH_FACTOR_NOT_BELOW_THRESHOLD",
+    "COLLATERAL_CANNOT_BE_LIQUIDATED",
+    "SPECIFIED_CURRENCY_NOT_BORROWED_BY_USER",
+    "MUST_NOT_LEAVE_DUST",
+    "health_factor",
+    "health_factors",
+    "usage_ratio",
+    "usage_ratios",
+    "borrow_rate",
+    "borrow_rates",
+    "supply_rate",
+    "linear_interest",
+    "compounded_interest",
+    "ReserveAccrual",
+    "accrue_reserve",
+    "LiquidationOutcome",
+    "liquidation_call",
+    "liquidation_calls",
+]
+
+#: ``365 days`` in seconds; leap years ignored (mechanics.md §0.3, Aave ``MathUtils``).
+SECONDS_PER_YEAR = 31_536_000
+#: A position is liquidatable when its health factor is strictly below this (§1.2).
+HEALTH_FACTOR_LIQUIDATION_THRESHOLD = 1.0
+#: ``CLOSE_FACTOR_HF_THRESHOLD = 0.95e18``: the 50% close factor needs ``HF > 0.95`` (§1.3).
+CLOSE_FACTOR_HF_THRESHOLD = 0.95
+#: ``DEFAULT_LIQUIDATION_CLOSE_FACTOR = 0.5e4`` (§1.3).
+DEFAULT_LIQUIDATION_CLOSE_FACTOR = 0.5
+#: ``MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD = 2000e8``: USD 2,000 (§1.3, v3.3+).
+MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD_USD = 2_000.0
+#: ``MIN_LEFTOVER_BASE = 1000e8``: USD 1,000 (§1.3, v3.3+).
+MIN_LEFTOVER_BASE_USD = 1_000.0
+#: Liquidation rule sets: ``"v3.3"`` = current mainnet (v3.3 … v3.7), ``"v3.0"`` = v3.0 … v3.2.
+RULES = ("v3.3", "v3.0")
+
+#: Revert reasons of :func:`liquidation_call` (the contracts' error names; ``""`` = success).
+HEALTH_FACTOR_NOT_BELOW_THRESHOLD = "HEALTH_FACTOR_NOT_BELOW_THRESHOLD"
+COLLATERAL_CANNOT_BE_LIQUIDATED = "COLLATERAL_CANNOT_BE_LIQUIDATED"
+SPECIFIED_CURRENCY_NOT_BORROWED_BY_USER = "SPECIFIED_CURRENCY_NOT_BORROWED_BY_USER"
+MUST_NOT_LEAVE_DUST = "MUST_NOT_LEAVE_DUST"
+
+
+def _scalar_or_array(x: np.ndarray):
+    """A Python float for a 0-d result, else the array."""
+    return float(x) if np.ndim(x) == 0 else x
+
+
+# ----------------------------------------------------------------------------------------------
+# Health factor (§1.2)
+# ----------------------------------------------------------------------------------------------
+def health_factor(
+    collateral: Sequence[float],
+    debt: Sequence[float],
+    price_usd: Sequence[float],
+    liquidation_threshold: Sequence[float],
+) -> float:
+    """Health factor of one account (mechanics.md §1.2).
+
+    ``HF = Σ_i collateral_i · price_i · LT_i / Σ_j debt_j · price_j``, and ``+inf`` when the
+    account has no debt. This is the contract's ``percentMul(Σ collateral_base, avgLT) /
+    Σ debt_base`` without its integer rounding (the average LT times the total collateral is the
+    LT-weighted sum).
+
+    Parameters
+    ----------
+    collateral : sequence of float, one per reserve
+        The account's collateral balance in each reserve (tokens). Only collateral the account has
+        enabled counts, so pass 0 for reserves not enabled as collateral.
+    debt : sequence of float, one per reserve
+        The account's variable debt in each reserve (tokens).
+    price_usd : sequence of float, one per reserve
+        Oracle price of each reserve's token (USD per token).
+    liquidation_threshold : sequence of float, one per reserve
+        Effective liquidation threshold of each reserve for this account (fraction): the e-mode
+        category's LT for reserves in the account's e-mode collateral set (§1.9), else the
+        reserve's. A reserve with LT 0 brings no collateral value.
+
+    Returns
+    -------
+    float
+        The health factor (``inf`` with no debt, ``0.0`` with debt and no collateral).
+
+    See Also
+    --------
+    health_factors : the vectorised twin (many accounts at once).
+
+    Examples
+    --------
+    Test vector 1 (§13): 10 WETH at $1,800 with LT 83% against 15,000 USDC.
+
+    >>> round(health_factor([10.0, 0.0], [0.0, 15_000.0], [1_800.0, 1.0], [0.83, 0.78]), 6)
+    0.996
+    >>> health_factor([10.0], [0.0], [1_800.0], [0.83])
+    inf
+    """
+    collateral_lt_usd = 0.0
+    debt_usd = 0.0
+    for amount, owed, price, lt in zip(collateral, debt, price_usd, liquidation_threshold, strict=True):
+        collateral_lt_usd += amount * price * lt
+        debt_usd += owed * price
+    if debt_usd <= 0.0:
+        return math.inf
+    return collateral_lt_usd / debt_usd
+
+
+def health_factors(collateral, debt, price_usd, liquidation_threshold) -> np.ndarray:
+    """Health factors of many accounts at once (mechanics.md §1.2); twin of :func:`health_factor`.
+
+    Parameters
+    ----------
+    collateral, debt : array_like, shape (n_accounts, n_reserves)
+        Per-account, per-reserve collateral (enabled only) and debt balances (tokens).
+    price_usd : array_like, shape (n_reserves,) or (n_accounts, n_reserves)
+        Oracle prices (USD per token).
+    liquidation_threshold : array_like, shape (n_reserves,) or (n_accounts, n_reserves)
+        Effective liquidation thresholds (fractions); a per-account matrix expresses e-mode.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (n_accounts,)
+        ``inf`` for accounts without debt. Equal to :func:`health_factor` row by row up to the
+        order of the floating-point sums (relative 1e-12).
+
+    Examples
+    --------
+    >>> hf = health_factors([[10.0, 0.0], [10.0, 0.0], [0.0, 5.0]],
+    ...                     [[0.0, 15_000.0], [0.0, 0.0], [1.0, 0.0]],
+    ...                     [1_800.0, 1.0], [0.83, 0.78])
+    >>> hf.round(6).tolist()
+    [0.996, inf, 0.002167]
+    """
+    collateral = np.asarray(collateral, dtype=np.float64)
+    debt = np.asarray(debt, dtype=np.float64)
+    if collateral.ndim != 2 or debt.shape != collateral.shape:
+        raise ValueError(
+            f"collateral and debt must be (n_accounts, n_reserves) matrices of one shape, "
+            f"got {collateral.shape} and {debt.shape}"
+        )
+    price = np.asarray(price_usd, dtype=np.float64)
+    lt = np.asarray(liquidation_threshold, dtype=np.float64)
+    collateral_lt_usd = (collateral * price * lt).sum(axis=1)
+    debt_usd = (debt * price).sum(axis=1)
+    out = np.full(collateral.shape[0], np.inf)
+    has_debt = debt_usd > 0.0
+    with np.errstate(over="ignore"):  # a dust debt can give HF = inf, as in the scalar twin
+        out[has_debt] = collateral_lt_usd[has_debt] / debt_usd[has_debt]
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Interest-rate strategy (§1.5)
+# ----------------------------------------------------------------------------------------------
+def usage_ratio(total_debt: float, available_liquidity: float, deficit: float = 0.0) -> float:
+    """Usage ratio of a reserve (mechanics.md §1.5).
+
+    ``U = D / (availableLiquidity + D + deficit)``, and 0 when ``D == 0``. With ``deficit = 0``
+    this is the *borrow* usage ``U`` that sets the borrow rate; with the reserve's deficit (plus
+    ``unbacked`` up to v3.3) it is the *supply* usage ``Us`` that scales the supply rate.
+
+    Parameters
+    ----------
+    total_debt : float
+        Total variable debt of the reserve, ``scaledDebt × borrowIndex`` (tokens).
+    available_liquidity : float
+        Cash the reserve holds after the current action (``virtualUnderlyingBalance``; tokens).
+    deficit : float, default 0
+        Bad debt written off and not yet covered (v3.3+), plus ``unbacked`` (≤ v3.3) (tokens).
+
+    Returns
+    -------
+    float
+        A fraction in [0, 1].
+
+    See Also
+    --------
+    usage_ratios : the vectorised twin.
+
+    Examples
+    --------
+    >>> usage_ratio(90.0, 10.0), usage_ratio(90.0, 10.0, deficit=20.0), usage_ratio(0.0, 0.0)
+    (0.9, 0.75, 0.0)
+    """
+    if total_debt == 0.0:
+        return 0.0
+    return total_debt / (available_liquidity + total_debt + deficit)
+
+
+def usage_ratios(total_debt, available_liquidity, deficit=0.0) -> np.ndarray:
+    """Usage ratios of many reserves (mechanics.md §1.5); twin of :func:`usage_ratio`.
+
+    Examples
+    --------
+    >>> usage_ratios([90.0, 0.0, 50.0], [10.0, 0.0, 50.0]).tolist()
+    [0.9, 0.0, 0.5]
+    """
+    d, a, x = np.broadcast_arrays(
+        *(np.atleast_1d(np.asarray(v, dtype=np.float64)) for v in (total_debt, available_liquidity, deficit))
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        u = d / (a + d + x)
+    return np.where(d == 0.0, 0.0, u)
+
+
+def borrow_rate(
+    usage: float, optimal_utilization: float, base_rate: float, slope1: float, slope2: float
+) -> float:
+    """Variable borrow rate of the kinked strategy (mechanics.md §1.5, ``…StrategyV2``).
+
+    ``R0 + S1 · U / U*`` up to the kink ``U*``, then ``R0 + S1 + S2 · (U − U*) / (1 − U*)``.
+
+    Parameters
+    ----------
+    usage : float
+        Borrow usage ratio ``U`` (fraction; :func:`usage_ratio` without deficit).
+    optimal_utilization : float
+        Kink ``U*`` (``optimalUsageRatio``; fraction, 0.01 … 0.99 on chain).
+    base_rate, slope1, slope2 : float
+        ``baseVariableBorrowRate`` R0, ``variableRateSlope1`` S1, ``variableRateSlope2`` S2
+        (annual rates as fractions).
+
+    Returns
+    -------
+    float
+        Annual borrow APR as a fraction (compounded per second, see :func:`compounded_interest`).
+
+    See Also
+    --------
+    borrow_rates : the vectorised twin.
+    supply_rate : the supply APR that goes with it.
+
+    Examples
+    --------
+    Test vector 5 (§13): U = 0.95, U* = 0.9, S1 = 2.7%, S2 = 80%.
+
+    >>> round(borrow_rate(0.95, 0.9, 0.0, 0.027, 0.80), 12)
+    0.427
+    >>> round(borrow_rate(0.5, 0.9, 0.0, 0.027, 0.80), 12)
+    0.015
+    """
+    if usage <= optimal_utilization:
+        return base_rate + slope1 * usage / optimal_utilization
+    return base_rate + slope1 + slope2 * (usage - optimal_utilization) / (1.0 - optimal_utilization)
+
+
+def borrow_rates(usage, optimal_utilization, base_rate, slope1, slope2) -> np.ndarray:
+    """Variable borrow rates of many reserves (mechanics.md §1.5); twin of :func:`borrow_rate`.
+
+    Every argument broadcasts (per-reserve strategies as arrays, or one shared strategy).
+
+    Examples
+    --------
+    >>> borrow_rates([0.5, 0.9, 1.0], 0.9, 0.0, 0.027, 0.80).round(6).tolist()
+    [0.015, 0.027, 0.827]
+    """
+    u, uo, r0, s1, s2 = np.broadcast_arrays(
+        *(np.atleast_1d(np.asarray(v, dtype=np.float64)) for v in (usage, optimal_utilization, base_rate, slope1, slope2))
+    )
+    below = r0 + s1 * u / uo
+    with np.errstate(divide="ignore", invalid="ignore"):
+        above = r0 + s1 + s2 * (u - uo) / (1.0 - uo)
+    return np.where(u <= uo, below, above)
+
+
+def supply_rate(borrow_rate, supply_usage, reserve_factor):
+    """Supply (liquidity) rate: the borrowers' interest net of the reserve factor (§1.5).
+
+    ``supplyRate = borrowRate · Us · (1 − reserveFactor)``; branch-free, so it takes scalars or
+    arrays (a Python float for scalar inputs).
+
+    Parameters
+    ----------
+    borrow_rate : float or array_like
+        Annual variable borrow rate (fraction).
+    supply_usage : float or array_like
+        Supply usage ratio ``Us`` (:func:`usage_ratio` with the deficit).
+    reserve_factor : float or array_like
+        Share of the interest that goes to the treasury (fraction).
+
+    Returns
+    -------
+    float or numpy.ndarray
+        Annual supply APR (fraction; simple interest between touches, see
+        :func:`linear_interest`).
+
+    Examples
+    --------
+    Test vector 5 (§13): 42.7% borrow at U = Us = 0.95, reserve factor 15%.
+
+    >>> round(supply_rate(0.427, 0.95, 0.15), 7)
+    0.3448025
+    """
+    out = np.asarray(borrow_rate, dtype=np.float64) * supply_usage * (1.0 - np.asarray(reserve_factor, dtype=np.float64))
+    return _scalar_or_array(out)
+
+
+# ----------------------------------------------------------------------------------------------
+# Index accrual (§1.6)
+# ----------------------------------------------------------------------------------------------
+def _elapsed(dt_s) -> np.ndarray:
+    dt = np.asarray(dt_s, dtype=np.float64)  # float: dt·(dt−1)·(dt−2) overflows int64
+    if np.any(~(dt >= 0.0)):
+        raise ValueError(f"dt_s must be non-negative seconds, got {dt_s!r}")
+    return dt
+
+
+def linear_interest(rate, dt_s):
+    """Growth factor of the supply (liquidity) index over ``dt_s`` seconds (mechanics.md §1.6).
+
+    Simple interest within the interval: ``1 + rate · dt / SECONDS_PER_YEAR`` (Aave
+    ``MathUtils.calculateLinearInterest``). Each touch of the reserve compounds it.
+
+    Parameters
+    ----------
+    rate : float or array_like
+        Annual supply rate (fraction).
+    dt_s : int or array_like
+        Seconds since the last update (non-negative).
+
+    Returns
+    -------
+    float or numpy.ndarray
+
+    Examples
+    --------
+    Supply index at 10% left untouched for a year (§1.11):
+
+    >>> linear_interest(0.10, SECONDS_PER_YEAR)
+    1.1
+    """
+    dt = _elapsed(dt_s)
+    return _scalar_or_array(1.0 + np.asarray(rate, dtype=np.float64) * dt / SECONDS_PER_YEAR)
+
+
+def compounded_interest(rate, dt_s):
+    """Growth factor of the variable borrow index over ``dt_s`` seconds (mechanics.md §1.6).
+
+    The contract's 3-term binomial approximation of ``(1 + r/SPY)^dt`` (Aave
+    ``MathUtils.calculateCompoundedInterest``), with ``x = r / SECONDS_PER_YEAR``::
+
+        1 + x·dt + x²·dt(dt−1)/2 + x³·dt(dt−1)(dt−2)/6
+
+    It slightly under-compounds ``exp(r·t)``; the terms vanish correctly for ``dt`` of 0, 1, 2.
+
+    Parameters
+    ----------
+    rate : float or array_like
+        Annual variable borrow rate (fraction).
+    dt_s : int or array_like
+        Seconds since the last update (non-negative integers on chain).
+
+    Returns
+    -------
+    float or numpy.ndarray
+
+    Examples
+    --------
+    Test vector 6 (§13): 10% APR for one year gives 1.1051667 (``exp(0.1)`` = 1.1051709).
+
+    >>> round(compounded_interest(0.10, SECONDS_PER_YEAR), 7)
+    1.1051667
+    >>> compounded_interest(0.10, 0)
+    1.0
+    """
+    dt = _elapsed(dt_s)
+    r = np.asarray(rate, dtype=np.float64)
+    x = r / SECONDS_PER_YEAR
+    two = dt * (dt - 1.0)
+    three = two * (dt - 2.0)
+    return _scalar_or_array(1.0 + r * dt / SECONDS_PER_YEAR + two * (x * x) / 2.0 + three * (x * x * x) / 6.0)
+
+
+class ReserveAccrual(NamedTuple):
+    """A reserve's indices after :func:`accrue_reserve`."""
+
+    liquidity_index: float
+    """New supply index (aToken balance = scaled balance × index)."""
+    variable_borrow_index: float
+    """New variable borrow index (debt = scaled debt × index)."""
+    treasury_scaled: float
+    """Scaled aTokens to add to ``accruedToTreasury`` (the reserve factor's share)."""
+
+
+def accrue_reserve(
+    liquidity_index: float,
+    variable_borrow_index: float,
+    scaled_variable_debt: float,
+    supply_rate: float,
+    borrow_rate: float,
+    reserve_factor: float,
+    dt_s: int,
+) -> ReserveAccrual:
+    """One ``updateState`` of a reserve: both indices and the treasury's share (mechanics.md §1.6).
+
+    The supply index grows linearly at ``supply_rate`` (only when that rate is non-zero); the
+    borrow index compounds at ``borrow_rate`` (only when there is scaled debt); the treasury
+    accrues ``reserveFactor`` of the interest the debt generated, in scaled aTokens at the new
+    supply index. ``dt_s == 0`` (second touch within a block) changes nothing.
+
+    Parameters
+    ----------
+    liquidity_index, variable_borrow_index : float
+        Current indices (1.0 at listing).
+    scaled_variable_debt : float
+        Total scaled variable debt of the reserve (tokens / borrow index).
+    supply_rate, borrow_rate : float
+        Rates in force since the last update (annual fractions).
+    reserve_factor : float
+        Treasury share of the interest (fraction).
+    dt_s : int
+        Seconds since the last update.
+
+    Returns
+    -------
+    ReserveAccrual
+
+    Examples
+    --------
+    >>> a = accrue_reserve(1.0, 1.0, 100.0, 0.0765, 0.10, 0.15, SECONDS_PER_YEAR)
+    >>> round(a.liquidity_index, 6), round(a.variable_borrow_index, 7), round(a.treasury_scaled, 6)
+    (1.0765, 1.1051667, 1.465397)
+    """
+    dt = float(_elapsed(dt_s))
+    new_liquidity_index = liquidity_index
+    if supply_rate != 0.0:
+        new_liquidity_index = liquidity_index * linear_interest(supply_rate, dt)
+    new_borrow_index = variable_borrow_index
+    if scaled_variable_debt > 0.0:
+        new_borrow_index = variable_borrow_index * compounded_interest(borrow_rate, dt)
+    interest = scaled_variable_debt * new_borrow_index - scaled_variable_debt * variable_borrow_index
+    treasury_scaled = interest * reserve_factor / new_liquidity_index
+    return ReserveAccrual(new_liquidity_index, new_borrow_index, treasury_scaled)
+
+
+# ----------------------------------------------------------------------------------------------
+# liquidationCall (§1.3)
+# ----------------------------------------------------------------------------------------------
+class LiquidationOutcome(NamedTuple):
+    """Result of one ``liquidationCall`` (floats), or of many (equal-length arrays).
+
+    On a revert every amount is 0 and ``no_collateral_left`` is False.
+    """
+
+    debt_repaid: float
+    """Debt tokens the liquidator pays (``actualDebtToLiquidate`` after the collateral cap)."""
+    collateral_seized: float
+    """Collateral tokens leaving the account: liquidator's share plus protocol fee."""
+    liquidator_collateral: float
+    """Collateral tokens the liquidator receives (``seized − fee``)."""
+    protocol_fee_collateral: float
+    """Collateral tokens sent to the treasury (``liquidationProtocolFee`` share of the bonus part)."""
+    deficit: float
+    """Debt tokens of the *debt reserve* burned and booked as reserve deficit (v3.3 rules only)."""
+    revert: str
+    """``""`` on success, else the contract's error name."""
+    no_collateral_left: bool
+    """The account holds no collateral after the call (contract ``hasNoCollateralLeft``). Under v3.3
+    rules the debt of every *other* reserve is then also burned into deficit; that is the caller's
+    to book, since this function sees one (collateral, debt) pair."""
+
+    @property
+    def ok(self):
+        """True where the call succeeded (a bool, or a bool array for :func:`liquidation_calls`)."""
+        return self.revert == ""
+
+
+def _reverted(reason: str) -> LiquidationOutcome:
+    return LiquidationOutcome(0.0, 0.0, 0.0, 0.0, 0.0, reason, False)
+
+
+def _check_rules(rules: str) -> None:
+    if rules not in RULES:
+        raise ValueError(f"rules must be one of {RULES}, got {rules!r}")
+
+
+_PRICES = ("collateral_price_usd", "debt_price_usd")
+_UNBOUNDED = ("hf", "debt_to_cover")  # inf allowed: no debt / "as much as allowed"
+
+
+def _bad_input(name: str, value: float) -> str:
+    """Why a scalar input is a programming error (not a revert), or ``""``."""
+    if name in _PRICES:
+        return "" if 0.0 < value < math.inf else "must be positive and finite"
+    if name == "protocol_liquidation_fee":
+        return "" if 0.0 <= value <= 1.0 else "must be a fraction in [0, 1]"
+    if name in _UNBOUNDED:
+        return "" if value >= 0.0 else "must be non-negative (inf allowed)"
+    return "" if 0.0 <= value < math.inf else "must be non-negative and finite"
+
+
+def _check_liquidation_inputs(**values) -> None:
+    """Negative or NaN amounts, non-positive prices, fee shares outside [0, 1]: ``ValueError``."""
+    for name, value in values.items():
+        reason = _bad_input(name, value)
+        if reason:
+            raise ValueError(f"{name} {reason}, got {value!r}")
+
+
+def _check_liquidation_arrays(**arrays) -> None:
+    """The vectorised twin of :func:`_check_liquidation_inputs`."""
+    for name, v in arrays.items():
+        if name in _PRICES:
+            good = (v > 0.0) & (v < np.inf)
+        elif name == "protocol_liquidation_fee":
+            good = (v >= 0.0) & (v <= 1.0)
+        elif name in _UNBOUNDED:
+            good = v >= 0.0
+        else:
+            good = (v >= 0.0) & (v < np.inf)
+        if not good.all():
+            bad = v[~good][0]
+            raise ValueError(f"{name} {_bad_input(name, float(bad))}, got {bad!r}")
+
+
+def liquidation_call(
+    collateral: float,
+    debt: float,
+    collateral_price_usd: float,
+    debt_price_usd: float,
+    hf: float,
+    liquidation_bonus: float,
+    protocol_liquidation_fee: float,
+    debt_to_cover: float = math.inf,
+    *,
+    other_collateral_usd: float = 0.0,
+    other_debt_usd: float = 0.0,
+    rules: str = "v3.3",
+    close_factor_min_usd: float = MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD_USD,
+    min_leftover_usd: float = MIN_LEFTOVER_BASE_USD,
+) -> LiquidationOutcome:
+    """Outcome of ``liquidationCall`` on one (collateral, debt) pair of an account (mechanics.md §1.3).
+
+    Steps, as in ``LiquidationLogic.executeLiquidationCall``:
+
+    1. **Validation** (contract order): ``hf ≥ 1`` reverts ``HEALTH_FACTOR_NOT_BELOW_THRESHOLD``;
+       no collateral in this reserve reverts ``COLLATERAL_CANNOT_BE_LIQUIDATED``; no debt in this
+       reserve reverts ``SPECIFIED_CURRENCY_NOT_BORROWED_BY_USER``. (Reserve active/paused flags,
+       grace periods and the L2 sentinel are the caller's.)
+    2. **Close factor.** ``rules="v3.3"`` (current mainnet, v3.3 … v3.7): the whole debt of the
+       reserve is liquidatable, unless the collateral reserve is worth ≥ $2,000 *and* the debt
+       reserve is worth ≥ $2,000 *and* ``hf > 0.95``; then at most 50% of the account's *total*
+       debt (in USD) may be repaid, and only if the debt reserve exceeds that. ``rules="v3.0"``
+       (v3.0 … v3.2): 50% of the reserve's debt if ``hf > 0.95``, else 100%.
+    3. ``actualDebt = min(debt_to_cover, maxLiquidatableDebt)``.
+    4. **Collateral.** ``seized = actualDebt · p_debt / p_coll · (1 + bonus)``; if that exceeds the
+       balance, all of it is seized and the debt repaid is recomputed as
+       ``balance · p_coll / p_debt / (1 + bonus)``. The protocol fee is carved out of the bonus
+       part only: ``fee = (seized − seized / (1 + bonus)) · protocol_liquidation_fee``; the
+       liquidator gets ``seized − fee``.
+    5. **Leftover rule** (v3.3 only): if debt stays in the reserve *and* collateral stays in the
+       reserve, both leftovers must be worth ≥ $1,000, else ``MUST_NOT_LEAVE_DUST``.
+    6. **Deficit** (v3.3 only): if the account has no collateral left, the debt reserve's
+       remaining debt is burned and returned as ``deficit`` (and ``no_collateral_left`` tells
+       the caller to do the same for the account's other debt reserves). Under v3.0 rules the
+       residual debt stays on the account.
+
+    Parameters
+    ----------
+    collateral : float
+        The account's balance of the collateral asset (tokens), counted only if enabled as
+        collateral with LT ≠ 0 (pass 0 otherwise: the call reverts).
+    debt : float
+        The account's debt in the debt asset, interest accrued (tokens).
+    collateral_price_usd, debt_price_usd : float
+        Oracle prices (USD per token, > 0).
+    hf : float
+        The account's health factor before the call (:func:`health_factor`).
+    liquidation_bonus : float
+        Bonus on top of the repaid value as a fraction: 0.05 means the contract's 10500 (§1.4).
+        Use the e-mode category's bonus when the account is in e-mode and this collateral is in
+        the category (§1.3 step 2).
+    protocol_liquidation_fee : float
+        Share of the *bonus* part that goes to the treasury (fraction, e.g. 0.10).
+    debt_to_cover : float, default inf
+        What the liquidator offers to repay (debt tokens); ``inf`` = "as much as allowed"
+        (``type(uint256).max`` on chain).
+    other_collateral_usd : float, default 0
+        Value of the account's *other* collateral (enabled, LT ≠ 0), USD. Only whether it is
+        zero matters (deficit booking).
+    other_debt_usd : float, default 0
+        Value of the account's debt in *other* reserves, USD (the v3.3 50% cap is on total debt).
+    rules : {"v3.3", "v3.0"}
+        Rule set, see above.
+    close_factor_min_usd, min_leftover_usd : float
+        The v3.3 constants $2,000 and $1,000; exposed for what-if studies and for the §1.11 dust
+        example, which uses $500.
+
+    Returns
+    -------
+    LiquidationOutcome
+
+    Notes
+    -----
+    Ambiguities in mechanics.md, resolved with the contract (``aave-v3-origin`` v3.3):
+
+    - The leftover collateral of step 5 is ``balance − seized`` *including* the protocol fee
+      (the deployed v3.3 code; an audited pre-release omitted the fee).
+    - The leftover rule is applied after the collateral cap, to the recomputed debt repaid.
+    - At exactly ``hf == 0.95`` the close factor is 100% under both rule sets (both contracts
+      test ``hf > 0.95`` for the 50% factor).
+    - ``hasNoCollateralLeft`` compares USD totals on chain; here it is ``seized ≥ collateral``
+      and ``other_collateral_usd ≤ 0``, exact in float64.
+    - ``debt_to_cover = 0`` does not revert by itself (the contract has no such check); it
+      repays nothing, or reverts ``MUST_NOT_LEAVE_DUST`` on a small position.
+    - Float rounding could make the 50% cap or the recomputed repayment exceed the debt by an
+      ulp where the contract's floor division cannot; both are clamped, so
+      ``debt_repaid ≤ min(debt, debt_to_cover)`` always.
+
+    Negative or NaN amounts, non-positive prices and fee shares outside [0, 1] raise
+    ``ValueError``: they are bugs, not reverts.
+
+    See Also
+    --------
+    liquidation_calls : the vectorised twin (many accounts or pairs at once).
+
+    Examples
+    --------
+    Case A of §1.11 / test vector 2: 10 WETH at $1,800, 15,000 USDC debt, HF 0.996.
+
+    >>> out = liquidation_call(10.0, 15_000.0, 1_800.0, 1.0, hf=0.996,
+    ...                        liquidation_bonus=0.05, protocol_liquidation_fee=0.10)
+    >>> out.debt_repaid, round(out.collateral_seized, 9), round(out.protocol_fee_collateral, 7)
+    (7500.0, 4.375, 0.0208333)
+    >>> out.revert, out.ok
+    ('', True)
+
+    Case C (price $1,400): collateral runs out, the rest of the debt becomes deficit.
+
+    >>> out = liquidation_call(10.0, 15_000.0, 1_400.0, 1.0, hf=0.774667,
+    ...                        liquidation_bonus=0.05, protocol_liquidation_fee=0.10)
+    >>> round(out.debt_repaid, 2), round(out.deficit, 2), out.no_collateral_left
+    (13333.33, 1666.67, True)
+    >>> liquidation_call(10.0, 15_000.0, 2_000.0, 1.0, hf=1.1, liquidation_bonus=0.05,
+    ...                  protocol_liquidation_fee=0.10).revert
+    'HEALTH_FACTOR_NOT_BELOW_THRESHOLD'
+    """
+    _check_rules(rules)
+    _check_liquidation_inputs(
+        collateral=collateral, debt=debt, collateral_price_usd=collateral_price_usd,
+        debt_price_usd=debt_price_usd, hf=hf, liquidation_bonus=liquidation_bonus,
+        protocol_liquidation_fee=protocol_liquidation_fee, debt_to_cover=debt_to_cover,
+        other_collateral_usd=other_collateral_usd, other_debt_usd=other_debt_usd,
+    )
+    # 1. validation, in the contract's order
+    if hf >= HEALTH_FACTOR_LIQUIDATION_THRESHOLD:
+        return _reverted(HEALTH_FACTOR_NOT_BELOW_THRESHOLD)
+    if collateral <= 0.0:
+        return _reverted(COLLATERAL_CANNOT_BE_LIQUIDATED)
+    if debt <= 0.0:
+        return _reverted(SPECIFIED_CURRENCY_NOT_BORROWED_BY_USER)
+
+    lb = 1.0 + liquidation_bonus
+    collateral_usd = collateral * collateral_price_usd
+    debt_usd = debt * debt_price_usd
+
+    # 2. close factor
+    if rules == "v3.0":
+        max_debt = debt * DEFAULT_LIQUIDATION_CLOSE_FACTOR if hf > CLOSE_FACTOR_HF_THRESHOLD else debt
+    else:
+        max_debt = debt
+        if (
+            collateral_usd >= close_factor_min_usd
+            and debt_usd >= close_factor_min_usd
+            and hf > CLOSE_FACTOR_HF_THRESHOLD
+        ):
+            cap_usd = (debt_usd + other_debt_usd) * DEFAULT_LIQUIDATION_CLOSE_FACTOR
+            if debt_usd > cap_usd:
+                max_debt = min(cap_usd / debt_price_usd, debt)
+
+    # 3. what the liquidator asked for, within the close factor
+    to_liquidate = min(debt_to_cover, max_debt)
+
+    # 4. collateral to seize, capped by the balance (then the debt repaid is recomputed)
+    seized = to_liquidate * debt_price_usd / collateral_price_usd * lb
+    repaid = to_liquidate
+    if seized > collateral:
+        seized = collateral
+        repaid = min(collateral * collateral_price_usd / debt_price_usd / lb, to_liquidate)
+    fee = (seized - seized / lb) * protocol_liquidation_fee
+    liquidator = seized - fee
+
+    # 5. leftover ("dust") rule, v3.3+
+    if rules == "v3.3" and repaid < debt and seized < collateral:
+        debt_left_usd = (debt - repaid) * debt_price_usd
+        collateral_left_usd = (collateral - seized) * collateral_price_usd
+        if debt_left_usd < min_leftover_usd or collateral_left_usd < min_leftover_usd:
+            return _reverted(MUST_NOT_LEAVE_DUST)
+
+    # 6. bad debt
+    no_collateral_left = seized >= collateral and other_collateral_usd <= 0.0
+    deficit = debt - repaid if (rules == "v3.3" and no_collateral_left) else 0.0
+    return LiquidationOutcome(repaid, seized, liquidator, fee, deficit, "", no_collateral_left)
+
+
+def liquidation_calls(
+    collateral,
+    debt,
+    collateral_price_usd,
+    debt_price_usd,
+    hf,
+    liquidation_bonus,
+    protocol_liquidation_fee,
+    debt_to_cover=np.inf,
+    *,
+    other_collateral_usd=0.0,
+    other_debt_usd=0.0,
+    rules: str = "v3.3",
+    close_factor_min_usd: float = MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD_USD,
+    min_leftover_usd: float = MIN_LEFTOVER_BASE_USD,
+) -> LiquidationOutcome:
+    """``liquidationCall`` outcomes for many (collateral, debt) pairs at once (mechanics.md §1.3).
+
+    The vectorised twin of :func:`liquidation_call`: the same arguments as arrays (broadcast
+    together; ``rules`` and the two USD constants are shared), the same float operations in the
+    same order, so each element equals the scalar result exactly.
+
+    Returns
+    -------
+    LiquidationOutcome
+        Of 1-d arrays: float64 amounts, ``revert`` as a numpy string array (``""`` on success),
+        ``no_collateral_left`` as bool.
+
+    Examples
+    --------
+    Cases A, B and C of §1.11 in one call (one WETH price per account), plus a healthy account:
+
+    >>> out = liquidation_calls(10.0, 15_000.0, [1_800.0, 1_700.0, 1_400.0, 2_000.0], 1.0,
+    ...                         hf=[0.996, 0.940667, 0.774667, 1.1],
+    ...                         liquidation_bonus=0.05, protocol_liquidation_fee=0.10)
+    >>> out.debt_repaid.round(2).tolist()
+    [7500.0, 15000.0, 13333.33, 0.0]
+    >>> out.deficit.round(2).tolist(), out.ok.tolist()
+    ([0.0, 0.0, 1666.67, 0.0], [True, True, True, False])
+    """
+    _check_rules(rules)
+    names = (
+        "collateral", "debt", "collateral_price_usd", "debt_price_usd", "hf", "liquidation_bonus",
+        "protocol_liquidation_fee", "debt_to_cover", "other_collateral_usd", "other_debt_usd",
+    )
+    values = (
+        collateral, debt, collateral_price_usd, debt_price_usd, hf, liquidation_bonus,
+        protocol_liquidation_fee, debt_to_cover, other_collateral_usd, other_debt_usd,
+    )
+    arrays = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, dtype=np.float64)) for v in values))
+    _check_liquidation_arrays(**dict(zip(names, arrays)))
+    c, d, pc, pd, h, bonus, fee_share, cover, other_c, other_d = arrays
+
+    lb = 1.0 + bonus
+    collateral_usd = c * pc
+    debt_usd = d * pd
+
+    # 2. close factor
+    if rules == "v3.0":
+        max_debt = np.where(h > CLOSE_FACTOR_HF_THRESHOLD, d * DEFAULT_LIQUIDATION_CLOSE_FACTOR, d)
+    else:
+        cap_usd = (debt_usd + other_d) * DEFAULT_LIQUIDATION_CLOSE_FACTOR
+        halve = (
+            (collateral_usd >= close_factor_min_usd)
+            & (debt_usd >= close_factor_min_usd)
+            & (h > CLOSE_FACTOR_HF_THRESHOLD)
+            & (debt_usd > cap_usd)
+        )
+        max_debt = np.where(halve, np.minimum(cap_usd / pd, d), d)
+
+    # 3.
+    to_liquidate = np.minimum(cover, max_debt)
+
+    # 4. collateral, capped by the balance
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        uncapped = to_liquidate * pd / pc * lb
+        capped = uncapped > c
+        seized = np.where(capped, c, uncapped)
+        repaid = np.where(capped, np.minimum(c * pc / pd / lb, to_liquidate), to_liquidate)
+        fee = (seized - seized / lb) * fee_share
+        liquidator = seized - fee
+
+        # 5. leftover rule
+        if rules == "v3.3":
+            partial = (repaid < d) & (seized < c)
+            short = ((d - repaid) * pd < min_leftover_usd) | ((c - seized) * pc < min_leftover_usd)
+            dust = partial & short
+        else:
+            dust = np.zeros(c.shape, dtype=bool)
+
+    # 1. validation (first matching reason wins, as in the contract)
+    revert = np.select(
+        [h >= HEALTH_FACTOR_LIQUIDATION_THRESHOLD, c <= 0.0, d <= 0.0, dust],
+        [HEALTH_FACTOR_NOT_BELOW_THRESHOLD, COLLATERAL_CANNOT_BE_LIQUIDATED,
+         SPECIFIED_CURRENCY_NOT_BORROWED_BY_USER, MUST_NOT_LEAVE_DUST],
+        default="",
+    )
+    ok = revert == ""
+
+    # 6. bad debt
+    no_collateral_left = ok & (seized >= c) & (other_c <= 0.0)
+    if rules == "v3.3":
+        deficit = np.where(no_collateral_left, d - repaid, 0.0)
+    else:
+        deficit = np.zeros(c.shape)
+    zero = 0.0
+    return LiquidationOutcome(
+        np.where(ok, repaid, zero),
+        np.where(ok, seized, zero),
+        np.where(ok, liquidator, zero),
+        np.where(ok, fee, zero),
+        np.where(ok, deficit, zero),
+        revert,
+        no_collateral_left,
+    )

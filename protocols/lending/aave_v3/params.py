@@ -1,0 +1,219 @@
+"""Parameters of Aave v3 reserves and e-mode categories (mechanics.md §1.1, §1.4, §1.5, §1.9).
+
+Frozen pydantic models with ``extra="forbid"`` that fail at construction (STYLE 9). Ratios are
+plain fractions (``ltv=0.805``, not 8050 bps); annual rates are fractions (``slope2=0.80`` is
+80% APR); token amounts are whole tokens.
+
+**Bonus convention.** ``liquidation_bonus`` is the bonus *on top of* the repaid value: ``0.05``
+means the liquidator receives collateral worth 105% of the debt repaid (the contract stores
+``10500``; mechanics.md writes ``LB = 1.05``). The same convention is used by
+:func:`protocols.lending.aave_v3.math.liquidation_call`.
+
+Validation mirrors the contracts' configurator checks (``PoolConfigurator``
+``configureReserveAsCollateral`` / ``setEModeCategory``, ``DefaultReserveInterestRateStrategyV2``):
+
+- fractions (``ltv``, ``liquidation_threshold``, ``protocol_liquidation_fee``, ``reserve_factor``)
+  lie in [0, 1];
+- ``ltv ≤ liquidation_threshold`` (the contract allows equality, and ``0 = 0`` is how a
+  non-collateral asset is listed);
+- with ``liquidation_threshold > 0``: ``liquidation_bonus > 0`` and
+  ``liquidation_threshold × (1 + liquidation_bonus) ≤ 1``, evaluated like the contract in bps
+  with ``percentMul``'s half-up rounding, so that a position opened at the threshold can still
+  pay the bonus; with ``liquidation_threshold == 0`` the bonus must be 0;
+- interest strategy: ``0.01 ≤ optimal_utilization ≤ 0.99``, rates ≥ 0, ``slope1 ≤ slope2``,
+  ``base_rate + slope1 + slope2 ≤ 10`` (1000%).
+
+Every error message names the offending field(s) and the reason.
+"""
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+__all__ = ["RateStrategyParams", "ReserveParams", "EModeParams"]
+
+_CONFIG = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+#: ``MIN_OPTIMAL_POINT`` / ``MAX_OPTIMAL_POINT`` of the V2 strategy (1% … 99%).
+MIN_OPTIMAL_UTILIZATION = 0.01
+MAX_OPTIMAL_UTILIZATION = 0.99
+#: ``MAX_BORROW_RATE = 1000_00`` bps: R0 + S1 + S2 ≤ 1000%.
+MAX_BORROW_RATE = 10.0
+
+
+def _bps(fraction: float) -> int:
+    return round(fraction * 10_000)
+
+
+def _percent_mul_bps(a_bps: int, b_bps: int) -> int:
+    """Aave ``PercentageMath.percentMul`` (half-up) on bps integers."""
+    return (a_bps * b_bps + 5_000) // 10_000
+
+
+def _check_fraction(value: float, name: str) -> float:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be a fraction in [0, 1], got {value}")
+    return value
+
+
+def _check_risk(ltv: float, lt: float, bonus: float, *, emode: bool) -> None:
+    """The configurator's collateral checks (see the module docstring)."""
+    if emode:
+        if ltv <= 0.0:
+            raise ValueError(f"ltv must be > 0 for an e-mode category, got {ltv}")
+        if lt <= 0.0:
+            raise ValueError(f"liquidation_threshold must be > 0 for an e-mode category, got {lt}")
+    if ltv > lt:
+        raise ValueError(
+            f"ltv ({ltv}) must not exceed liquidation_threshold ({lt}): a loan at the maximum LTV "
+            f"would be liquidatable at once"
+        )
+    if lt == 0.0:
+        if bonus != 0.0:
+            raise ValueError(
+                f"liquidation_bonus must be 0 when liquidation_threshold is 0 (the asset is not "
+                f"collateral), got {bonus}"
+            )
+        return
+    if bonus <= 0.0:
+        raise ValueError(
+            f"liquidation_bonus must be > 0 when liquidation_threshold > 0 (liquidators must receive "
+            f"more collateral than the debt they repay), got {bonus}"
+        )
+    if _percent_mul_bps(_bps(lt), 10_000 + _bps(bonus)) > 10_000:
+        raise ValueError(
+            f"liquidation_threshold × (1 + liquidation_bonus) must be ≤ 1, got {lt} × {1.0 + bonus} = "
+            f"{lt * (1.0 + bonus):.6g}: a position at the threshold could not pay the bonus"
+        )
+
+
+class RateStrategyParams(BaseModel):
+    """Kinked variable-rate strategy of a reserve (mechanics.md §1.5; annual fractions).
+
+    Examples
+    --------
+    >>> RateStrategyParams(optimal_utilization=0.9, base_rate=0.0, slope1=0.027, slope2=0.80).slope2
+    0.8
+    """
+
+    model_config = _CONFIG
+
+    optimal_utilization: float = Field(description="kink U* (optimalUsageRatio), fraction in [0.01, 0.99]")
+    base_rate: float = Field(0.0, description="R0, baseVariableBorrowRate (annual fraction)")
+    slope1: float = Field(description="S1, variableRateSlope1: rate added from U = 0 to U* (annual fraction)")
+    slope2: float = Field(description="S2, variableRateSlope2: rate added from U* to U = 1 (annual fraction)")
+
+    @field_validator("optimal_utilization")
+    @classmethod
+    def _kink(cls, v: float) -> float:
+        if not MIN_OPTIMAL_UTILIZATION <= v <= MAX_OPTIMAL_UTILIZATION:
+            raise ValueError(
+                f"optimal_utilization must be in [{MIN_OPTIMAL_UTILIZATION}, {MAX_OPTIMAL_UTILIZATION}], got {v}"
+            )
+        return v
+
+    @field_validator("base_rate", "slope1", "slope2")
+    @classmethod
+    def _non_negative(cls, v: float, info: ValidationInfo) -> float:
+        if v < 0.0:
+            raise ValueError(f"{info.field_name} must be non-negative, got {v}")
+        return v
+
+    @model_validator(mode="after")
+    def _shape(self) -> "RateStrategyParams":
+        if self.slope1 > self.slope2:
+            raise ValueError(f"slope1 ({self.slope1}) must not exceed slope2 ({self.slope2})")
+        total = self.base_rate + self.slope1 + self.slope2
+        if total > MAX_BORROW_RATE:
+            raise ValueError(
+                f"base_rate + slope1 + slope2 must be ≤ {MAX_BORROW_RATE} (1000%), got {total}"
+            )
+        return self
+
+
+class ReserveParams(BaseModel):
+    """One Aave v3 reserve: risk parameters, fees, interest strategy, caps (mechanics.md §1.1–1.7).
+
+    Examples
+    --------
+    WETH as in mechanics.md §1.4 and §1.5:
+
+    >>> weth = ReserveParams(symbol="WETH", ltv=0.805, liquidation_threshold=0.83,
+    ...     liquidation_bonus=0.05, reserve_factor=0.15,
+    ...     rate_strategy=dict(optimal_utilization=0.9, slope1=0.027, slope2=0.80))
+    >>> weth.liquidation_bonus, weth.protocol_liquidation_fee, weth.rate_strategy.slope1
+    (0.05, 0.1, 0.027)
+    >>> ReserveParams(**{**weth.model_dump(), "ltv": 0.9})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    pydantic_core._pydantic_core.ValidationError: 1 validation error for ReserveParams
+      Value error, ltv (0.9) must not exceed liquidation_threshold (0.83): ...
+    """
+
+    model_config = _CONFIG
+
+    symbol: str = Field(min_length=1, description="token symbol, the reserve's key")
+    decimals: int = Field(18, ge=0, le=255, description="token decimals (for integer replays)")
+    ltv: float = Field(description="loan-to-value: borrowing power per unit of collateral value (fraction)")
+    liquidation_threshold: float = Field(description="LT: collateral weight in the health factor (fraction)")
+    liquidation_bonus: float = Field(
+        ge=0.0, description="bonus on top of the repaid value, fraction: 0.05 = 5% (the contract's 10500)"
+    )
+    protocol_liquidation_fee: float = Field(0.10, description="treasury's share of the bonus part (fraction)")
+    reserve_factor: float = Field(description="treasury's share of borrowers' interest (fraction)")
+    rate_strategy: RateStrategyParams
+    supply_cap: float = Field(0.0, ge=0.0, description="whole tokens; 0 = no cap (as on chain)")
+    borrow_cap: float = Field(0.0, ge=0.0, description="whole tokens; 0 = no cap (as on chain)")
+    price_source: str | None = Field(None, description="name of the oracle feed pricing this token (None: by symbol)")
+
+    @field_validator("ltv", "liquidation_threshold", "protocol_liquidation_fee", "reserve_factor")
+    @classmethod
+    def _fraction(cls, v: float, info: ValidationInfo) -> float:
+        return _check_fraction(v, info.field_name)
+
+    @model_validator(mode="after")
+    def _risk(self) -> "ReserveParams":
+        _check_risk(self.ltv, self.liquidation_threshold, self.liquidation_bonus, emode=False)
+        return self
+
+
+class EModeParams(BaseModel):
+    """An e-mode category (mechanics.md §1.9): its LTV, LT and bonus replace the reserves' own for
+    accounts in the category, on the collateral listed in ``collateral_symbols``; such accounts
+    may borrow only ``borrowable_symbols``.
+
+    Examples
+    --------
+    >>> eth = EModeParams(label="ETH correlated", ltv=0.93, liquidation_threshold=0.95,
+    ...     liquidation_bonus=0.01, collateral_symbols=["WETH", "wstETH"], borrowable_symbols=["WETH"])
+    >>> eth.collateral_symbols
+    ('WETH', 'wstETH')
+    """
+
+    model_config = _CONFIG
+
+    label: str = Field(min_length=1)
+    ltv: float = Field(description="category LTV (fraction, > 0)")
+    liquidation_threshold: float = Field(description="category LT (fraction, > 0)")
+    liquidation_bonus: float = Field(ge=0.0, description="category bonus on top of the repaid value (0.01 = 1%)")
+    collateral_symbols: tuple[str, ...] = Field(description="reserves whose collateral gets the category's LTV/LT/bonus")
+    borrowable_symbols: tuple[str, ...] = Field(description="reserves an account in the category may borrow")
+
+    @field_validator("ltv", "liquidation_threshold")
+    @classmethod
+    def _fraction(cls, v: float, info: ValidationInfo) -> float:
+        return _check_fraction(v, info.field_name)
+
+    @field_validator("collateral_symbols", "borrowable_symbols")
+    @classmethod
+    def _symbols(cls, v: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        if any(not s for s in v):
+            raise ValueError(f"{info.field_name} must not contain empty symbols")
+        dup = sorted({s for s in v if v.count(s) > 1})
+        if dup:
+            raise ValueError(f"{info.field_name} lists {dup} more than once")
+        return v
+
+    @model_validator(mode="after")
+    def _risk(self) -> "EModeParams":
+        _check_risk(self.ltv, self.liquidation_threshold, self.liquidation_bonus, emode=True)
+        return self
