@@ -30,15 +30,25 @@ class Table:
     ([0, 1], 2, [1.0, 2.0])
     >>> t.view()["debt"].flags.writeable
     False
+    >>> m = Table({"collateral": (np.float64, 3)})
+    >>> _ = m.append(collateral=[[1.0, 0.0, 2.0]] * 40)
+    >>> m["collateral"].shape
+    (40, 3)
     """
 
-    def __init__(self, dtypes: Mapping[str, np.dtype | type], capacity: int = 16):
-        self.dtypes = {k: np.dtype(v) for k, v in dtypes.items()}
+    def __init__(self, dtypes: Mapping[str, np.dtype | type | tuple], capacity: int = 16):
+        # a field is a dtype, or (dtype, width) for a 2-D column (one value per row and reserve)
+        self.widths = {k: (v[1] if isinstance(v, tuple) else None) for k, v in dtypes.items()}
+        self.dtypes = {k: np.dtype(v[0] if isinstance(v, tuple) else v) for k, v in dtypes.items()}
         if "alive" in self.dtypes:
             raise ValueError("'alive' is a reserved column name")
-        self._cols = {k: np.zeros(max(capacity, 1), dtype=d) for k, d in self.dtypes.items()}
+        self._cols = {k: np.zeros(self._shape(k, max(capacity, 1)), dtype=d) for k, d in self.dtypes.items()}
         self._alive = np.zeros(max(capacity, 1), dtype=bool)
         self.size = 0
+
+    def _shape(self, field: str, rows: int) -> tuple[int, ...]:
+        width = self.widths[field]
+        return (rows,) if width is None else (rows, width)
 
     @property
     def capacity(self) -> int:
@@ -49,7 +59,7 @@ class Table:
         while cap < need:
             cap *= 2
         for k, a in self._cols.items():
-            b = np.zeros(cap, dtype=a.dtype)
+            b = np.zeros(self._shape(k, cap), dtype=a.dtype)
             b[: self.size] = a[: self.size]
             self._cols[k] = b
         alive = np.zeros(cap, dtype=bool)
@@ -62,7 +72,10 @@ class Table:
         extra = set(columns) - set(self.dtypes)
         if missing or extra:
             raise KeyError(f"append needs exactly the fields {sorted(self.dtypes)}; missing {sorted(missing)}, unknown {sorted(extra)}")
-        arrays = {k: np.atleast_1d(np.asarray(v, dtype=self.dtypes[k])) for k, v in columns.items()}
+        arrays = {}
+        for k, v in columns.items():
+            a = np.asarray(v, dtype=self.dtypes[k])
+            arrays[k] = np.atleast_1d(a) if self.widths[k] is None else np.atleast_2d(a)
         n = max(a.shape[0] for a in arrays.values())
         start = self.size
         if start + n > self.capacity:
@@ -96,6 +109,7 @@ class Table:
         """A deep copy (used for checkpoints of atomic bundles)."""
         t = Table.__new__(Table)
         t.dtypes = dict(self.dtypes)
+        t.widths = dict(self.widths)
         t._cols = {k: a.copy() for k, a in self._cols.items()}
         t._alive = self._alive.copy()
         t.size = self.size

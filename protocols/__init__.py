@@ -1,5 +1,5 @@
 """Protocol models and their agents. ``register_builtins`` is the ``defisim.protocols`` entry point."""
-from . import oracles, token
+from . import lending, oracles, token
 
 __all__ = ["register_builtins"]
 
@@ -8,3 +8,4 @@ def register_builtins(registry) -> None:
     """Register every built-in protocol and agent kind with ``registry``."""
     token.register(registry)
     oracles.register(registry)
+    lending.register(registry)

@@ -1,1 +1,10 @@
-"""Lending protocol models (Aave v3, …); pure math lives in each subpackage's ``math.py``."""
+"""Lending protocols. ``register`` adds their kinds to a registry."""
+from .aave_v3.model import AaveV3Pool
+from .aave_v3.params import PoolParams
+
+__all__ = ["register"]
+
+
+def register(registry) -> None:
+    """Register the lending kinds."""
+    registry.protocol("lending.aave_v3", PoolParams, AaveV3Pool, "Aave v3 market: supply, borrow, repay, withdraw, liquidationCall")

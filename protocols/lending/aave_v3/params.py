@@ -27,9 +27,11 @@ Every error message names the offending field(s) and the reason.
 """
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-__all__ = ["RateStrategyParams", "ReserveParams", "EModeParams"]
+__all__ = ["RateStrategyParams", "ReserveParams", "EModeParams", "PoolParams"]
 
 _CONFIG = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
@@ -216,4 +218,41 @@ class EModeParams(BaseModel):
     @model_validator(mode="after")
     def _risk(self) -> "EModeParams":
         _check_risk(self.ltv, self.liquidation_threshold, self.liquidation_bonus, emode=True)
+        return self
+
+
+class PoolParams(BaseModel):
+    """An Aave v3 market: its reserves, the token ledgers holding their tokens, the oracle
+    pricing each, and which liquidation rules apply (mechanics.md §1).
+
+    ``seed_supply`` is what lenders (the account ``lenders``) have supplied at the start, per
+    symbol in tokens: the liquidity borrowers draw from.
+    """
+
+    model_config = _CONFIG
+
+    reserves: tuple[ReserveParams, ...] = Field(min_length=1)
+    tokens: dict[str, str] = Field(description="symbol -> token ledger protocol holding that token")
+    oracles: dict[str, str] = Field(description="symbol -> oracle protocol pricing that token (USD)")
+    rules: Literal["v3.3", "v3.0"] = "v3.3"
+    treasury: str = Field("treasury", description="address receiving the protocol's liquidation fees")
+    seed_supply: dict[str, float] = Field(default_factory=dict, description="symbol -> tokens supplied by 'lenders'")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "PoolParams":
+        symbols = [r.symbol for r in self.reserves]
+        if len(set(symbols)) != len(symbols):
+            raise ValueError(f"reserves: symbols must be unique, got {symbols}")
+        for field in ("tokens", "oracles", "seed_supply"):
+            mapping = getattr(self, field)
+            unknown = sorted(set(mapping) - set(symbols))
+            if unknown:
+                raise ValueError(f"{field}: {unknown} are not reserves of this pool ({symbols})")
+        for field in ("tokens", "oracles"):
+            missing = sorted(set(symbols) - set(getattr(self, field)))
+            if missing:
+                raise ValueError(f"{field}: no entry for reserve(s) {missing}")
+        for sym, amount in self.seed_supply.items():
+            if amount < 0:
+                raise ValueError(f"seed_supply.{sym}: must be non-negative, got {amount}")
         return self

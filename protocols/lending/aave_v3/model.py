@@ -1,0 +1,314 @@
+"""The Aave v3 pool on the engine: positions as a struct of arrays, index accrual per block,
+supply / withdraw / borrow / repay / liquidationCall handlers (mechanics.md §1).
+
+Balances are stored scaled (mechanics §1.6): collateral = scaled × liquidity index, debt =
+scaled × variable borrow index, so interest accrues in O(reserves) per block. Tokens move
+through the token ledgers named in the params: the pool's own address holds the reserves'
+available liquidity. Health factors are computed for all accounts at once and cached per
+(block, state version, prices), shared by every keeper.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from defisim.eventlog import Column
+from defisim.protocol import Protocol, handler
+from defisim.tables import Table
+from defisim.tx import Revert
+
+from . import math as am
+from .params import PoolParams
+
+__all__ = ["AaveV3Pool", "PoolState", "LIQUIDATION_COLUMNS"]
+
+LIQUIDATION_COLUMNS = [
+    Column("block", "int64", "block number"),
+    Column("pool", "string", "lending pool"),
+    Column("liquidator", "string", "caller"),
+    Column("user", "string", "liquidated account"),
+    Column("collateral_asset", "string", "collateral reserve"),
+    Column("debt_asset", "string", "debt reserve"),
+    Column("debt_repaid", "float64", "debt tokens repaid by the liquidator"),
+    Column("debt_repaid_usd", "float64", "the same at the oracle price (USD)"),
+    Column("collateral_seized", "float64", "collateral tokens leaving the account (liquidator + protocol fee)"),
+    Column("liquidator_collateral", "float64", "collateral tokens received by the liquidator"),
+    Column("protocol_fee_collateral", "float64", "collateral tokens sent to the treasury"),
+    Column("deficit_usd", "float64", "debt written off as reserve deficit by this call, all reserves (USD)"),
+    Column("hf_before", "float64", "health factor before the call at oracle prices"),
+]
+
+
+@dataclass
+class PoolState:
+    """All mutable state of a pool (checkpointed whole for atomic bundles).
+
+    ``positions`` has one row per account: ``collateral_scaled`` and ``debt_scaled`` with one
+    column per reserve. Per-reserve arrays: indices (fractions ≥ 1), scaled totals, deficit
+    (tokens). ``version`` changes with every position change (cache key).
+    """
+
+    accounts: dict[str, int]
+    owners: list[str]
+    positions: Table
+    liquidity_index: np.ndarray
+    borrow_index: np.ndarray
+    total_collateral_scaled: np.ndarray
+    total_debt_scaled: np.ndarray
+    deficit: np.ndarray
+    last_accrual_ms: int
+    version: int
+
+
+class AaveV3Pool(Protocol):
+    """An Aave v3 market (``lending.aave_v3``). Calls (amounts in tokens):
+    ``supply(asset, amount)``, ``withdraw(asset, amount)``, ``borrow(asset, amount)``,
+    ``repay(asset, amount)``, ``liquidation_call(collateral_asset, debt_asset, user, debt_to_cover)``.
+    """
+
+    kind = "lending.aave_v3"
+    Params = PoolParams
+
+    def __init__(self, name: str, params: PoolParams, host):
+        super().__init__(name, params, host)
+        res = params.reserves
+        self.symbols = [r.symbol for r in res]
+        self.index = {s: i for i, s in enumerate(self.symbols)}
+        self.ltv = np.array([r.ltv for r in res])
+        self.lt = np.array([r.liquidation_threshold for r in res])
+        self.bonus = np.array([r.liquidation_bonus for r in res])
+        self.fee = np.array([r.protocol_liquidation_fee for r in res])
+        self.reserve_factor = np.array([r.reserve_factor for r in res])
+        rs = [r.rate_strategy for r in res]
+        self.rate_args = tuple(np.array([getattr(s, f) for s in rs]) for f in ("optimal_utilization", "base_rate", "slope1", "slope2"))
+        n = len(res)
+        width = (np.float64, n)
+        self.state = PoolState(
+            {}, [], Table({"collateral_scaled": width, "debt_scaled": width}, capacity=1024),
+            np.ones(n), np.ones(n), np.zeros(n), np.zeros(n), np.zeros(n), 0, 0,
+        )
+        self._log = host.log.declare("liquidations", "liquidationCall executions", LIQUIDATION_COLUMNS)
+        self._hf_cache: tuple | None = None
+        for sym, amount in params.seed_supply.items():
+            if amount > 0:
+                self._ledger(sym).issue_quietly(self.name, amount)
+                row = self._row("lenders")
+                self._add_collateral(row, self.index[sym], amount)
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def _ledger(self, symbol: str):
+        return self.host.protocols[self.params.tokens[symbol]]
+
+    def prices_usd(self) -> np.ndarray:
+        """Oracle price of each reserve (USD per token), as the pool reads them now."""
+        protocols = self.host.protocols
+        return np.array([protocols[self.params.oracles[s]].price() for s in self.symbols])
+
+    def _row(self, owner: str) -> int:
+        s = self.state
+        row = s.accounts.get(owner)
+        if row is None:
+            n = len(self.symbols)
+            row = int(s.positions.append(collateral_scaled=[np.zeros(n)], debt_scaled=[np.zeros(n)])[0])
+            s.accounts[owner] = row
+            s.owners.append(owner)
+        return row
+
+    def _add_collateral(self, row: int, r: int, tokens: float) -> None:
+        s = self.state
+        scaled = tokens / s.liquidity_index[r]
+        s.positions["collateral_scaled"][row, r] += scaled
+        s.total_collateral_scaled[r] += scaled
+        s.version += 1
+
+    def _add_debt(self, row: int, r: int, tokens: float) -> None:
+        s = self.state
+        scaled = tokens / s.borrow_index[r]
+        s.positions["debt_scaled"][row, r] += scaled
+        s.total_debt_scaled[r] += scaled
+        s.version += 1
+
+    def balances(self) -> tuple[np.ndarray, np.ndarray]:
+        """(collateral, debt) in tokens: matrices of shape (accounts, reserves)."""
+        s = self.state
+        return s.positions["collateral_scaled"] * s.liquidity_index, s.positions["debt_scaled"] * s.borrow_index
+
+    def account(self, owner: str) -> tuple[np.ndarray, np.ndarray]:
+        """(collateral, debt) of one account, tokens per reserve (zeros if unknown)."""
+        s = self.state
+        row = s.accounts.get(owner)
+        if row is None:
+            z = np.zeros(len(self.symbols))
+            return z, z.copy()
+        return s.positions["collateral_scaled"][row] * s.liquidity_index, s.positions["debt_scaled"][row] * s.borrow_index
+
+    def health_factors(self) -> np.ndarray:
+        """Health factor of every account at current oracle prices (mechanics §1.2), cached."""
+        prices = self.prices_usd()
+        key = (self.block.number if self.block else -1, self.state.version, prices.tobytes())
+        if self._hf_cache is None or self._hf_cache[0] != key:
+            coll, debt = self.balances()
+            self._hf_cache = (key, am.health_factors(coll, debt, prices, self.lt))
+        return self._hf_cache[1]
+
+    def liquidatable(self) -> np.ndarray:
+        """Row ids of accounts with HF < 1 (the keepers' shared candidate set)."""
+        return np.flatnonzero(self.health_factors() < am.HEALTH_FACTOR_LIQUIDATION_THRESHOLD)
+
+    # -- accrual ----------------------------------------------------------------------------
+    def on_block(self, block) -> None:
+        """Accrue both indices of every reserve over the time since the last block (§1.5–1.6)."""
+        s = self.state
+        dt_s = (block.time_ms - s.last_accrual_ms) // 1000
+        s.last_accrual_ms = block.time_ms
+        if dt_s <= 0 or not s.total_debt_scaled.any():
+            return
+        debt = s.total_debt_scaled * s.borrow_index
+        available = np.array([self._ledger(sym).balance_of(self.name) for sym in self.symbols])
+        usage = am.usage_ratios(debt, available, s.deficit)
+        borrow = am.borrow_rates(usage, *self.rate_args)
+        supplied = s.total_collateral_scaled * s.liquidity_index
+        with np.errstate(divide="ignore", invalid="ignore"):
+            supply_usage = np.where(supplied > 0, np.minimum(debt / np.where(supplied > 0, supplied, 1.0), 1.0), 0.0)
+        supply = am.supply_rate(borrow, supply_usage, self.reserve_factor)
+        s.liquidity_index = s.liquidity_index * am.linear_interest(supply, dt_s)
+        s.borrow_index = s.borrow_index * am.compounded_interest(borrow, dt_s)
+        s.version += 1
+
+    # -- calls ------------------------------------------------------------------------------
+    def _reserve(self, asset: str) -> int:
+        r = self.index.get(asset)
+        if r is None:
+            raise Revert(f"unknown reserve {asset!r}")
+        return r
+
+    @staticmethod
+    def _positive(amount: float) -> None:
+        if not (isinstance(amount, (int, float)) and np.isfinite(amount) and amount > 0):
+            raise Revert("amount must be a positive number")
+
+    @handler(gas=180_000, revert_gas=40_000)
+    def supply(self, sender: str, asset: str, amount: float) -> float:
+        """Deposit ``amount`` tokens as collateral."""
+        r = self._reserve(asset)
+        self._positive(amount)
+        ledger = self._ledger(asset)
+        if ledger.balance_of(sender) < amount:
+            raise Revert("supply amount exceeds balance")
+        cap = self.params.reserves[r].supply_cap
+        if cap and self.state.total_collateral_scaled[r] * self.state.liquidity_index[r] + amount > cap:
+            raise Revert("SUPPLY_CAP_EXCEEDED")
+        ledger.move(sender, self.name, amount)
+        self._add_collateral(self._row(sender), r, amount)
+        return amount
+
+    @handler(gas=250_000, revert_gas=60_000)
+    def borrow(self, sender: str, asset: str, amount: float) -> float:
+        """Borrow ``amount`` tokens against collateral (LTV check, mechanics §1.2)."""
+        r = self._reserve(asset)
+        self._positive(amount)
+        coll, debt = self.account(sender)
+        prices = self.prices_usd()
+        if (debt @ prices) + amount * prices[r] > (coll * prices) @ self.ltv:
+            raise Revert("COLLATERAL_CANNOT_COVER_NEW_BORROW")
+        ledger = self._ledger(asset)
+        if ledger.balance_of(self.name) < amount:
+            raise Revert("not enough liquidity")
+        cap = self.params.reserves[r].borrow_cap
+        if cap and self.state.total_debt_scaled[r] * self.state.borrow_index[r] + amount > cap:
+            raise Revert("BORROW_CAP_EXCEEDED")
+        ledger.move(self.name, sender, amount)
+        self._add_debt(self._row(sender), r, amount)
+        return amount
+
+    @handler(gas=150_000, revert_gas=40_000)
+    def repay(self, sender: str, asset: str, amount: float) -> float:
+        """Repay up to ``amount`` tokens of the sender's debt; returns what was repaid."""
+        r = self._reserve(asset)
+        self._positive(amount)
+        _coll, debt = self.account(sender)
+        if debt[r] <= 0:
+            raise Revert("no debt to repay")
+        paid = min(amount, debt[r])
+        ledger = self._ledger(asset)
+        if ledger.balance_of(sender) < paid:
+            raise Revert("repay amount exceeds balance")
+        ledger.move(sender, self.name, paid)
+        self._add_debt(self.state.accounts[sender], r, -paid)
+        return paid
+
+    @handler(gas=160_000, revert_gas=40_000)
+    def withdraw(self, sender: str, asset: str, amount: float) -> float:
+        """Withdraw up to ``amount`` tokens of collateral if the account stays healthy."""
+        r = self._reserve(asset)
+        self._positive(amount)
+        coll, debt = self.account(sender)
+        taken = min(amount, coll[r])
+        if taken <= 0:
+            raise Revert("nothing to withdraw")
+        after = coll.copy()
+        after[r] -= taken
+        if am.health_factor(after, debt, self.prices_usd(), self.lt) < 1.0:
+            raise Revert("HEALTH_FACTOR_LOWER_THAN_LIQUIDATION_THRESHOLD")
+        ledger = self._ledger(asset)
+        if ledger.balance_of(self.name) < taken:
+            raise Revert("not enough liquidity")
+        ledger.move(self.name, sender, taken)
+        self._add_collateral(self.state.accounts[sender], r, -taken)
+        return taken
+
+    @handler(gas=350_000, revert_gas=60_000)
+    def liquidation_call(self, sender: str, collateral_asset: str, debt_asset: str, user: str,
+                         debt_to_cover: float = float("inf")):
+        """``liquidationCall`` (mechanics §1.3): repay debt of an unhealthy account and take its
+        collateral with the bonus; the protocol fee goes to the treasury; under v3.3 rules an
+        account left without collateral has its remaining debt written off as deficit."""
+        rc, rd = self._reserve(collateral_asset), self._reserve(debt_asset)
+        row = self.state.accounts.get(user)
+        if row is None:
+            raise Revert("unknown user")
+        coll, debt = self.account(user)
+        prices = self.prices_usd()
+        hf = am.health_factor(coll, debt, prices, self.lt)
+        out = am.liquidation_call(
+            coll[rc], debt[rd], prices[rc], prices[rd], hf, self.bonus[rc], self.fee[rc], debt_to_cover,
+            other_collateral_usd=float(coll @ prices - coll[rc] * prices[rc]),
+            other_debt_usd=float(debt @ prices - debt[rd] * prices[rd]),
+            rules=self.params.rules,
+        )
+        if out.revert:
+            raise Revert(out.revert)
+        debt_ledger = self._ledger(debt_asset)
+        if debt_ledger.balance_of(sender) < out.debt_repaid:
+            raise Revert("liquidator cannot pay the debt")
+        # effects
+        debt_ledger.move(sender, self.name, out.debt_repaid)
+        self._add_debt(row, rd, -out.debt_repaid)
+        self._add_collateral(row, rc, -out.collateral_seized)
+        coll_ledger = self._ledger(collateral_asset)
+        coll_ledger.move(self.name, sender, out.liquidator_collateral)
+        if out.protocol_fee_collateral > 0:
+            coll_ledger.move(self.name, self.params.treasury, out.protocol_fee_collateral)
+        deficit_usd = 0.0
+        if out.deficit > 0 or (out.no_collateral_left and self.params.rules == "v3.3"):
+            _c, left = self.account(user)
+            for r in np.flatnonzero(left > 0):
+                self.state.deficit[r] += left[r]
+                deficit_usd += left[r] * prices[r]
+                self._add_debt(row, int(r), -left[r])
+        self._log.append((self.block.number, self.name, sender, user, collateral_asset, debt_asset, out.debt_repaid,
+                          out.debt_repaid * prices[rd], out.collateral_seized, out.liquidator_collateral,
+                          out.protocol_fee_collateral, deficit_usd, hf))
+        return out
+
+    # -- hooks ------------------------------------------------------------------------------
+    def summary(self, tables: dict) -> dict:
+        t = tables["liquidations"]
+        mine = t[t["pool"] == self.name]
+        prices = self.prices_usd()
+        return {
+            "liquidations": int(len(mine)),
+            "liquidated_debt_usd": float(mine["debt_repaid_usd"].sum()),
+            "deficit_usd": float(self.state.deficit @ prices),
+        }

@@ -1,0 +1,165 @@
+"""The Aave v3 pool on the engine: the §13 liquidation vectors through real calls, token
+custody conservation, deficit booking, reverts leaving state untouched, interest accrual."""
+import copy
+import math
+
+import numpy as np
+import pytest
+
+from defisim.eventlog import EventLog
+from defisim.execution import Executor
+from defisim.protocol import BlockInfo
+from defisim.tx import Call, Tx, TxStatus
+from protocols.lending.aave_v3.model import AaveV3Pool
+from protocols.lending.aave_v3.params import PoolParams
+from protocols.oracles import FixedOracle
+from protocols.oracles.params import FixedOracleParams
+from protocols.token import LedgerParams, TokenLedger
+
+WETH = dict(symbol="WETH", ltv=0.805, liquidation_threshold=0.83, liquidation_bonus=0.05, reserve_factor=0.15,
+            rate_strategy=dict(optimal_utilization=0.9, slope1=0.027, slope2=0.80))
+USDC = dict(symbol="USDC", ltv=0.75, liquidation_threshold=0.78, liquidation_bonus=0.045, reserve_factor=0.10,
+            rate_strategy=dict(optimal_utilization=0.9, slope1=0.04, slope2=0.60))
+
+
+class Host:
+    def __init__(self):
+        self.log = EventLog()
+        self.protocols = {}
+
+
+class Market:
+    """WETH and USDC ledgers, fixed oracles whose price a test can set, and a pool."""
+
+    def __init__(self, rules="v3.3", weth_price=2_000.0):
+        self.host = h = Host()
+        h.protocols["weth"] = TokenLedger("weth", LedgerParams(symbol="WETH", initial_balances={"alice": 10.0}), h)
+        h.protocols["usdc"] = TokenLedger("usdc", LedgerParams(symbol="USDC", initial_balances={"bob": 50_000.0}), h)
+        h.protocols["eth_usd"] = FixedOracle("eth_usd", FixedOracleParams(price=weth_price), h)
+        h.protocols["usdc_usd"] = FixedOracle("usdc_usd", FixedOracleParams(price=1.0), h)
+        params = PoolParams(reserves=(WETH, USDC), tokens={"WETH": "weth", "USDC": "usdc"},
+                            oracles={"WETH": "eth_usd", "USDC": "usdc_usd"}, rules=rules, seed_supply={"USDC": 100_000.0})
+        h.protocols["aave"] = self.pool = AaveV3Pool("aave", params, h)
+        self.ex = Executor(h.protocols)
+        self.seq = 0
+        self.t_ms = 0
+        self.block(0)
+
+    def block(self, t_ms):
+        self.t_ms = t_ms
+        self.ex.begin_block(BlockInfo(t_ms // 12_000 + 1, t_ms // 12_000 + 1, t_ms, 20.0, 36_000_000))
+
+    def call(self, sender, method, **args):
+        self.seq += 1
+        tx = Tx(sender, self.seq, Call("aave", method, args), 1_000_000, 100.0, 1.0, False, -1, self.seq, 0, 0)
+        return self.ex.execute(tx)
+
+    def set_price(self, usd):
+        self.host.protocols["eth_usd"].state = usd
+
+    def totals(self):
+        return {name: self.host.protocols[name].state.balances["balance"].sum() for name in ("weth", "usdc")}
+
+
+@pytest.fixture
+def market():
+    m = Market()
+    assert m.call("alice", "supply", asset="WETH", amount=10.0)[0] == TxStatus.INCLUDED
+    assert m.call("alice", "borrow", asset="USDC", amount=15_000.0)[0] == TxStatus.INCLUDED
+    return m
+
+
+def test_vector_1_health_factor(market):
+    market.set_price(1_800.0)
+    assert market.pool.health_factors()[market.pool.state.accounts["alice"]] == pytest.approx(0.996, rel=1e-6)
+    assert market.pool.state.accounts["alice"] in market.pool.liquidatable()
+
+
+def test_borrow_is_limited_by_ltv():
+    m = Market()
+    m.call("alice", "supply", asset="WETH", amount=10.0)
+    status, reason, *_ = m.call("alice", "borrow", asset="USDC", amount=16_100.01)  # LTV 80.5% of $20,000
+    assert (status, reason) == (TxStatus.REVERTED, "COLLATERAL_CANNOT_COVER_NEW_BORROW")
+    assert m.call("alice", "borrow", asset="USDC", amount=16_099.0)[0] == TxStatus.INCLUDED
+
+
+def test_vector_2_liquidation_through_the_pool_conserves_tokens(market):
+    before = market.totals()
+    market.set_price(1_800.0)
+    status, reason, _gas, out = market.call("bob", "liquidation_call", collateral_asset="WETH", debt_asset="USDC", user="alice")
+    assert status == TxStatus.INCLUDED, reason
+    assert out.debt_repaid == pytest.approx(7_500.0, rel=1e-9)
+    h = market.host.protocols
+    assert h["weth"].balance_of("bob") == pytest.approx(4.3541667, rel=1e-6)
+    assert h["weth"].balance_of("treasury") == pytest.approx(0.0208333, rel=2e-6)
+    coll, debt = market.pool.account("alice")
+    assert coll[0] == pytest.approx(10 - 4.375, rel=1e-9) and debt[1] == pytest.approx(7_500.0, rel=1e-9)
+    hf = market.pool.health_factors()[market.pool.state.accounts["alice"]]
+    assert hf == pytest.approx(1.1205, abs=5e-5)
+    assert market.totals() == pytest.approx(before, rel=1e-12)  # no token created or lost
+    assert h["weth"].balance_of("aave") == pytest.approx(coll[0], rel=1e-12)
+
+
+def test_vector_4_deficit_is_booked_not_hidden(market):
+    market.set_price(1_400.0)
+    status, reason, _gas, out = market.call("bob", "liquidation_call", collateral_asset="WETH", debt_asset="USDC", user="alice")
+    assert status == TxStatus.INCLUDED, reason
+    assert out.debt_repaid == pytest.approx(13_333.33, abs=0.01)
+    assert market.pool.state.deficit[1] == pytest.approx(1_666.67, abs=0.01)
+    coll, debt = market.pool.account("alice")
+    assert coll[0] == pytest.approx(0.0, abs=1e-12) and debt[1] == pytest.approx(0.0, abs=1e-6)
+    row = market.pool._log.rows[-1]
+    assert row[11] == pytest.approx(1_666.67, abs=0.01)  # deficit_usd
+    # the debt left without collateral is exactly the deficit
+    assert market.pool.summary({"liquidations": market.host.log.tables["liquidations"].to_frame()})["deficit_usd"] == \
+        pytest.approx(15_000.0 - out.debt_repaid, rel=1e-9)
+
+
+def test_v30_rules_keep_the_debt_instead(market):
+    m = Market(rules="v3.0")
+    m.call("alice", "supply", asset="WETH", amount=10.0)
+    m.call("alice", "borrow", asset="USDC", amount=15_000.0)
+    m.set_price(1_400.0)
+    _s, _r, _g, out = m.call("bob", "liquidation_call", collateral_asset="WETH", debt_asset="USDC", user="alice")
+    assert m.pool.state.deficit.sum() == 0.0
+    assert m.pool.account("alice")[1][1] == pytest.approx(15_000.0 - out.debt_repaid, rel=1e-9)
+
+
+@pytest.mark.parametrize("method, args", [
+    ("liquidation_call", dict(collateral_asset="WETH", debt_asset="USDC", user="alice")),  # healthy
+    ("withdraw", dict(asset="WETH", amount=5.0)),
+    ("borrow", dict(asset="USDC", amount=10_000.0)),
+    ("repay", dict(asset="USDC", amount=1e9)),
+    ("supply", dict(asset="DOGE", amount=1.0)),
+])
+def test_reverted_calls_leave_every_array_untouched(market, method, args):
+    sender = "bob" if method == "liquidation_call" else "alice"
+    if method == "repay":
+        market.host.protocols["usdc"].move("alice", "carol", 15_000.0)  # alice cannot pay
+    snap = copy.deepcopy({n: p.state for n, p in market.host.protocols.items()})
+    status, reason, gas, _ = market.call(sender, method, **args)
+    assert status == TxStatus.REVERTED and reason and gas > 0
+    for name, p in market.host.protocols.items():
+        a, b = snap[name], p.state
+        if hasattr(b, "positions"):
+            assert b.positions.equals(a.positions)
+            for f in ("liquidity_index", "borrow_index", "total_collateral_scaled", "total_debt_scaled", "deficit"):
+                assert np.array_equal(getattr(a, f), getattr(b, f))
+        elif hasattr(b, "balances"):
+            assert b.balances.equals(a.balances) and b.total_supply == a.total_supply
+        else:
+            assert a == b
+
+
+def test_interest_accrues_by_the_kinked_rate(market):
+    """One hour at utilisation U = 15,000 / 100,000: USDC borrow rate 0.04 × U / 0.9 (§1.5), compounded (§1.6)."""
+    u = 15_000.0 / 100_000.0
+    rate = 0.04 * u / 0.9
+    dt = 3_600
+    x = rate / 31_536_000
+    expected = 1 + x * dt + x * x * dt * (dt - 1) / 2 + x**3 * dt * (dt - 1) * (dt - 2) / 6
+    market.block(3_600_000)
+    assert market.pool.state.borrow_index[1] == pytest.approx(expected, rel=1e-12)
+    assert market.pool.account("alice")[1][1] == pytest.approx(15_000.0 * expected, rel=1e-12)
+    # suppliers earn the borrowers' interest net of the reserve factor: supply rate = rate × U × (1 − RF)
+    assert market.pool.state.liquidity_index[1] == pytest.approx(1 + rate * u * 0.9 * dt / 31_536_000, rel=1e-12)
