@@ -12,6 +12,7 @@ import bisect
 import itertools
 from collections import deque
 from heapq import heappop, heappush
+from operator import itemgetter
 from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
@@ -77,19 +78,25 @@ BLOCK_COLUMNS = [
 ]
 
 
-def _receipt_columns(receipts: list[Receipt]) -> list[list]:
+def _receipt_columns(receipts: list[Receipt]) -> list:
     """The ``txs`` columns (TX_COLUMNS order) from receipts: the log keeps receipts during the
-    run and builds its columns once at the end."""
-    txs = [r.tx for r in receipts]
+    run and builds its columns once at the end (numbers straight into numpy arrays)."""
+    n = len(receipts)
+    txs = list(map(itemgetter(0), receipts))
+    calls = list(map(itemgetter(2), txs))
+
+    def num(items, i, dtype):
+        return np.fromiter(map(itemgetter(i), items), dtype=dtype, count=n)
+
     names = _STATUS_NAMES
     return [
-        [t.seq for t in txs], [t.sender for t in txs], [t.nonce for t in txs], [t.call.target for t in txs],
-        [t.call.method for t in txs], [t.gas_limit for t in txs], [t.max_fee_gwei for t in txs],
-        [t.priority_fee_gwei for t in txs], [t.private for t in txs], [t.bundle_id for t in txs],
-        [t.submitted_ms for t in txs], [t.arrival_ms for t in txs], [names[r.status] for r in receipts],
-        [r.reason for r in receipts], [r.block for r in receipts], [r.index for r in receipts],
-        [r.gas_used for r in receipts], [r.effective_gas_price_gwei for r in receipts],
-        [r.fee_paid_gwei for r in receipts], [r.time_ms for r in receipts],
+        num(txs, 8, np.int64), list(map(itemgetter(0), txs)), num(txs, 1, np.int64),
+        list(map(itemgetter(0), calls)), list(map(itemgetter(1), calls)), num(txs, 3, np.int64),
+        num(txs, 4, np.float64), num(txs, 5, np.float64), num(txs, 6, np.bool_), num(txs, 7, np.int64),
+        num(txs, 9, np.int64), num(txs, 10, np.int64), [names[s] for s in map(itemgetter(1), receipts)],
+        list(map(itemgetter(2), receipts)), num(receipts, 3, np.int64), num(receipts, 4, np.int64),
+        num(receipts, 5, np.int64), num(receipts, 6, np.float64), num(receipts, 7, np.float64),
+        num(receipts, 8, np.int64),
     ]
 
 

@@ -17,7 +17,7 @@ __all__ = ["Column", "EventTable", "EventLog"]
 
 def _strings(values) -> pd.arrays.ArrowStringArray:
     """A pandas ``string`` column straight from Python strings (via Arrow: 4× faster than astype)."""
-    return pd.arrays.ArrowStringArray(pa.array(list(values), type=pa.string()))
+    return pd.arrays.ArrowStringArray(pa.array(values if isinstance(values, list) else list(values), type=pa.string()))
 
 
 class Column(NamedTuple):
@@ -56,7 +56,7 @@ class EventTable:
         else:
             cols = list(zip(*self.rows)) if self.rows else [[] for _ in self.columns]
         data = {
-            c.name: _strings(v) if c.dtype == "string" else np.asarray(v, dtype=c.dtype)
+            c.name: _strings(v) if c.dtype == "string" else np.asarray(v, dtype=c.dtype)  # no copy if already typed
             for c, v in zip(self.columns, cols)
         }
         return pd.DataFrame(data, columns=names)
