@@ -35,10 +35,12 @@ class AgentContext:
         The agent's own latency draws (``"latency/<name>/public"``, ``.../private``).
     markets : mapping of name to venue, optional
         Off-chain venues of the run.
+    trades : EventTable, optional
+        Where off-chain venue trades are logged.
     """
 
     def __init__(self, name: str, env: simpy.Environment, chain: Chain, protocols, rng: np.random.Generator,
-                 public_latency: LatencySampler, private_latency: LatencySampler, markets=None):
+                 public_latency: LatencySampler, private_latency: LatencySampler, markets=None, trades=None):
         self.name = name
         self.env = env
         self.chain = chain
@@ -48,6 +50,7 @@ class AgentContext:
         self._private = private_latency
         self._next_nonce = 0
         self._markets = {} if markets is None else markets
+        self._trades = trades
 
     @property
     def now(self) -> int:
@@ -77,6 +80,25 @@ class AgentContext:
             return self._markets[name]
         except KeyError:
             raise KeyError(f"no market named {name!r}") from None
+
+    def sell_on(self, venue: str, amount_tokens: float) -> simpy.Process:
+        """Sell on an off-chain venue: the order arrives after the agent's private latency and
+        fills against the book then (no block involved). The event's value is
+        ``(usd_proceeds, avg_price_usd)``; the trade is logged in ``venue_trades``."""
+        return self.env.process(self._trade(venue, "sell", amount_tokens))
+
+    def buy_on(self, venue: str, amount_tokens: float) -> simpy.Process:
+        """Buy ``amount_tokens`` on an off-chain venue (see :meth:`sell_on`); value ``(usd_cost, avg_price_usd)``."""
+        return self.env.process(self._trade(venue, "buy", amount_tokens))
+
+    def _trade(self, venue: str, side: str, amount_tokens: float):
+        book = self.market(venue)
+        yield self.env.timeout(self._private.next_ms())
+        now = self.env.now
+        usd, avg = book.sell(amount_tokens, now) if side == "sell" else book.buy_tokens(amount_tokens, now)
+        if self._trades is not None:
+            self._trades.append((now, venue, self.name, side, float(amount_tokens), float(usd), float(avg), book.mid(now)))
+        return usd, avg
 
     @property
     def base_fee_gwei(self) -> float:

@@ -7,7 +7,18 @@ from typing import Mapping
 from .eventlog import Column, EventLog
 from .protocol import BlockInfo
 
-__all__ = ["PriceRecorder", "PRICE_COLUMNS", "VENUE_EVENT_COLUMNS"]
+__all__ = ["PriceRecorder", "PRICE_COLUMNS", "VENUE_EVENT_COLUMNS", "VENUE_TRADE_COLUMNS"]
+
+VENUE_TRADE_COLUMNS = [
+    Column("time_ms", "int64", "time the order filled (ms)"),
+    Column("venue", "string", "venue"),
+    Column("trader", "string", "agent"),
+    Column("side", "string", "sell | buy"),
+    Column("amount", "float64", "tokens sold or bought"),
+    Column("usd", "float64", "USD received (sell) or paid (buy)"),
+    Column("avg_price_usd", "float64", "average fill price (USD per token)"),
+    Column("mid_after_usd", "float64", "venue mid right after the trade (USD per token)"),
+]
 
 PRICE_COLUMNS = [
     Column("block", "int64", "block number"),
@@ -33,6 +44,7 @@ class PriceRecorder:
         self.feeds, self.venues, self.protocols = feeds, venues, protocols
         self._table = log.declare("prices", "true, venue and on-chain prices per block", PRICE_COLUMNS)
         self._events = log.declare("venue_events", "market makers pulling and restoring depth", VENUE_EVENT_COLUMNS)
+        self.trades = log.declare("venue_trades", "agents' fills on off-chain venues", VENUE_TRADE_COLUMNS)
 
     def __call__(self, block: BlockInfo) -> None:
         n, t = block.number, block.time_ms

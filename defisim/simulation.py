@@ -119,6 +119,7 @@ class Simulation:
                     LatencySampler(spec.network.public_latency, self.rng.stream(f"latency/{name}/public")),
                     LatencySampler(spec.network.private_latency, self.rng.stream(f"latency/{name}/private")),
                     self.venues,
+                    self.prices.trades,
                 )
                 self.agents.append(ctx)
                 self.env.process(factory(ctx, params, i))

@@ -61,7 +61,9 @@ class PushOracle(Protocol):
             raise Revert("answer must be a positive number")
         if observed_ms <= self.state.observed_ms and self.state.round_id > 0:
             raise Revert("stale report")
-        clamped = min(max(answer, p.min_answer), p.max_answer)
+        clamped = max(answer, p.min_answer)
+        if p.max_answer is not None:
+            clamped = min(clamped, p.max_answer)
         now = self.block.time_ms
         s = self.state
         s.answer, s.updated_ms, s.observed_ms, s.round_id = clamped, now, observed_ms, s.round_id + 1

@@ -22,12 +22,12 @@ class PushOracleParams(_Params):
     deviation: float = Field(0.005, gt=0, lt=1, description="relative move that triggers a round")
     heartbeat: DurationMs = Field(3_600_000, gt=0, description="longest time between rounds")
     min_answer: float = Field(0.0, ge=0)
-    max_answer: float = Field(float("inf"), gt=0)
+    max_answer: float | None = Field(None, gt=0, description="upper clamp (None: none)")
     transmitter: str = Field("oracle/0", description="the only address allowed to transmit (an agent name)")
 
     @model_validator(mode="after")
     def _bounds(self):
-        if self.min_answer >= self.max_answer:
+        if self.max_answer is not None and self.min_answer >= self.max_answer:
             raise ValueError(f"min_answer ({self.min_answer}) must be below max_answer ({self.max_answer})")
         return self
 

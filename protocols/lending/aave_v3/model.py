@@ -20,6 +20,7 @@ from defisim.tx import Revert
 
 from . import math as am
 from .params import PoolParams
+from .population import generate_population, read_population_csv
 
 __all__ = ["AaveV3Pool", "PoolState", "LIQUIDATION_COLUMNS"]
 
@@ -93,8 +94,48 @@ class AaveV3Pool(Protocol):
         for sym, amount in params.seed_supply.items():
             if amount > 0:
                 self._ledger(sym).issue_quietly(self.name, amount)
-                row = self._row("lenders")
-                self._add_collateral(row, self.index[sym], amount)
+                self._add_collateral(self._row("lenders"), self.index[sym], amount)
+        if params.population is not None:
+            pop = params.population
+            table = read_population_csv(pop.csv) if pop.csv else generate_population(
+                pop, host.stream(f"{name}/population"), dict(zip(self.symbols, self._initial_prices())),
+                dict(zip(self.symbols, self.lt)))
+            self.load_positions(table)
+
+    def _initial_prices(self) -> np.ndarray:
+        missing = [o for o in self.params.oracles.values() if o not in self.host.protocols]
+        if missing:
+            raise ValueError(f"protocols.{self.name}.oracles: {missing} must be listed before the pool in the scenario")
+        return self.prices_usd()
+
+    def load_positions(self, table) -> None:
+        """Open positions at the start (columns ``owner, collateral_asset, collateral, debt_asset,
+        debt`` in tokens): the lenders supplied what they borrow, the borrowed tokens go to the
+        aggregate wallet ``borrowers``. Vectorised: one append for all rows."""
+        s, n_res = self.state, len(self.symbols)
+        owners = list(table["owner"])
+        if len(set(owners)) != len(owners) or any(o in s.accounts for o in owners):
+            raise ValueError("population: owners must be unique and new to the pool")
+        n = len(owners)
+        coll = np.zeros((n, n_res))
+        debt = np.zeros((n, n_res))
+        rows = np.arange(n)
+        coll[rows, [self.index[a] for a in table["collateral_asset"]]] = np.asarray(table["collateral"], dtype=float)
+        debt[rows, [self.index[a] for a in table["debt_asset"]]] = np.asarray(table["debt"], dtype=float)
+        ids = s.positions.append(collateral_scaled=coll / s.liquidity_index, debt_scaled=debt / s.borrow_index)
+        for owner, row in zip(owners, ids.tolist()):
+            s.accounts[owner] = row
+        s.owners.extend(owners)
+        s.total_collateral_scaled += coll.sum(axis=0) / s.liquidity_index
+        s.total_debt_scaled += debt.sum(axis=0) / s.borrow_index
+        for r, sym in enumerate(self.symbols):
+            c, d = coll[:, r].sum(), debt[:, r].sum()
+            if c > 0:
+                self._ledger(sym).issue_quietly(self.name, c)
+            if d > 0:  # lent by the lenders, now in the borrowers' hands
+                self._ledger(sym).issue_quietly("borrowers", d)
+                self._add_collateral(self._row("lenders"), r, d)
+        s.version += 1
 
     # -- plumbing ---------------------------------------------------------------------------
     def _ledger(self, symbol: str):
@@ -303,6 +344,10 @@ class AaveV3Pool(Protocol):
         return out
 
     # -- hooks ------------------------------------------------------------------------------
+    def view(self) -> "PoolView":
+        """What keepers read: health factors, candidates, balances (read-only arrays)."""
+        return PoolView(self)
+
     def summary(self, tables: dict) -> dict:
         t = tables["liquidations"]
         mine = t[t["pool"] == self.name]
@@ -312,3 +357,44 @@ class AaveV3Pool(Protocol):
             "liquidated_debt_usd": float(mine["debt_repaid_usd"].sum()),
             "deficit_usd": float(self.state.deficit @ prices),
         }
+
+
+class PoolView:
+    """Read-only window on a pool for agents (nothing here mutates the pool)."""
+
+    def __init__(self, pool: AaveV3Pool):
+        self._pool = pool
+        self.symbols = list(pool.symbols)
+        self.bonus = pool.bonus.copy()
+        self.fee = pool.fee.copy()
+        self.rules = pool.params.rules
+
+    def _ro(self, a: np.ndarray) -> np.ndarray:
+        a = a.view()
+        a.flags.writeable = False
+        return a
+
+    def health_factors(self) -> np.ndarray:
+        return self._ro(self._pool.health_factors())
+
+    def liquidatable(self) -> np.ndarray:
+        """Row ids with HF < 1 at the current on-chain prices."""
+        return self._pool.liquidatable()
+
+    def prices_usd(self) -> np.ndarray:
+        return self._pool.prices_usd()
+
+    def owner(self, row: int) -> str:
+        return self._pool.state.owners[row]
+
+    def positions(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(collateral, debt) tokens of many accounts: matrices (len(rows), reserves)."""
+        s = self._pool.state
+        return (s.positions["collateral_scaled"][rows] * s.liquidity_index,
+                s.positions["debt_scaled"][rows] * s.borrow_index)
+
+    def position(self, row: int) -> tuple[np.ndarray, np.ndarray]:
+        """(collateral, debt) tokens per reserve of one account."""
+        s = self._pool.state
+        return (s.positions["collateral_scaled"][row] * s.liquidity_index,
+                s.positions["debt_scaled"][row] * s.borrow_index)

@@ -29,6 +29,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from .population import PopulationParams
+
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 __all__ = ["RateStrategyParams", "ReserveParams", "EModeParams", "PoolParams"]
@@ -226,7 +228,8 @@ class PoolParams(BaseModel):
     pricing each, and which liquidation rules apply (mechanics.md §1).
 
     ``seed_supply`` is what lenders (the account ``lenders``) have supplied at the start, per
-    symbol in tokens: the liquidity borrowers draw from.
+    symbol in tokens, on top of what the ``population``'s borrowers have borrowed (lenders
+    supplied that too; the borrowed tokens sit in the aggregate wallet ``borrowers``).
     """
 
     model_config = _CONFIG
@@ -237,6 +240,7 @@ class PoolParams(BaseModel):
     rules: Literal["v3.3", "v3.0"] = "v3.3"
     treasury: str = Field("treasury", description="address receiving the protocol's liquidation fees")
     seed_supply: dict[str, float] = Field(default_factory=dict, description="symbol -> tokens supplied by 'lenders'")
+    population: PopulationParams | None = Field(None, description="borrowers present at the start")
 
     @model_validator(mode="after")
     def _consistent(self) -> "PoolParams":
@@ -252,6 +256,10 @@ class PoolParams(BaseModel):
             missing = sorted(set(symbols) - set(getattr(self, field)))
             if missing:
                 raise ValueError(f"{field}: no entry for reserve(s) {missing}")
+        if self.population is not None:
+            for field in ("collateral_asset", "debt_asset"):
+                if getattr(self.population, field) not in symbols:
+                    raise ValueError(f"population.{field}: {getattr(self.population, field)!r} is not a reserve ({symbols})")
         for sym, amount in self.seed_supply.items():
             if amount < 0:
                 raise ValueError(f"seed_supply.{sym}: must be non-negative, got {amount}")
