@@ -8,6 +8,7 @@ handlers registered per method name. A handler checks first and raises
 from __future__ import annotations
 
 import copy
+import inspect
 from typing import Any, Callable, ClassVar, NamedTuple
 
 from pydantic import BaseModel
@@ -26,11 +27,21 @@ class BlockInfo(NamedTuple):
 
 
 class HandlerSpec(NamedTuple):
-    """A call handler: the function and its gas use on success and on revert (gas units)."""
+    """A call handler: the function, its gas use on success and on revert (gas units), and the
+    names of its call arguments (all, and those without a default)."""
 
     fn: Callable
     gas: int
     revert_gas: int
+    arg_names: frozenset = frozenset()
+    required: frozenset = frozenset()
+
+
+def _arguments(fn: Callable) -> tuple[frozenset, frozenset]:
+    params = list(inspect.signature(fn).parameters.values())[2:]  # after self, sender
+    names = frozenset(p.name for p in params)
+    required = frozenset(p.name for p in params if p.default is inspect.Parameter.empty)
+    return names, required
 
 
 def handler(gas: int, revert_gas: int | None = None):
@@ -79,7 +90,7 @@ class Protocol:
         for attr, fn in vars(cls).items():
             spec = getattr(fn, "_defisim_handler", None)
             if spec is not None:
-                found[attr] = HandlerSpec(fn, *spec)
+                found[attr] = HandlerSpec(fn, *spec, *_arguments(fn))
         cls.handlers = found
 
     def __init__(self, name: str, params: BaseModel, host: Any):

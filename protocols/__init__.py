@@ -1,5 +1,5 @@
 """Protocol models and their agents. ``register_builtins`` is the ``defisim.protocols`` entry point."""
-from . import lending, oracles, token
+from . import amm, lending, oracles, token
 
 __all__ = ["register_builtins"]
 
@@ -9,3 +9,4 @@ def register_builtins(registry) -> None:
     token.register(registry)
     oracles.register(registry)
     lending.register(registry)
+    amm.register(registry)

@@ -98,3 +98,13 @@ def test_out_of_gas_uses_the_whole_limit(sandbox):
     assert seen["r"].status == TxStatus.REVERTED and seen["r"].reason == "out of gas"
     assert seen["r"].gas_used == 30_000
     assert sim.protocols["usd"].balance_of("bob/0") == 1000.0
+
+
+def test_calls_with_wrong_arguments_revert_instead_of_crashing():
+    ledger = TokenLedger("usd", LedgerParams(initial_balances={"alice": 10.0}), Host())
+    ex = Executor({"usd": ledger})
+    ex.begin_block(BlockInfo(1, 1, 12_000, 20.0, 36_000_000))
+    for args in ({"to": "bob"}, {"to": "bob", "amount": 1.0, "memo": "x"}, {}):
+        status, reason, gas, _ = ex.execute(Tx("alice", 0, Call("usd", "transfer", args), 60_000, 100.0, 1.0, False, -1, 0, 0, 0))
+        assert status == TxStatus.REVERTED and reason.startswith("bad arguments") and gas == 21_000
+    assert ledger.balance_of("alice") == 10.0

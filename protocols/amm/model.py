@@ -1,0 +1,257 @@
+"""AMM pools as protocols: state and the ``swap`` handler (mechanics.md §6; DESIGN §4, §6).
+
+Two kinds share one shape and one event table, ``swaps``:
+
+- ``amm.cpmm`` (:class:`CpmmPool`): Uniswap-v2-like constant product, fee taken from the input (§6.1);
+- ``amm.stableswap`` (:class:`StableSwapPool`): two-coin Curve StableSwap, fee taken from the output (§6.3).
+
+Token custody: the pools are not wired to the token ledger yet. A swap changes the pool's reserves
+exactly as the math says (the fee stays in the pool, so the constant-product k and the StableSwap D grow),
+but the trader's token balances are neither debited nor credited here; a later change will route swaps
+through the ledger. Liquidity provision (mint/burn of LP shares) is not modelled: reserves change only by
+swaps.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+from defisim.eventlog import Column
+from defisim.protocol import Protocol, handler
+from defisim.tx import Revert
+
+from .math import cpmm_spot_price, exchange_amounts, get_amount_out, get_D, stableswap_spot_price
+from .params import CpmmParams, StableSwapParams
+
+__all__ = ["PoolState", "CpmmPool", "StableSwapPool", "SWAP_COLUMNS", "INVARIANT_RTOL"]
+
+SWAP_COLUMNS = [
+    Column("block", "int64", "block number (-1 outside a block)"),
+    Column("pool", "string", "pool protocol instance"),
+    Column("sender", "string", "trader address (its token balances are not moved yet: see protocols.amm.model)"),
+    Column("token_in", "string", "symbol of the token sold into the pool"),
+    Column("amount_in", "float64", "token_in units sold, fee included"),
+    Column("token_out", "string", "symbol of the token bought from the pool"),
+    Column("amount_out", "float64", "token_out units received, after fee"),
+    Column("price_after", "float64", "marginal price of token0 in token1 units after the swap (no fee)"),
+]
+#: A swap reverts if it would lower the pool's invariant (k or D) by more than this fraction: the fee makes
+#: it grow in exact arithmetic, so only float cancellation at extreme trade sizes (inputs ~1e14 × the
+#: reserve) can trip it; it plays the part of Uniswap v2's ``K`` check.
+INVARIANT_RTOL = 1e-12
+SWAPS_DOC = "swaps executed on AMM pools (amm.cpmm, amm.stableswap), one row per successful swap"
+
+
+@dataclass
+class PoolState:
+    """Mutable state of a two-token pool (token units).
+
+    ``reserves[k]`` is the pool's balance of token k; ``fees[k]`` the part of it collected as fees
+    (already inside ``reserves``; kept to report fee income).
+    """
+
+    reserves: list[float]
+    fees: list[float]
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+class _TwoTokenPool(Protocol):
+    """Shared checks, effects, view and summary of the two-token pools.
+
+    A subclass gives the pure :meth:`_quote` (output and fee of a swap), :meth:`_spot` (price at given
+    reserves) and :meth:`_invariant` (k or D at given reserves), and declares ``swap`` with its own gas through :func:`~defisim.protocol.handler`.
+    """
+
+    def __init__(self, name: str, params, host):
+        super().__init__(name, params, host)
+        self.tokens: tuple[str, str] = (params.token0, params.token1)
+        self.state = PoolState([float(params.reserve0), float(params.reserve1)], [0.0, 0.0])
+        self._log = host.log.declare("swaps", SWAPS_DOC, SWAP_COLUMNS)
+
+    # -- pure helpers (read the state, never change it) ----------------------------------------
+    def _quote(self, i: int, amount_in: float) -> tuple[float, float, int]:
+        """(amount out after fee, fee, index of the token holding the fee) of selling ``amount_in`` of token i."""
+        raise NotImplementedError
+
+    def _spot(self, reserves: list[float]) -> float:
+        """Marginal price of token0 in token1 units (no fee) at ``reserves``."""
+        raise NotImplementedError
+
+    def spot_price(self) -> float:
+        """Marginal price of token0 in token1 units now (no fee)."""
+        return self._spot(self.state.reserves)
+
+    def _invariant(self, reserves: list[float]) -> float:
+        """The quantity a swap must not decrease (k, or D), at ``reserves``."""
+        raise NotImplementedError
+
+    def price(self, token: str) -> float:
+        """Marginal price of ``token`` in units of the other token of the pool (no fee).
+
+        Raises
+        ------
+        KeyError
+            If ``token`` is not one of the pool's two tokens.
+        """
+        if token == self.tokens[0]:
+            return self.spot_price()
+        if token == self.tokens[1]:
+            return 1.0 / self.spot_price()
+        raise KeyError(f"{self.name} trades {self.tokens[0]} and {self.tokens[1]}, not {token!r}")
+
+    def quote(self, token_in: str, amount_in: float) -> float:
+        """Output of selling ``amount_in`` of ``token_in`` now (token units, after fee); no state change."""
+        return self._quote(self.tokens.index(token_in), float(amount_in))[0]
+
+    def _block_number(self) -> int:
+        return -1 if self.block is None else self.block.number
+
+    # -- the call ----------------------------------------------------------------------------
+    def _swap(self, sender: str, token_in: str, amount_in: float, min_amount_out: float) -> float:
+        """Checks, then effects, of ``swap``; returns the output (token units)."""
+        if token_in not in self.tokens:
+            raise Revert(f"unknown token {token_in!r}")
+        if not (_is_number(amount_in) and math.isfinite(amount_in) and amount_in > 0):
+            raise Revert("amount_in must be a positive finite number")
+        if not (_is_number(min_amount_out) and min_amount_out >= 0 and not math.isnan(min_amount_out)):
+            raise Revert("min_amount_out must be a non-negative number")
+        i = self.tokens.index(token_in)
+        j = 1 - i
+        reserves = self.state.reserves
+        try:
+            amount_out, fee, fee_token = self._quote(i, float(amount_in))
+        except (ArithmeticError, ValueError):
+            raise Revert("pool math failed") from None
+        if not (math.isfinite(amount_out) and amount_out > 0):
+            raise Revert("insufficient output amount")
+        if not amount_out < reserves[j]:
+            raise Revert("insufficient liquidity")
+        if amount_out < min_amount_out:
+            raise Revert("slippage")
+        new = list(reserves)
+        new[i] += float(amount_in)
+        new[j] -= amount_out
+        try:
+            shrinks = self._invariant(new) < self._invariant(reserves) * (1.0 - INVARIANT_RTOL)
+            price_after = self._spot(new)
+        except (ArithmeticError, ValueError):
+            raise Revert("pool math failed") from None
+        if shrinks:  # float cancellation at extreme sizes
+            raise Revert("invariant would decrease")
+        # effects
+        reserves[i], reserves[j] = new[i], new[j]
+        self.state.fees[fee_token] += fee
+        self._log.append(
+            (self._block_number(), self.name, sender, token_in, float(amount_in), self.tokens[j], amount_out, price_after)
+        )
+        return amount_out
+
+    # -- hooks ---------------------------------------------------------------------------------
+    def view(self) -> dict:
+        """Read-only snapshot: ``tokens``, ``reserves`` (token units), ``fees`` collected, ``fee``, ``price``
+        (token0 in token1, marginal, no fee); plain immutable values, safe to hand to agents."""
+        return {
+            "kind": self.kind,
+            "tokens": self.tokens,
+            "reserves": tuple(self.state.reserves),
+            "fees": tuple(self.state.fees),
+            "fee": self.params.fee,
+            "price": self.spot_price(),
+        }
+
+    def summary(self, tables: dict) -> dict:
+        """``swaps`` (count), ``volume0``/``volume1`` (token units of each token's leg, both directions),
+        ``price`` (final, token0 in token1), ``reserve0``/``reserve1`` (final, token units)."""
+        t = tables["swaps"]
+        mine = t[t["pool"] == self.name]
+        sold0 = mine["token_in"] == self.tokens[0]
+        return {
+            "swaps": int(len(mine)),
+            "volume0": float(mine.loc[sold0, "amount_in"].sum() + mine.loc[~sold0, "amount_out"].sum()),
+            "volume1": float(mine.loc[~sold0, "amount_in"].sum() + mine.loc[sold0, "amount_out"].sum()),
+            "price": float(self.spot_price()),
+            "reserve0": float(self.state.reserves[0]),
+            "reserve1": float(self.state.reserves[1]),
+        }
+
+
+class CpmmPool(_TwoTokenPool):
+    """Uniswap-v2-like constant-product pool (mechanics §6.1). Call: ``swap(token_in, amount_in, min_amount_out)``.
+
+    The fee (``params.fee`` of the input) stays in the pool: ``(R_in + a)·(R_out − out) >= R_in·R_out``.
+    Gas: 110,000 on success, 35,000 when it reverts (the router checks ``amountOutMin`` before any transfer);
+    placeholder estimates [U], not measured.
+
+    Examples
+    --------
+    >>> from defisim.eventlog import EventLog
+    >>> class Host: log = EventLog()
+    >>> pool = CpmmPool("eth_usdc", CpmmParams(token0="ETH", token1="USDC", reserve0=1_000, reserve1=2_000_000), Host())
+    >>> out = CpmmPool.handlers["swap"].fn(pool, "alice", token_in="ETH", amount_in=100.0, min_amount_out=180_000.0)
+    >>> round(out, 2), round(pool.price("ETH"), 2)  # mechanics §6.1: new spot $1,653.34
+    (181322.18, 1653.34)
+    """
+
+    kind: ClassVar[str] = "amm.cpmm"
+    Params = CpmmParams
+
+    def _quote(self, i: int, amount_in: float) -> tuple[float, float, int]:
+        r = self.state.reserves
+        return get_amount_out(amount_in, r[i], r[1 - i], self.params.fee), amount_in * self.params.fee, i
+
+    def _spot(self, reserves: list[float]) -> float:
+        return cpmm_spot_price(reserves[0], reserves[1])
+
+    def _invariant(self, reserves: list[float]) -> float:
+        return reserves[0] * reserves[1]
+
+    @handler(gas=110_000, revert_gas=35_000)
+    def swap(self, sender: str, token_in: str, amount_in: float, min_amount_out: float = 0.0) -> float:
+        """Sell ``amount_in`` of ``token_in`` for the other token; reverts with ``"slippage"`` if the output
+        would be below ``min_amount_out``. Returns the output (token units)."""
+        return self._swap(sender, token_in, amount_in, min_amount_out)
+
+
+class StableSwapPool(_TwoTokenPool):
+    """Two-coin Curve StableSwap pool (mechanics §6.3). Call: ``swap(token_in, amount_in, min_amount_out)``.
+
+    Output ``dy·(1 − fee)`` with ``dy = x_j − get_y(i, j, x_i + dx)``; the fee ``dy·fee`` stays in the pool
+    (no admin share), so D grows. Gas: 150,000 on success, 80,000 when it reverts (the ``min_dy`` check comes
+    after the Newton iterations, before the transfers); placeholder estimates [U], not measured.
+
+    Examples
+    --------
+    >>> from defisim.eventlog import EventLog
+    >>> class Host: log = EventLog()
+    >>> params = StableSwapParams(token0="USDe", token1="USDC", reserve0=50e6, reserve1=50e6, A=100)
+    >>> pool = StableSwapPool("curve", params, Host())
+    >>> round(StableSwapPool.handlers["swap"].fn(pool, "bob", token_in="USDe", amount_in=10e6), 2)  # §13 vector 20
+    9978436.37
+    """
+
+    kind: ClassVar[str] = "amm.stableswap"
+    Params = StableSwapParams
+
+    def _quote(self, i: int, amount_in: float) -> tuple[float, float, int]:
+        out, fee = exchange_amounts(i, 1 - i, amount_in, self.state.reserves, self.params.A, self.params.fee)
+        return out, fee, 1 - i
+
+    def _spot(self, reserves: list[float]) -> float:
+        return stableswap_spot_price(0, 1, reserves, self.params.A)
+
+    def _invariant(self, reserves: list[float]) -> float:
+        return get_D(reserves, self.params.A)
+
+    def view(self) -> dict:
+        """As for every pool, plus ``A`` (as returned by ``pool.A()``)."""
+        return {**super().view(), "A": self.params.A}
+
+    @handler(gas=150_000, revert_gas=80_000)
+    def swap(self, sender: str, token_in: str, amount_in: float, min_amount_out: float = 0.0) -> float:
+        """Sell ``amount_in`` of ``token_in`` for the other coin; reverts with ``"slippage"`` if the output
+        would be below ``min_amount_out``. Returns the output (token units)."""
+        return self._swap(sender, token_in, amount_in, min_amount_out)
