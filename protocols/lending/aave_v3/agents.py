@@ -12,6 +12,7 @@ venue's price, which the oracle follows, which makes more positions liquidatable
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,7 +22,7 @@ from defisim.tx import Call
 
 from . import math as am
 
-__all__ = ["KeeperParams", "Keeper"]
+__all__ = ["KeeperParams", "Keeper", "BackrunnerParams", "Backrunner", "plan_liquidations"]
 
 
 class KeeperParams(BaseModel):
@@ -40,6 +41,64 @@ class KeeperParams(BaseModel):
     sell: bool = Field(True, description="sell seized collateral on the venue (False: keep it)")
 
 
+class Plan(NamedTuple):
+    """A liquidation worth sending: expected profit (USD) and the call's arguments."""
+
+    profit_usd: float
+    user: str
+    collateral: int  # reserve index
+    debt: int  # reserve index
+    debt_repaid: float  # tokens
+    liquidator_collateral: float  # tokens
+
+
+def plan_liquidations(pool, venue, rows: np.ndarray, prices: np.ndarray, hf: np.ndarray, gas_usd: float,
+                      min_profit_usd: float, now: int, limit: int) -> list[Plan]:
+    """The most profitable liquidations among ``rows``, best first, at most ``limit``.
+
+    Every candidate is sized as the pool would size it (largest collateral and debt reserve,
+    maximum debt to cover; mechanics §1.3), all at once; they are ranked by profit at the
+    venue's mid and the best are priced exactly against the venue's depth (the impact of
+    selling the seized collateral), net of ``gas_usd``.
+    """
+    if rows.size == 0:
+        return []
+    coll, debt = pool.positions(rows)
+    coll_usd, debt_usd = coll * prices, debt * prices
+    rc, rd = coll_usd.argmax(axis=1), debt_usd.argmax(axis=1)
+    pick = np.arange(rows.size)
+    out = am.liquidation_calls(
+        coll[pick, rc], debt[pick, rd], prices[rc], prices[rd], hf,
+        pool.bonus[rc], pool.fee[rc],
+        other_collateral_usd=coll_usd.sum(axis=1) - coll_usd[pick, rc],
+        other_debt_usd=debt_usd.sum(axis=1) - debt_usd[pick, rd], rules=pool.rules)
+    at_mid = out.liquidator_collateral * venue.mid(now) - out.debt_repaid * prices[rd] - gas_usd
+    ok = np.flatnonzero(out.ok & (out.liquidator_collateral > 0) & (at_mid >= min_profit_usd))
+    best = ok[np.argsort(-at_mid[ok], kind="stable")][: 2 * limit]
+    plans = []
+    for i in best.tolist():
+        got = float(out.liquidator_collateral[i])
+        proceeds_usd, _avg = venue.quote_sell(got, now)
+        profit = proceeds_usd - float(out.debt_repaid[i]) * prices[rd[i]] - gas_usd
+        if profit >= min_profit_usd:
+            plans.append(Plan(profit, pool.owner(int(rows[i])), int(rc[i]), int(rd[i]), float(out.debt_repaid[i]), got))
+    plans.sort(key=lambda p: -p.profit_usd)
+    return plans[:limit]
+
+
+def _liquidation(pool_name: str, pool, plan: Plan) -> Call:
+    return Call(pool_name, "liquidation_call", {
+        "collateral_asset": pool.symbols[plan.collateral], "debt_asset": pool.symbols[plan.debt],
+        "user": plan.user, "debt_to_cover": math.inf})
+
+
+def _sell_winnings(ctx, receipt, tokens: dict[str, str], params) -> None:
+    """After a won liquidation: deposit the collateral at the venue and sell it (if selling)."""
+    if receipt.ok and params.sell and receipt.result.liquidator_collateral > 0:
+        asset = receipt.tx.call.args["collateral_asset"]
+        ctx.env.process(_deposit_and_sell(ctx, tokens[asset], params.venue, receipt.result.liquidator_collateral, params))
+
+
 def Keeper(ctx, params: KeeperParams, index: int):
     """Generator process of one keeper."""
     pool = ctx.view(params.pool)
@@ -52,51 +111,88 @@ def Keeper(ctx, params: KeeperParams, index: int):
         if params.think:
             yield ctx.delay(params.think)
         now = ctx.now
-        # what landed: deposit won collateral at the venue, then sell it there
         for user, ev in list(in_flight.items()):
-            if not ev.triggered:
-                continue
-            del in_flight[user]
-            receipt = ev.value
-            if receipt.ok and params.sell and receipt.result.liquidator_collateral > 0:
-                asset = receipt.tx.call.args["collateral_asset"]
-                ctx.env.process(_deposit_and_sell(ctx, tokens[asset], params.venue, receipt.result.liquidator_collateral, params))
+            if ev.triggered:
+                del in_flight[user]
+                _sell_winnings(ctx, ev.value, tokens, params)
         rows = np.array([r for r in pool.liquidatable().tolist() if pool.owner(r) not in in_flight], dtype=np.int64)
         if rows.size == 0:
             continue
-        prices = pool.prices_usd()
         cap_gwei, tip_gwei = bid(params.gas, ctx.chain)
         gas_usd = params.gas_limit * cap_gwei * 1e-9 * gas_venue.mid(now)
-        # size every candidate as the pool would, all at once (largest collateral and debt reserve)
-        coll, debt = pool.positions(rows)
-        coll_usd, debt_usd = coll * prices, debt * prices
-        rc, rd = coll_usd.argmax(axis=1), debt_usd.argmax(axis=1)
-        pick = np.arange(rows.size)
-        out = am.liquidation_calls(
-            coll[pick, rc], debt[pick, rd], prices[rc], prices[rd], pool.health_factors()[rows],
-            pool.bonus[rc], pool.fee[rc],
-            other_collateral_usd=coll_usd.sum(axis=1) - coll_usd[pick, rc],
-            other_debt_usd=debt_usd.sum(axis=1) - debt_usd[pick, rd], rules=pool.rules)
-        # rank by profit at the mid, then price the best few exactly against the venue's depth
-        at_mid = out.liquidator_collateral * venue.mid(now) - out.debt_repaid * prices[rd] - gas_usd
-        ok = np.flatnonzero(out.ok & (out.liquidator_collateral > 0) & (at_mid >= params.min_profit_usd))
-        best = ok[np.argsort(-at_mid[ok], kind="stable")][: 2 * params.max_per_block]
-        plans = []
-        for i in best.tolist():
-            proceeds_usd, _avg = venue.quote_sell(float(out.liquidator_collateral[i]), now)
-            profit = proceeds_usd - float(out.debt_repaid[i]) * prices[rd[i]] - gas_usd
-            if profit >= params.min_profit_usd:
-                plans.append((-profit, int(rows[i]), pool.owner(int(rows[i])), int(rc[i]), int(rd[i]), float(out.debt_repaid[i])))
-        plans.sort()
+        plans = plan_liquidations(pool, venue, rows, pool.prices_usd(), pool.health_factors()[rows], gas_usd,
+                                  params.min_profit_usd, now, params.max_per_block)
         capital = _balance(ctx, tokens, pool.symbols)
-        for _neg, _row, user, rc, rd, repay in plans[: params.max_per_block]:
-            if capital[rd] < repay:
+        for plan in plans:
+            if capital[plan.debt] < plan.debt_repaid:
                 continue  # not enough capital to repay this one
-            capital[rd] -= repay
-            call = Call(params.pool, "liquidation_call", {
-                "collateral_asset": pool.symbols[rc], "debt_asset": pool.symbols[rd], "user": user,
-                "debt_to_cover": math.inf})
-            in_flight[user] = ctx.submit(call, params.gas_limit, cap_gwei, tip_gwei)
+            capital[plan.debt] -= plan.debt_repaid
+            in_flight[plan.user] = ctx.submit(_liquidation(params.pool, pool, plan), params.gas_limit, cap_gwei, tip_gwei)
+
+
+class BackrunnerParams(KeeperParams):
+    """A keeper that backruns oracle updates with bundles (mechanics §7.4): ``payment_share`` of
+    the expected profit goes to the builder as priority fee."""
+
+    oracle: str = Field(description="push oracle whose transmissions it backruns")
+    payment_share: float = Field(0.5, ge=0, le=1)
+
+
+def Backrunner(ctx, params: BackrunnerParams, index: int):
+    """Watch the public mempool for the oracle's transmissions; for each, size the liquidations
+    that the new price will open and send the builder the bundle [transmission, liquidations]:
+    under the bundle-auction ordering they land in the same block, right behind the update."""
+    pool = ctx.view(params.pool)
+    venue = ctx.market(params.venue)
+    gas_venue = ctx.market(params.gas_venue or params.venue)
+    tokens = ctx.params_of(params.pool).tokens
+    reserve = [s for s, o in ctx.params_of(params.pool).oracles.items() if o == params.oracle]
+    r = pool.symbols.index(reserve[0])
+    watch = ctx.watch_mempool()
+    while True:
+        tx = yield watch.get()
+        if tx.call.target != params.oracle or tx.call.method != "transmit":
+            continue
+        now = ctx.now
+        prices = pool.prices_usd().copy()
+        prices[r] = tx.call.args["answer"]
+        hf = pool.health_factors_at(prices)
+        rows = np.flatnonzero(hf < 1.0)
+        gas_price_usd = 1e-9 * gas_venue.mid(now)
+        cap_gwei, _tip = bid(params.gas, ctx.chain)
+        plans = plan_liquidations(pool, venue, rows, prices, hf[rows], params.gas_limit * cap_gwei * gas_price_usd,
+                                  params.min_profit_usd, now, params.max_per_block)
+        capital = _balance(ctx, tokens, pool.symbols)
+        chosen = []
+        for plan in plans:
+            if capital[plan.debt] >= plan.debt_repaid:
+                capital[plan.debt] -= plan.debt_repaid
+                chosen.append(plan)
+        if not chosen:
+            continue
+        profit = sum(p.profit_usd for p in chosen)
+        tip = params.payment_share * profit / (len(chosen) * params.gas_limit * gas_price_usd)
+        items = [tx, *(_liquidation(params.pool, pool, p) for p in chosen)]
+        deposit = 0.0
+        if params.sell:
+            # deposit the winnings at the venue inside the bundle (a separate public tx would take
+            # a nonce the next bundle needs); a hair under the plan, as accrual can move it slightly
+            deposit = DEPOSIT_MARGIN * sum(p.liquidator_collateral for p in chosen)
+            asset = pool.symbols[chosen[0].collateral]
+            items.append(Call(tokens[asset], "transfer", {"to": f"venue:{params.venue}", "amount": deposit}))
+        events = ctx.submit_bundle(items, params.gas_limit, ctx.base_fee_gwei * 2 + tip, tip)
+        if deposit > 0:
+            ctx.env.process(_sell_after(ctx, events[-1], params.venue, deposit))
+
+
+#: Share of the planned winnings a backrunner deposits at its venue within the bundle.
+DEPOSIT_MARGIN = 0.999
+
+
+def _sell_after(ctx, deposit_event, venue: str, amount: float):
+    receipt = yield deposit_event
+    if receipt.ok:
+        yield ctx.sell_on(venue, amount)
 
 
 def _balance(ctx, tokens: dict[str, str], symbols: list[str]) -> list[float]:

@@ -381,6 +381,11 @@ class PoolView:
         """Row ids with HF < 1 at the current on-chain prices."""
         return self._pool.liquidatable()
 
+    def health_factors_at(self, prices_usd: np.ndarray) -> np.ndarray:
+        """Health factors of every account if the oracles read ``prices_usd`` (what-if; not cached)."""
+        coll, debt = self._pool.balances()
+        return am.health_factors(coll, debt, prices_usd, self._pool.lt)
+
     def prices_usd(self) -> np.ndarray:
         return self._pool.prices_usd()
 

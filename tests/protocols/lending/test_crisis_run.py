@@ -70,3 +70,30 @@ def test_selling_seized_collateral_deepens_the_drop(base):
     assert venue_min(thin) < venue_min(res) < venue_min(deep) <= feed_min + 1e-9
     assert venue_min(kept) == pytest.approx(feed_min, rel=1e-12)  # no sales, no extra drop
     assert len(res.venue_trades) > 0 and (res.venue_trades["side"] == "sell").all()
+
+
+MEV = [
+    "chain.ordering=bundle_auction",
+    'protocols.usdc.initial_balances={"keeper/0": 3e6, "keeper/1": 3e6, "keeper/2": 3e6, "mev/0": 3e6}',
+    "agents=[{kind: oracles.push_updater, name: oracle, params: {oracle: eth_usd, sources: [cex]}},"
+    " {kind: lending.keeper, name: keeper, count: 3, params: {pool: aave, venue: cex, max_per_block: 20}},"
+    " {kind: lending.backrunner, name: mev, params: {pool: aave, venue: cex, oracle: eth_usd, max_per_block: 20}}]",
+]
+
+
+def test_backrunner_lands_liquidations_right_behind_the_oracle_update():
+    _sim, res = run(*MEV)
+    txs = res.txs
+    mev = txs[(txs["sender"] == "mev/0") & (txs["method"] == "liquidation_call") & (txs["status"] == "included")]
+    oracle = txs[(txs["method"] == "transmit") & (txs["status"] == "included")].set_index("block")
+    assert len(mev) > 0
+    for block, group in mev.groupby("block"):
+        # the bundle: the transmission at the top of the block, then the liquidations
+        assert group["index"].min() == oracle.loc[block, "index"] + 1
+        assert (group["bundle_id"] >= 0).all()
+    included = res.bundles[res.bundles["status"] == "included"]
+    assert len(included) > 0 and (included["payment_gwei"] > 0).all()
+    # in those blocks the public keepers' liquidations come after the whole bundle
+    public = txs[(txs["method"] == "liquidation_call") & (txs["sender"] != "mev/0") & txs["block"].isin(mev["block"])]
+    last_of_bundle = mev.groupby("block")["index"].max()
+    assert (public["index"].to_numpy() > last_of_bundle.loc[public["block"]].to_numpy()).all()
