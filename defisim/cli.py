@@ -56,12 +56,15 @@ def _cmd_run(args) -> int:
     progress = not args.no_progress and sys.stderr.isatty()
     results = Simulation(scenario).run(progress=progress)
     out = results.save(args.out)
+    from .plots import timeline_figure
+
+    figure = timeline_figure(results.tables, out / "timeline.png", scenario=scenario.spec.name)
     print(f"scenario {scenario.spec.name} ({scenario.source}), seed {results.meta['seed']}, hash {scenario.hash[:12]}")
     summary = results.summary()
     width = max(len(k) for k in summary)
     for k, v in summary.items():
         print(f"  {k:<{width}}  {v:,.6g}" if isinstance(v, float) else f"  {k:<{width}}  {v:,}")
-    print(f"results written to {out}/")
+    print(f"results written to {out}/ (timeline figure: {figure.name})")
     return 0
 
 

@@ -18,6 +18,7 @@ from .venues import build_markets, market_maker_process
 from .ordering import make_policy
 from .protocol import BlockInfo, Protocol
 from .registry import Registry, default_registry
+from .crisis import crisis_summary
 from .results import Results, engine_summary
 from .rng import RngTree
 from .scenario import Scenario
@@ -146,7 +147,7 @@ class Simulation:
             tables = self.log.frames()
         if bar is not None:
             bar.close()
-        summary: dict[str, Any] = engine_summary(tables)
+        summary: dict[str, Any] = {**engine_summary(tables), **crisis_summary(tables)}
         for name, p in self.protocols.items():
             for k, v in p.summary(tables).items():
                 summary[f"{name}.{k}"] = v

@@ -96,7 +96,9 @@ def _sell_winnings(ctx, receipt, tokens: dict[str, str], params) -> None:
     """After a won liquidation: deposit the collateral at the venue and sell it (if selling)."""
     if receipt.ok and params.sell and receipt.result.liquidator_collateral > 0:
         asset = receipt.tx.call.args["collateral_asset"]
-        ctx.env.process(_deposit_and_sell(ctx, tokens[asset], params.venue, receipt.result.liquidator_collateral, params))
+        # a hair under what was won: float sums of many winnings must not overdraw the balance
+        amount = DEPOSIT_MARGIN * receipt.result.liquidator_collateral
+        ctx.env.process(_deposit_and_sell(ctx, tokens[asset], params.venue, amount, params))
 
 
 def Keeper(ctx, params: KeeperParams, index: int):

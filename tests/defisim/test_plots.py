@@ -1,0 +1,107 @@
+"""The crisis timeline PNG: readable back, sized as documented, no pyplot or rcParams side effects."""
+from __future__ import annotations
+
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from defisim.plots import HEADER_PX, HF_TABLE, build_timeline, timeline_figure, timeline_panels
+from defisim.scenario import load_scenario
+from defisim.simulation import Simulation
+
+SMALL = {"width_px": 640, "panel_height_px": 160}
+
+
+@pytest.fixture(scope="module")
+def crash():
+    scenario = load_scenario("eth-crash", ["protocols.aave.population.count=500", "blocks=60"])
+    return Simulation(scenario).run().tables
+
+
+@pytest.fixture(scope="module")
+def quiet():
+    return Simulation(load_scenario("default", ["blocks=5"])).run().tables
+
+
+def _read(path) -> tuple[int, int]:
+    with Image.open(path) as im:
+        im.load()  # decodes every pixel: a truncated or corrupt file raises
+        assert im.format == "PNG"
+        return im.size
+
+
+def test_crash_timeline_is_a_png_of_the_documented_size(crash, tmp_path):
+    panels = timeline_panels(crash)
+    assert panels == ["prices", "liquidations", "bad debt", "chain"]
+    out = timeline_figure(crash, tmp_path / "t.png", scenario="eth-crash", **SMALL)
+    assert out == tmp_path / "t.png" and out.stat().st_size > 0
+    assert _read(out) == (640, HEADER_PX + 160 * len(panels))
+    image = matplotlib.image.imread(out)
+    assert image.shape[:2] == (HEADER_PX + 160 * len(panels), 640)
+    assert image[..., :3].std() > 0.05  # something was drawn
+
+
+def test_axes_carry_units_and_the_title_names_the_scenario(crash):
+    fig = build_timeline(crash, scenario="eth-crash", x="minutes", **SMALL)
+    assert fig.get_suptitle() == "eth-crash: crisis timeline"
+    labels = [ax.get_ylabel() for ax in fig.axes]
+    for unit in ("price (USD)", "(USD per block)", "count per block", "bad debt", "(gwei per gas)", "pending txs"):
+        assert any(unit in label for label in labels), unit
+    assert fig.axes[0].get_shared_x_axes().joined(fig.axes[0], fig.axes[-1])
+    bottom = [ax for ax in fig.axes if ax.get_xlabel()]
+    assert [ax.get_xlabel() for ax in bottom] == ["time since start (min)"]
+
+
+def test_a_run_without_lending_draws_only_what_it_has(quiet, tmp_path):
+    assert "liquidations" not in quiet and len(quiet["prices"]) == 0
+    assert timeline_panels(quiet) == ["chain"]
+    out = timeline_figure(quiet, tmp_path / "quiet.png", **SMALL)
+    assert _read(out) == (640, HEADER_PX + 160)
+
+
+def test_no_tables_still_write_a_figure(tmp_path):
+    assert timeline_panels({}) == []
+    assert _read(timeline_figure({}, tmp_path / "empty.png", **SMALL)) == (640, HEADER_PX + 160)
+
+
+def test_no_pyplot_figures_and_no_rcparams_changes(crash, tmp_path):
+    before = dict(matplotlib.rcParams)
+    backend = matplotlib.get_backend()
+    assert plt.get_fignums() == []
+    timeline_figure(crash, tmp_path / "a.png", **SMALL)
+    build_timeline(crash)
+    assert plt.get_fignums() == []
+    assert dict(matplotlib.rcParams) == before
+    assert matplotlib.get_backend() == backend
+
+
+def test_health_factor_panel_only_when_its_table_exists(quiet, tmp_path):
+    assert "health factors" not in timeline_panels(quiet)
+    hf = pd.DataFrame({"block": [1, 2, 3], "hf_p05": [1.1, 1.0, 0.9], "hf_p50": [1.5, 1.4, np.inf]})
+    tables = {**quiet, HF_TABLE: hf}
+    assert timeline_panels(tables) == ["chain", "health factors"]
+    assert _read(timeline_figure(tables, tmp_path / "hf.png", **SMALL)) == (640, HEADER_PX + 2 * 160)
+
+
+def test_prices_of_different_magnitudes_get_their_own_panels_and_constants_a_note():
+    blocks = [1, 2, 3]
+    prices = pd.DataFrame({
+        "block": blocks * 4,
+        "time_ms": [12_000, 24_000, 36_000] * 4,
+        "source": ["feed"] * 3 + ["feed"] * 3 + ["venue"] * 3 + ["protocol"] * 3,
+        "name": ["BTC"] * 3 + ["ETH"] * 3 + ["cex"] * 3 + ["usdc_usd.answer"] * 3,
+        "price_usd": [60_000.0, 55_000.0, 50_000.0, 2000.0, 1900.0, 1800.0, 2000.0, 1880.0, 1790.0, 1.0, 1.0, 1.0],
+    })
+    assert timeline_panels({"prices": prices}) == ["prices ~$100k", "prices ~$1k"]
+    fig = build_timeline({"prices": prices}, **SMALL)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert "constant: usdc_usd.answer = $1" in texts
+    assert [line.get_label() for line in fig.axes[1].get_lines()] == ["feed ETH (true price)", "venue cex (mid)"]
+
+
+def test_bad_x_axis_is_refused(quiet):
+    with pytest.raises(ValueError, match="x must be"):
+        build_timeline(quiet, x="seconds")
