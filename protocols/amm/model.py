@@ -13,6 +13,8 @@ swaps.
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import math
 from dataclasses import dataclass
 from typing import ClassVar
@@ -59,7 +61,7 @@ def _is_number(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
-class _TwoTokenPool(Protocol):
+class _TwoTokenPool(Protocol, ABC):
     """Shared checks, effects, view and summary of the two-token pools.
 
     A subclass gives the pure :meth:`_quote` (output and fee of a swap), :meth:`_spot` (price at given
@@ -73,21 +75,21 @@ class _TwoTokenPool(Protocol):
         self._log = host.log.declare("swaps", SWAPS_DOC, SWAP_COLUMNS)
 
     # -- pure helpers (read the state, never change it) ----------------------------------------
+    @abstractmethod
     def _quote(self, i: int, amount_in: float) -> tuple[float, float, int]:
         """(amount out after fee, fee, index of the token holding the fee) of selling ``amount_in`` of token i."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _spot(self, reserves: list[float]) -> float:
         """Marginal price of token0 in token1 units (no fee) at ``reserves``."""
-        raise NotImplementedError
 
     def spot_price(self) -> float:
         """Marginal price of token0 in token1 units now (no fee)."""
         return self._spot(self.state.reserves)
 
+    @abstractmethod
     def _invariant(self, reserves: list[float]) -> float:
         """The quantity a swap must not decrease (k, or D), at ``reserves``."""
-        raise NotImplementedError
 
     def price(self, token: str) -> float:
         """Marginal price of ``token`` in units of the other token of the pool (no fee).
