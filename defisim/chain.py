@@ -493,12 +493,7 @@ class Chain:
             if r.status:
                 reverted += 1
             log(r)
-            if ev.callbacks:
-                ev.succeed(r)
-            else:  # nobody waits yet: mark processed without a trip through SimPy's queue (see _settle)
-                ev._ok = True
-                ev._value = r
-                ev.callbacks = None
+            _settle(ev, r)
         self._block_log.append(
             (block.number, block.slot, block.time_ms, base, used, block.gas_limit, len(receipts), reverted, bg_in, n_bg,
              n_bundles, min_tip, self.mempool.size)
