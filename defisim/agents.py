@@ -37,10 +37,13 @@ class AgentContext:
         Off-chain venues of the run.
     trades : EventTable, optional
         Where off-chain venue trades are logged.
+    spawn : callable, optional
+        ``spawn(address) -> AgentContext``: contexts for the other addresses an agent acts for.
     """
 
     def __init__(self, name: str, env: simpy.Environment, chain: Chain, protocols, rng: np.random.Generator,
-                 public_latency: LatencySampler, private_latency: LatencySampler, markets=None, trades=None):
+                 public_latency: LatencySampler, private_latency: LatencySampler, markets=None, trades=None,
+                 spawn=None):
         self.name = name
         self.env = env
         self.chain = chain
@@ -51,6 +54,8 @@ class AgentContext:
         self._next_nonce = 0
         self._markets = {} if markets is None else markets
         self._trades = trades
+        self._spawn = spawn
+        self._accounts: dict[str, "AgentContext"] = {}
 
     @property
     def now(self) -> int:
@@ -69,6 +74,16 @@ class AgentContext:
     def view(self, protocol: str) -> Any:
         """Read-only view of a protocol's state."""
         return self._protocols[protocol].view()
+
+    def account(self, address: str) -> "AgentContext":
+        """The context of another address this agent signs for (e.g. a crowd of borrowers acting
+        through one process): its own nonces, random and latency streams; created on first use."""
+        ctx = self._accounts.get(address)
+        if ctx is None:
+            if self._spawn is None:
+                raise RuntimeError("this context cannot act for other addresses")
+            ctx = self._accounts[address] = self._spawn(address)
+        return ctx
 
     def params_of(self, protocol: str):
         """The (frozen) parameters of a protocol."""

@@ -111,19 +111,25 @@ class Simulation:
             factory = registry.agents[group.kind].factory
             for i in range(group.count):
                 name = f"{group.name or group.kind}/{i}"
-                ctx = AgentContext(
-                    name,
-                    self.env,
-                    self.chain,
-                    self.protocols,
-                    self.rng.stream(f"agent/{name}"),
-                    LatencySampler(spec.network.public_latency, self.rng.stream(f"latency/{name}/public")),
-                    LatencySampler(spec.network.private_latency, self.rng.stream(f"latency/{name}/private")),
-                    self.venues,
-                    self.prices.trades,
-                )
+                ctx = self._context(name)
                 self.agents.append(ctx)
                 self.env.process(factory(ctx, params, i))
+
+    def _context(self, name: str) -> AgentContext:
+        """A new agent context for the address ``name``, with its own random and latency streams."""
+        net = self.scenario.spec.network
+        return AgentContext(
+            name,
+            self.env,
+            self.chain,
+            self.protocols,
+            self.rng.stream(f"agent/{name}"),
+            LatencySampler(net.public_latency, self.rng.stream(f"latency/{name}/public")),
+            LatencySampler(net.private_latency, self.rng.stream(f"latency/{name}/private")),
+            self.venues,
+            self.prices.trades,
+            self._context,
+        )
 
     def run(self, blocks: int | None = None, progress: bool = False) -> Results:
         """Simulate ``blocks`` blocks (default: the scenario's) and return the results."""

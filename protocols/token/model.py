@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from types import MappingProxyType
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,7 +14,7 @@ from defisim.tx import Revert
 
 from .params import LedgerParams
 
-__all__ = ["TokenLedger", "LedgerState"]
+__all__ = ["TokenLedger", "LedgerState", "LedgerView"]
 
 TRANSFER_COLUMNS = [
     Column("block", "int64", "block number"),
@@ -95,6 +96,18 @@ class TokenLedger(Protocol):
         self.state.balances["balance"][row] += amount
         self.state.total_supply += amount
 
+    def issue_many(self, addresses: list[str], amounts) -> None:
+        """Mint to many addresses at once, without event rows (opening balances; vectorised)."""
+        accounts = self.state.accounts
+        new = [a for a in dict.fromkeys(addresses) if a not in accounts]
+        if new:
+            rows = self.state.balances.append(balance=np.zeros(len(new)))
+            accounts.update(zip(new, rows.tolist()))
+        idx = np.fromiter((accounts[a] for a in addresses), dtype=np.int64, count=len(addresses))
+        amounts = np.asarray(amounts, dtype=np.float64)
+        np.add.at(self.state.balances["balance"], idx, amounts)
+        self.state.total_supply += float(amounts.sum())
+
     def issue(self, dst: str, amount: float) -> None:
         """Mint ``amount`` to ``dst``: the total supply grows."""
         self.issue_quietly(dst, amount)
@@ -135,10 +148,9 @@ class TokenLedger(Protocol):
         return amount
 
     # -- hooks --------------------------------------------------------------------------------
-    def view(self) -> dict:
-        """Read-only ``{"accounts": {addr: row}, "balance": array, "total_supply": float}``."""
-        v = self.state.balances.view()
-        return {"accounts": dict(self.state.accounts), "balance": v["balance"], "total_supply": self.state.total_supply}
+    def view(self) -> "LedgerView":
+        """A read-only window (no copy of the account map)."""
+        return LedgerView(self)
 
     def summary(self, tables: dict) -> dict:
         t = tables["transfers"]
@@ -148,3 +160,30 @@ class TokenLedger(Protocol):
             "volume": float(mine.loc[mine["kind"] == "transfer", "amount"].sum()),
             "total_supply": float(self.state.total_supply),
         }
+
+
+class LedgerView:
+    """What agents read of a ledger: balances by address and the total supply (read-only)."""
+
+    __slots__ = ("_ledger",)
+
+    def __init__(self, ledger: TokenLedger):
+        self._ledger = ledger
+
+    def balance_of(self, addr: str) -> float:
+        """Balance of ``addr`` (token units)."""
+        return self._ledger.balance_of(addr)
+
+    @property
+    def total_supply(self) -> float:
+        return self._ledger.state.total_supply
+
+    @property
+    def accounts(self):
+        """Address → row, read-only."""
+        return MappingProxyType(self._ledger.state.accounts)
+
+    @property
+    def balance(self) -> np.ndarray:
+        """Balances by row, read-only."""
+        return self._ledger.state.balances.view()["balance"]

@@ -199,12 +199,7 @@ def _sell_after(ctx, deposit_event, venue: str, amount: float):
 
 def _balance(ctx, tokens: dict[str, str], symbols: list[str]) -> list[float]:
     """The keeper's on-chain balance of each reserve's token."""
-    out = []
-    for sym in symbols:
-        view = ctx.view(tokens[sym])
-        row = view["accounts"].get(ctx.name)
-        out.append(0.0 if row is None else float(view["balance"][row]))
-    return out
+    return [ctx.view(tokens[sym]).balance_of(ctx.name) for sym in symbols]
 
 
 def _deposit_and_sell(ctx, ledger: str, venue: str, amount: float, params: KeeperParams):

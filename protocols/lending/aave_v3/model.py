@@ -110,8 +110,8 @@ class AaveV3Pool(Protocol):
 
     def load_positions(self, table) -> None:
         """Open positions at the start (columns ``owner, collateral_asset, collateral, debt_asset,
-        debt`` in tokens): the lenders supplied what they borrow, the borrowed tokens go to the
-        aggregate wallet ``borrowers``. Vectorised: one append for all rows."""
+        debt`` in tokens): the lenders supplied what they borrow, the borrowed tokens sit in each
+        borrower's wallet. Vectorised: one append for all rows."""
         s, n_res = self.state, len(self.symbols)
         owners = list(table["owner"])
         if len(set(owners)) != len(owners) or any(o in s.accounts for o in owners):
@@ -132,8 +132,9 @@ class AaveV3Pool(Protocol):
             c, d = coll[:, r].sum(), debt[:, r].sum()
             if c > 0:
                 self._ledger(sym).issue_quietly(self.name, c)
-            if d > 0:  # lent by the lenders, now in the borrowers' hands
-                self._ledger(sym).issue_quietly("borrowers", d)
+            if d > 0:  # lent by the lenders, now in each borrower's wallet
+                has = debt[:, r] > 0
+                self._ledger(sym).issue_many([o for o, h in zip(owners, has.tolist()) if h], debt[has, r])
                 self._add_collateral(self._row("lenders"), r, d)
         s.version += 1
 

@@ -229,7 +229,7 @@ class PoolParams(BaseModel):
 
     ``seed_supply`` is what lenders (the account ``lenders``) have supplied at the start, per
     symbol in tokens, on top of what the ``population``'s borrowers have borrowed (lenders
-    supplied that too; the borrowed tokens sit in the aggregate wallet ``borrowers``).
+    supplied that too; the borrowed tokens sit in the borrowers' wallets).
     """
 
     model_config = _CONFIG
