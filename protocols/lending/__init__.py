@@ -1,5 +1,5 @@
 """Lending protocols. ``register`` adds their kinds to a registry."""
-from .aave_v3.agents import Backrunner, BackrunnerParams, Keeper, KeeperParams
+from .aave_v3.agents import Backrunner, BackrunnerParams, BorrowerGuard, BorrowerGuardParams, Keeper, KeeperParams
 from .aave_v3.model import AaveV3Pool
 from .aave_v3.params import PoolParams
 
@@ -11,3 +11,4 @@ def register(registry) -> None:
     registry.protocol("lending.aave_v3", PoolParams, AaveV3Pool, "Aave v3 market: supply, borrow, repay, withdraw, liquidationCall")
     registry.agent("lending.keeper", KeeperParams, Keeper, "liquidation keeper: sizes, bids gas, sells seized collateral")
     registry.agent("lending.backrunner", BackrunnerParams, Backrunner, "keeper that backruns oracle updates with bundles")
+    registry.agent("lending.borrower_guard", BorrowerGuardParams, BorrowerGuard, "borrowers who repay when their HF falls")

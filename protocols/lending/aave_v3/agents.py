@@ -17,12 +17,14 @@ from typing import NamedTuple
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from defisim.distributions import Distribution, Exponential, LatencyMs, Uniform
 from defisim.gas import GasStrategy, PercentileTip, bid
 from defisim.tx import Call
 
 from . import math as am
 
-__all__ = ["KeeperParams", "Keeper", "BackrunnerParams", "Backrunner", "plan_liquidations"]
+__all__ = ["KeeperParams", "Keeper", "BackrunnerParams", "Backrunner", "plan_liquidations",
+           "BorrowerGuardParams", "BorrowerGuard"]
 
 
 class KeeperParams(BaseModel):
@@ -208,3 +210,55 @@ def _deposit_and_sell(ctx, ledger: str, venue: str, amount: float, params: Keepe
     receipt = yield ctx.submit(Call(ledger, "transfer", {"to": f"venue:{venue}", "amount": amount}), 60_000, cap, tip)
     if receipt.ok:
         yield ctx.sell_on(venue, amount)
+
+
+class BorrowerGuardParams(BaseModel):
+    """Borrowers who defend their positions: a ``share`` of the pool's borrowers each watch their
+    health factor and, once it falls below a personal ``threshold``, notice after a ``reaction``
+    delay and repay debt from their wallet to bring it back to ``target_hf``. Their repayments
+    are transactions like any other: in a congested block they wait. The others do nothing."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pool: str
+    share: float = Field(0.3, ge=0, le=1)
+    threshold: Distribution = Uniform(low=1.02, high=1.15)
+    target_hf: float = Field(1.3, gt=1)
+    reaction: LatencyMs = Exponential(mean=30_000)
+    gas: GasStrategy = PercentileTip(quantile=0.5, markup=1.2)
+    gas_limit: int = Field(200_000, gt=0)
+
+
+def BorrowerGuard(ctx, params: BorrowerGuardParams, index: int):
+    """One process for the whole crowd: the HF check is vectorised over the watching borrowers;
+    each repayment is signed by the borrower's own address (``ctx.account``)."""
+    pool = ctx.view(params.pool)
+    rng = ctx.rng
+    rows = np.array([r for r in range(pool.n_accounts()) if pool.owner(r) != "lenders"], dtype=np.int64)
+    watching = rows[rng.random(rows.size) < params.share]
+    threshold = params.threshold.sample(rng, watching.size)
+    busy = np.zeros(watching.size, dtype=bool)
+    while True:
+        yield ctx.new_block
+        hf = pool.health_factors()[watching]
+        for i in np.flatnonzero((hf < threshold) & ~busy).tolist():
+            busy[i] = True
+            delay = int(round(float(params.reaction.sample(rng, 1)[0])))
+            ctx.env.process(_defend(ctx, params, pool, int(watching[i]), delay, busy, i))
+
+
+def _defend(ctx, params: BorrowerGuardParams, pool, row: int, delay_ms: int, busy: np.ndarray, i: int):
+    yield ctx.delay(delay_ms)
+    coll, debt = pool.position(row)
+    prices = pool.prices_usd()
+    rd = int(np.argmax(debt * prices))
+    # repay so that Σ coll·p·LT / (debt_usd − x·p_d) = target
+    excess_usd = debt @ prices - (coll * prices) @ pool.lt / params.target_hf
+    owner = ctx.account(pool.owner(row))
+    wallet = owner.view(ctx.params_of(params.pool).tokens[pool.symbols[rd]]).balance_of(owner.name)
+    amount = min(excess_usd / prices[rd], wallet, debt[rd])
+    if amount > 0:
+        cap, tip = bid(params.gas, ctx.chain)
+        yield owner.submit(Call(params.pool, "repay", {"asset": pool.symbols[rd], "amount": float(amount)}),
+                           params.gas_limit, cap, tip)
+    busy[i] = False

@@ -369,6 +369,7 @@ class PoolView:
         self.bonus = pool.bonus.copy()
         self.fee = pool.fee.copy()
         self.rules = pool.params.rules
+        self.lt = pool.lt.copy()
 
     def _ro(self, a: np.ndarray) -> np.ndarray:
         a = a.view()
@@ -389,6 +390,9 @@ class PoolView:
 
     def prices_usd(self) -> np.ndarray:
         return self._pool.prices_usd()
+
+    def n_accounts(self) -> int:
+        return len(self._pool.state.owners)
 
     def owner(self, row: int) -> str:
         return self._pool.state.owners[row]

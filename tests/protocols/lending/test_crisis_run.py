@@ -97,3 +97,26 @@ def test_backrunner_lands_liquidations_right_behind_the_oracle_update():
     public = txs[(txs["method"] == "liquidation_call") & (txs["sender"] != "mev/0") & txs["block"].isin(mev["block"])]
     last_of_bundle = mev.groupby("block")["index"].max()
     assert (public["index"].to_numpy() > last_of_bundle.loc[public["block"]].to_numpy()).all()
+
+
+def guarded(share: float):
+    return run("agents=[{kind: oracles.push_updater, name: oracle, params: {oracle: eth_usd, sources: [cex]}},"
+               " {kind: lending.keeper, name: keeper, count: 3, params: {pool: aave, venue: cex, max_per_block: 20}},"
+               f" {{kind: lending.borrower_guard, name: guard, params: {{pool: aave, share: {share}}}}}]")
+
+
+def test_borrowers_who_repay_in_time_are_liquidated_less():
+    sim0, none = guarded(0.0)
+    sim1, all_ = guarded(1.0)
+    repays = all_.txs[all_.txs["method"] == "repay"]
+    assert len(none.txs[none.txs["method"] == "repay"]) == 0
+    assert (repays["status"] == "included").mean() > 0.9
+    assert all_.liquidations["debt_repaid_usd"].sum() < 0.6 * none.liquidations["debt_repaid_usd"].sum()
+    # the repayments came from the borrowers' own wallets and reduced their debt
+    pool = sim1.protocols["aave"]
+    usdc = sim1.protocols["usdc"]
+    repaid = repays[repays["status"] == "included"]
+    some = repaid["sender"].iloc[0]
+    _coll, debt = pool.account(some)
+    assert usdc.balance_of(some) >= 0.0 and debt[1] >= 0.0
+    assert usdc.state.balances["balance"].sum() == pytest.approx(usdc.state.total_supply, rel=1e-12)
