@@ -47,6 +47,7 @@ class Plan(NamedTuple):
     """A liquidation worth sending: expected profit (USD) and the call's arguments."""
 
     profit_usd: float
+    row: int
     user: str
     collateral: int  # reserve index
     debt: int  # reserve index
@@ -76,14 +77,17 @@ def plan_liquidations(pool, venue, rows: np.ndarray, prices: np.ndarray, hf: np.
         other_debt_usd=debt_usd.sum(axis=1) - debt_usd[pick, rd], rules=pool.rules)
     at_mid = out.liquidator_collateral * venue.mid(now) - out.debt_repaid * prices[rd] - gas_usd
     ok = np.flatnonzero(out.ok & (out.liquidator_collateral > 0) & (at_mid >= min_profit_usd))
-    best = ok[np.argsort(-at_mid[ok], kind="stable")][: 2 * limit]
+    k = 2 * limit
+    if ok.size > k:  # only the best k need sorting
+        ok = ok[np.argpartition(-at_mid[ok], k - 1)[:k]]
+    best = ok[np.argsort(-at_mid[ok], kind="stable")]
     plans = []
     for i in best.tolist():
         got = float(out.liquidator_collateral[i])
         proceeds_usd, _avg = venue.quote_sell(got, now)
         profit = proceeds_usd - float(out.debt_repaid[i]) * prices[rd[i]] - gas_usd
         if profit >= min_profit_usd:
-            plans.append(Plan(profit, pool.owner(int(rows[i])), int(rc[i]), int(rd[i]), float(out.debt_repaid[i]), got))
+            plans.append(Plan(profit, int(rows[i]), pool.owner(int(rows[i])), int(rc[i]), int(rd[i]), float(out.debt_repaid[i]), got))
     plans.sort(key=lambda p: -p.profit_usd)
     return plans[:limit]
 
@@ -109,17 +113,19 @@ def Keeper(ctx, params: KeeperParams, index: int):
     venue = ctx.market(params.venue)
     gas_venue = ctx.market(params.gas_venue or params.venue)
     tokens = ctx.params_of(params.pool).tokens
-    in_flight: dict[str, object] = {}  # user -> receipt event of our liquidation
+    in_flight: dict[int, object] = {}  # account row -> receipt event of our liquidation
     while True:
         yield ctx.new_block
         if params.think:
             yield ctx.delay(params.think)
         now = ctx.now
-        for user, ev in list(in_flight.items()):
+        for row, ev in list(in_flight.items()):
             if ev.triggered:
-                del in_flight[user]
+                del in_flight[row]
                 _sell_winnings(ctx, ev.value, tokens, params)
-        rows = np.array([r for r in pool.liquidatable().tolist() if pool.owner(r) not in in_flight], dtype=np.int64)
+        rows = pool.liquidatable()
+        if in_flight:
+            rows = rows[~np.isin(rows, np.fromiter(in_flight, dtype=np.int64, count=len(in_flight)))]
         if rows.size == 0:
             continue
         cap_gwei, tip_gwei = bid(params.gas, ctx.chain)
@@ -131,7 +137,7 @@ def Keeper(ctx, params: KeeperParams, index: int):
             if capital[plan.debt] < plan.debt_repaid:
                 continue  # not enough capital to repay this one
             capital[plan.debt] -= plan.debt_repaid
-            in_flight[plan.user] = ctx.submit(_liquidation(params.pool, pool, plan), params.gas_limit, cap_gwei, tip_gwei)
+            in_flight[plan.row] = ctx.submit(_liquidation(params.pool, pool, plan), params.gas_limit, cap_gwei, tip_gwei)
 
 
 class BackrunnerParams(KeeperParams):
