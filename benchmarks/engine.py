@@ -93,7 +93,6 @@ import cProfile  # noqa: E402
 import gc  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
-import platform  # noqa: E402
 import pstats  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -106,6 +105,8 @@ from defisim.registry import Registry, default_registry  # noqa: E402
 from defisim.scenario import validate_scenario  # noqa: E402
 from defisim.simulation import Simulation  # noqa: E402
 from defisim.tx import Call  # noqa: E402
+
+from bench_env import environment, load_average, pin_to_one_core, python_speed_ns, source_state  # noqa: E402
 
 DAY_BLOCKS = 7_200
 TARGET_TX_US = 10.0
@@ -295,75 +296,11 @@ def best_of(results: list[dict]) -> dict:
 
 
 # -- environment ---------------------------------------------------------------------------
-def pin_to_one_core() -> int | None:
-    """Pin this process to one CPU (the last one allowed); returns it, or None if unsupported."""
-    if not hasattr(os, "sched_setaffinity"):
-        return None
-    try:
-        cpu = max(os.sched_getaffinity(0))
-        os.sched_setaffinity(0, {cpu})
-        return cpu
-    except OSError:
-        return None
 
 
-def load_average() -> list[float] | None:
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except (AttributeError, OSError):
-        return None
-
-
-def source_state() -> dict:
-    """The git commit measured and the engine/protocol files that differ from it (if git is there)."""
-    import subprocess
-
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
-        status = subprocess.run(["git", "status", "--porcelain", "--", "defisim", "protocols"], cwd=root,
-                                capture_output=True, text=True, check=True).stdout.splitlines()
-    except (OSError, subprocess.CalledProcessError):
-        return {"commit": None, "modified": None}
-    return {"commit": commit, "modified": sorted(line[3:] for line in status)}
-
-
-def environment(pinned: int | None) -> dict:
-    import numpy
-    import simpy
-
-    return {
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "processor": platform.processor() or None,
-        "cpu_count": os.cpu_count(),
-        "pinned_cpu": pinned,
-        "pinned": pinned is not None,
-        "numpy": numpy.__version__,
-        "simpy": simpy.__version__,
-        "gc_enabled": gc.isenabled(),
-    }
 
 
 # -- modes ---------------------------------------------------------------------------------
-def python_speed_ns() -> float:
-    """Calibration: best ns per iteration of a trivial pure-Python loop (``x += i``).
-
-    Lets figures from different machines (or a busy and a quiet moment on one machine) be
-    compared: run the benchmark on both and scale by the ratio of this figure.
-    """
-    n = 1_000_000
-    best = float("inf")
-    for _ in range(5):
-        x = 0
-        t0 = time.perf_counter()
-        for i in range(n):
-            x += i
-        best = min(best, time.perf_counter() - t0)
-    return best / n * 1e9
-
 
 def measure(blocks: int, repeats: int) -> dict:
     registry = bench_registry()

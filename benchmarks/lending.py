@@ -26,7 +26,7 @@ overrides ``blocks=7200`` (a day of 12 s slots; ``--blocks`` shortens it for a q
 
 * ``load_s``: loading and validating the scenario;
 * ``setup_s``: ``Simulation(scenario)``, which generates the borrower population and opens the
-  positions (vectorised; the naive pool then builds one object per position);
+  positions (vectorised; the naive pool then turns every row into one object);
 * ``wall_s``: ``Simulation.run()``, everything the run does, including building the result
   tables and the summary. Targets are checked against ``wall_s`` (``pass``) and against
   ``setup_s + wall_s`` (``pass_including_setup``).
@@ -42,7 +42,8 @@ live in this file only, registered in a private :class:`~defisim.registry.Regist
 library's registry is never touched). They implement the same lending model the obvious way:
 
 * one ``Position`` Python object per account (a ``__slots__`` class: owner, scaled and token
-  balances per reserve, as lists of floats), the pool holding a list of them;
+  balances per reserve, as lists of floats), the pool holding a list of them (the library's
+  constructor opens the initial positions, then each row becomes an object: setup, not run);
 * every block, after the reserve indices accrue (the library's own O(reserves) code,
   inherited), a Python loop over all positions refreshes each one's token balances
   (``balance = scaled × index``), i.e. interest is accrued position by position;
@@ -102,7 +103,6 @@ import cProfile  # noqa: E402
 import gc  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
-import platform  # noqa: E402
 import pstats  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -118,6 +118,8 @@ from protocols.lending.aave_v3 import math as am  # noqa: E402
 from protocols.lending.aave_v3.model import AaveV3Pool, PoolView  # noqa: E402
 from protocols.lending.aave_v3.params import PoolParams  # noqa: E402
 
+from bench_env import environment, load_average, pin_to_one_core, python_speed_ns, source_state  # noqa: E402
+
 SCENARIO = "eth-crash"
 DAY_BLOCKS = 7_200
 TARGETS_S = {100_000: 2.0, 1_000_000: 10.0}  # a day, one core
@@ -131,133 +133,118 @@ class Position:
 
     __slots__ = ("owner", "collateral_scaled", "debt_scaled", "collateral", "debt")
 
-    def __init__(self, owner: str, n_reserves: int):
+    def __init__(self, owner: str, collateral_scaled: list[float], debt_scaled: list[float],
+                 liquidity_index: list[float], borrow_index: list[float]):
         self.owner = owner
-        self.collateral_scaled = [0.0] * n_reserves
-        self.debt_scaled = [0.0] * n_reserves
-        self.collateral = [0.0] * n_reserves  # tokens = scaled × liquidity index (refreshed every block)
-        self.debt = [0.0] * n_reserves  # tokens = scaled × borrow index
+        self.collateral_scaled = collateral_scaled
+        self.debt_scaled = debt_scaled
+        self.collateral = [c * i for c, i in zip(collateral_scaled, liquidity_index)]  # tokens, refreshed every block
+        self.debt = [d * i for d, i in zip(debt_scaled, borrow_index)]
 
 
 class NaivePool(AaveV3Pool):
     """The Aave v3 pool with ``state.positions`` a list of :class:`Position` objects and every
     per-position computation a Python loop. Handlers, accrual of the indices, oracle reads and
-    the health-factor cache key are the library pool's own (inherited)."""
+    the health-factor cache key are the library pool's own (inherited).
+
+    The library's constructor opens the initial positions (seed supply, population) in its own
+    table; right after, every row becomes one object and the table is dropped. (Opening the
+    population is setup, timed apart from the run; this way it stays the library's code.)
+    """
 
     kind = "bench.naive_aave_v3"
 
-    # AaveV3Pool.__init__ creates an (empty) Table before opening the lenders' and borrowers'
-    # positions through _row / load_positions; the first of those swaps it for a list.
-    def _objects(self) -> list[Position]:
+    def __init__(self, name: str, params: PoolParams, host):
+        self._naive = False  # the library's table until the constructor is done
+        super().__init__(name, params, host)
         s = self.state
-        if not isinstance(s.positions, list):
-            if s.positions.size:
-                raise RuntimeError("NaivePool: positions were opened before the object list existed")
-            s.positions = []
-        return s.positions
-
-    def load_positions(self, table) -> None:
-        """As the library pool, one object per row (the totals and token issuance computed as
-        the library does, so every float agrees)."""
-        objs = self._objects()
-        s, n_res = self.state, len(self.symbols)
-        owners = list(table["owner"])
-        if len(set(owners)) != len(owners) or any(o in s.accounts for o in owners):
-            raise ValueError("population: owners must be unique and new to the pool")
-        n = len(owners)
-        coll = np.zeros((n, n_res))
-        debt = np.zeros((n, n_res))
-        rows = np.arange(n)
-        coll[rows, [self.index[a] for a in table["collateral_asset"]]] = np.asarray(table["collateral"], dtype=float)
-        debt[rows, [self.index[a] for a in table["debt_asset"]]] = np.asarray(table["debt"], dtype=float)
+        if s.positions.size != len(s.owners):
+            raise RuntimeError("NaivePool: the pool's table and owner list disagree")
         li, bi = s.liquidity_index.tolist(), s.borrow_index.tolist()
-        for owner, c_row, d_row in zip(owners, coll.tolist(), debt.tolist()):
-            p = Position(owner, n_res)
-            p.collateral_scaled = [c / i for c, i in zip(c_row, li)]
-            p.debt_scaled = [d / i for d, i in zip(d_row, bi)]
-            p.collateral = [c * i for c, i in zip(p.collateral_scaled, li)]
-            p.debt = [d * i for d, i in zip(p.debt_scaled, bi)]
-            s.accounts[owner] = len(objs)
-            objs.append(p)
-        s.owners.extend(owners)
-        s.total_collateral_scaled += coll.sum(axis=0) / s.liquidity_index
-        s.total_debt_scaled += debt.sum(axis=0) / s.borrow_index
-        for r, sym in enumerate(self.symbols):
-            c, d = coll[:, r].sum(), debt[:, r].sum()
-            if c > 0:
-                self._ledger(sym).issue_quietly(self.name, c)
-            if d > 0:
-                self._ledger(sym).issue_quietly("borrowers", d)
-                self._add_collateral(self._row("lenders"), r, d)
-        s.version += 1
+        s.positions = [Position(o, c, d, li, bi) for o, c, d in zip(
+            s.owners, s.positions["collateral_scaled"].tolist(), s.positions["debt_scaled"].tolist())]
+        self._naive = True
 
     def _row(self, owner: str) -> int:
-        objs = self._objects()
+        if not self._naive:
+            return super()._row(owner)
         s = self.state
         row = s.accounts.get(owner)
         if row is None:
-            row = len(objs)
-            objs.append(Position(owner, len(self.symbols)))
+            n = len(self.symbols)
+            row = len(s.positions)
+            s.positions.append(Position(owner, [0.0] * n, [0.0] * n, [0.0] * n, [0.0] * n))
             s.accounts[owner] = row
             s.owners.append(owner)
         return row
 
     def _add_collateral(self, row: int, r: int, tokens: float) -> None:
+        if not self._naive:
+            return super()._add_collateral(row, r, tokens)
         s = self.state
         scaled = float(tokens / s.liquidity_index[r])
-        p = self._objects()[row]
+        p = s.positions[row]
         p.collateral_scaled[r] += scaled
         p.collateral[r] = p.collateral_scaled[r] * float(s.liquidity_index[r])
         s.total_collateral_scaled[r] += scaled
         s.version += 1
 
     def _add_debt(self, row: int, r: int, tokens: float) -> None:
+        if not self._naive:
+            return super()._add_debt(row, r, tokens)
         s = self.state
         scaled = float(tokens / s.borrow_index[r])
-        p = self._objects()[row]
+        p = s.positions[row]
         p.debt_scaled[r] += scaled
         p.debt[r] = p.debt_scaled[r] * float(s.borrow_index[r])
         s.total_debt_scaled[r] += scaled
         s.version += 1
 
     def balances(self) -> tuple[np.ndarray, np.ndarray]:
-        objs = self._objects()
-        n = len(self.symbols)
+        if not self._naive:
+            return super().balances()
+        objs, n = self.state.positions, len(self.symbols)
         return (np.array([p.collateral for p in objs], dtype=float).reshape(-1, n),
                 np.array([p.debt for p in objs], dtype=float).reshape(-1, n))
 
     def account(self, owner: str) -> tuple[np.ndarray, np.ndarray]:
+        if not self._naive:
+            return super().account(owner)
         row = self.state.accounts.get(owner)
         if row is None:
             z = np.zeros(len(self.symbols))
             return z, z.copy()
-        p = self._objects()[row]
+        p = self.state.positions[row]
         return np.array(p.collateral), np.array(p.debt)
 
     def on_block(self, block) -> None:
         """The library's index accrual, then every position's balances, one object at a time."""
         before = self.state.version
         super().on_block(block)
-        if self.state.version == before:
+        if not self._naive or self.state.version == before:
             return
         li, bi = self.state.liquidity_index.tolist(), self.state.borrow_index.tolist()
-        for p in self._objects():
+        for p in self.state.positions:
             p.collateral = [c * i for c, i in zip(p.collateral_scaled, li)]
             p.debt = [d * i for d, i in zip(p.debt_scaled, bi)]
 
     def health_factors(self) -> np.ndarray:
         """Every account's HF with the scalar formula in a Python loop; the library's cache key."""
+        if not self._naive:
+            return super().health_factors()
         prices = self.prices_usd()
         key = (self.block.number if self.block else -1, self.state.version, prices.tobytes())
         if self._hf_cache is None or self._hf_cache[0] != key:
             pl, lt = prices.tolist(), self.lt.tolist()
             hf = am.health_factor
-            objs = self._objects()
+            objs = self.state.positions
             values = np.fromiter((hf(p.collateral, p.debt, pl, lt) for p in objs), dtype=float, count=len(objs))
             self._hf_cache = (key, values)
         return self._hf_cache[1]
 
     def liquidatable(self) -> np.ndarray:
+        if not self._naive:
+            return super().liquidatable()
         threshold = am.HEALTH_FACTOR_LIQUIDATION_THRESHOLD
         return np.array([i for i, h in enumerate(self.health_factors().tolist()) if h < threshold], dtype=np.int64)
 
@@ -269,23 +256,28 @@ class NaivePoolView(PoolView):
     """The library's read-only view, reading the objects."""
 
     def position_lists(self, row: int) -> tuple[list[float], list[float]]:
-        p = self._pool._objects()[row]
+        p = self._pool.state.positions[row]
         return list(p.collateral), list(p.debt)
 
     def positions(self, rows) -> tuple[np.ndarray, np.ndarray]:
-        objs, n = self._pool._objects(), len(self.symbols)
+        objs, n = self._pool.state.positions, len(self.symbols)
         rows = [int(r) for r in rows]
         return (np.array([objs[r].collateral for r in rows], dtype=float).reshape(-1, n),
                 np.array([objs[r].debt for r in rows], dtype=float).reshape(-1, n))
 
     def position(self, row: int) -> tuple[np.ndarray, np.ndarray]:
-        p = self._pool._objects()[row]
+        p = self._pool.state.positions[row]
         return np.array(p.collateral), np.array(p.debt)
 
     def health_factors_at(self, prices_usd) -> np.ndarray:
         pl, lt = [float(x) for x in prices_usd], self._pool.lt.tolist()
-        objs = self._pool._objects()
+        objs = self._pool.state.positions
         return np.fromiter((am.health_factor(p.collateral, p.debt, pl, lt) for p in objs), dtype=float, count=len(objs))
+
+
+def _plan(**values) -> "keeper_mod.Plan":
+    """A library :class:`~protocols.lending.aave_v3.agents.Plan` from the fields it has."""
+    return keeper_mod.Plan(**{f: values[f] for f in keeper_mod.Plan._fields})
 
 
 def naive_plan_liquidations(pool: NaivePoolView, venue, rows, prices, hf, gas_usd: float,
@@ -316,9 +308,13 @@ def naive_plan_liquidations(pool: NaivePoolView, venue, rows, prices, hf, gas_us
         proceeds_usd, _avg = venue.quote_sell(got, now)
         profit = proceeds_usd - float(out.debt_repaid) * pl[rd] - gas_usd
         if profit >= min_profit_usd:
-            plans.append(keeper_mod.Plan(profit, pool.owner(row), rc, rd, float(out.debt_repaid), got))
+            plans.append(_plan(profit_usd=profit, row=row, user=pool.owner(row), collateral=rc, debt=rd,
+                               debt_repaid=float(out.debt_repaid), liquidator_collateral=got))
     plans.sort(key=lambda p: -p.profit_usd)
     return plans[:limit]
+
+
+KEY_IS_ROW = "row" in keeper_mod.Plan._fields  # the library keeper keys its in-flight set by row since 6dcb79c
 
 
 def NaiveKeeper(ctx, params: keeper_mod.KeeperParams, index: int):
@@ -327,17 +323,17 @@ def NaiveKeeper(ctx, params: keeper_mod.KeeperParams, index: int):
     venue = ctx.market(params.venue)
     gas_venue = ctx.market(params.gas_venue or params.venue)
     tokens = ctx.params_of(params.pool).tokens
-    in_flight: dict[str, object] = {}
+    in_flight: dict[object, object] = {}  # the library keeper's key (row, or user before it had rows) -> receipt
     while True:
         yield ctx.new_block
         if params.think:
             yield ctx.delay(params.think)
         now = ctx.now
-        for user, ev in list(in_flight.items()):
+        for key, ev in list(in_flight.items()):
             if ev.triggered:
-                del in_flight[user]
+                del in_flight[key]
                 keeper_mod._sell_winnings(ctx, ev.value, tokens, params)
-        rows = [r for r in pool.liquidatable().tolist() if pool.owner(r) not in in_flight]
+        rows = [r for r in pool.liquidatable().tolist() if (r if KEY_IS_ROW else pool.owner(r)) not in in_flight]
         if not rows:
             continue
         cap_gwei, tip_gwei = bid(params.gas, ctx.chain)
@@ -350,7 +346,7 @@ def NaiveKeeper(ctx, params: keeper_mod.KeeperParams, index: int):
             if capital[plan.debt] < plan.debt_repaid:
                 continue
             capital[plan.debt] -= plan.debt_repaid
-            in_flight[plan.user] = ctx.submit(keeper_mod._liquidation(params.pool, pool, plan), params.gas_limit,
+            in_flight[plan.row if KEY_IS_ROW else plan.user] = ctx.submit(keeper_mod._liquidation(params.pool, pool, plan), params.gas_limit,
                                               cap_gwei, tip_gwei)
 
 
@@ -478,69 +474,9 @@ def compare_summaries(a: dict, b: dict) -> dict:
 
 
 # -- environment (as benchmarks/engine.py) -----------------------------------------------------
-def pin_to_one_core() -> int | None:
-    """Pin this process to one CPU (the last one allowed); returns it, or None if unsupported."""
-    if not hasattr(os, "sched_setaffinity"):
-        return None
-    try:
-        cpu = max(os.sched_getaffinity(0))
-        os.sched_setaffinity(0, {cpu})
-        return cpu
-    except OSError:
-        return None
 
 
-def load_average() -> list[float] | None:
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except (AttributeError, OSError):
-        return None
 
-
-def source_state() -> dict:
-    """The git commit measured and the engine/protocol files that differ from it (if git is there)."""
-    import subprocess
-
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
-        status = subprocess.run(["git", "status", "--porcelain", "--", "defisim", "protocols"], cwd=root,
-                                capture_output=True, text=True, check=True).stdout.splitlines()
-    except (OSError, subprocess.CalledProcessError):
-        return {"commit": None, "modified": None}
-    return {"commit": commit, "modified": sorted(line[3:] for line in status)}
-
-
-def environment(pinned: int | None) -> dict:
-    import pandas
-    import simpy
-
-    return {
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "processor": platform.processor() or None,
-        "cpu_count": os.cpu_count(),
-        "pinned_cpu": pinned,
-        "pinned": pinned is not None,
-        "numpy": np.__version__,
-        "pandas": pandas.__version__,
-        "simpy": simpy.__version__,
-    }
-
-
-def python_speed_ns() -> float:
-    """Calibration: best ns per iteration of a trivial pure-Python loop (``x += i``)."""
-    n = 1_000_000
-    best = float("inf")
-    for _ in range(5):
-        x = 0
-        t0 = time.perf_counter()
-        for i in range(n):
-            x += i
-        best = min(best, time.perf_counter() - t0)
-    return best / n * 1e9
 
 
 # -- modes -----------------------------------------------------------------------------------

@@ -135,7 +135,6 @@ class Simulation:
         """Simulate ``blocks`` blocks (default: the scenario's) and return the results."""
         n = self.scenario.spec.blocks if blocks is None else blocks
         bar = None
-        on_block = self.prices
         if progress:
             from tqdm import tqdm
 
@@ -144,6 +143,8 @@ class Simulation:
             def on_block(b: BlockInfo, bar=bar, record=self.prices):
                 record(b)
                 bar.update(1)
+        else:
+            on_block = self.prices
 
         done = self.env.process(self.chain.run(n, on_block))
         with _cyclic_gc_paused():
