@@ -288,3 +288,10 @@ def test_no_or_unknown_command(capsys, argv):
     rc, out, err = cli(capsys, *argv)
     assert rc == 2
     assert_one_line_error(err)
+
+
+def test_ltv_above_liquidation_threshold_is_one_line_naming_the_reserve(capsys):
+    code = main(["validate", "eth-crash", "--set", "protocols.aave.reserves.0.ltv=0.9"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert err.startswith("defisim: error: protocols.aave.reserves.0: ltv (0.9) must not exceed liquidation_threshold")
