@@ -55,19 +55,31 @@ class Plan(NamedTuple):
     liquidator_collateral: float  # tokens
 
 
+#: How many of the largest candidate debts a keeper sizes per liquidation it may send.
+PLAN_SHORTLIST = 8
+
+
 def plan_liquidations(pool, venue, rows: np.ndarray, prices: np.ndarray, hf: np.ndarray, gas_usd: float,
                       min_profit_usd: float, now: int, limit: int) -> list[Plan]:
     """The most profitable liquidations among ``rows``, best first, at most ``limit``.
 
-    Every candidate is sized as the pool would size it (largest collateral and debt reserve,
-    maximum debt to cover; mechanics §1.3), all at once; they are ranked by profit at the
-    venue's mid and the best are priced exactly against the venue's depth (the impact of
-    selling the seized collateral), net of ``gas_usd``.
+    The candidates with the largest debts (``PLAN_SHORTLIST × limit`` of them) are sized as the
+    pool would size them (largest collateral and debt reserve, maximum debt to cover; mechanics
+    §1.3), all at once; they are ranked by profit at the venue's mid and the best are priced
+    exactly against the venue's depth (the impact of selling the seized collateral), net of
+    ``gas_usd``.
     """
     if rows.size == 0:
         return []
     coll, debt = pool.positions(rows)
-    coll_usd, debt_usd = coll * prices, debt * prices
+    debt_usd = debt * prices
+    shortlist = PLAN_SHORTLIST * limit
+    if rows.size > shortlist:
+        # a liquidation's profit grows with the debt it repays: size only the largest debts
+        keep = np.argpartition(-debt_usd.sum(axis=1), shortlist - 1)[:shortlist]
+        keep.sort()
+        rows, hf, coll, debt, debt_usd = rows[keep], hf[keep], coll[keep], debt[keep], debt_usd[keep]
+    coll_usd = coll * prices
     rc, rd = coll_usd.argmax(axis=1), debt_usd.argmax(axis=1)
     pick = np.arange(rows.size)
     out = am.liquidation_calls(
