@@ -31,6 +31,8 @@ from .units import GWEI
 
 __all__ = ["Chain", "Bundle", "TX_COLUMNS", "BLOCK_COLUMNS"]
 
+_new_tuple = tuple.__new__
+
 _STATUS_NAMES = {
     TxStatus.INCLUDED: "included",
     TxStatus.REVERTED: "reverted",
@@ -125,19 +127,29 @@ class TxEvent(simpy.Event):
     __slots__ = ("tx",)
 
 
-def _settle(event: simpy.Event, receipt: Receipt) -> None:
-    """Give a receipt event its value.
+def _settle_all(events: Sequence[simpy.Event], values: Sequence[Any]) -> None:
+    """Give receipt (or block) events their values.
 
-    When no process waits on it yet, the event is marked processed directly instead of
-    going through SimPy's queue; a process that yields it later resumes at once with the
-    receipt, exactly as with a processed event. Otherwise it is triggered as usual.
+    An event no process waits on yet is marked processed directly instead of going through
+    SimPy's queue; a process that yields it later resumes at once with the value, exactly as
+    with a processed event. The others are triggered as usual.
     """
-    if event.callbacks:
-        event.succeed(receipt)
-    else:
-        event._ok = True
-        event._value = receipt
-        event.callbacks = None
+    for event, value in zip(events, values):
+        if event.callbacks:
+            event.succeed(value)
+        else:
+            event._ok = True
+            event._value = value
+            event.callbacks = None
+
+
+def _settle(event: simpy.Event, value: Any) -> None:
+    """:func:`_settle_all` for one event."""
+    _settle_all((event,), (value,))
+
+
+_PRICE = itemgetter(6)  # Receipt.effective_gas_price_gwei
+_STATUS = itemgetter(1)  # Receipt.status
 
 
 class Chain:
@@ -251,7 +263,9 @@ class Chain:
     ) -> TxEvent:
         """Stamp and admit a transaction; returns its receipt event (value: :class:`Receipt`)."""
         now = self.env._now
-        tx = Tx(sender, nonce, call, gas_limit, max_fee_gwei, priority_fee_gwei, private, -1, next(self._seq), now, now + latency_ms)
+        # tuple.__new__ skips the NamedTuple's Python-level __new__ (same object, hot path)
+        tx = _new_tuple(Tx, (sender, nonce, call, gas_limit, max_fee_gwei, priority_fee_gwei, private, -1, next(self._seq),
+                             now, now + latency_ms))
         ev = TxEvent(self.env)
         ev.tx = tx
         if gas_limit > self._gas_limit:
@@ -349,7 +363,7 @@ class Chain:
         mempool = self.mempool
         key = policy.key
         heads: list = []
-        for sender, queue in mempool.by_sender.items():
+        for sender, queue in mempool.by_sender.items() if mempool.size else ():
             ev = queue.get(nonces.get(sender, 0))
             if ev is not None:
                 tx = ev.tx
@@ -357,18 +371,20 @@ class Chain:
                     heads.append((key(tx, base), tx.seq, ev))
         heads.sort()
 
-        eff_tips = self.background.draw(now, base)
-        n_bg = eff_tips.shape[0]
-        g = self.background.gas_per_tx
+        background = self.background
+        demand = background.demand(now, base)
+        n_bg = demand.n
+        g = background.gas_per_tx
         bg_in = 0
+        min_bg_tip = float("nan")
         in_order = bool(heads) and n_bg > 0  # background sorted into the policy's order
         if in_order:
-            bg_keys, eff_tips = policy.background_order(eff_tips, (now - spec.slot, cutoff))
+            bg_keys, eff_tips = policy.background_order(background.effective_tips(demand), (now - spec.slot, cutoff))
             bg_keys_list = bg_keys.tolist()
         bg_blocked = not in_order
         index = len(receipts)
         execute = self.executor.execute
-        remove = mempool.remove
+        take_next = mempool.take_next
         while heads:
             k, _seq, ev = heappop(heads)
             tx = ev.tx
@@ -385,35 +401,35 @@ class Chain:
                 continue  # does not fit; stays pending, and so do the sender's later nonces
             status, reason, gas_used, result = execute(tx)
             used += gas_used
-            price = tx.max_fee_gwei if tx.max_fee_gwei < base + tx.priority_fee_gwei else base + tx.priority_fee_gwei
-            receipts.append(Receipt(tx, status, reason, number, index, gas_used, price, gas_used * price, now, result))
+            price = base + tx.priority_fee_gwei
+            if tx.max_fee_gwei < price:
+                price = tx.max_fee_gwei
+            receipts.append(_new_tuple(Receipt, (tx, status, reason, number, index, gas_used, price, gas_used * price, now, result)))
             events.append(ev)
             index += 1
-            sender = tx.sender
-            nxt = tx.nonce + 1
-            nonces[sender] = nxt
-            remove(tx)
-            ev2 = mempool.get(sender, nxt)
+            nonces[tx.sender] = tx.nonce + 1
+            ev2 = take_next(tx)
             if ev2 is not None:
                 t2 = ev2.tx
                 if t2.arrival_ms < cutoff and t2.max_fee_gwei >= base:
                     heappush(heads, (key(t2, base), t2.seq, ev2))
-        if in_order and not bg_blocked:
-            add = min(n_bg - bg_in, (limit - used) // g)
-            bg_in += add
-            used += add * g
-        elif not in_order and n_bg:
-            bg_in = min(n_bg, (limit - used) // g)
-            used += bg_in * g
-            if bg_in < n_bg:  # not all fit: the policy's order decides which do
-                _keys, eff_tips = policy.background_order(eff_tips, (now - spec.slot, cutoff))
+        if in_order:
+            if not bg_blocked:
+                add = min(n_bg - bg_in, (limit - used) // g)
+                bg_in += add
+                used += add * g
+        elif n_bg:
+            room = (limit - used) // g
+            if n_bg <= room:  # all of it fits: only its lowest tip is observable
+                bg_in = n_bg
+                min_bg_tip = background.lowest_tip(demand)
+            else:  # not all fit: the policy's order decides which do
+                bg_in = room
+                _keys, eff_tips = policy.background_order(background.effective_tips(demand), (now - spec.slot, cutoff))
                 in_order = True
-        if not bg_in:
-            min_bg_tip = float("nan")
-        elif in_order and policy.orders_by_tip:
-            min_bg_tip = float(eff_tips[bg_in - 1])
-        else:
-            min_bg_tip = float(eff_tips[:bg_in].min())
+            used += bg_in * g
+        if in_order and bg_in:
+            min_bg_tip = float(eff_tips[bg_in - 1]) if policy.orders_by_tip else float(eff_tips[:bg_in].min())
         return self._seal(block, receipts, events, used, bg_in, n_bg, min_bg_tip, n_bundles)
 
     def _include_bundles(self, block: BlockInfo, cutoff: int, receipts: list, events: list) -> tuple[int, int]:
@@ -485,15 +501,13 @@ class Chain:
               min_tip: float, n_bundles: int) -> BlockInfo:
         base = block.base_fee_gwei
         reverted = 0
-        log = self._tx_log.append
-        for ev, r in zip(events, receipts):
-            tip = r.effective_gas_price_gwei - base
-            if not tip >= min_tip:
-                min_tip = tip
-            if r.status:
-                reverted += 1
-            log(r)
-            _settle(ev, r)
+        if receipts:
+            self._tx_log.rows.extend(receipts)
+            lowest = min(map(_PRICE, receipts)) - base  # the lowest effective tip of the agents' txs
+            if not lowest >= min_tip:  # (min_tip is NaN when no background tx got in)
+                min_tip = lowest
+            reverted = list(map(_STATUS, receipts)).count(TxStatus.REVERTED)
+            _settle_all(events, receipts)
         self._block_log.append(
             (block.number, block.slot, block.time_ms, base, used, block.gas_limit, len(receipts), reverted, bg_in, n_bg,
              n_bundles, min_tip, self.mempool.size)
@@ -506,5 +520,5 @@ class Chain:
         self.number = block.number
         self.last_block = block
         ev, self._new_block = self._new_block, self.env.event()
-        ev.succeed(block)
+        _settle(ev, block)
         return block

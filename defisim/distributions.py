@@ -15,6 +15,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 from .units import parse_duration_ms
 
+_SQRT2 = math.sqrt(2.0)
+
 __all__ = ["Fixed", "Uniform", "LogNormal", "Exponential", "Distribution", "LatencyMs"]
 
 
@@ -87,7 +89,7 @@ class LogNormal(_Dist):
         return np.exp(self.sigma * rng.standard_normal(n) + math.log(self.median))
 
     def quantile(self, p):
-        return float(self.median * math.exp(self.sigma * float(ndtri(p))))
+        return self.median * math.exp(self.sigma * float(ndtri(p)))
 
     def ppf(self, u):
         return self.median * np.exp(self.sigma * ndtri(u))
@@ -97,7 +99,7 @@ class LogNormal(_Dist):
             return 1.0
         if self.sigma == 0:
             return 1.0 if x <= self.median else 0.0
-        return 0.5 * math.erfc((math.log(x) - math.log(self.median)) / (self.sigma * math.sqrt(2.0)))
+        return 0.5 * math.erfc(math.log(x / self.median) / (self.sigma * _SQRT2))
 
 
 class Exponential(_Dist):

@@ -41,7 +41,7 @@ class Executor:
         if tx.gas_limit < spec.gas:
             return TxStatus.REVERTED, "out of gas", tx.gas_limit, None
         given = call.args.keys()
-        if not (spec.required <= given <= spec.arg_names):
+        if given != spec.arg_names and not (spec.required <= given <= spec.arg_names):
             # calldata that does not match the function's arguments reverts, as in the EVM
             missing, unknown = sorted(spec.required - given), sorted(given - spec.arg_names)
             return TxStatus.REVERTED, f"bad arguments: missing {missing}, unknown {unknown}", min(INTRINSIC_GAS, tx.gas_limit), None

@@ -111,6 +111,18 @@ class Mempool:
         if not queue:
             del self.by_sender[tx.sender]
 
+    def take_next(self, tx: Tx) -> simpy.Event | None:
+        """Take the included ``tx`` out; return the receipt event of the sender's next pending
+        transaction (nonce + 1), if any."""
+        sender = tx.sender
+        queue = self.by_sender[sender]
+        del queue[tx.nonce]
+        self.size -= 1
+        if queue:
+            return queue.get(tx.nonce + 1)
+        del self.by_sender[sender]
+        return None
+
     def _evict_lowest_tip(self) -> None:
         # lowest priority fee; among equals the newest (largest seq) goes first
         ev = min(

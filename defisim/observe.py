@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Mapping
 
 from .eventlog import Column, EventLog
-from .protocol import BlockInfo
+from .protocol import BlockInfo, Protocol
 
 __all__ = ["PriceRecorder", "PRICE_COLUMNS", "VENUE_EVENT_COLUMNS", "VENUE_TRADE_COLUMNS"]
 
@@ -42,6 +42,8 @@ class PriceRecorder:
 
     def __init__(self, log: EventLog, feeds: Mapping, venues: Mapping, protocols: Mapping):
         self.feeds, self.venues, self.protocols = feeds, venues, protocols
+        # a protocol that keeps the base class's ``prices`` never shows any
+        self._priced = [(name, p) for name, p in protocols.items() if type(p).prices is not Protocol.prices]
         self._table = log.declare("prices", "true, venue and on-chain prices per block", PRICE_COLUMNS)
         self._events = log.declare("venue_events", "market makers pulling and restoring depth", VENUE_EVENT_COLUMNS)
         self.trades = log.declare("venue_trades", "agents' fills on off-chain venues", VENUE_TRADE_COLUMNS)
@@ -53,7 +55,7 @@ class PriceRecorder:
             add((n, t, "feed", asset, feed.price_at(t)))
         for name, venue in self.venues.items():
             add((n, t, "venue", name, venue.mid(t)))
-        for pname, p in self.protocols.items():
+        for pname, p in self._priced:
             for key, price in p.prices().items():
                 add((n, t, "protocol", f"{pname}.{key}", price))
 
