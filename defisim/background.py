@@ -58,12 +58,12 @@ class BackgroundDemand:
         self._rng = rng
         self._tips = ChunkedDraws(spec.tip_gwei.sample, rng, 1 << 14)
         self._uniforms = ChunkedDraws(lambda g, n: g.random(n), rng, 1 << 14)
+        self._next_uniform = ChunkedDraws(lambda g, n: g.random(n), rng, 1 << 12).next  # for lowest_tip
         self._fixed_caps = spec.max_fee_gwei.kind == "fixed"
         self._rate = spec.rate_tx_per_block
         self._includable = spec.max_fee_gwei.sf
         self._tip_quantile = spec.tip_gwei.quantile
         self._cap_quantile = spec.max_fee_gwei.quantile
-        self._next_uniform = self._uniforms.next
 
     def multipliers(self, time_ms: int) -> tuple[float, float]:
         """(rate multiplier, tip multiplier) in force at ``time_ms`` (spikes multiply)."""

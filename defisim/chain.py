@@ -17,6 +17,7 @@ from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 import simpy
+from simpy.events import PENDING
 
 from .background import BackgroundDemand
 from .eventlog import Column, EventLog
@@ -32,6 +33,7 @@ from .units import GWEI
 __all__ = ["Chain", "Bundle", "TX_COLUMNS", "BLOCK_COLUMNS"]
 
 _new_tuple = tuple.__new__
+_INCLUDED, _REVERTED = TxStatus.INCLUDED, TxStatus.REVERTED  # enum attribute lookups are slow on 3.11
 
 _STATUS_NAMES = {
     TxStatus.INCLUDED: "included",
@@ -125,6 +127,13 @@ class TxEvent(simpy.Event):
     """The receipt event of a submitted transaction; ``tx`` is the stamped transaction."""
 
     __slots__ = ("tx",)
+
+    def __init__(self, env: simpy.Environment, tx: Tx):
+        # simpy.Event.__init__ inlined (one per transaction: a hot path)
+        self.env = env
+        self.callbacks: list = []
+        self._value = PENDING
+        self.tx = tx
 
 
 def _settle_all(events: Sequence[simpy.Event], values: Sequence[Any]) -> None:
@@ -266,8 +275,7 @@ class Chain:
         # tuple.__new__ skips the NamedTuple's Python-level __new__ (same object, hot path)
         tx = _new_tuple(Tx, (sender, nonce, call, gas_limit, max_fee_gwei, priority_fee_gwei, private, -1, next(self._seq),
                              now, now + latency_ms))
-        ev = TxEvent(self.env)
-        ev.tx = tx
+        ev = TxEvent(self.env, tx)
         if gas_limit > self._gas_limit:
             self._drop(tx, ev, "gas limit above block gas limit")
         elif priority_fee_gwei > max_fee_gwei:
@@ -292,8 +300,7 @@ class Chain:
                 continue
             nonce, call, gas_limit, max_fee, tip = item
             tx = Tx(sender, nonce, call, gas_limit, max_fee, tip, True, bid, next(self._seq), now, now + latency_ms)
-            ev = TxEvent(self.env)
-            ev.tx = tx
+            ev = TxEvent(self.env, tx)
             txs.append(tx)
             own.append(True)
             events.append(ev)
@@ -451,7 +458,7 @@ class Chain:
             results = []
             for tx in b.txs:
                 status, reason, gas_used, result = self.executor.execute(tx)
-                if status != TxStatus.INCLUDED:
+                if status != _INCLUDED:
                     break
                 results.append((gas_used, result))
             else:
@@ -506,7 +513,7 @@ class Chain:
             lowest = min(map(_PRICE, receipts)) - base  # the lowest effective tip of the agents' txs
             if not lowest >= min_tip:  # (min_tip is NaN when no background tx got in)
                 min_tip = lowest
-            reverted = list(map(_STATUS, receipts)).count(TxStatus.REVERTED)
+            reverted = list(map(_STATUS, receipts)).count(_REVERTED)
             _settle_all(events, receipts)
         self._block_log.append(
             (block.number, block.slot, block.time_ms, base, used, block.gas_limit, len(receipts), reverted, bg_in, n_bg,

@@ -16,6 +16,9 @@ __all__ = ["Executor", "INTRINSIC_GAS"]
 #: Gas of a transaction that reaches no handler (the EVM's intrinsic cost).
 INTRINSIC_GAS = 21_000
 
+# enum members as module constants: ``TxStatus.INCLUDED`` costs ~0.2 µs per lookup on 3.11
+_INCLUDED, _REVERTED = TxStatus.INCLUDED, TxStatus.REVERTED
+
 
 class Executor:
     """Dispatches calls to the protocols by ``call.target`` and ``call.method``."""
@@ -34,19 +37,19 @@ class Executor:
         call = tx.call
         protocol = self.protocols.get(call.target)
         if protocol is None:
-            return TxStatus.REVERTED, f"no protocol {call.target!r}", min(INTRINSIC_GAS, tx.gas_limit), None
+            return _REVERTED, f"no protocol {call.target!r}", min(INTRINSIC_GAS, tx.gas_limit), None
         spec = protocol.handlers.get(call.method)
         if spec is None:
-            return TxStatus.REVERTED, f"{call.target} has no call {call.method!r}", min(INTRINSIC_GAS, tx.gas_limit), None
+            return _REVERTED, f"{call.target} has no call {call.method!r}", min(INTRINSIC_GAS, tx.gas_limit), None
         if tx.gas_limit < spec.gas:
-            return TxStatus.REVERTED, "out of gas", tx.gas_limit, None
+            return _REVERTED, "out of gas", tx.gas_limit, None
         given = call.args.keys()
         if given != spec.arg_names and not (spec.required <= given <= spec.arg_names):
             # calldata that does not match the function's arguments reverts, as in the EVM
             missing, unknown = sorted(spec.required - given), sorted(given - spec.arg_names)
-            return TxStatus.REVERTED, f"bad arguments: missing {missing}, unknown {unknown}", min(INTRINSIC_GAS, tx.gas_limit), None
+            return _REVERTED, f"bad arguments: missing {missing}, unknown {unknown}", min(INTRINSIC_GAS, tx.gas_limit), None
         try:
             result = spec.fn(protocol, tx.sender, **call.args)
         except Revert as r:
-            return TxStatus.REVERTED, r.reason, spec.revert_gas, None
-        return TxStatus.INCLUDED, "", spec.gas, result
+            return _REVERTED, r.reason, spec.revert_gas, None
+        return _INCLUDED, "", spec.gas, result

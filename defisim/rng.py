@@ -7,7 +7,8 @@ order in which streams were requested, so adding an agent shifts nobody else's n
 from __future__ import annotations
 
 import hashlib
-from typing import Callable
+import itertools
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -60,12 +61,13 @@ class RngTree:
 
 
 class ChunkedDraws:
-    """Draws from a generator in chunks and hands out one value at a time.
+    """Draws from a generator in chunks and hands out one value at a time, or slices.
 
     A numpy call costs about a microsecond whatever its size, so per-event draws
     (a latency per transaction, a Poisson count per block) are drawn ``chunk`` at a time.
-    The sequence of values is a pure function of the generator's state, so results stay
-    deterministic.
+    Use one object either value by value (:attr:`next`) or in slices (:meth:`take`), not
+    both: each keeps its own buffer. The sequence of values is a pure function of the
+    generator's state, so results stay deterministic.
 
     Parameters
     ----------
@@ -78,34 +80,31 @@ class ChunkedDraws:
     Examples
     --------
     >>> d = ChunkedDraws(lambda rng, n: rng.integers(0, 1000, n), np.random.default_rng(1), chunk=4)
-    >>> [d.next() for _ in range(4)] == np.random.default_rng(1).integers(0, 1000, 4).tolist()
+    >>> [d.next() for _ in range(6)] == np.random.default_rng(1).integers(0, 1000, 8)[:6].tolist()
+    True
+    >>> d = ChunkedDraws(lambda rng, n: rng.integers(0, 1000, n), np.random.default_rng(1), chunk=4)
+    >>> np.concatenate([d.take(3), d.take(3)]).tolist() == np.random.default_rng(1).integers(0, 1000, 8)[:6].tolist()
     True
     """
 
-    __slots__ = ("_draw", "_rng", "_chunk", "_arr", "_list", "_i")
+    __slots__ = ("_draw", "_rng", "_chunk", "_arr", "_i", "next")
 
     def __init__(self, draw: Callable[[np.random.Generator, int], np.ndarray], rng: np.random.Generator, chunk: int = 4096):
         self._draw, self._rng, self._chunk = draw, rng, chunk
         self._arr = np.empty(0)
-        self._list: list | None = None
         self._i = 0
+        #: ``next()`` -> the next value as a Python scalar (a C-level iterator over chunk lists)
+        self.next = itertools.chain.from_iterable(self._lists()).__next__
+
+    def _lists(self) -> Iterator[list]:
+        while True:
+            yield self._draw(self._rng, self._chunk).tolist()
 
     def _refill(self, need: int) -> None:
         rest = self._arr[self._i :]
         fresh = [self._draw(self._rng, self._chunk) for _ in range(max(1, -(-(need - rest.shape[0]) // self._chunk)))]
         self._arr = np.concatenate([rest, *fresh]) if rest.shape[0] else (fresh[0] if len(fresh) == 1 else np.concatenate(fresh))
-        self._list = None  # made on first use by next()
         self._i = 0
-
-    def next(self):
-        """The next value (a Python scalar)."""
-        if self._i >= self._arr.shape[0]:
-            self._refill(1)
-        if self._list is None:
-            self._list = self._arr.tolist()
-        v = self._list[self._i]
-        self._i += 1
-        return v
 
     def take(self, n: int) -> np.ndarray:
         """The next ``n`` values as an array."""

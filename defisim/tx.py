@@ -40,6 +40,9 @@ class TxStatus(IntEnum):
     PENDING = 3  #: still waiting when the run ended (results only)
 
 
+_INCLUDED = TxStatus.INCLUDED  # module constant: enum attribute lookups are slow on 3.11
+
+
 class Tx(NamedTuple):
     """A signed transaction.
 
@@ -87,4 +90,4 @@ class Receipt(NamedTuple):
     @property
     def ok(self) -> bool:
         """True when the call executed successfully."""
-        return self.status == TxStatus.INCLUDED
+        return self.status == _INCLUDED

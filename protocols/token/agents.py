@@ -4,6 +4,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from defisim.distributions import Distribution, LogNormal
+from defisim.rng import ChunkedDraws
 from defisim.tx import Call
 
 __all__ = ["PayerParams", "Payer"]
@@ -34,17 +35,20 @@ def Payer(ctx, params: PayerParams, index: int):
     """Generator process of one payer (``index`` within its group)."""
     group = ctx.name.rsplit("/", 1)[0]
     rng = ctx.rng
+    # per-block draws come in chunks from the agent's own stream (a numpy call per block costs
+    # more than the draw); the sequence stays a pure function of the seed
+    counts = ChunkedDraws(lambda g, k: g.poisson(params.txs_per_block, k), rng, 256)
+    peers = ChunkedDraws(lambda g, k: g.integers(0, params.peers, k), rng, 1024)
+    amounts = ChunkedDraws(params.amount.sample, rng, 1024)
     while True:
         yield ctx.new_block
         if params.think:
             yield ctx.delay(params.think)
-        n = int(rng.poisson(params.txs_per_block))
+        n = counts.next()
         if n == 0:
             continue
         tip = max(params.min_tip_gwei, ctx.chain.inclusion_tip_gwei(params.tip_quantile) * params.tip_markup)
         max_fee = ctx.base_fee_gwei * params.max_fee_multiplier + tip
-        peers = rng.integers(0, params.peers, n).tolist()
-        amounts = params.amount.sample(rng, n).tolist()
-        for peer, amount in zip(peers, amounts):
-            call = Call(params.token, "transfer", {"to": f"{group}/{peer}", "amount": amount})
+        for _ in range(n):
+            call = Call(params.token, "transfer", {"to": f"{group}/{peers.next()}", "amount": amounts.next()})
             ctx.submit(call, params.gas_limit, max_fee, tip)
