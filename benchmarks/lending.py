@@ -275,6 +275,10 @@ class NaivePoolView(PoolView):
         return np.fromiter((am.health_factor(p.collateral, p.debt, pl, lt) for p in objs), dtype=float, count=len(objs))
 
 
+#: The library keeper's shortlist (sizes only the ``SHORTLIST × limit`` largest debts; since e401fa1).
+SHORTLIST = getattr(keeper_mod, "PLAN_SHORTLIST", None)
+
+
 def _plan(**values) -> "keeper_mod.Plan":
     """A library :class:`~protocols.lending.aave_v3.agents.Plan` from the fields it has."""
     return keeper_mod.Plan(**{f: values[f] for f in keeper_mod.Plan._fields})
@@ -283,15 +287,22 @@ def _plan(**values) -> "keeper_mod.Plan":
 def naive_plan_liquidations(pool: NaivePoolView, venue, rows, prices, hf, gas_usd: float,
                             min_profit_usd: float, now: int, limit: int) -> list:
     """:func:`protocols.lending.aave_v3.agents.plan_liquidations` one candidate at a time with
-    the scalar ``liquidation_call`` (same float operations, same order, same ranking)."""
+    the scalar ``liquidation_call`` (same shortlist, same float operations, same order, same
+    ranking)."""
     pl = [float(x) for x in prices]
     bonus, fee = pool.bonus.tolist(), pool.fee.tolist()
     mid = venue.mid(now)
-    sized = []  # (at_mid, row, rc, rd, outcome) of the profitable-looking ones, in candidate order
+    candidates = []  # (row, hf, collateral, debt, debt_usd) per candidate, in row order
     for row, h in zip([int(r) for r in rows], [float(x) for x in hf]):
         coll, debt = pool.position_lists(row)
+        candidates.append((row, h, coll, debt, [d * p for d, p in zip(debt, pl)]))
+    shortlist = SHORTLIST * limit if SHORTLIST else None
+    if shortlist and len(candidates) > shortlist:  # the library keeper sizes only the largest debts
+        candidates = sorted(candidates, key=lambda c: -sum(c[4]))[:shortlist]
+        candidates.sort(key=lambda c: c[0])
+    sized = []  # (at_mid, row, rc, rd, outcome) of the profitable-looking ones, in candidate order
+    for row, h, coll, debt, debt_usd in candidates:
         coll_usd = [c * p for c, p in zip(coll, pl)]
-        debt_usd = [d * p for d, p in zip(debt, pl)]
         rc = max(range(len(pl)), key=coll_usd.__getitem__)
         rd = max(range(len(pl)), key=debt_usd.__getitem__)
         out = am.liquidation_call(
