@@ -52,6 +52,7 @@ class AgentContext:
         self._public = public_latency
         self._private = private_latency
         self._next_nonce = 0
+        self._chain_nonces, self._chain_submit = chain.nonces, chain.submit  # bound once: the submit hot path
         self._markets = {} if markets is None else markets
         self._trades = trades
         self._spawn = spawn
@@ -133,12 +134,12 @@ class AgentContext:
         """
         if nonce is None:
             nonce = self._next_nonce
-            on_chain = self.chain.nonces.get(self.name, 0)
+            on_chain = self._chain_nonces.get(self.name, 0)
             if on_chain > nonce:  # own bundles were included meanwhile
                 nonce = on_chain
             self._next_nonce = nonce + 1
         latency = self._private.next_ms() if private else self._public.next_ms()
-        return self.chain.submit(self.name, nonce, call, gas_limit, max_fee_gwei, priority_fee_gwei, private, latency)
+        return self._chain_submit(self.name, nonce, call, gas_limit, max_fee_gwei, priority_fee_gwei, private, latency)
 
     def replace(self, tx: Tx, max_fee_gwei: float, priority_fee_gwei: float) -> TxEvent:
         """Replace-by-fee: the same call and nonce with higher fees."""

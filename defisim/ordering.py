@@ -44,8 +44,9 @@ class OrderingPolicy:
         self.rng = rng
 
     def key(self, tx: Tx, base_fee_gwei: float) -> float:
-        """Sort key of a transaction: minus its effective tip."""
-        return -min(tx.priority_fee_gwei, tx.max_fee_gwei - base_fee_gwei)
+        """Sort key of a transaction: minus its effective tip ``min(tip, max fee − base fee)``."""
+        tip, room = tx.priority_fee_gwei, tx.max_fee_gwei - base_fee_gwei
+        return -(tip if tip < room else room)
 
     def background_order(self, eff_tips: np.ndarray, window_ms: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
         """Background keys sorted ascending and the tips in that order."""
