@@ -19,6 +19,9 @@ class _Strategy(BaseModel):
     max_fee_multiplier: float = Field(2.0, ge=1, description="fee cap = base fee × this + tip")
     escalate: float = Field(1.125, ge=1.0, description="factor on both fees per re-bid of a waiting tx")
     max_tip_gwei: float = Field(10_000.0, gt=0, description="never tip more than this")
+    max_fee_ceiling_gwei: float | None = Field(
+        None, gt=0, description="never offer a fee cap above this (a node's gas-price ceiling, as on Black Thursday); "
+        "when the base fee is above it the transaction waits")
 
 
 class FixedTip(_Strategy):
@@ -55,7 +58,19 @@ def bid(strategy, chain) -> tuple[float, float]:
     else:
         tip = max(strategy.min_tip_gwei, chain.inclusion_tip_gwei(strategy.quantile, strategy.window_blocks) * strategy.markup)
     tip = min(tip, strategy.max_tip_gwei)
-    return chain.base_fee_gwei * strategy.max_fee_multiplier + tip, tip
+    return _ceiled(strategy, chain.base_fee_gwei * strategy.max_fee_multiplier + tip, tip)
+
+
+def _ceiled(strategy, cap: float, tip: float) -> tuple[float, float]:
+    """``(cap, tip)`` held under the strategy's fee ceiling (the tip never above the cap).
+
+    >>> _ceiled(FixedTip(max_fee_ceiling_gwei=50.0), 62.0, 2.0)
+    (50.0, 2.0)
+    """
+    ceiling = strategy.max_fee_ceiling_gwei
+    if ceiling is not None and cap > ceiling:
+        cap = ceiling
+    return cap, min(tip, cap)
 
 
 def rebid(strategy, chain, max_fee_gwei: float, priority_fee_gwei: float) -> tuple[float, float]:
@@ -65,8 +80,10 @@ def rebid(strategy, chain, max_fee_gwei: float, priority_fee_gwei: float) -> tup
     >>> class Chain: base_fee_gwei = 30.0
     >>> rebid(FixedTip(tip_gwei=2.0, escalate=1.25), Chain(), 62.0, 2.0)
     (77.5, 2.5)
+    >>> rebid(FixedTip(tip_gwei=2.0, escalate=1.25, max_fee_ceiling_gwei=62.0), Chain(), 62.0, 2.0)  # at the ceiling
+    (62.0, 2.5)
     """
     fresh_cap, fresh_tip = bid(strategy, chain)
     tip = min(max(fresh_tip, priority_fee_gwei * strategy.escalate), strategy.max_tip_gwei)
     cap = max(fresh_cap, max_fee_gwei * strategy.escalate, chain.base_fee_gwei + tip)
-    return cap, tip
+    return _ceiled(strategy, cap, tip)

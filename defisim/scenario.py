@@ -26,6 +26,7 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "load_scenario",
+    "merge_scenarios",
     "validate_scenario",
     "apply_overrides",
     "builtin_scenarios",
@@ -201,17 +202,62 @@ def read_scenario_file(path: str | Path) -> dict:
     return {} if data is None else data
 
 
-def load_scenario(name_or_path: str | Path | None = None, overrides: Iterable[str] = (), registry: Registry | None = None) -> Scenario:
-    """Load a built-in (by name; ``None`` is ``"default"``) or a scenario file, apply overrides, validate."""
-    name_or_path = "default" if name_or_path is None else str(name_or_path)
-    builtins = builtin_scenarios()
-    if name_or_path in builtins and not Path(name_or_path).exists():
+def merge_scenarios(base: dict, changes: dict) -> dict:
+    """``changes`` laid over ``base`` (a new dict): tables merge key by key, any other value
+    (numbers, strings, lists such as ``agents``) replaces the base's.
+
+    >>> merge_scenarios({"chain": {"slot": "12s", "gas_limit": 30}, "agents": [1, 2]},
+    ...                 {"chain": {"slot": "2s"}, "agents": [3]})
+    {'chain': {'slot': '2s', 'gas_limit': 30}, 'agents': [3]}
+    """
+    out = copy.deepcopy(base)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_scenarios(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _read(name_or_path: str, builtins: dict[str, str], relative_to: Path | None = None) -> tuple[dict, str]:
+    """Raw data and source label of a built-in (by name) or a scenario file."""
+    candidate = Path(name_or_path) if relative_to is None else relative_to / name_or_path
+    if name_or_path in builtins and not candidate.exists():
         res = resources.files("defisim.scenarios").joinpath(f"{name_or_path}.toml")
-        raw = tomllib.loads(res.read_text())
-        source = f"builtin:{name_or_path}"
-    elif Path(name_or_path).suffix.lower() in (".toml", ".yaml", ".yml") or Path(name_or_path).exists():
-        raw = read_scenario_file(name_or_path)
-        source = str(name_or_path)
-    else:
-        raise ScenarioError(f"no scenario file or built-in named {name_or_path!r} (built-ins: {', '.join(builtins)})")
+        return tomllib.loads(res.read_text()), f"builtin:{name_or_path}"
+    if candidate.suffix.lower() in (".toml", ".yaml", ".yml") or candidate.exists():
+        return read_scenario_file(candidate), str(candidate)
+    raise ScenarioError(f"no scenario file or built-in named {name_or_path!r} (built-ins: {', '.join(builtins)})")
+
+
+def _resolve(name_or_path: str, builtins: dict[str, str], relative_to: Path | None = None,
+             seen: tuple[str, ...] = ()) -> tuple[dict, str]:
+    """Raw data of a scenario with its ``extends`` chain applied (base first)."""
+    raw, source = _read(name_or_path, builtins, relative_to)
+    base = raw.pop("extends", None) if isinstance(raw, dict) else None
+    if base is None:
+        return raw, source
+    if not isinstance(base, str):
+        raise ScenarioError(f"{source}: extends: expected the name of a built-in or a scenario file, got {base!r}")
+    if source in seen:
+        raise ScenarioError(f"{source}: extends: cycle ({' -> '.join((*seen, source))})")
+    here = None if source.startswith("builtin:") else Path(source).parent
+    try:
+        base_raw, _ = _resolve(base, builtins, here, (*seen, source))
+    except ScenarioError as e:
+        raise ScenarioError(f"{source}: extends: {e}") from None
+    if not isinstance(base_raw, dict):
+        raise ScenarioError(f"{source}: extends: {base!r} is not a table of keys")
+    return merge_scenarios(base_raw, raw), source
+
+
+def load_scenario(name_or_path: str | Path | None = None, overrides: Iterable[str] = (), registry: Registry | None = None) -> Scenario:
+    """Load a built-in (by name; ``None`` is ``"default"``) or a scenario file, apply overrides, validate.
+
+    A scenario may start from another: ``extends = "eth-crash"`` (a built-in, or a file path
+    relative to the extending file) takes that scenario and lays this one over it with
+    :func:`merge_scenarios`.
+    """
+    name_or_path = "default" if name_or_path is None else str(name_or_path)
+    raw, source = _resolve(name_or_path, builtin_scenarios())
     return validate_scenario(apply_overrides(raw, overrides), registry, source)

@@ -26,7 +26,9 @@ def PushUpdater(ctx, params: PushUpdaterParams, index: int):
                 if ctx.chain.number - pending_since_block >= params.rebid_after_blocks:
                     tx = pending.tx
                     cap, tip = rebid(params.gas, ctx.chain, tx.max_fee_gwei, tx.priority_fee_gwei)
-                    pending = ctx.replace(tx, cap, tip)
+                    replacement = ctx.replace(tx, cap, tip)
+                    if not replacement.triggered:  # accepted; one refused (underpriced) is dropped at once
+                        pending = replacement
                     pending_since_block = ctx.chain.number
                 continue
             pending = None  # included, reverted or dropped: the next poll decides afresh

@@ -86,7 +86,7 @@ def test_keeper_profit_counts_unsold_collateral_as_zero(tiny):
 
 def test_no_crisis_tables_give_an_empty_dict():
     assert crisis_summary({}) == {}
-    scenario = load_scenario("default", ["blocks=5"])  # token payers only: no lending, oracle or market
+    scenario = load_scenario("payers", ["blocks=5"])  # token payers only: no lending, oracle or market
     tables = Simulation(scenario).run().tables
     assert "liquidations" not in tables
     assert crisis_summary(tables) == {}

@@ -7,7 +7,7 @@ from defisim.simulation import Simulation
 
 
 def run_and_save(tmp_path, name, seed):
-    scenario = load_scenario("default", ["blocks=60"])
+    scenario = load_scenario("payers", ["blocks=60"])
     out = tmp_path / name
     Simulation(scenario, seed=seed).run().save(out)
     return out
@@ -43,8 +43,8 @@ def test_adding_an_agent_group_shifts_nobody_elses_numbers():
     payers = "{kind: token.payer, name: payer, count: 10, params: {token: usdc, txs_per_block: 2.0}}"
     extra = "{kind: token.payer, name: extra, count: 3, params: {token: usdc, txs_per_block: 4.0, tip_markup: 3.0}}"
     common = ["blocks=40", "chain.missed_slot_probability=0.2"]
-    r1 = Simulation(load_scenario("default", common + [f"agents=[{payers}]"])).run()
-    r2 = Simulation(load_scenario("default", common + [f"agents=[{payers}, {extra}]"])).run()
+    r1 = Simulation(load_scenario("payers", common + [f"agents=[{payers}]"])).run()
+    r2 = Simulation(load_scenario("payers", common + [f"agents=[{payers}, {extra}]"])).run()
     assert len(r1.missed_slots) > 0 and r1.missed_slots.equals(r2.missed_slots)
     assert (r2.txs["sender"].str.startswith("extra/")).sum() > 0
     assert not r1.blocks["base_fee_gwei"].equals(r2.blocks["base_fee_gwei"])  # the newcomers did change the chain

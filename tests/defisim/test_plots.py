@@ -23,7 +23,7 @@ def crash():
 
 @pytest.fixture(scope="module")
 def quiet():
-    return Simulation(load_scenario("default", ["blocks=5"])).run().tables
+    return Simulation(load_scenario("payers", ["blocks=5"])).run().tables
 
 
 def _read(path) -> tuple[int, int]:

@@ -107,13 +107,17 @@ def test_yml_suffix_is_read_as_yaml(tmp_path):
 def test_builtin_default_is_listed_and_loads():
     builtins = builtin_scenarios()
     assert "default" in builtins
-    assert builtins["default"].startswith("A congested hour on mainnet")
+    assert builtins["default"].startswith("ETH falls 35%")
     s = load_scenario("default")
     assert s.source == "builtin:default"
     assert s.spec.name == "default"
     assert s.spec.chain.slot == 12_000
-    assert s.protocols["usdc"][0] == "token.ledger"
     assert load_scenario(None).hash == s.hash  # None means the default
+    # the crisis the tool exists for: an Aave-like pool with >= 10,000 borrowers, a push oracle, keepers
+    assert s.protocols["aave"][0] == "lending.aave_v3"
+    assert s.protocols["aave"][1].population.count >= 10_000
+    assert s.protocols["eth_usd"][0] == "oracles.push"
+    assert sum(a.count for a in s.spec.agents if a.kind == "lending.keeper") >= 3
 
 
 # --- bad files: one line naming the dotted path ---------------------------------------------
@@ -418,3 +422,56 @@ def test_parse_duration_ms_rejects_non_strings(value):
 def test_parse_duration_ms_rejects_negative(value):
     with pytest.raises(ValueError, match="must not be negative"):
         parse_duration_ms(value)
+
+
+# --- extends ---------------------------------------------------------------------------------
+
+
+def test_extends_a_builtin_merges_tables_and_replaces_lists(tmp_path):
+    path = write(tmp_path, "deep.toml", """\
+extends = "eth-crash"
+name = "deep"
+[markets.venues.cex.depth]
+depth_usd_per_pct = 20_000_000
+[[agents]]
+kind = "oracles.push_updater"
+name = "oracle"
+params = { oracle = "eth_usd", sources = ["cex"] }
+""")
+    base, s = load_scenario("eth-crash"), load_scenario(path)
+    assert s.spec.name == "deep" and s.source == str(path)
+    venue, base_venue = s.spec.markets.venues["cex"], base.spec.markets.venues["cex"]
+    assert venue.depth.depth_usd_per_pct == 20_000_000
+    assert venue.half_life == base_venue.half_life  # a sibling key of the base is kept
+    assert s.protocols == base.protocols  # untouched tables come through whole
+    assert [a.name for a in s.spec.agents] == ["oracle"]  # a list replaces the base's list
+
+
+def test_extends_a_file_relative_to_the_extending_file(tmp_path):
+    write(tmp_path, "base.toml", GOOD_TOML)
+    sub = tmp_path / "variants"
+    sub.mkdir()
+    path = write(sub, "slow.toml", 'extends = "../base.toml"\n[chain]\nslot = "2s"\n')
+    s, base = load_scenario(path), load_scenario(tmp_path / "base.toml")
+    assert s.spec.chain.slot == 2_000
+    assert s.spec.chain.gas_limit == base.spec.chain.gas_limit and s.spec.name == base.spec.name
+
+
+@pytest.mark.parametrize("files, fragment", [
+    ({"a.toml": 'extends = "b.toml"', "b.toml": 'extends = "a.toml"'}, "extends: cycle"),
+    ({"a.toml": 'extends = "nowhere.toml"'}, "scenario file not found"),
+    ({"a.toml": 'extends = "no-such-builtin"'}, "no scenario file or built-in named 'no-such-builtin'"),
+    ({"a.toml": "extends = 3"}, "extends: expected the name of a built-in or a scenario file"),
+])
+def test_bad_extends_is_one_clear_line(tmp_path, files, fragment):
+    for name, text in files.items():
+        write(tmp_path, name, text + "\n")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(tmp_path / "a.toml")
+    msg = str(info.value)
+    assert fragment in msg and "\n" not in msg and "a.toml" in msg
+
+
+@pytest.mark.parametrize("name", sorted(builtin_scenarios()))
+def test_every_builtin_validates(name):
+    assert load_scenario(name).spec.name == name

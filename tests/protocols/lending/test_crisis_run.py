@@ -120,3 +120,21 @@ def test_borrowers_who_repay_in_time_are_liquidated_less():
     _coll, debt = pool.account(some)
     assert usdc.balance_of(some) >= 0.0 and debt[1] >= 0.0
     assert usdc.state.balances["balance"].sum() == pytest.approx(usdc.state.total_supply, rel=1e-12)
+
+
+def test_congestion_delays_the_oracle_and_leaves_bad_debt():
+    """Same seed, same crash; only the background demand rises (``crash-congested-oracle``): the
+    oracle's capped transmissions wait many blocks, the on-chain price goes stale, and positions
+    that were liquidatable in time are liquidated late, with collateral short of their debt."""
+    whole = ["protocols.aave.population.count=1500"]  # the scenarios' 150 blocks: past the spike's end
+    calm = Simulation(load_scenario("eth-crash", whole)).run()
+    congested = Simulation(load_scenario("crash-congested-oracle", whole)).run()
+    assert load_scenario("crash-congested-oracle").spec.seed == load_scenario("eth-crash").spec.seed
+    calm_s, cong_s = calm.summary(), congested.summary()
+    slot_s = 12.0
+    assert calm_s["oracle_lag_max_s"] < 2 * slot_s  # calm: an update lands in the next block or so
+    assert cong_s["oracle_lag_max_s"] > 5 * slot_s  # congested: several blocks behind
+    assert cong_s["bad_debt_usd"] > calm_s["bad_debt_usd"] + 1_000.0
+    # the stale price is the cause: the oracle answer sat above the venue while updates waited
+    p = congested.prices.pivot_table(index="block", columns="name", values="price_usd")
+    assert (p["eth_usd.answer"] / p["cex"]).max() > 1.05
