@@ -60,25 +60,27 @@ PLAN_SHORTLIST = 8
 
 
 def plan_liquidations(pool, venue, rows: np.ndarray, prices: np.ndarray, hf: np.ndarray, gas_usd: float,
-                      min_profit_usd: float, now: int, limit: int) -> list[Plan]:
+                      min_profit_usd: float, now: int, limit: int, debt_usd: np.ndarray | None = None) -> list[Plan]:
     """The most profitable liquidations among ``rows``, best first, at most ``limit``.
 
     The candidates with the largest debts (``PLAN_SHORTLIST × limit`` of them) are sized as the
     pool would size them (largest collateral and debt reserve, maximum debt to cover; mechanics
     §1.3), all at once; they are ranked by profit at the venue's mid and the best are priced
     exactly against the venue's depth (the impact of selling the seized collateral), net of
-    ``gas_usd``.
+    ``gas_usd``. ``debt_usd`` (total debt of each candidate, USD) spares loading every
+    candidate's position to find the largest.
     """
     if rows.size == 0:
         return []
-    coll, debt = pool.positions(rows)
-    debt_usd = debt * prices
     shortlist = PLAN_SHORTLIST * limit
     if rows.size > shortlist:
         # a liquidation's profit grows with the debt it repays: size only the largest debts
-        keep = np.argpartition(-debt_usd.sum(axis=1), shortlist - 1)[:shortlist]
+        total = (pool.positions(rows)[1] * prices).sum(axis=1) if debt_usd is None else debt_usd
+        keep = np.argpartition(-total, shortlist - 1)[:shortlist]
         keep.sort()
-        rows, hf, coll, debt, debt_usd = rows[keep], hf[keep], coll[keep], debt[keep], debt_usd[keep]
+        rows, hf = rows[keep], hf[keep]
+    coll, debt = pool.positions(rows)
+    debt_usd = debt * prices
     coll_usd = coll * prices
     rc, rd = coll_usd.argmax(axis=1), debt_usd.argmax(axis=1)
     pick = np.arange(rows.size)
@@ -135,15 +137,16 @@ def Keeper(ctx, params: KeeperParams, index: int):
             if ev.triggered:
                 del in_flight[row]
                 _sell_winnings(ctx, ev.value, tokens, params)
-        rows = pool.liquidatable()
+        rows, hf, debt_usd = pool.liquidation_candidates()
         if in_flight:
-            rows = rows[~np.isin(rows, np.fromiter(in_flight, dtype=np.int64, count=len(in_flight)))]
+            free = ~np.isin(rows, np.fromiter(in_flight, dtype=np.int64, count=len(in_flight)))
+            rows, hf, debt_usd = rows[free], hf[free], debt_usd[free]
         if rows.size == 0:
             continue
         cap_gwei, tip_gwei = bid(params.gas, ctx.chain)
         gas_usd = params.gas_limit * cap_gwei * 1e-9 * gas_venue.mid(now)
-        plans = plan_liquidations(pool, venue, rows, pool.prices_usd(), pool.health_factors()[rows], gas_usd,
-                                  params.min_profit_usd, now, params.max_per_block)
+        plans = plan_liquidations(pool, venue, rows, pool.prices_usd(), hf, gas_usd,
+                                  params.min_profit_usd, now, params.max_per_block, debt_usd)
         capital = _balance(ctx, tokens, pool.symbols)
         for plan in plans:
             if capital[plan.debt] < plan.debt_repaid:
@@ -178,12 +181,11 @@ def Backrunner(ctx, params: BackrunnerParams, index: int):
         now = ctx.now
         prices = pool.prices_usd().copy()
         prices[r] = tx.call.args["answer"]
-        hf = pool.health_factors_at(prices)
-        rows = np.flatnonzero(hf < 1.0)
+        rows, hf, debt_usd = pool.liquidation_candidates(prices)  # at the price the update will set
         gas_price_usd = 1e-9 * gas_venue.mid(now)
         cap_gwei, _tip = bid(params.gas, ctx.chain)
-        plans = plan_liquidations(pool, venue, rows, prices, hf[rows], params.gas_limit * cap_gwei * gas_price_usd,
-                                  params.min_profit_usd, now, params.max_per_block)
+        plans = plan_liquidations(pool, venue, rows, prices, hf, params.gas_limit * cap_gwei * gas_price_usd,
+                                  params.min_profit_usd, now, params.max_per_block, debt_usd)
         capital = _balance(ctx, tokens, pool.symbols)
         chosen = []
         for plan in plans:

@@ -4,8 +4,9 @@ supply / withdraw / borrow / repay / liquidationCall handlers (mechanics.md §1)
 Balances are stored scaled (mechanics §1.6): collateral = scaled × liquidity index, debt =
 scaled × variable borrow index, so interest accrues in O(reserves) per block. Tokens move
 through the token ledgers named in the params: the pool's own address holds the reserves'
-available liquidity. Health factors are computed for all accounts at once and cached per
-(block, state version, prices), shared by every keeper.
+available liquidity. The accounts below HF 1 (the keepers' shared candidate set) come from a
+:class:`~.health_index.HealthIndex`, cached per (block, state version, prices): a quiet block
+costs a binary search, not a pass over every account.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from defisim.tables import Table
 from defisim.tx import Revert
 
 from . import math as am
+from .health_index import Candidates, HealthIndex
 from .params import PoolParams
 from .population import generate_population, read_population_csv
 
@@ -91,6 +93,8 @@ class AaveV3Pool(Protocol):
         )
         self._log = host.log.declare("liquidations", "liquidationCall executions", LIQUIDATION_COLUMNS)
         self._hf_cache: tuple | None = None
+        self._candidates_cache: tuple | None = None
+        self._health = HealthIndex(self.lt)
         for sym, amount in params.seed_supply.items():
             if amount > 0:
                 self._ledger(sym).issue_quietly(self.name, amount)
@@ -125,6 +129,7 @@ class AaveV3Pool(Protocol):
         ids = s.positions.append(collateral_scaled=coll / s.liquidity_index, debt_scaled=debt / s.borrow_index)
         for owner, row in zip(owners, ids.tolist()):
             s.accounts[owner] = row
+        self._health.invalidate()
         s.owners.extend(owners)
         s.total_collateral_scaled += coll.sum(axis=0) / s.liquidity_index
         s.total_debt_scaled += debt.sum(axis=0) / s.borrow_index
@@ -163,6 +168,7 @@ class AaveV3Pool(Protocol):
         s.positions["collateral_scaled"][row, r] += scaled
         s.total_collateral_scaled[r] += scaled
         s.version += 1
+        self._health.mark(row)
 
     def _add_debt(self, row: int, r: int, tokens: float) -> None:
         s = self.state
@@ -170,6 +176,7 @@ class AaveV3Pool(Protocol):
         s.positions["debt_scaled"][row, r] += scaled
         s.total_debt_scaled[r] += scaled
         s.version += 1
+        self._health.mark(row)
 
     def balances(self) -> tuple[np.ndarray, np.ndarray]:
         """(collateral, debt) in tokens: matrices of shape (accounts, reserves)."""
@@ -194,9 +201,23 @@ class AaveV3Pool(Protocol):
             self._hf_cache = (key, am.health_factors(coll, debt, prices, self.lt))
         return self._hf_cache[1]
 
+    def liquidation_candidates(self, prices_usd: np.ndarray | None = None) -> Candidates:
+        """Accounts with HF < 1 (the keepers' shared candidate set): rows, exact health factors
+        and total debts in USD, at the oracle prices (cached per block, state version and
+        prices) or at ``prices_usd`` (a what-if, not cached)."""
+        s = self.state
+        if prices_usd is not None:
+            return self._health.below(am.HEALTH_FACTOR_LIQUIDATION_THRESHOLD, s.positions["collateral_scaled"],
+                                      s.positions["debt_scaled"], s.liquidity_index, s.borrow_index, prices_usd)
+        prices = self.prices_usd()
+        key = (self.block.number if self.block else -1, s.version, prices.tobytes())
+        if self._candidates_cache is None or self._candidates_cache[0] != key:
+            self._candidates_cache = (key, self.liquidation_candidates(prices))
+        return self._candidates_cache[1]
+
     def liquidatable(self) -> np.ndarray:
-        """Row ids of accounts with HF < 1 (the keepers' shared candidate set)."""
-        return np.flatnonzero(self.health_factors() < am.HEALTH_FACTOR_LIQUIDATION_THRESHOLD)
+        """Row ids of accounts with HF < 1, in increasing order."""
+        return self.liquidation_candidates().rows
 
     # -- accrual ----------------------------------------------------------------------------
     def on_block(self, block) -> None:
@@ -382,6 +403,12 @@ class PoolView:
     def liquidatable(self) -> np.ndarray:
         """Row ids with HF < 1 at the current on-chain prices."""
         return self._pool.liquidatable()
+
+    def liquidation_candidates(self, prices_usd: np.ndarray | None = None) -> Candidates:
+        """Accounts with HF < 1: rows, health factors, debts (USD); at ``prices_usd`` if given
+        (see :meth:`AaveV3Pool.liquidation_candidates`)."""
+        c = self._pool.liquidation_candidates(prices_usd)
+        return Candidates(self._ro(c.rows), self._ro(c.hf), self._ro(c.debt_usd))
 
     def health_factors_at(self, prices_usd: np.ndarray) -> np.ndarray:
         """Health factors of every account if the oracles read ``prices_usd`` (what-if; not cached)."""

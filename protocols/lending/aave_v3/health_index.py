@@ -1,0 +1,110 @@
+"""Finding the accounts below a health factor without recomputing every account (DESIGN §5).
+
+Health factors (mechanics §1.2) are computed for all accounts once, at a *reference* point
+(oracle prices and interest indices), and kept sorted. Later, for an account whose scaled
+balances have not changed since, every term of its health factor has moved by a known
+per-reserve ratio::
+
+    HF = Σ_i c_i · p_i · L_i · LT_i / Σ_j d_j · p_j · B_j          (c, d scaled balances)
+
+    HF_now ≥ HF_ref · min_i (p_i L_i / p_i,ref L_i,ref) / max_j (p_j B_j / p_j,ref B_j,ref)
+
+so the accounts that may be below a threshold ``h`` now are a prefix of the sorted reference
+(``HF_ref < h / factor``), found by binary search, plus the accounts changed since the
+reference (*dirty* rows). Only those get their exact health factor computed. The search is
+conservative: no account below ``h`` is ever missed (tested against the full computation).
+When the prefix holds many accounts that turn out not to be below ``h`` (prices moved a
+lot since the reference), the reference is rebuilt at the current point.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from . import math as am
+
+__all__ = ["HealthIndex", "Candidates"]
+
+#: Relative slack on the bound, far above the rounding of the health-factor sums.
+_SLACK = 1e-9
+
+
+class Candidates(NamedTuple):
+    """Accounts below a health factor: rows in increasing order, their exact health factors and
+    total debts (USD at the prices asked for)."""
+
+    rows: np.ndarray
+    hf: np.ndarray
+    debt_usd: np.ndarray
+
+
+class HealthIndex:
+    """Accounts sorted by health factor at a reference point, and the rows changed since.
+
+    Parameters
+    ----------
+    liquidation_threshold : numpy.ndarray
+        Per-reserve liquidation thresholds (fractions).
+    min_rebuild : int
+        Rebuild only when at least this many accounts were computed in vain.
+    """
+
+    def __init__(self, liquidation_threshold: np.ndarray, min_rebuild: int = 1024):
+        self.lt = np.asarray(liquidation_threshold, dtype=np.float64)
+        self.min_rebuild = min_rebuild
+        self._order: np.ndarray | None = None  # rows sorted by reference HF
+        self._sorted_hf: np.ndarray | None = None
+        self._ref: tuple[np.ndarray, np.ndarray] | None = None  # (p·L, p·B) per reserve at the reference
+        self._n = 0  # rows covered by the reference
+        self._dirty: set[int] = set()
+        self.rebuilds = 0
+
+    def mark(self, row: int) -> None:
+        """Row ``row`` changed its scaled balances (or is new)."""
+        self._dirty.add(row)
+
+    def invalidate(self) -> None:
+        """Forget the reference (e.g. after many rows were added at once)."""
+        self._order = None
+
+    def _rebuild(self, coll_scaled, debt_scaled, liquidity_index, borrow_index, prices) -> None:
+        hf = am.health_factors(coll_scaled * liquidity_index, debt_scaled * borrow_index, prices, self.lt)
+        self._order = np.argsort(hf, kind="stable")
+        self._sorted_hf = hf[self._order]
+        self._ref = (prices * liquidity_index, prices * borrow_index)
+        self._n = hf.shape[0]
+        self._dirty.clear()
+        self.rebuilds += 1
+
+    def below(self, threshold: float, coll_scaled: np.ndarray, debt_scaled: np.ndarray,
+              liquidity_index: np.ndarray, borrow_index: np.ndarray, prices: np.ndarray) -> Candidates:
+        """Accounts with health factor below ``threshold`` at ``prices`` (USD per token) and the
+        given indices; ``coll_scaled``/``debt_scaled`` are the (accounts, reserves) matrices."""
+        n = coll_scaled.shape[0]
+        prices = np.asarray(prices, dtype=np.float64)
+        if self._order is None or n < self._n:
+            self._rebuild(coll_scaled, debt_scaled, liquidity_index, borrow_index, prices)
+        ref_coll, ref_debt = self._ref
+        if (ref_coll > 0).all() and (ref_debt > 0).all() and (prices > 0).all():
+            factor = ((prices * liquidity_index) / ref_coll).min() / ((prices * borrow_index) / ref_debt).max()
+            k = int(np.searchsorted(self._sorted_hf, threshold / factor * (1.0 + _SLACK), side="left"))
+        else:  # a zero price: no bound, every account is a candidate
+            k = self._n
+        extra = [r for r in self._dirty if r < n] + list(range(self._n, n))  # changed or added since
+        if k + len(extra) > n // 64:  # many: a mask over all rows beats sorting them
+            pick = np.zeros(n, dtype=bool)
+            pick[self._order[:k]] = True
+            pick[extra] = True
+            rows = np.flatnonzero(pick)
+        else:
+            rows = np.unique(np.concatenate([self._order[:k], np.array(extra, dtype=np.int64)]))
+        coll = coll_scaled[rows] * liquidity_index
+        debt = debt_scaled[rows] * borrow_index
+        hf = am.health_factors(coll, debt, prices, self.lt)
+        hit = hf < threshold
+        wasted = rows.shape[0] - int(hit.sum())
+        out = Candidates(rows[hit], hf[hit], (debt[hit] * prices).sum(axis=1))
+        if wasted > max(self.min_rebuild, n // 16) or len(self._dirty) > max(self.min_rebuild, n // 16):
+            self._rebuild(coll_scaled, debt_scaled, liquidity_index, borrow_index, prices)
+        return out
