@@ -35,7 +35,7 @@ def _read(path) -> tuple[int, int]:
 
 def test_crash_timeline_is_a_png_of_the_documented_size(crash, tmp_path):
     panels = timeline_panels(crash)
-    assert panels == ["prices", "liquidations", "bad debt", "chain"]
+    assert panels == ["prices", "liquidations", "bad debt", "chain", "health factors"]
     out = timeline_figure(crash, tmp_path / "t.png", scenario="eth-crash", **SMALL)
     assert out == tmp_path / "t.png" and out.stat().st_size > 0
     assert _read(out) == (640, HEADER_PX + 160 * len(panels))

@@ -24,7 +24,20 @@ from .health_index import Candidates, HealthIndex
 from .params import PoolParams
 from .population import generate_population, read_population_csv
 
-__all__ = ["AaveV3Pool", "PoolState", "LIQUIDATION_COLUMNS"]
+__all__ = ["AaveV3Pool", "PoolState", "LIQUIDATION_COLUMNS", "HEALTH_COLUMNS", "HEALTH_QUANTILES"]
+
+#: Quantiles of the borrowers' health factors recorded in the ``health_factors`` table.
+HEALTH_QUANTILES = (0.01, 0.05, 0.25, 0.5)
+
+HEALTH_COLUMNS = [
+    Column("block", "int64", "block number (recorded at the top of the block, after accrual)"),
+    Column("pool", "string", "lending pool"),
+    *(Column(f"hf_p{round(q * 100):02d}", "float64", f"{q:.0%} quantile of the borrowers' health factors")
+      for q in HEALTH_QUANTILES),
+    Column("borrowers", "int64", "accounts with debt"),
+    Column("below_1", "int64", "of which with health factor below 1 (liquidatable)"),
+    Column("debt_below_1_usd", "float64", "their debt at oracle prices (USD)"),
+]
 
 LIQUIDATION_COLUMNS = [
     Column("block", "int64", "block number"),
@@ -92,6 +105,8 @@ class AaveV3Pool(Protocol):
             np.ones(n), np.ones(n), np.zeros(n), np.zeros(n), np.zeros(n), 0, 0,
         )
         self._log = host.log.declare("liquidations", "liquidationCall executions", LIQUIDATION_COLUMNS)
+        self._health_log = host.log.declare("health_factors", "borrowers' health factors, every few blocks",
+                                            HEALTH_COLUMNS)
         self._hf_cache: tuple | None = None
         self._candidates_cache: tuple | None = None
         self._health = HealthIndex(self.lt)
@@ -219,9 +234,29 @@ class AaveV3Pool(Protocol):
         """Row ids of accounts with HF < 1, in increasing order."""
         return self.liquidation_candidates().rows
 
+    def _record_health(self, block) -> None:
+        """One ``health_factors`` row: quantiles over the accounts with debt (mechanics §1.2)."""
+        s = self.state
+        prices = self.prices_usd()
+        coll, debt = self.balances()
+        debt_usd = (debt * prices).sum(axis=1)
+        borrowing = debt_usd > 0
+        hf = am.health_factors(coll[borrowing], debt[borrowing], prices, self.lt)
+        below = hf < am.HEALTH_FACTOR_LIQUIDATION_THRESHOLD
+        qs = np.quantile(hf, HEALTH_QUANTILES).tolist() if hf.size else [float("nan")] * len(HEALTH_QUANTILES)
+        self._health_log.append((block.number, self.name, *qs, int(hf.size), int(below.sum()),
+                                 float(debt_usd[borrowing][below].sum())))
+
     # -- accrual ----------------------------------------------------------------------------
     def on_block(self, block) -> None:
-        """Accrue both indices of every reserve over the time since the last block (§1.5–1.6)."""
+        """Accrue both indices of every reserve over the time since the last block (§1.5–1.6);
+        every ``health_every_blocks`` blocks, record the borrowers' health-factor quantiles."""
+        self._accrue(block)
+        every = self.params.health_every_blocks
+        if every and (block.number - 1) % every == 0:
+            self._record_health(block)
+
+    def _accrue(self, block) -> None:
         s = self.state
         dt_s = (block.time_ms - s.last_accrual_ms) // 1000
         s.last_accrual_ms = block.time_ms

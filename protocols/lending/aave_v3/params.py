@@ -241,6 +241,8 @@ class PoolParams(BaseModel):
     treasury: str = Field("treasury", description="address receiving the protocol's liquidation fees")
     seed_supply: dict[str, float] = Field(default_factory=dict, description="symbol -> tokens supplied by 'lenders'")
     population: PopulationParams | None = Field(None, description="borrowers present at the start")
+    health_every_blocks: int = Field(
+        10, ge=0, description="record health-factor quantiles of the borrowers every this many blocks (0: never)")
 
     @model_validator(mode="after")
     def _consistent(self) -> "PoolParams":

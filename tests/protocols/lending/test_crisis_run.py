@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from defisim.scenario import load_scenario
+from protocols.lending.aave_v3 import math as am
 from defisim.simulation import Simulation
 
 SMALL = ["protocols.aave.population.count=1500", "blocks=90"]
@@ -138,3 +139,29 @@ def test_congestion_delays_the_oracle_and_leaves_bad_debt():
     # the stale price is the cause: the oracle answer sat above the venue while updates waited
     p = congested.prices.pivot_table(index="block", columns="name", values="price_usd")
     assert (p["eth_usd.answer"] / p["cex"]).max() > 1.05
+
+
+def test_health_factor_quantiles_follow_the_pool():
+    """The ``health_factors`` rows equal the quantiles of the pool's own health factors. Before
+    the crash (it starts at block 25) no transaction changes a position, so the state at the end
+    of block 20 is the state the row of block 20 was recorded from (after its accrual)."""
+    res = Simulation(load_scenario("eth-crash", ["protocols.aave.population.count=800", "blocks=20",
+                                                 "protocols.aave.health_every_blocks=3"])).run()
+    hf = res.tables["health_factors"]
+    assert hf["block"].tolist() == [1, 4, 7, 10, 13, 16, 19]
+    sim_last = Simulation(load_scenario("eth-crash", ["protocols.aave.population.count=800", "blocks=19",
+                                                      "protocols.aave.health_every_blocks=3"]))
+    sim_last.run()
+    pool = sim_last.protocols["aave"]
+    prices = pool.prices_usd()
+    coll, debt = pool.balances()
+    debt_usd = (debt * prices).sum(axis=1)
+    has = debt_usd > 0
+    values = am.health_factors(coll[has], debt[has], prices, pool.lt)
+    last = hf.iloc[-1]
+    assert last["borrowers"] == has.sum() == 800
+    for q in (0.01, 0.05, 0.25, 0.5):
+        assert last[f"hf_p{round(q * 100):02d}"] == np.quantile(values, q)
+    assert last["below_1"] == (values < 1).sum() == 0  # before the crash nobody is liquidatable
+    assert last["debt_below_1_usd"] == 0.0
+    assert (hf["hf_p01"] <= hf["hf_p05"]).all() and (hf["hf_p25"] <= hf["hf_p50"]).all()
