@@ -3,11 +3,12 @@ machine, and a Python-speed calibration figure to compare machines."""
 from __future__ import annotations
 
 import gc
+import json
 import os
 import platform
 import time
 
-__all__ = ["pin_to_one_core", "load_average", "source_state", "environment", "python_speed_ns"]
+__all__ = ["pin_to_one_core", "load_average", "source_state", "environment", "python_speed_ns", "emit"]
 
 
 def pin_to_one_core() -> int | None:
@@ -77,3 +78,15 @@ def python_speed_ns() -> float:
             x += i
         best = min(best, time.perf_counter() - t0)
     return best / n * 1e9
+
+
+def emit(out: dict, pinned: int | None, source: dict, path: str | None) -> None:
+    """Add the environment and source state to a benchmark's result, print it as strict JSON
+    on stdout and also write it to ``path`` if given."""
+    out["environment"] = environment(pinned)
+    out["source"] = source
+    text = json.dumps(out, indent=2, allow_nan=False)
+    print(text)
+    if path:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text + "\n")

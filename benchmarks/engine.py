@@ -91,7 +91,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUME
 import argparse  # noqa: E402
 import cProfile  # noqa: E402
 import gc  # noqa: E402
-import json  # noqa: E402
 import math  # noqa: E402
 import pstats  # noqa: E402
 import sys  # noqa: E402
@@ -106,7 +105,7 @@ from defisim.scenario import validate_scenario  # noqa: E402
 from defisim.simulation import Simulation  # noqa: E402
 from defisim.tx import Call  # noqa: E402
 
-from bench_env import environment, load_average, pin_to_one_core, python_speed_ns, source_state  # noqa: E402
+from bench_env import emit, load_average, pin_to_one_core, python_speed_ns, source_state  # noqa: E402
 
 DAY_BLOCKS = 7_200
 TARGET_TX_US = 10.0
@@ -400,13 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         repeats = args.repeats if args.repeats is not None else 3
         out = measure(args.blocks, max(1, repeats))
-    out["environment"] = environment(pinned)
-    out["source"] = source
-    text = json.dumps(out, indent=2, allow_nan=False)
-    print(text)
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as f:
-            f.write(text + "\n")
+    emit(out, pinned, source, args.out)
     return 0
 
 

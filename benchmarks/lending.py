@@ -101,7 +101,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUME
 import argparse  # noqa: E402
 import cProfile  # noqa: E402
 import gc  # noqa: E402
-import json  # noqa: E402
 import math  # noqa: E402
 import pstats  # noqa: E402
 import sys  # noqa: E402
@@ -118,7 +117,7 @@ from protocols.lending.aave_v3 import math as am  # noqa: E402
 from protocols.lending.aave_v3.model import AaveV3Pool, PoolView  # noqa: E402
 from protocols.lending.aave_v3.params import PoolParams  # noqa: E402
 
-from bench_env import environment, load_average, pin_to_one_core, python_speed_ns, source_state  # noqa: E402
+from bench_env import emit, load_average, pin_to_one_core, python_speed_ns, source_state  # noqa: E402
 
 SCENARIO = "eth-crash"
 DAY_BLOCKS = 7_200
@@ -645,13 +644,7 @@ def main(argv: list[str] | None = None) -> int:
         out = profile(args.profile_size, args.profile_blocks or args.blocks)
     else:
         out = measure(args.sizes, args.blocks, None if args.no_naive else args.naive_size)
-    out["environment"] = environment(pinned)
-    out["source"] = source
-    text = json.dumps(out, indent=2, allow_nan=False)
-    print(text)
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as f:
-            f.write(text + "\n")
+    emit(out, pinned, source, args.out)
     return 0
 
 
