@@ -165,3 +165,22 @@ def test_health_factor_quantiles_follow_the_pool():
     assert last["below_1"] == (values < 1).sum() == 0  # before the crash nobody is liquidatable
     assert last["debt_below_1_usd"] == 0.0
     assert (hf["hf_p01"] <= hf["hf_p05"]).all() and (hf["hf_p25"] <= hf["hf_p50"]).all()
+
+
+FUNDED = ['protocols.usdc.initial_balances={"keeper/0": 2e7, "keeper/1": 2e7, "keeper/2": 2e7}',
+          "protocols.aave.population.count=2000", "blocks=300"]
+
+
+def test_thinner_depth_gives_a_lower_price_and_more_liquidations():
+    """The spiral, emergent: with keepers funded well enough not to run dry, the same crash on a
+    book ten times thinner sinks the venue further (their sales), pushes more accounts below
+    HF 1 (the oracle follows the venue) and so ends in more liquidations and more bad debt."""
+    thin = Simulation(load_scenario("eth-crash", FUNDED + ["markets.venues.cex.depth.depth_usd_per_pct=2000000"])).run()
+    deep = Simulation(load_scenario("eth-crash", FUNDED + ["markets.venues.cex.depth.depth_usd_per_pct=20000000"])).run()
+    t, d = thin.summary(), deep.summary()
+    assert t["min_price_usd.feed.ETH"] == d["min_price_usd.feed.ETH"]  # the same exogenous shock
+    assert t["min_price_usd.venue.cex"] < d["min_price_usd.venue.cex"] - 50.0
+    assert thin.tables["health_factors"]["below_1"].max() > deep.tables["health_factors"]["below_1"].max()
+    assert t["liquidations"] > 1.1 * d["liquidations"]
+    assert t["liquidated_usd"] > d["liquidated_usd"]
+    assert t["bad_debt_usd"] > d["bad_debt_usd"]
