@@ -1,16 +1,19 @@
 """AMM pools (mechanics.md §6): a constant-product pool and a StableSwap pool, with their math in
 :mod:`protocols.amm.math`.
 
-Swaps move the pools' reserves exactly; traders' token balances are not moved yet (see
-:mod:`protocols.amm.model`).
+Swaps move the pools' reserves exactly and, with ``ledgers``, the traders' tokens;
+:func:`~protocols.amm.agents.Arbitrageur` trades constant-product pools toward a venue's price.
 """
+from .agents import Arbitrageur, ArbitrageurParams
 from .model import CpmmPool, PoolState, StableSwapPool
 from .params import CpmmParams, StableSwapParams
 
-__all__ = ["CpmmPool", "StableSwapPool", "PoolState", "CpmmParams", "StableSwapParams", "register"]
+__all__ = ["CpmmPool", "StableSwapPool", "PoolState", "CpmmParams", "StableSwapParams", "Arbitrageur",
+           "ArbitrageurParams", "register"]
 
 
 def register(registry) -> None:
     """Register the AMM kinds ``amm.cpmm`` and ``amm.stableswap``."""
     registry.protocol("amm.cpmm", CpmmParams, CpmmPool, "Uniswap-v2-like constant-product pool: swap")
     registry.protocol("amm.stableswap", StableSwapParams, StableSwapPool, "two-coin Curve StableSwap pool: swap")
+    registry.agent("amm.arbitrageur", ArbitrageurParams, Arbitrageur, "trades a constant-product pool toward a venue's price")

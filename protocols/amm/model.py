@@ -5,11 +5,11 @@ Two kinds share one shape and one event table, ``swaps``:
 - ``amm.cpmm`` (:class:`CpmmPool`): Uniswap-v2-like constant product, fee taken from the input (§6.1);
 - ``amm.stableswap`` (:class:`StableSwapPool`): two-coin Curve StableSwap, fee taken from the output (§6.3).
 
-Token custody: the pools are not wired to the token ledger yet. A swap changes the pool's reserves
-exactly as the math says (the fee stays in the pool, so the constant-product k and the StableSwap D grow),
-but the trader's token balances are neither debited nor credited here; a later change will route swaps
-through the ledger. Liquidity provision (mint/burn of LP shares) is not modelled: reserves change only by
-swaps.
+Token custody: with ``ledgers`` (symbol → token ledger) the pool holds its reserves at its own address on
+the ledgers (the opening reserves are issued to it when the scenario starts, like any opening balance) and
+a swap moves the trader's tokens: ``amount_in`` from the trader to the pool, the output back. Without
+``ledgers`` a swap changes only the reserves (a pool studied on its own). Liquidity provision (mint/burn of
+LP shares) is not modelled: reserves change only by swaps.
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ __all__ = ["PoolState", "CpmmPool", "StableSwapPool", "SWAP_COLUMNS", "INVARIANT
 SWAP_COLUMNS = [
     Column("block", "int64", "block number (-1 outside a block)"),
     Column("pool", "string", "pool protocol instance"),
-    Column("sender", "string", "trader address (its token balances are not moved yet: see protocols.amm.model)"),
+    Column("sender", "string", "trader address"),
     Column("token_in", "string", "symbol of the token sold into the pool"),
     Column("amount_in", "float64", "token_in units sold, fee included"),
     Column("token_out", "string", "symbol of the token bought from the pool"),
@@ -73,6 +73,14 @@ class _TwoTokenPool(Protocol, ABC):
         self.tokens: tuple[str, str] = (params.token0, params.token1)
         self.state = PoolState([float(params.reserve0), float(params.reserve1)], [0.0, 0.0])
         self._log = host.log.declare("swaps", SWAPS_DOC, SWAP_COLUMNS)
+        self._ledgers = None
+        if params.ledgers is not None:
+            missing = [p for p in params.ledgers.values() if p not in host.protocols]
+            if missing:
+                raise ValueError(f"protocols.{name}.ledgers: {missing} must be listed before the pool in the scenario")
+            self._ledgers = tuple(host.protocols[params.ledgers[t]] for t in self.tokens)
+            for ledger, amount in zip(self._ledgers, self.state.reserves):
+                ledger.issue_quietly(name, amount)
 
     # -- pure helpers (read the state, never change it) ----------------------------------------
     @abstractmethod
@@ -144,7 +152,12 @@ class _TwoTokenPool(Protocol, ABC):
             raise Revert("pool math failed") from None
         if shrinks:  # float cancellation at extreme sizes
             raise Revert("invariant would decrease")
+        if self._ledgers is not None and self._ledgers[i].balance_of(sender) < amount_in:
+            raise Revert("insufficient balance")
         # effects
+        if self._ledgers is not None:
+            self._ledgers[i].move(sender, self.name, float(amount_in))
+            self._ledgers[j].move(self.name, sender, amount_out)
         reserves[i], reserves[j] = new[i], new[j]
         self.state.fees[fee_token] += fee
         self._log.append(

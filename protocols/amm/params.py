@@ -15,11 +15,18 @@ class _PoolParams(BaseModel):
     token1: str = Field(min_length=1, description="symbol of token 1")
     reserve0: float = Field(gt=0, allow_inf_nan=False, description="opening reserve of token 0 (token units)")
     reserve1: float = Field(gt=0, allow_inf_nan=False, description="opening reserve of token 1 (token units)")
+    ledgers: dict[str, str] | None = Field(
+        None, description="symbol -> token ledger protocol holding that token; with it swaps move the traders' "
+        "tokens and the pool holds its reserves on the ledgers (listed before the pool); without it only the "
+        "reserves change")
 
     @model_validator(mode="after")
     def _distinct_tokens(self):
         if self.token0 == self.token1:
             raise ValueError(f"token0 and token1 must differ, both are {self.token0!r}")
+        if self.ledgers is not None and set(self.ledgers) != {self.token0, self.token1}:
+            raise ValueError(f"ledgers: expected one entry for each of {self.token0!r} and {self.token1!r}, "
+                             f"got {sorted(self.ledgers)}")
         return self
 
 
