@@ -280,11 +280,11 @@ SHORTLIST = getattr(keeper_mod, "PLAN_SHORTLIST", None)
 
 def _plan(**values) -> "keeper_mod.Plan":
     """A library :class:`~protocols.lending.aave_v3.agents.Plan` from the fields it has."""
-    return keeper_mod.Plan(**{f: values[f] for f in keeper_mod.Plan._fields})
+    return keeper_mod.Plan(**{f: values[f] for f in keeper_mod.Plan._fields if f in values})
 
 
 def naive_plan_liquidations(pool: NaivePoolView, venue, rows, prices, hf, gas_usd: float,
-                            min_profit_usd: float, now: int, limit: int) -> list:
+                            min_profit_usd: float, now: int, limit: int, capital=None) -> list:
     """:func:`protocols.lending.aave_v3.agents.plan_liquidations` one candidate at a time with
     the scalar ``liquidation_call`` (same shortlist, same float operations, same order, same
     ranking)."""
@@ -304,26 +304,31 @@ def naive_plan_liquidations(pool: NaivePoolView, venue, rows, prices, hf, gas_us
         coll_usd = [c * p for c, p in zip(coll, pl)]
         rc = max(range(len(pl)), key=coll_usd.__getitem__)
         rd = max(range(len(pl)), key=debt_usd.__getitem__)
+        cover = math.inf if capital is None else float(capital[rd])
         out = am.liquidation_call(
-            coll[rc], debt[rd], pl[rc], pl[rd], h, bonus[rc], fee[rc],
+            coll[rc], debt[rd], pl[rc], pl[rd], h, bonus[rc], fee[rc], cover,
             other_collateral_usd=sum(coll_usd) - coll_usd[rc], other_debt_usd=sum(debt_usd) - debt_usd[rd],
             rules=pool.rules)
         at_mid = out.liquidator_collateral * mid - out.debt_repaid * pl[rd] - gas_usd
         if out.ok and out.liquidator_collateral > 0 and at_mid >= min_profit_usd:
-            sized.append((at_mid, row, rc, rd, out))
+            sized.append((at_mid, row, rc, rd, out, cover))
     best = sorted(sized, key=lambda t: -t[0])[: 2 * limit]  # stable, like the argsort it mirrors
     plans = []
-    for _at_mid, row, rc, rd, out in best:
+    for _at_mid, row, rc, rd, out, cover in best:
         got = float(out.liquidator_collateral)
         proceeds_usd, _avg = venue.quote_sell(got, now)
         profit = proceeds_usd - float(out.debt_repaid) * pl[rd] - gas_usd
         if profit >= min_profit_usd:
+            repaid = float(out.debt_repaid)
             plans.append(_plan(profit_usd=profit, row=row, user=pool.owner(row), collateral=rc, debt=rd,
-                               debt_repaid=float(out.debt_repaid), liquidator_collateral=got))
+                               debt_repaid=repaid, liquidator_collateral=got,
+                               debt_to_cover=cover if repaid >= cover else math.inf))
     plans.sort(key=lambda p: -p.profit_usd)
     return plans[:limit]
 
 
+#: The library keeper sizes liquidations to its capital and skips planning when out of it (since this change).
+WORTH_PLANNING = hasattr(keeper_mod, "worth_planning")
 KEY_IS_ROW = "row" in keeper_mod.Plan._fields  # the library keeper keys its in-flight set by row since 6dcb79c
 
 
@@ -343,15 +348,20 @@ def NaiveKeeper(ctx, params: keeper_mod.KeeperParams, index: int):
             if ev.triggered:
                 del in_flight[key]
                 keeper_mod._sell_winnings(ctx, ev.value, tokens, params)
+        cap_gwei, tip_gwei = bid(params.gas, ctx.chain)
+        gas_usd = params.gas_limit * cap_gwei * 1e-9 * gas_venue.mid(now)
+        prices = pool.prices_usd()
+        capital = keeper_mod._balance(ctx, tokens, pool.symbols)
+        if WORTH_PLANNING and not keeper_mod.worth_planning(capital, prices, pool.bonus, venue.mid(now), gas_usd,
+                                                            params.min_profit_usd):
+            continue
         rows = [r for r in pool.liquidatable().tolist() if (r if KEY_IS_ROW else pool.owner(r)) not in in_flight]
         if not rows:
             continue
-        cap_gwei, tip_gwei = bid(params.gas, ctx.chain)
-        gas_usd = params.gas_limit * cap_gwei * 1e-9 * gas_venue.mid(now)
         hf_all = pool.health_factors()
-        plans = naive_plan_liquidations(pool, venue, rows, pool.prices_usd(), [hf_all[r] for r in rows], gas_usd,
-                                        params.min_profit_usd, now, params.max_per_block)
-        capital = keeper_mod._balance(ctx, tokens, pool.symbols)
+        plans = naive_plan_liquidations(pool, venue, rows, prices, [hf_all[r] for r in rows], gas_usd,
+                                        params.min_profit_usd, now, params.max_per_block,
+                                        capital if WORTH_PLANNING else None)
         for plan in plans:
             if capital[plan.debt] < plan.debt_repaid:
                 continue

@@ -23,7 +23,7 @@ from defisim.tx import Call
 
 from . import math as am
 
-__all__ = ["KeeperParams", "Keeper", "BackrunnerParams", "Backrunner", "plan_liquidations",
+__all__ = ["KeeperParams", "Keeper", "BackrunnerParams", "Backrunner", "plan_liquidations", "worth_planning",
            "BorrowerGuardParams", "BorrowerGuard"]
 
 
@@ -53,14 +53,32 @@ class Plan(NamedTuple):
     debt: int  # reserve index
     debt_repaid: float  # tokens
     liquidator_collateral: float  # tokens
+    debt_to_cover: float = math.inf  # tokens; below the maximum when the keeper's capital limits it
 
 
 #: How many of the largest candidate debts a keeper sizes per liquidation it may send.
 PLAN_SHORTLIST = 8
 
 
+def worth_planning(capital: list[float], prices: np.ndarray, bonus: np.ndarray, venue_mid: float, gas_usd: float,
+                   min_profit_usd: float) -> bool:
+    """Whether a keeper holding ``capital`` (tokens per reserve) could make any liquidation clear
+    ``min_profit_usd``. A liquidation repaying ``x`` USD receives at most ``x·(1+bonus)/p_c``
+    collateral tokens, worth that times ``venue_mid`` at the venue, so its profit at the mid is at
+    most ``x·((1+bonus)·mid/p_c − 1) − gas`` with ``x`` at most the largest capital in USD: when
+    that is below the threshold no plan can pass, and sizing candidates would be wasted.
+    """
+    positive = prices > 0
+    if not positive.any():
+        return True
+    margin = float(((1.0 + bonus[positive]) * venue_mid / prices[positive]).max()) - 1.0
+    most = max(c * p for c, p in zip(capital, prices.tolist()))
+    return most * margin - gas_usd >= min_profit_usd
+
+
 def plan_liquidations(pool, venue, rows: np.ndarray, prices: np.ndarray, hf: np.ndarray, gas_usd: float,
-                      min_profit_usd: float, now: int, limit: int, debt_usd: np.ndarray | None = None) -> list[Plan]:
+                      min_profit_usd: float, now: int, limit: int, debt_usd: np.ndarray | None = None,
+                      capital: np.ndarray | None = None) -> list[Plan]:
     """The most profitable liquidations among ``rows``, best first, at most ``limit``.
 
     The candidates with the largest debts (``PLAN_SHORTLIST × limit`` of them) are sized as the
@@ -68,7 +86,8 @@ def plan_liquidations(pool, venue, rows: np.ndarray, prices: np.ndarray, hf: np.
     §1.3), all at once; they are ranked by profit at the venue's mid and the best are priced
     exactly against the venue's depth (the impact of selling the seized collateral), net of
     ``gas_usd``. ``debt_usd`` (total debt of each candidate, USD) spares loading every
-    candidate's position to find the largest.
+    candidate's position to find the largest. With ``capital`` (tokens per reserve) a liquidation
+    repays at most the keeper's capital in its debt reserve (a partial liquidation, §1.3).
     """
     if rows.size == 0:
         return []
@@ -84,9 +103,10 @@ def plan_liquidations(pool, venue, rows: np.ndarray, prices: np.ndarray, hf: np.
     coll_usd = coll * prices
     rc, rd = coll_usd.argmax(axis=1), debt_usd.argmax(axis=1)
     pick = np.arange(rows.size)
+    cover = np.inf if capital is None else np.asarray(capital, dtype=np.float64)[rd]
     out = am.liquidation_calls(
         coll[pick, rc], debt[pick, rd], prices[rc], prices[rd], hf,
-        pool.bonus[rc], pool.fee[rc],
+        pool.bonus[rc], pool.fee[rc], cover,
         other_collateral_usd=coll_usd.sum(axis=1) - coll_usd[pick, rc],
         other_debt_usd=debt_usd.sum(axis=1) - debt_usd[pick, rd], rules=pool.rules)
     at_mid = out.liquidator_collateral * venue.mid(now) - out.debt_repaid * prices[rd] - gas_usd
@@ -101,7 +121,10 @@ def plan_liquidations(pool, venue, rows: np.ndarray, prices: np.ndarray, hf: np.
         proceeds_usd, _avg = venue.quote_sell(got, now)
         profit = proceeds_usd - float(out.debt_repaid[i]) * prices[rd[i]] - gas_usd
         if profit >= min_profit_usd:
-            plans.append(Plan(profit, int(rows[i]), pool.owner(int(rows[i])), int(rc[i]), int(rd[i]), float(out.debt_repaid[i]), got))
+            repaid = float(out.debt_repaid[i])
+            limit_i = math.inf if capital is None else float(cover[i])
+            plans.append(Plan(profit, int(rows[i]), pool.owner(int(rows[i])), int(rc[i]), int(rd[i]), repaid, got,
+                              limit_i if repaid >= limit_i else math.inf))
     plans.sort(key=lambda p: -p.profit_usd)
     return plans[:limit]
 
@@ -109,7 +132,7 @@ def plan_liquidations(pool, venue, rows: np.ndarray, prices: np.ndarray, hf: np.
 def _liquidation(pool_name: str, pool, plan: Plan) -> Call:
     return Call(pool_name, "liquidation_call", {
         "collateral_asset": pool.symbols[plan.collateral], "debt_asset": pool.symbols[plan.debt],
-        "user": plan.user, "debt_to_cover": math.inf})
+        "user": plan.user, "debt_to_cover": plan.debt_to_cover})
 
 
 def _sell_winnings(ctx, receipt, tokens: dict[str, str], params) -> None:
@@ -137,17 +160,20 @@ def Keeper(ctx, params: KeeperParams, index: int):
             if ev.triggered:
                 del in_flight[row]
                 _sell_winnings(ctx, ev.value, tokens, params)
+        cap_gwei, tip_gwei = bid(params.gas, ctx.chain)
+        gas_usd = params.gas_limit * cap_gwei * 1e-9 * gas_venue.mid(now)
+        prices = pool.prices_usd()
+        capital = _balance(ctx, tokens, pool.symbols)
+        if not worth_planning(capital, prices, pool.bonus, venue.mid(now), gas_usd, params.min_profit_usd):
+            continue  # out of capital: nothing it could afford would pay
         rows, hf, debt_usd = pool.liquidation_candidates()
         if in_flight:
             free = ~np.isin(rows, np.fromiter(in_flight, dtype=np.int64, count=len(in_flight)))
             rows, hf, debt_usd = rows[free], hf[free], debt_usd[free]
         if rows.size == 0:
             continue
-        cap_gwei, tip_gwei = bid(params.gas, ctx.chain)
-        gas_usd = params.gas_limit * cap_gwei * 1e-9 * gas_venue.mid(now)
-        plans = plan_liquidations(pool, venue, rows, pool.prices_usd(), hf, gas_usd,
-                                  params.min_profit_usd, now, params.max_per_block, debt_usd)
-        capital = _balance(ctx, tokens, pool.symbols)
+        plans = plan_liquidations(pool, venue, rows, prices, hf, gas_usd, params.min_profit_usd, now,
+                                  params.max_per_block, debt_usd, np.array(capital))
         for plan in plans:
             if capital[plan.debt] < plan.debt_repaid:
                 continue  # not enough capital to repay this one
