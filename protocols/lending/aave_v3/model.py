@@ -110,6 +110,8 @@ class AaveV3Pool(Protocol):
         self._hf_cache: tuple | None = None
         self._candidates_cache: tuple | None = None
         self._health = HealthIndex(self.lt)
+        self._position_changes = 0  # counts changes of scaled balances (not accrual)
+        self._health_recorded: tuple[int, int, bytes] | None = None  # (block, position changes, prices)
         for sym, amount in params.seed_supply.items():
             if amount > 0:
                 self._ledger(sym).issue_quietly(self.name, amount)
@@ -183,6 +185,7 @@ class AaveV3Pool(Protocol):
         s.positions["collateral_scaled"][row, r] += scaled
         s.total_collateral_scaled[r] += scaled
         s.version += 1
+        self._position_changes += 1
         self._health.mark(row)
 
     def _add_debt(self, row: int, r: int, tokens: float) -> None:
@@ -191,6 +194,7 @@ class AaveV3Pool(Protocol):
         s.positions["debt_scaled"][row, r] += scaled
         s.total_debt_scaled[r] += scaled
         s.version += 1
+        self._position_changes += 1
         self._health.mark(row)
 
     def balances(self) -> tuple[np.ndarray, np.ndarray]:
@@ -246,15 +250,28 @@ class AaveV3Pool(Protocol):
         qs = np.quantile(hf, HEALTH_QUANTILES).tolist() if hf.size else [float("nan")] * len(HEALTH_QUANTILES)
         self._health_log.append((block.number, self.name, *qs, int(hf.size), int(below.sum()),
                                  float(debt_usd[borrowing][below].sum())))
+        self._health_recorded = (block.number, self._position_changes, prices.tobytes())
 
     # -- accrual ----------------------------------------------------------------------------
     def on_block(self, block) -> None:
         """Accrue both indices of every reserve over the time since the last block (§1.5–1.6);
-        every ``health_every_blocks`` blocks, record the borrowers' health-factor quantiles."""
+        record the borrowers' health-factor quantiles when due (:meth:`_health_due`)."""
         self._accrue(block)
-        every = self.params.health_every_blocks
-        if every and (block.number - 1) % every == 0:
+        if self.params.health_every_blocks and self._health_due(block.number):
             self._record_health(block)
+
+    def _health_due(self, number: int) -> bool:
+        """Whether to record health factors now: the first block; then at most every
+        ``health_every_blocks`` when prices or positions changed, at least every ``health_quiet_blocks``."""
+        last = self._health_recorded
+        if last is None:
+            return True
+        since = number - last[0]
+        if since >= self.params.health_quiet_blocks:
+            return True
+        if since < self.params.health_every_blocks:
+            return False
+        return last[1] != self._position_changes or last[2] != self.prices_usd().tobytes()
 
     def _accrue(self, block) -> None:
         s = self.state

@@ -242,7 +242,10 @@ class PoolParams(BaseModel):
     seed_supply: dict[str, float] = Field(default_factory=dict, description="symbol -> tokens supplied by 'lenders'")
     population: PopulationParams | None = Field(None, description="borrowers present at the start")
     health_every_blocks: int = Field(
-        10, ge=0, description="record health-factor quantiles of the borrowers every this many blocks (0: never)")
+        10, ge=0, description="record the borrowers' health-factor quantiles at most every this many blocks, "
+        "when prices or positions changed since the last record (0: never)")
+    health_quiet_blocks: int = Field(
+        300, ge=1, description="and at least every this many blocks when nothing changed (interest only)")
 
     @model_validator(mode="after")
     def _consistent(self) -> "PoolParams":

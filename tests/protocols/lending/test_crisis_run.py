@@ -143,14 +143,15 @@ def test_congestion_delays_the_oracle_and_leaves_bad_debt():
 
 def test_health_factor_quantiles_follow_the_pool():
     """The ``health_factors`` rows equal the quantiles of the pool's own health factors. Before
-    the crash (it starts at block 25) no transaction changes a position, so the state at the end
-    of block 20 is the state the row of block 20 was recorded from (after its accrual)."""
-    res = Simulation(load_scenario("eth-crash", ["protocols.aave.population.count=800", "blocks=20",
-                                                 "protocols.aave.health_every_blocks=3"])).run()
+    the crash (it starts at block 25) no transaction changes a position and the oracle does not
+    move, so rows come every ``health_quiet_blocks``, and the state at the end of block 19 is the
+    state the row of block 19 was recorded from (after its accrual)."""
+    quiet = ["protocols.aave.population.count=800", "protocols.aave.health_every_blocks=3",
+             "protocols.aave.health_quiet_blocks=6"]
+    res = Simulation(load_scenario("eth-crash", quiet + ["blocks=20"])).run()
     hf = res.tables["health_factors"]
-    assert hf["block"].tolist() == [1, 4, 7, 10, 13, 16, 19]
-    sim_last = Simulation(load_scenario("eth-crash", ["protocols.aave.population.count=800", "blocks=19",
-                                                      "protocols.aave.health_every_blocks=3"]))
+    assert hf["block"].tolist() == [1, 7, 13, 19]
+    sim_last = Simulation(load_scenario("eth-crash", quiet + ["blocks=19"]))
     sim_last.run()
     pool = sim_last.protocols["aave"]
     prices = pool.prices_usd()
@@ -165,6 +166,16 @@ def test_health_factor_quantiles_follow_the_pool():
     assert last["below_1"] == (values < 1).sum() == 0  # before the crash nobody is liquidatable
     assert last["debt_below_1_usd"] == 0.0
     assert (hf["hf_p01"] <= hf["hf_p05"]).all() and (hf["hf_p25"] <= hf["hf_p50"]).all()
+
+
+def test_health_factors_are_recorded_often_while_prices_move():
+    res = Simulation(load_scenario("eth-crash", ["protocols.aave.population.count=800", "blocks=50",
+                                                 "protocols.aave.health_every_blocks=3"])).run()
+    blocks = res.tables["health_factors"]["block"].tolist()
+    assert blocks[0] == 1 and all(b - a >= 3 for a, b in zip(blocks, blocks[1:]))
+    during = [b for b in blocks if 28 <= b <= 46]  # the oracle moves every block or two
+    assert len(during) >= 5
+    assert res.tables["health_factors"]["below_1"].max() > 0
 
 
 FUNDED = ['protocols.usdc.initial_balances={"keeper/0": 2e7, "keeper/1": 2e7, "keeper/2": 2e7}',
