@@ -186,7 +186,7 @@ class NaivePool(AaveV3Pool):
         p.collateral_scaled[r] += scaled
         p.collateral[r] = p.collateral_scaled[r] * float(s.liquidity_index[r])
         s.total_collateral_scaled[r] += scaled
-        s.version += 1
+        self._after_change(row)
 
     def _add_debt(self, row: int, r: int, tokens: float) -> None:
         if not self._naive:
@@ -197,7 +197,15 @@ class NaivePool(AaveV3Pool):
         p.debt_scaled[r] += scaled
         p.debt[r] = p.debt_scaled[r] * float(s.borrow_index[r])
         s.total_debt_scaled[r] += scaled
-        s.version += 1
+        self._after_change(row)
+
+    def _after_change(self, row: int) -> None:
+        """The library's bookkeeping after a position change (its name has changed over time)."""
+        changed = getattr(super(), "_changed", None)
+        if changed is not None:
+            changed(row)
+        else:
+            self.state.version += 1
 
     def balances(self) -> tuple[np.ndarray, np.ndarray]:
         if not self._naive:
@@ -353,7 +361,7 @@ def NaiveKeeper(ctx, params: keeper_mod.KeeperParams, index: int):
         prices = pool.prices_usd()
         capital = keeper_mod._balance(ctx, tokens, pool.symbols)
         if WORTH_PLANNING and not keeper_mod.worth_planning(capital, prices, pool.bonus, venue.mid(now), gas_usd,
-                                                            params.min_profit_usd):
+                                                            params.min_profit_usd, pool.borrowed()):
             continue
         rows = [r for r in pool.liquidatable().tolist() if (r if KEY_IS_ROW else pool.owner(r)) not in in_flight]
         if not rows:

@@ -61,18 +61,20 @@ PLAN_SHORTLIST = 8
 
 
 def worth_planning(capital: list[float], prices: np.ndarray, bonus: np.ndarray, venue_mid: float, gas_usd: float,
-                   min_profit_usd: float) -> bool:
+                   min_profit_usd: float, borrowed: np.ndarray | None = None) -> bool:
     """Whether a keeper holding ``capital`` (tokens per reserve) could make any liquidation clear
     ``min_profit_usd``. A liquidation repaying ``x`` USD receives at most ``x·(1+bonus)/p_c``
     collateral tokens, worth that times ``venue_mid`` at the venue, so its profit at the mid is at
-    most ``x·((1+bonus)·mid/p_c − 1) − gas`` with ``x`` at most the largest capital in USD: when
-    that is below the threshold no plan can pass, and sizing candidates would be wasted.
+    most ``x·((1+bonus)·mid/p_c − 1) − gas`` with ``x`` at most the largest capital in USD among
+    the reserves someone owes (``borrowed``, default all): when that is below the threshold no
+    plan can pass, and sizing candidates would be wasted.
     """
     positive = prices > 0
     if not positive.any():
         return True
     margin = float(((1.0 + bonus[positive]) * venue_mid / prices[positive]).max()) - 1.0
-    most = max(c * p for c, p in zip(capital, prices.tolist()))
+    owed = [True] * len(capital) if borrowed is None else borrowed.tolist()
+    most = max((c * p for c, p, o in zip(capital, prices.tolist(), owed) if o), default=0.0)
     return most * margin - gas_usd >= min_profit_usd
 
 
@@ -164,7 +166,8 @@ def Keeper(ctx, params: KeeperParams, index: int):
         gas_usd = params.gas_limit * cap_gwei * 1e-9 * gas_venue.mid(now)
         prices = pool.prices_usd()
         capital = _balance(ctx, tokens, pool.symbols)
-        if not worth_planning(capital, prices, pool.bonus, venue.mid(now), gas_usd, params.min_profit_usd):
+        if not worth_planning(capital, prices, pool.bonus, venue.mid(now), gas_usd, params.min_profit_usd,
+                              pool.borrowed()):
             continue  # out of capital: nothing it could afford would pay
         rows, hf, debt_usd = pool.liquidation_candidates()
         if in_flight:

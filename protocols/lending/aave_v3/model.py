@@ -75,6 +75,8 @@ class PoolState:
     deficit: np.ndarray
     last_accrual_ms: int
     version: int
+    borrow_rate: np.ndarray | None = None  # per reserve, annual, set after the last action (§1.5)
+    supply_rate: np.ndarray | None = None
 
 
 class AaveV3Pool(Protocol):
@@ -111,6 +113,7 @@ class AaveV3Pool(Protocol):
         self._candidates_cache: tuple | None = None
         self._health = HealthIndex(self.lt)
         self._position_changes = 0  # counts changes of scaled balances (not accrual)
+        self._rates_stale = True  # an action changed liquidity or debt since the rates were set
         self._health_recorded: tuple[int, int, bytes] | None = None  # (block, position changes, prices)
         for sym, amount in params.seed_supply.items():
             if amount > 0:
@@ -184,17 +187,21 @@ class AaveV3Pool(Protocol):
         scaled = tokens / s.liquidity_index[r]
         s.positions["collateral_scaled"][row, r] += scaled
         s.total_collateral_scaled[r] += scaled
-        s.version += 1
-        self._position_changes += 1
-        self._health.mark(row)
+        self._changed(row)
 
     def _add_debt(self, row: int, r: int, tokens: float) -> None:
         s = self.state
         scaled = tokens / s.borrow_index[r]
         s.positions["debt_scaled"][row, r] += scaled
         s.total_debt_scaled[r] += scaled
-        s.version += 1
+        self._changed(row)
+
+    def _changed(self, row: int) -> None:
+        """Bookkeeping after ``row``'s scaled balances changed: cache keys, the rates to reset
+        before the next accrual (§1.5), the health index."""
+        self.state.version += 1
         self._position_changes += 1
+        self._rates_stale = True
         self._health.mark(row)
 
     def balances(self) -> tuple[np.ndarray, np.ndarray]:
@@ -274,11 +281,22 @@ class AaveV3Pool(Protocol):
         return last[1] != self._position_changes or last[2] != self.prices_usd().tobytes()
 
     def _accrue(self, block) -> None:
+        """Grow the indices over the time since the last block at the rates set after the last
+        action (§1.5: rates change only when an action changes liquidity or debt; §1.6)."""
         s = self.state
+        if self._rates_stale:  # the rates the last action of the previous block set
+            self._update_rates()
         dt_s = (block.time_ms - s.last_accrual_ms) // 1000
         s.last_accrual_ms = block.time_ms
-        if dt_s <= 0 or not s.total_debt_scaled.any():
+        if dt_s <= 0 or not self._accruing:
             return
+        s.liquidity_index = s.liquidity_index * am.linear_interest(s.supply_rate, dt_s)
+        s.borrow_index = s.borrow_index * am.compounded_interest(s.borrow_rate, dt_s)
+        s.version += 1
+
+    def _update_rates(self) -> None:
+        """Borrow and supply rates of every reserve from its utilisation now (§1.5)."""
+        s = self.state
         debt = s.total_debt_scaled * s.borrow_index
         available = np.array([self._ledger(sym).balance_of(self.name) for sym in self.symbols])
         usage = am.usage_ratios(debt, available, s.deficit)
@@ -286,10 +304,10 @@ class AaveV3Pool(Protocol):
         supplied = s.total_collateral_scaled * s.liquidity_index
         with np.errstate(divide="ignore", invalid="ignore"):
             supply_usage = np.where(supplied > 0, np.minimum(debt / np.where(supplied > 0, supplied, 1.0), 1.0), 0.0)
-        supply = am.supply_rate(borrow, supply_usage, self.reserve_factor)
-        s.liquidity_index = s.liquidity_index * am.linear_interest(supply, dt_s)
-        s.borrow_index = s.borrow_index * am.compounded_interest(borrow, dt_s)
-        s.version += 1
+        s.borrow_rate = borrow
+        s.supply_rate = am.supply_rate(borrow, supply_usage, self.reserve_factor)
+        self._accruing = bool(s.total_debt_scaled.any())
+        self._rates_stale = False
 
     # -- calls ------------------------------------------------------------------------------
     def _reserve(self, asset: str) -> int:
@@ -469,6 +487,10 @@ class PoolView:
 
     def prices_usd(self) -> np.ndarray:
         return self._pool.prices_usd()
+
+    def borrowed(self) -> np.ndarray:
+        """Per reserve: whether anyone owes it (a liquidation can only repay such a reserve)."""
+        return self._pool.state.total_debt_scaled > 0
 
     def n_accounts(self) -> int:
         return len(self._pool.state.owners)
