@@ -33,7 +33,7 @@ def PushUpdater(ctx, params: PushUpdaterParams, index: int):
                 continue
             pending = None  # included, reverted or dropped: the next poll decides afresh
         now = ctx.now
-        observed = statistics.median(m.mid(now) for m in markets)
+        observed = markets[0].mid(now) if len(markets) == 1 else statistics.median(m.mid(now) for m in markets)
         state = ctx.view(params.oracle)
         stale = now - state.updated_ms >= oracle.heartbeat
         moved = abs(observed - state.answer) >= oracle.deviation * state.answer

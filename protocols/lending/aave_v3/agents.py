@@ -69,13 +69,14 @@ def worth_planning(capital: list[float], prices: np.ndarray, bonus: np.ndarray, 
     the reserves someone owes (``borrowed``, default all): when that is below the threshold no
     plan can pass, and sizing candidates would be wasted.
     """
-    positive = prices > 0
-    if not positive.any():
+    # plain floats: a handful of reserves, checked by every keeper after every block
+    price_list = prices.tolist()
+    gains = [(1.0 + b) * venue_mid / p for b, p in zip(bonus.tolist(), price_list) if p > 0]
+    if not gains:
         return True
-    margin = float(((1.0 + bonus[positive]) * venue_mid / prices[positive]).max()) - 1.0
     owed = [True] * len(capital) if borrowed is None else borrowed.tolist()
-    most = max((c * p for c, p, o in zip(capital, prices.tolist(), owed) if o), default=0.0)
-    return most * margin - gas_usd >= min_profit_usd
+    most = max((c * p for c, p, o in zip(capital, price_list, owed) if o), default=0.0)
+    return most * (max(gains) - 1.0) - gas_usd >= min_profit_usd
 
 
 def plan_liquidations(pool, venue, rows: np.ndarray, prices: np.ndarray, hf: np.ndarray, gas_usd: float,
