@@ -246,13 +246,16 @@ class AaveV3Pool(Protocol):
         return self.liquidation_candidates().rows
 
     def _record_health(self, block) -> None:
-        """One ``health_factors`` row: quantiles over the accounts with debt (mechanics §1.2)."""
+        """One ``health_factors`` row: quantiles over the accounts with debt (mechanics §1.2).
+
+        Straight from the scaled balances: ``HF = c·(p·L·LT) / d·(p·B)`` with one matrix-vector
+        product each (equal to :func:`~.math.health_factors` up to float rounding)."""
         s = self.state
         prices = self.prices_usd()
-        coll, debt = self.balances()
-        debt_usd = (debt * prices).sum(axis=1)
+        debt_usd = s.positions["debt_scaled"] @ (prices * s.borrow_index)
         borrowing = debt_usd > 0
-        hf = am.health_factors(coll[borrowing], debt[borrowing], prices, self.lt)
+        weighted = s.positions["collateral_scaled"][borrowing] @ (prices * s.liquidity_index * self.lt)
+        hf = weighted / debt_usd[borrowing]
         below = hf < am.HEALTH_FACTOR_LIQUIDATION_THRESHOLD
         qs = np.quantile(hf, HEALTH_QUANTILES).tolist() if hf.size else [float("nan")] * len(HEALTH_QUANTILES)
         self._health_log.append((block.number, self.name, *qs, int(hf.size), int(below.sum()),

@@ -161,8 +161,8 @@ def test_health_factor_quantiles_follow_the_pool():
     values = am.health_factors(coll[has], debt[has], prices, pool.lt)
     last = hf.iloc[-1]
     assert last["borrowers"] == has.sum() == 800
-    for q in (0.01, 0.05, 0.25, 0.5):
-        assert last[f"hf_p{round(q * 100):02d}"] == np.quantile(values, q)
+    for q in (0.01, 0.05, 0.25, 0.5):  # computed another way: equal up to float rounding
+        assert last[f"hf_p{round(q * 100):02d}"] == pytest.approx(np.quantile(values, q), rel=1e-12)
     assert last["below_1"] == (values < 1).sum() == 0  # before the crash nobody is liquidatable
     assert last["debt_below_1_usd"] == 0.0
     assert (hf["hf_p01"] <= hf["hf_p05"]).all() and (hf["hf_p25"] <= hf["hf_p50"]).all()
