@@ -19,8 +19,10 @@ def PushUpdater(ctx, params: PushUpdaterParams, index: int):
     rng = ctx.rng
     pending = None
     pending_since_block = 0
+    timeout, poll = ctx.env.timeout, params.poll  # polled every second: keep the loop lean
+    heartbeat, deviation = oracle.heartbeat, oracle.deviation
     while True:
-        yield ctx.delay(params.poll)
+        yield timeout(poll)
         if pending is not None:
             if not pending.triggered:
                 if ctx.chain.number - pending_since_block >= params.rebid_after_blocks:
@@ -35,8 +37,8 @@ def PushUpdater(ctx, params: PushUpdaterParams, index: int):
         now = ctx.now
         observed = markets[0].mid(now) if len(markets) == 1 else statistics.median(m.mid(now) for m in markets)
         state = ctx.view(params.oracle)
-        stale = now - state.updated_ms >= oracle.heartbeat
-        moved = abs(observed - state.answer) >= oracle.deviation * state.answer
+        stale = now - state.updated_ms >= heartbeat
+        moved = abs(observed - state.answer) >= deviation * state.answer
         if not (stale or moved):
             continue
         yield ctx.delay(int(round(float(params.round_latency.sample(rng, 1)[0]))))

@@ -293,8 +293,10 @@ class AaveV3Pool(Protocol):
         s.last_accrual_ms = block.time_ms
         if dt_s <= 0 or not self._accruing:
             return
-        s.liquidity_index = s.liquidity_index * am.linear_interest(s.supply_rate, dt_s)
-        s.borrow_index = s.borrow_index * am.compounded_interest(s.borrow_rate, dt_s)
+        if self._growth[0] != dt_s:  # the same rates over the same interval grow the indices alike
+            self._growth = (dt_s, am.linear_interest(s.supply_rate, dt_s), am.compounded_interest(s.borrow_rate, dt_s))
+        s.liquidity_index = s.liquidity_index * self._growth[1]
+        s.borrow_index = s.borrow_index * self._growth[2]
         s.version += 1
 
     def _update_rates(self) -> None:
@@ -311,6 +313,7 @@ class AaveV3Pool(Protocol):
         s.supply_rate = am.supply_rate(borrow, supply_usage, self.reserve_factor)
         self._accruing = bool(s.total_debt_scaled.any())
         self._rates_stale = False
+        self._growth = (-1, None, None)  # index growth factors per interval, for these rates
 
     # -- calls ------------------------------------------------------------------------------
     def _reserve(self, asset: str) -> int:
