@@ -207,6 +207,13 @@ class NaivePool(AaveV3Pool):
         else:
             self.state.version += 1
 
+    def scaled_balances(self) -> tuple[np.ndarray, np.ndarray]:
+        if not self._naive:
+            return super().scaled_balances()
+        objs, n = self.state.positions, len(self.symbols)
+        return (np.array([p.collateral_scaled for p in objs], dtype=float).reshape(-1, n),
+                np.array([p.debt_scaled for p in objs], dtype=float).reshape(-1, n))
+
     def balances(self) -> tuple[np.ndarray, np.ndarray]:
         if not self._naive:
             return super().balances()

@@ -204,6 +204,10 @@ class AaveV3Pool(Protocol):
         self._rates_stale = True
         self._health.mark(row)
 
+    def scaled_balances(self) -> tuple[np.ndarray, np.ndarray]:
+        """(collateral, debt) scaled balances (§1.6): matrices of shape (accounts, reserves)."""
+        return self.state.positions["collateral_scaled"], self.state.positions["debt_scaled"]
+
     def balances(self) -> tuple[np.ndarray, np.ndarray]:
         """(collateral, debt) in tokens: matrices of shape (accounts, reserves)."""
         s = self.state
@@ -252,9 +256,10 @@ class AaveV3Pool(Protocol):
         product each (equal to :func:`~.math.health_factors` up to float rounding)."""
         s = self.state
         prices = self.prices_usd()
-        debt_usd = s.positions["debt_scaled"] @ (prices * s.borrow_index)
+        coll_scaled, debt_scaled = self.scaled_balances()
+        debt_usd = debt_scaled @ (prices * s.borrow_index)
         borrowing = debt_usd > 0
-        weighted = s.positions["collateral_scaled"][borrowing] @ (prices * s.liquidity_index * self.lt)
+        weighted = coll_scaled[borrowing] @ (prices * s.liquidity_index * self.lt)
         hf = weighted / debt_usd[borrowing]
         below = hf < am.HEALTH_FACTOR_LIQUIDATION_THRESHOLD
         qs = np.quantile(hf, HEALTH_QUANTILES).tolist() if hf.size else [float("nan")] * len(HEALTH_QUANTILES)
