@@ -166,6 +166,11 @@ class _TwoTokenPool(Protocol, ABC):
         return amount_out
 
     # -- hooks ---------------------------------------------------------------------------------
+    def prices(self) -> dict[str, float]:
+        """``price``: token 0 in token 1 units, marginal (recorded per block in ``prices``; USD when
+        token 1 is a dollar)."""
+        return {"price": self.spot_price()}
+
     def view(self) -> dict:
         """Read-only snapshot: ``tokens``, ``reserves`` (token units), ``fees`` collected, ``fee``, ``price``
         (token0 in token1, marginal, no fee); plain immutable values, safe to hand to agents."""

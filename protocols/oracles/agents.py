@@ -6,9 +6,9 @@ import statistics
 from defisim.gas import bid, rebid
 from defisim.tx import Call
 
-from .params import PushUpdaterParams
+from .params import PokerParams, PushUpdaterParams
 
-__all__ = ["PushUpdater"]
+__all__ = ["PushUpdater", "Poker"]
 
 
 def PushUpdater(ctx, params: PushUpdaterParams, index: int):
@@ -45,3 +45,17 @@ def PushUpdater(ctx, params: PushUpdaterParams, index: int):
         cap, tip = bid(params.gas, ctx.chain)
         pending = ctx.submit(Call(params.oracle, "transmit", {"answer": observed, "observed_ms": now}), params.gas_limit, cap, tip)
         pending_since_block = ctx.chain.number
+
+
+def Poker(ctx, params: PokerParams, index: int):
+    """Poke an OSM after each block once its hop has passed (one poke in flight at a time)."""
+    hop = ctx.params_of(params.oracle).hop
+    pending = None
+    while True:
+        yield ctx.new_block
+        if pending is not None and not pending.triggered:
+            continue
+        if ctx.now < ctx.view(params.oracle).zzz + hop:
+            continue
+        cap, tip = bid(params.gas, ctx.chain)
+        pending = ctx.submit(Call(params.oracle, "poke", {}), params.gas_limit, cap, tip)

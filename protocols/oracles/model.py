@@ -1,5 +1,5 @@
-"""Oracle protocols: push feeds whose answer moves only by transmission transactions, and
-fixed (pegged) prices (mechanics §5.1, §5.4)."""
+"""Oracle protocols: push feeds whose answer moves only by transmission transactions, fixed
+(pegged) prices, and Maker's one-hour delayed OSM (mechanics §5.1, §5.4, §3.6)."""
 from __future__ import annotations
 
 import math
@@ -9,9 +9,9 @@ from defisim.eventlog import Column
 from defisim.protocol import Protocol, handler
 from defisim.tx import Revert
 
-from .params import FixedOracleParams, PushOracleParams
+from .params import FixedOracleParams, OsmParams, PushOracleParams
 
-__all__ = ["PushOracle", "FixedOracle", "OracleState"]
+__all__ = ["PushOracle", "FixedOracle", "Osm", "OracleState", "OsmState"]
 
 UPDATE_COLUMNS = [
     Column("block", "int64", "block number of the transmission"),
@@ -107,3 +107,71 @@ class FixedOracle(Protocol):
 
     def view(self) -> float:
         return self.state
+
+
+@dataclass
+class OsmState:
+    """``cur`` (released price, USD), ``nxt`` (queued for the next hop, USD), ``zzz`` (time of the
+    last poke floored to a multiple of ``hop``, ms)."""
+
+    cur: float
+    nxt: float
+    zzz: int
+
+
+class Osm(Protocol):
+    """Maker's Oracle Security Module (``oracles.osm``, mechanics §3.6). Call: ``poke()``, by anyone,
+    once ``hop`` has passed since ``zzz``: ``cur = nxt``, ``nxt`` = the source's price now,
+    ``zzz = now − now mod hop``. ``price()`` is ``cur``: the source's price sampled one poke earlier,
+    one to two hops old; ``nxt`` is public (``peep``), so everyone knows the next price in advance.
+    Pokes are transactions: congestion delays them too.
+    """
+
+    kind = "oracles.osm"
+    Params = OsmParams
+
+    def __init__(self, name: str, params: OsmParams, host):
+        super().__init__(name, params, host)
+        source = host.protocols.get(params.source)
+        if source is None:
+            raise ValueError(f"protocols.{name}.source: {params.source!r} must be an oracle listed before the OSM")
+        self._source = source
+        start = float(source.price())
+        self.state = OsmState(start, start, 0)
+        self._log = host.log.declare("osm_pokes", "OSM pokes: the queued price released", POKE_COLUMNS)
+
+    def price(self) -> float:
+        """The released price (``peek``, USD)."""
+        return self.state.cur
+
+    def prices(self) -> dict[str, float]:
+        return {"answer": self.state.cur, "next": self.state.nxt}
+
+    def view(self) -> OsmState:
+        s = self.state
+        return OsmState(s.cur, s.nxt, s.zzz)
+
+    @handler(gas=60_000, revert_gas=25_000)
+    def poke(self, sender: str) -> float:
+        """Release the queued price and queue the source's current one; reverts before the hop."""
+        now, hop, s = self.block.time_ms, self.params.hop, self.state
+        if now < s.zzz + hop:
+            raise Revert("OSM/not-passed")
+        released = s.nxt
+        s.cur, s.nxt, s.zzz = released, float(self._source.price()), now - now % hop
+        self._log.append((self.block.number, self.name, sender, released, s.nxt, now))
+        return released
+
+    def summary(self, tables: dict) -> dict:
+        t = tables["osm_pokes"]
+        return {"pokes": int((t["oracle"] == self.name).sum())}
+
+
+POKE_COLUMNS = [
+    Column("block", "int64", "block number of the poke"),
+    Column("oracle", "string", "OSM protocol instance"),
+    Column("sender", "string", "who poked"),
+    Column("released_usd", "float64", "price released (the new cur, USD)"),
+    Column("queued_usd", "float64", "source price queued for the next hop (the new nxt, USD)"),
+    Column("time_ms", "int64", "block time of the poke (ms)"),
+]

@@ -7,7 +7,7 @@ from defisim.distributions import LatencyMs, Uniform
 from defisim.gas import GasStrategy, PercentileTip
 from defisim.spec import DurationMs
 
-__all__ = ["PushOracleParams", "FixedOracleParams", "PushUpdaterParams"]
+__all__ = ["PushOracleParams", "FixedOracleParams", "OsmParams", "PushUpdaterParams", "PokerParams"]
 
 
 class _Params(BaseModel):
@@ -30,6 +30,14 @@ class PushOracleParams(_Params):
         if self.max_answer is not None and self.min_answer >= self.max_answer:
             raise ValueError(f"min_answer ({self.min_answer}) must be below max_answer ({self.max_answer})")
         return self
+
+
+class OsmParams(_Params):
+    """Maker's Oracle Security Module (mechanics §3.6): the price of ``source`` (an oracle protocol
+    listed before this one, the "medianizer") released one ``hop`` late."""
+
+    source: str = Field(description="oracle protocol read at each poke")
+    hop: DurationMs = Field(3_600_000, gt=0, description="delay between pokes (ONE_HOUR)")
 
 
 class FixedOracleParams(_Params):
@@ -56,3 +64,9 @@ class PushUpdaterParams(_Params):
     rebid_after_blocks: int = Field(2, ge=1)
 
 
+class PokerParams(_Params):
+    """Whoever pokes an OSM when its hop has passed (anyone may; keepers do at the top of the hour)."""
+
+    oracle: str = Field(description="the OSM protocol to poke")
+    gas: GasStrategy = PercentileTip(quantile=0.5, markup=1.2)
+    gas_limit: int = Field(100_000, gt=0)
