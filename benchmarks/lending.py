@@ -154,6 +154,8 @@ class NaivePool(AaveV3Pool):
     kind = "bench.naive_aave_v3"
 
     def __init__(self, name: str, params: PoolParams, host):
+        if getattr(params, "emode_categories", ()):
+            raise ValueError("the naive baseline does not model e-mode categories")
         self._naive = False  # the library's table until the constructor is done
         super().__init__(name, params, host)
         s = self.state
@@ -206,6 +208,12 @@ class NaivePool(AaveV3Pool):
             changed(row)
         else:
             self.state.version += 1
+
+    def category(self, row: int) -> int:
+        return super().category(row) if not self._naive else 0  # no e-mode (refused above)
+
+    def liquidation_thresholds(self) -> np.ndarray:
+        return super().liquidation_thresholds() if not self._naive else self.lt
 
     def scaled_balances(self) -> tuple[np.ndarray, np.ndarray]:
         if not self._naive:

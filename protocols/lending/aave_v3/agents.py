@@ -109,15 +109,13 @@ def plan_liquidations(pool, venue, rows: np.ndarray, prices: np.ndarray, hf: np.
     cover = np.inf if capital is None else np.asarray(capital, dtype=np.float64)[rd]
     out = am.liquidation_calls(
         coll[pick, rc], debt[pick, rd], prices[rc], prices[rd], hf,
-        pool.bonus[rc], pool.fee[rc], cover,
+        pool.liquidation_bonus(rows, rc), pool.fee[rc], cover,
         other_collateral_usd=coll_usd.sum(axis=1) - coll_usd[pick, rc],
         other_debt_usd=debt_usd.sum(axis=1) - debt_usd[pick, rd], rules=pool.rules)
     at_mid = out.liquidator_collateral * venue.mid(now) - out.debt_repaid * prices[rd] - gas_usd
     ok = np.flatnonzero(out.ok & (out.liquidator_collateral > 0) & (at_mid >= min_profit_usd))
-    k = 2 * limit
-    if ok.size > k:  # only the best k need sorting
-        ok = ok[np.argpartition(-at_mid[ok], k - 1)[:k]]
-    best = ok[np.argsort(-at_mid[ok], kind="stable")]
+    # the best 2 × limit, ties in candidate order (capital-bound plans tie: same repay, same profit)
+    best = ok[np.argsort(-at_mid[ok], kind="stable")][: 2 * limit]
     plans = []
     for i in best.tolist():
         got = float(out.liquidator_collateral[i])
@@ -167,7 +165,7 @@ def Keeper(ctx, params: KeeperParams, index: int):
         gas_usd = params.gas_limit * cap_gwei * 1e-9 * gas_venue.mid(now)
         prices = pool.prices_usd()
         capital = _balance(ctx, tokens, pool.symbols)
-        if not worth_planning(capital, prices, pool.bonus, venue.mid(now), gas_usd, params.min_profit_usd,
+        if not worth_planning(capital, prices, pool.max_bonus, venue.mid(now), gas_usd, params.min_profit_usd,
                               pool.borrowed()):
             continue  # out of capital: nothing it could afford would pay
         rows, hf, debt_usd = pool.liquidation_candidates()
@@ -303,7 +301,7 @@ def _defend(ctx, params: BorrowerGuardParams, pool, row: int, delay_ms: int, bus
     prices = pool.prices_usd()
     rd = int(np.argmax(debt * prices))
     # repay so that Σ coll·p·LT / (debt_usd − x·p_d) = target
-    excess_usd = debt @ prices - (coll * prices) @ pool.lt / params.target_hf
+    excess_usd = debt @ prices - (coll * prices) @ pool.thresholds(row) / params.target_hf
     owner = ctx.account(pool.owner(row))
     wallet = owner.view(ctx.params_of(params.pool).tokens[pool.symbols[rd]]).balance_of(owner.name)
     amount = min(excess_usd / prices[rd], wallet, debt[rd])

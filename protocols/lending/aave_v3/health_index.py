@@ -68,8 +68,8 @@ class HealthIndex:
         """Forget the reference (e.g. after many rows were added at once)."""
         self._order = None
 
-    def _rebuild(self, coll_scaled, debt_scaled, liquidity_index, borrow_index, prices) -> None:
-        hf = am.health_factors(coll_scaled * liquidity_index, debt_scaled * borrow_index, prices, self.lt)
+    def _rebuild(self, coll_scaled, debt_scaled, liquidity_index, borrow_index, prices, lt) -> None:
+        hf = am.health_factors(coll_scaled * liquidity_index, debt_scaled * borrow_index, prices, lt)
         self._order = np.argsort(hf, kind="stable")
         self._sorted_hf = hf[self._order]
         self._ref = (prices * liquidity_index, prices * borrow_index)
@@ -78,13 +78,17 @@ class HealthIndex:
         self.rebuilds += 1
 
     def below(self, threshold: float, coll_scaled: np.ndarray, debt_scaled: np.ndarray,
-              liquidity_index: np.ndarray, borrow_index: np.ndarray, prices: np.ndarray) -> Candidates:
+              liquidity_index: np.ndarray, borrow_index: np.ndarray, prices: np.ndarray,
+              lt: np.ndarray | None = None) -> Candidates:
         """Accounts with health factor below ``threshold`` at ``prices`` (USD per token) and the
-        given indices; ``coll_scaled``/``debt_scaled`` are the (accounts, reserves) matrices."""
+        given indices; ``coll_scaled``/``debt_scaled`` are the (accounts, reserves) matrices;
+        ``lt`` the liquidation thresholds, per reserve or per account and reserve (e-mode; a
+        row whose thresholds change must be :meth:`mark`-ed). The bound does not depend on them."""
         n = coll_scaled.shape[0]
         prices = np.asarray(prices, dtype=np.float64)
+        lt = self.lt if lt is None else lt
         if self._order is None or n < self._n:
-            self._rebuild(coll_scaled, debt_scaled, liquidity_index, borrow_index, prices)
+            self._rebuild(coll_scaled, debt_scaled, liquidity_index, borrow_index, prices, lt)
         ref_coll, ref_debt = self._ref
         if (ref_coll > 0).all() and (ref_debt > 0).all() and (prices > 0).all():
             factor = ((prices * liquidity_index) / ref_coll).min() / ((prices * borrow_index) / ref_debt).max()
@@ -101,10 +105,10 @@ class HealthIndex:
             rows = np.unique(np.concatenate([self._order[:k], np.array(extra, dtype=np.int64)]))
         coll = coll_scaled[rows] * liquidity_index
         debt = debt_scaled[rows] * borrow_index
-        hf = am.health_factors(coll, debt, prices, self.lt)
+        hf = am.health_factors(coll, debt, prices, lt[rows] if lt.ndim == 2 else lt)
         hit = hf < threshold
         wasted = rows.shape[0] - int(hit.sum())
         out = Candidates(rows[hit], hf[hit], (debt[hit] * prices).sum(axis=1))
         if wasted > max(self.min_rebuild, n // 16) or len(self._dirty) > max(self.min_rebuild, n // 16):
-            self._rebuild(coll_scaled, debt_scaled, liquidity_index, borrow_index, prices)
+            self._rebuild(coll_scaled, debt_scaled, liquidity_index, borrow_index, prices, lt)
         return out

@@ -95,6 +95,19 @@ class AaveV3Pool(Protocol):
         self.index = {s: i for i, s in enumerate(self.symbols)}
         self.ltv = np.array([r.ltv for r in res])
         self.lt = np.array([r.liquidation_threshold for r in res])
+        # e-mode (§1.9): row k of each matrix holds the LTV / LT / bonus per reserve of an account in
+        # category k (row 0: no e-mode); a category overrides them on its collateral reserves
+        self.ltv_by_category = np.tile(self.ltv, (len(params.emode_categories) + 1, 1))
+        self.lt_by_category = np.tile(self.lt, (len(params.emode_categories) + 1, 1))
+        self.bonus_by_category = np.tile(np.array([r.liquidation_bonus for r in res]), (len(params.emode_categories) + 1, 1))
+        self.borrowable_by_category = np.ones((len(params.emode_categories) + 1, len(res)), dtype=bool)
+        for k, cat in enumerate(params.emode_categories, start=1):
+            cols = [self.symbols.index(sym) for sym in cat.collateral_symbols]
+            self.ltv_by_category[k, cols] = cat.ltv
+            self.lt_by_category[k, cols] = cat.liquidation_threshold
+            self.bonus_by_category[k, cols] = cat.liquidation_bonus
+            self.borrowable_by_category[k] = [sym in cat.borrowable_symbols for sym in self.symbols]
+        self.max_bonus = self.bonus_by_category.max(axis=0)  # the highest bonus any account can give, per reserve
         self.bonus = np.array([r.liquidation_bonus for r in res])
         self.fee = np.array([r.protocol_liquidation_fee for r in res])
         self.reserve_factor = np.array([r.reserve_factor for r in res])
@@ -103,7 +116,7 @@ class AaveV3Pool(Protocol):
         n = len(res)
         width = (np.float64, n)
         self.state = PoolState(
-            {}, [], Table({"collateral_scaled": width, "debt_scaled": width}, capacity=1024),
+            {}, [], Table({"collateral_scaled": width, "debt_scaled": width, "emode": np.int64}, capacity=1024),
             np.ones(n), np.ones(n), np.zeros(n), np.zeros(n), np.zeros(n), 0, 0,
         )
         self._log = host.log.declare("liquidations", "liquidationCall executions", LIQUIDATION_COLUMNS)
@@ -123,8 +136,8 @@ class AaveV3Pool(Protocol):
             pop = params.population
             table = read_population_csv(pop.csv) if pop.csv else generate_population(
                 pop, host.stream(f"{name}/population"), dict(zip(self.symbols, self._initial_prices())),
-                dict(zip(self.symbols, self.lt)))
-            self.load_positions(table)
+                dict(zip(self.symbols, self.lt_by_category[pop.emode_category])))
+            self.load_positions(table, pop.emode_category)
 
     def _initial_prices(self) -> np.ndarray:
         missing = [o for o in self.params.oracles.values() if o not in self.host.protocols]
@@ -132,7 +145,7 @@ class AaveV3Pool(Protocol):
             raise ValueError(f"protocols.{self.name}.oracles: {missing} must be listed before the pool in the scenario")
         return self.prices_usd()
 
-    def load_positions(self, table) -> None:
+    def load_positions(self, table, emode_category: int = 0) -> None:
         """Open positions at the start (columns ``owner, collateral_asset, collateral, debt_asset,
         debt`` in tokens): the lenders supplied what they borrow, the borrowed tokens sit in each
         borrower's wallet. Vectorised: one append for all rows."""
@@ -146,7 +159,8 @@ class AaveV3Pool(Protocol):
         rows = np.arange(n)
         coll[rows, [self.index[a] for a in table["collateral_asset"]]] = np.asarray(table["collateral"], dtype=float)
         debt[rows, [self.index[a] for a in table["debt_asset"]]] = np.asarray(table["debt"], dtype=float)
-        ids = s.positions.append(collateral_scaled=coll / s.liquidity_index, debt_scaled=debt / s.borrow_index)
+        ids = s.positions.append(collateral_scaled=coll / s.liquidity_index, debt_scaled=debt / s.borrow_index,
+                                 emode=np.full(n, emode_category))
         for owner, row in zip(owners, ids.tolist()):
             s.accounts[owner] = row
         self._health.invalidate()
@@ -177,7 +191,7 @@ class AaveV3Pool(Protocol):
         row = s.accounts.get(owner)
         if row is None:
             n = len(self.symbols)
-            row = int(s.positions.append(collateral_scaled=[np.zeros(n)], debt_scaled=[np.zeros(n)])[0])
+            row = int(s.positions.append(collateral_scaled=[np.zeros(n)], debt_scaled=[np.zeros(n)], emode=0)[0])
             s.accounts[owner] = row
             s.owners.append(owner)
         return row
@@ -204,6 +218,17 @@ class AaveV3Pool(Protocol):
         self._rates_stale = True
         self._health.mark(row)
 
+    def liquidation_thresholds(self) -> np.ndarray:
+        """Liquidation thresholds in force: per reserve, or per account and reserve when the pool
+        has e-mode categories (§1.9)."""
+        if len(self.lt_by_category) == 1:
+            return self.lt
+        return self.lt_by_category[self.state.positions["emode"]]
+
+    def category(self, row: int) -> int:
+        """E-mode category of account ``row`` (0: none)."""
+        return int(self.state.positions["emode"][row])
+
     def scaled_balances(self) -> tuple[np.ndarray, np.ndarray]:
         """(collateral, debt) scaled balances (§1.6): matrices of shape (accounts, reserves)."""
         return self.state.positions["collateral_scaled"], self.state.positions["debt_scaled"]
@@ -228,7 +253,7 @@ class AaveV3Pool(Protocol):
         key = (self.block.number if self.block else -1, self.state.version, prices.tobytes())
         if self._hf_cache is None or self._hf_cache[0] != key:
             coll, debt = self.balances()
-            self._hf_cache = (key, am.health_factors(coll, debt, prices, self.lt))
+            self._hf_cache = (key, am.health_factors(coll, debt, prices, self.liquidation_thresholds()))
         return self._hf_cache[1]
 
     def liquidation_candidates(self, prices_usd: np.ndarray | None = None) -> Candidates:
@@ -238,7 +263,8 @@ class AaveV3Pool(Protocol):
         s = self.state
         if prices_usd is not None:
             return self._health.below(am.HEALTH_FACTOR_LIQUIDATION_THRESHOLD, s.positions["collateral_scaled"],
-                                      s.positions["debt_scaled"], s.liquidity_index, s.borrow_index, prices_usd)
+                                      s.positions["debt_scaled"], s.liquidity_index, s.borrow_index, prices_usd,
+                                      self.liquidation_thresholds())
         prices = self.prices_usd()
         key = (self.block.number if self.block else -1, s.version, prices.tobytes())
         if self._candidates_cache is None or self._candidates_cache[0] != key:
@@ -259,7 +285,11 @@ class AaveV3Pool(Protocol):
         coll_scaled, debt_scaled = self.scaled_balances()
         debt_usd = debt_scaled @ (prices * s.borrow_index)
         borrowing = debt_usd > 0
-        weighted = coll_scaled[borrowing] @ (prices * s.liquidity_index * self.lt)
+        lt = self.liquidation_thresholds()
+        if lt.ndim == 2:
+            weighted = (coll_scaled[borrowing] * lt[borrowing]) @ (prices * s.liquidity_index)
+        else:
+            weighted = coll_scaled[borrowing] @ (prices * s.liquidity_index * lt)
         hf = weighted / debt_usd[borrowing]
         below = hf < am.HEALTH_FACTOR_LIQUIDATION_THRESHOLD
         qs = np.quantile(hf, HEALTH_QUANTILES).tolist() if hf.size else [float("nan")] * len(HEALTH_QUANTILES)
@@ -354,7 +384,11 @@ class AaveV3Pool(Protocol):
         self._positive(amount)
         coll, debt = self.account(sender)
         prices = self.prices_usd()
-        if (debt @ prices) + amount * prices[r] > (coll * prices) @ self.ltv:
+        row = self.state.accounts.get(sender)
+        cat = 0 if row is None else self.category(row)
+        if not self.borrowable_by_category[cat, r]:
+            raise Revert("NOT_BORROWABLE_IN_EMODE")
+        if (debt @ prices) + amount * prices[r] > (coll * prices) @ self.ltv_by_category[cat]:
             raise Revert("COLLATERAL_CANNOT_COVER_NEW_BORROW")
         ledger = self._ledger(asset)
         if ledger.balance_of(self.name) < amount:
@@ -393,7 +427,7 @@ class AaveV3Pool(Protocol):
             raise Revert("nothing to withdraw")
         after = coll.copy()
         after[r] -= taken
-        if am.health_factor(after, debt, self.prices_usd(), self.lt) < 1.0:
+        if am.health_factor(after, debt, self.prices_usd(), self.lt_by_category[self.category(self.state.accounts[sender])]) < 1.0:
             raise Revert("HEALTH_FACTOR_LOWER_THAN_LIQUIDATION_THRESHOLD")
         ledger = self._ledger(asset)
         if ledger.balance_of(self.name) < taken:
@@ -401,6 +435,24 @@ class AaveV3Pool(Protocol):
         ledger.move(self.name, sender, taken)
         self._add_collateral(self.state.accounts[sender], r, -taken)
         return taken
+
+    @handler(gas=90_000, revert_gas=40_000)
+    def set_user_emode(self, sender: str, category: int) -> int:
+        """``setUserEMode`` (§1.9): enter e-mode ``category`` (0 leaves it). Every reserve the
+        account owes must be borrowable in the category, and its health factor under the
+        category's thresholds must stay at or above 1."""
+        if not (isinstance(category, int) and 0 <= category < len(self.lt_by_category)):
+            raise Revert("INCONSISTENT_EMODE_CATEGORY")
+        coll, debt = self.account(sender)  # zeros for a new account
+        owed = debt > 0
+        if owed.any() and not self.borrowable_by_category[category, owed].all():
+            raise Revert("NOT_BORROWABLE_IN_EMODE")
+        if am.health_factor(coll, debt, self.prices_usd(), self.lt_by_category[category]) < 1.0:
+            raise Revert("HEALTH_FACTOR_LOWER_THAN_LIQUIDATION_THRESHOLD")
+        row = self._row(sender)
+        self.state.positions["emode"][row] = category
+        self._changed(row)
+        return category
 
     @handler(gas=350_000, revert_gas=60_000)
     def liquidation_call(self, sender: str, collateral_asset: str, debt_asset: str, user: str,
@@ -414,9 +466,10 @@ class AaveV3Pool(Protocol):
             raise Revert("unknown user")
         coll, debt = self.account(user)
         prices = self.prices_usd()
-        hf = am.health_factor(coll, debt, prices, self.lt)
+        cat = self.category(row)
+        hf = am.health_factor(coll, debt, prices, self.lt_by_category[cat])
         out = am.liquidation_call(
-            coll[rc], debt[rd], prices[rc], prices[rd], hf, self.bonus[rc], self.fee[rc], debt_to_cover,
+            coll[rc], debt[rd], prices[rc], prices[rd], hf, self.bonus_by_category[cat, rc], self.fee[rc], debt_to_cover,
             other_collateral_usd=float(coll @ prices - coll[rc] * prices[rc]),
             other_debt_usd=float(debt @ prices - debt[rd] * prices[rd]),
             rules=self.params.rules,
@@ -498,6 +551,20 @@ class PoolView:
 
     def prices_usd(self) -> np.ndarray:
         return self._pool.prices_usd()
+
+    def liquidation_bonus(self, rows: np.ndarray, collateral: np.ndarray) -> np.ndarray:
+        """Bonus each account gets on its collateral reserve (e-mode aware, §1.9)."""
+        p = self._pool
+        return p.bonus_by_category[p.state.positions["emode"][rows], collateral]
+
+    @property
+    def max_bonus(self) -> np.ndarray:
+        """Per reserve, the highest bonus any account can give (a bound for keepers)."""
+        return self._pool.max_bonus.copy()
+
+    def thresholds(self, row: int) -> np.ndarray:
+        """Liquidation thresholds per reserve of account ``row`` (e-mode aware)."""
+        return self._pool.lt_by_category[self._pool.category(row)].copy()
 
     def borrowed(self) -> np.ndarray:
         """Per reserve: whether anyone owes it (a liquidation can only repay such a reserve)."""

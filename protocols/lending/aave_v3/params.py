@@ -241,6 +241,8 @@ class PoolParams(BaseModel):
     treasury: str = Field("treasury", description="address receiving the protocol's liquidation fees")
     seed_supply: dict[str, float] = Field(default_factory=dict, description="symbol -> tokens supplied by 'lenders'")
     population: PopulationParams | None = Field(None, description="borrowers present at the start")
+    emode_categories: tuple[EModeParams, ...] = Field(
+        (), description="e-mode categories; category k (1, 2, …) is the k-th; 0 is no e-mode (§1.9)")
     health_every_blocks: int = Field(
         10, ge=0, description="record the borrowers' health-factor quantiles at most every this many blocks, "
         "when prices or positions changed since the last record (0: never)")
@@ -265,6 +267,14 @@ class PoolParams(BaseModel):
             for field in ("collateral_asset", "debt_asset"):
                 if getattr(self.population, field) not in symbols:
                     raise ValueError(f"population.{field}: {getattr(self.population, field)!r} is not a reserve ({symbols})")
+        for k, cat in enumerate(self.emode_categories, start=1):
+            for field in ("collateral_symbols", "borrowable_symbols"):
+                unknown = sorted(set(getattr(cat, field)) - set(symbols))
+                if unknown:
+                    raise ValueError(f"emode_categories.{k - 1}.{field}: {unknown} are not reserves of this pool ({symbols})")
+        if self.population is not None and self.population.emode_category > len(self.emode_categories):
+            raise ValueError(f"population.emode_category: {self.population.emode_category} but the pool has "
+                             f"{len(self.emode_categories)} e-mode categories")
         for sym, amount in self.seed_supply.items():
             if amount < 0:
                 raise ValueError(f"seed_supply.{sym}: must be non-negative, got {amount}")

@@ -32,6 +32,7 @@ class PopulationParams(BaseModel):
     whale_multiplier: float = Field(100.0, ge=1)
     health_factor: Distribution = Uniform(low=1.02, high=2.5)
     csv: str | None = None
+    emode_category: int = Field(0, ge=0, description="e-mode category of every generated borrower (0: none)")
 
     @model_validator(mode="after")
     def _hf_above_one(self):
