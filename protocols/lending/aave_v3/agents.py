@@ -18,7 +18,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from defisim.distributions import Distribution, Exponential, LatencyMs, Uniform
-from defisim.gas import GasStrategy, PercentileTip, bid
+from defisim.gas import GasStrategy, PercentileTip, bid, rebid
 from defisim.tx import Call
 
 from . import math as am
@@ -41,6 +41,9 @@ class KeeperParams(BaseModel):
     gas_limit: int = Field(450_000, gt=0, description="gas limit of a liquidation (mechanics §7.5)")
     think: int = Field(500, ge=0, description="compute delay after a block before sending (ms)")
     sell: bool = Field(True, description="sell seized collateral on the venue (False: keep it)")
+    rebid_after_blocks: int = Field(
+        0, ge=0, description="re-bid a liquidation still pending after this many blocks, escalating both fees "
+        "by the gas strategy's `escalate` (replace-by-fee); 0: never")
 
 
 class Plan(NamedTuple):
@@ -152,6 +155,7 @@ def Keeper(ctx, params: KeeperParams, index: int):
     gas_venue = ctx.market(params.gas_venue or params.venue)
     tokens = ctx.params_of(params.pool).tokens
     in_flight: dict[int, object] = {}  # account row -> receipt event of our liquidation
+    sent_at: dict[int, int] = {}  # account row -> block number when it was (re)sent
     while True:
         yield ctx.new_block
         if params.think:
@@ -160,7 +164,15 @@ def Keeper(ctx, params: KeeperParams, index: int):
         for row, ev in list(in_flight.items()):
             if ev.triggered:
                 del in_flight[row]
+                sent_at.pop(row, None)
                 _sell_winnings(ctx, ev.value, tokens, params)
+            elif params.rebid_after_blocks and ctx.chain.number - sent_at[row] >= params.rebid_after_blocks:
+                tx = ev.tx  # still waiting: escalate (a refused replacement is dropped at once)
+                cap, tip = rebid(params.gas, ctx.chain, tx.max_fee_gwei, tx.priority_fee_gwei)
+                replacement = ctx.replace(tx, cap, tip)
+                if not replacement.triggered:
+                    in_flight[row] = replacement
+                sent_at[row] = ctx.chain.number
         cap_gwei, tip_gwei = bid(params.gas, ctx.chain)
         gas_usd = params.gas_limit * cap_gwei * 1e-9 * gas_venue.mid(now)
         prices = pool.prices_usd()
@@ -181,6 +193,7 @@ def Keeper(ctx, params: KeeperParams, index: int):
                 continue  # not enough capital to repay this one
             capital[plan.debt] -= plan.debt_repaid
             in_flight[plan.row] = ctx.submit(_liquidation(params.pool, pool, plan), params.gas_limit, cap_gwei, tip_gwei)
+            sent_at[plan.row] = ctx.chain.number
 
 
 class BackrunnerParams(KeeperParams):

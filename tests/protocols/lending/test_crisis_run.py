@@ -195,3 +195,26 @@ def test_thinner_depth_gives_a_lower_price_and_more_liquidations():
     assert t["liquidations"] > 1.1 * d["liquidations"]
     assert t["liquidated_usd"] > d["liquidated_usd"]
     assert t["bad_debt_usd"] > d["bad_debt_usd"]
+
+
+def test_escalating_keepers_get_in_while_the_base_fee_climbs():
+    """A gas spike right as liquidations start: keepers whose fee cap is the base fee plus a small
+    tip fall behind the rising base fee and wait; re-bidding (replace-by-fee, escalating) gets
+    their liquidations in."""
+    spike = ["protocols.aave.population.count=1500", "blocks=90",
+             "background.spikes=[{start: 5m30s, duration: 20m, rate_multiplier: 6.0, tip_multiplier: 3.0}]",
+             "agents.0.params.gas={kind: percentile, quantile: 0.9, markup: 3.0}",  # the oracle keeps up
+             "agents.1.params.gas={kind: fixed, tip_gwei: 1.0, max_fee_multiplier: 1.0}"]
+    flat = Simulation(load_scenario("eth-crash", spike)).run()
+    escalating = Simulation(load_scenario("eth-crash", spike + ["agents.1.params.rebid_after_blocks=1"])).run()
+
+    def keeper_txs(res):
+        t = res.txs
+        return t[t["method"] == "liquidation_call"]
+
+    stuck = keeper_txs(flat)
+    assert (stuck["status"] == "pending").sum() > 100  # fee caps left behind by the base fee
+    assert (stuck["reason"] == "replaced").sum() == 0
+    bumped = keeper_txs(escalating)
+    assert (bumped["reason"] == "replaced").sum() > 0
+    assert len(escalating.liquidations) > 2 * len(flat.liquidations)
