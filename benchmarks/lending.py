@@ -360,8 +360,8 @@ KEY_IS_ROW = "row" in keeper_mod.Plan._fields  # the library keeper keys its in-
 
 def NaiveKeeper(ctx, params: keeper_mod.KeeperParams, index: int):
     """The library keeper's loop (:func:`protocols.lending.aave_v3.agents.Keeper`) with the naive sizing."""
-    if getattr(params, "rebid_after_blocks", 0):
-        raise ValueError("the naive baseline keeper does not re-bid")
+    if getattr(params, "rebid_after_blocks", 0) or getattr(params, "sell_pool", None):
+        raise ValueError("the naive baseline keeper neither re-bids nor sells into pools")
     pool = ctx.view(params.pool)
     venue = ctx.market(params.venue)
     gas_venue = ctx.market(params.gas_venue or params.venue)

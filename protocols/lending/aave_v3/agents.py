@@ -21,6 +21,8 @@ from defisim.distributions import Distribution, Exponential, LatencyMs, Uniform
 from defisim.gas import GasStrategy, PercentileTip, bid, rebid
 from defisim.tx import Call
 
+from protocols.amm.math import get_amount_out
+
 from . import math as am
 
 __all__ = ["KeeperParams", "Keeper", "BackrunnerParams", "Backrunner", "plan_liquidations", "worth_planning",
@@ -41,6 +43,9 @@ class KeeperParams(BaseModel):
     gas_limit: int = Field(450_000, gt=0, description="gas limit of a liquidation (mechanics §7.5)")
     think: int = Field(500, ge=0, description="compute delay after a block before sending (ms)")
     sell: bool = Field(True, description="sell seized collateral on the venue (False: keep it)")
+    sell_pool: str | None = Field(
+        None, description="sell seized collateral into this constant-product pool (amm.cpmm, token 1 taken as $1) "
+        "with a swap transaction, and estimate profit from its quote, instead of the venue")
     rebid_after_blocks: int = Field(
         0, ge=0, description="re-bid a liquidation still pending after this many blocks, escalating both fees "
         "by the gas strategy's `escalate` (replace-by-fee); 0: never")
@@ -140,18 +145,43 @@ def _liquidation(pool_name: str, pool, plan: Plan) -> Call:
 
 
 def _sell_winnings(ctx, receipt, tokens: dict[str, str], params) -> None:
-    """After a won liquidation: deposit the collateral at the venue and sell it (if selling)."""
+    """After a won liquidation: sell the collateral (if selling) into the pool with a swap, or
+    deposit it at the venue and sell it there."""
     if receipt.ok and params.sell and receipt.result.liquidator_collateral > 0:
         asset = receipt.tx.call.args["collateral_asset"]
         # a hair under what was won: float sums of many winnings must not overdraw the balance
         amount = DEPOSIT_MARGIN * receipt.result.liquidator_collateral
-        ctx.env.process(_deposit_and_sell(ctx, tokens[asset], params.venue, amount, params))
+        if params.sell_pool is not None:
+            cap, tip = bid(params.gas, ctx.chain)
+            ctx.submit(Call(params.sell_pool, "swap", {"token_in": asset, "amount_in": amount}), 150_000, cap, tip)
+        else:
+            ctx.env.process(_deposit_and_sell(ctx, tokens[asset], params.venue, amount, params))
+
+
+class PoolSale:
+    """A constant-product pool seen by a keeper as the place to sell collateral (token 0 for
+    token 1, taken as worth $1): the venue interface :func:`plan_liquidations` prices with."""
+
+    def __init__(self, ctx, pool: str):
+        self._view = lambda: ctx.view(pool)
+        if self._view()["kind"] != "amm.cpmm":
+            raise ValueError(f"sell_pool: {pool} is not an amm.cpmm pool")
+
+    def mid(self, t_ms: int) -> float:
+        """Marginal price of token 0 (USD), no fee."""
+        return self._view()["price"]
+
+    def quote_sell(self, amount_tokens: float, t_ms: int) -> tuple[float, float]:
+        """USD out of selling ``amount_tokens`` of token 0 now (fee and impact, §6.1), and the average price."""
+        v = self._view()
+        out = get_amount_out(amount_tokens, v["reserves"][0], v["reserves"][1], v["fee"])
+        return out, (out / amount_tokens if amount_tokens > 0 else self.mid(t_ms))
 
 
 def Keeper(ctx, params: KeeperParams, index: int):
     """Generator process of one keeper."""
     pool = ctx.view(params.pool)
-    venue = ctx.market(params.venue)
+    venue = ctx.market(params.venue) if params.sell_pool is None else PoolSale(ctx, params.sell_pool)
     gas_venue = ctx.market(params.gas_venue or params.venue)
     tokens = ctx.params_of(params.pool).tokens
     in_flight: dict[int, object] = {}  # account row -> receipt event of our liquidation

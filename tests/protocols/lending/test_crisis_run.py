@@ -218,3 +218,22 @@ def test_escalating_keepers_get_in_while_the_base_fee_climbs():
     bumped = keeper_txs(escalating)
     assert (bumped["reason"] == "replaced").sum() > 0
     assert len(escalating.liquidations) > 2 * len(flat.liquidations)
+
+
+def test_keepers_selling_into_a_pool_move_its_price_on_chain():
+    """Keepers that sell seized ETH into a Uniswap-like pool (swaps through the mempool) push the
+    pool's price below the venue's; tokens stay conserved across ledgers, pool and pool custody."""
+    pool = ('protocols.uni={kind: amm.cpmm, token0: WETH, token1: USDC, reserve0: 2000.0, reserve1: 4000000.0,'
+            ' ledgers: {WETH: weth, USDC: usdc}}')
+    sim, res = run(pool, "agents.1.params.sell_pool=uni")
+    swaps = res.tables["swaps"]
+    assert len(swaps) > 0 and swaps["sender"].str.startswith("keeper/").all()
+    assert (swaps["token_in"] == "WETH").all()
+    assert len(res.venue_trades) == 0  # nothing sold off chain
+    p = res.prices.pivot_table(index="block", columns="name", values="price_usd")
+    assert p["uni.price"].min() < p["cex"].min()  # their sales sank the pool below the venue
+    weth, usdc, uni = sim.protocols["weth"], sim.protocols["usdc"], sim.protocols["uni"]
+    assert weth.balance_of("uni") == pytest.approx(uni.state.reserves[0], rel=1e-12)
+    assert usdc.balance_of("uni") == pytest.approx(uni.state.reserves[1], rel=1e-12)
+    for ledger in (weth, usdc):
+        assert ledger.state.balances["balance"].sum() == pytest.approx(ledger.state.total_supply, rel=1e-12)
