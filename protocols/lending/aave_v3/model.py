@@ -61,8 +61,10 @@ class PoolState:
     """All mutable state of a pool (checkpointed whole for atomic bundles).
 
     ``positions`` has one row per account: ``collateral_scaled`` and ``debt_scaled`` with one
-    column per reserve. Per-reserve arrays: indices (fractions ≥ 1), scaled totals, deficit
-    (tokens). ``version`` changes with every position change (cache key).
+    column per reserve, and the account's e-mode category ``emode`` (0: none). Per-reserve
+    arrays: indices (fractions ≥ 1), scaled totals, deficit (tokens), and the borrow and supply
+    rates (annual fractions) set after the last action. ``version`` changes with every position
+    change and accrual (cache key).
     """
 
     accounts: dict[str, int]
@@ -82,7 +84,8 @@ class PoolState:
 class AaveV3Pool(Protocol):
     """An Aave v3 market (``lending.aave_v3``). Calls (amounts in tokens):
     ``supply(asset, amount)``, ``withdraw(asset, amount)``, ``borrow(asset, amount)``,
-    ``repay(asset, amount)``, ``liquidation_call(collateral_asset, debt_asset, user, debt_to_cover)``.
+    ``repay(asset, amount)``, ``set_user_emode(category)``,
+    ``liquidation_call(collateral_asset, debt_asset, user, debt_to_cover)``.
     """
 
     kind = "lending.aave_v3"
@@ -108,7 +111,7 @@ class AaveV3Pool(Protocol):
             self.bonus_by_category[k, cols] = cat.liquidation_bonus
             self.borrowable_by_category[k] = [sym in cat.borrowable_symbols for sym in self.symbols]
         self.max_bonus = self.bonus_by_category.max(axis=0)  # the highest bonus any account can give, per reserve
-        self.bonus = np.array([r.liquidation_bonus for r in res])
+        self.bonus = self.bonus_by_category[0].copy()  # the reserves' own bonuses
         self.fee = np.array([r.protocol_liquidation_fee for r in res])
         self.reserve_factor = np.array([r.reserve_factor for r in res])
         rs = [r.rate_strategy for r in res]
