@@ -237,3 +237,30 @@ def test_keepers_selling_into_a_pool_move_its_price_on_chain():
     assert usdc.balance_of("uni") == pytest.approx(uni.state.reserves[1], rel=1e-12)
     for ledger in (weth, usdc):
         assert ledger.state.balances["balance"].sum() == pytest.approx(ledger.state.total_supply, rel=1e-12)
+
+
+def test_skipping_sizing_is_exact():
+    """Whenever ``worth_planning`` says no, sizing the candidates with that capital finds nothing
+    that clears the profit threshold: the keepers' shortcut never changes what they send."""
+    from protocols.lending.aave_v3.agents import plan_liquidations, worth_planning
+
+    sim = Simulation(load_scenario("eth-crash", ["protocols.aave.population.count=1500", "blocks=34",
+                                                 'protocols.usdc.initial_balances={"keeper/0": 1.0}']))
+    sim.run()  # mid-crash: many accounts below HF 1
+    pool, venue = sim.protocols["aave"].view(), sim.venues["cex"]
+    now = sim.env.now
+    rows, hf, debt_usd = pool.liquidation_candidates()
+    assert rows.size > 50
+    prices = pool.prices_usd()
+    rng = np.random.default_rng(4)
+    said_no = 0
+    for usdc in np.concatenate([10 ** rng.uniform(-3, 3.5, 80), 10 ** rng.uniform(3.5, 6, 20), [0.0]]):
+        capital = [0.0, float(usdc)]
+        for gas_usd, min_profit in ((5.0, 10.0), (40.0, 10.0), (0.0, 50.0)):
+            if worth_planning(capital, prices, pool.max_bonus, venue.mid(now), gas_usd, min_profit, pool.borrowed()):
+                continue
+            said_no += 1
+            plans = plan_liquidations(pool, venue, rows, prices, hf, gas_usd, min_profit, now, 20, debt_usd,
+                                      np.array(capital))
+            assert plans == []
+    assert said_no > 20
