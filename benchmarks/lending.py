@@ -294,11 +294,6 @@ class NaivePoolView(PoolView):
         p = self._pool.state.positions[row]
         return np.array(p.collateral), np.array(p.debt)
 
-    def health_factors_at(self, prices_usd) -> np.ndarray:
-        pl, lt = [float(x) for x in prices_usd], self._pool.lt.tolist()
-        objs = self._pool.state.positions
-        return np.fromiter((am.health_factor(p.collateral, p.debt, pl, lt) for p in objs), dtype=float, count=len(objs))
-
 
 #: The library keeper's shortlist (sizes only the ``SHORTLIST × limit`` largest debts; since e401fa1).
 SHORTLIST = getattr(keeper_mod, "PLAN_SHORTLIST", None)

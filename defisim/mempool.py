@@ -105,11 +105,7 @@ class Mempool:
 
     def remove(self, tx: Tx) -> None:
         """Take an included transaction out."""
-        queue = self.by_sender[tx.sender]
-        del queue[tx.nonce]
-        self.size -= 1
-        if not queue:
-            del self.by_sender[tx.sender]
+        self.take_next(tx)
 
     def take_next(self, tx: Tx) -> simpy.Event | None:
         """Take the included ``tx`` out; return the receipt event of the sender's next pending

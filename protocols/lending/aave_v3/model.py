@@ -527,7 +527,6 @@ class PoolView:
         self.bonus = pool.bonus.copy()
         self.fee = pool.fee.copy()
         self.rules = pool.params.rules
-        self.lt = pool.lt.copy()
 
     def _ro(self, a: np.ndarray) -> np.ndarray:
         a = a.view()
@@ -546,11 +545,6 @@ class PoolView:
         (see :meth:`AaveV3Pool.liquidation_candidates`)."""
         c = self._pool.liquidation_candidates(prices_usd)
         return Candidates(self._ro(c.rows), self._ro(c.hf), self._ro(c.debt_usd))
-
-    def health_factors_at(self, prices_usd: np.ndarray) -> np.ndarray:
-        """Health factors of every account if the oracles read ``prices_usd`` (what-if; not cached)."""
-        coll, debt = self._pool.balances()
-        return am.health_factors(coll, debt, prices_usd, self._pool.lt)
 
     def prices_usd(self) -> np.ndarray:
         return self._pool.prices_usd()
