@@ -50,7 +50,7 @@ LIQUIDATION_COLUMNS = [
     Column("debt_repaid_usd", "float64", "the same at the oracle price (USD)"),
     Column("collateral_seized", "float64", "collateral tokens leaving the account (liquidator + protocol fee)"),
     Column("liquidator_collateral", "float64", "collateral tokens received by the liquidator"),
-    Column("protocol_fee_collateral", "float64", "collateral tokens sent to the treasury"),
+    Column("protocol_fee_collateral", "float64", "collateral credited to the treasury as aTokens (tokens)"),
     Column("deficit_usd", "float64", "debt written off as reserve deficit by this call, all reserves (USD)"),
     Column("hf_before", "float64", "health factor before the call at oracle prices"),
 ]
@@ -332,7 +332,9 @@ class AaveV3Pool(Protocol):
         if dt_s <= 0 or not self._accruing:
             return
         if self._growth[0] != dt_s:  # the same rates over the same interval grow the indices alike
-            self._growth = (dt_s, am.linear_interest(s.supply_rate, dt_s), am.compounded_interest(s.borrow_rate, dt_s))
+            borrow_growth = am.compounded_interest(s.borrow_rate, dt_s, self.params.rules)
+            # the contract grows a borrow index only while the reserve has debt (§1.6)
+            self._growth = (dt_s, am.linear_interest(s.supply_rate, dt_s), np.where(self._owed, borrow_growth, 1.0))
         s.liquidity_index = s.liquidity_index * self._growth[1]
         s.borrow_index = s.borrow_index * self._growth[2]
         s.version += 1
@@ -342,16 +344,20 @@ class AaveV3Pool(Protocol):
         s = self.state
         debt = s.total_debt_scaled * s.borrow_index
         available = np.array([self._ledger(sym).balance_of(self.name) for sym in self.symbols])
-        usage = am.usage_ratios(debt, available, s.deficit)
-        borrow = am.borrow_rates(usage, *self.rate_args)
-        supplied = s.total_collateral_scaled * s.liquidity_index
-        with np.errstate(divide="ignore", invalid="ignore"):
-            supply_usage = np.where(supplied > 0, np.minimum(debt / np.where(supplied > 0, supplied, 1.0), 1.0), 0.0)
+        borrow = am.borrow_rates(am.usage_ratios(debt, available), *self.rate_args)
         s.borrow_rate = borrow
-        s.supply_rate = am.supply_rate(borrow, supply_usage, self.reserve_factor)
-        self._accruing = bool(s.total_debt_scaled.any())
+        s.supply_rate = am.supply_rate(borrow, am.usage_ratios(debt, available, s.deficit), self.reserve_factor)
+        self._owed = s.total_debt_scaled > 0
+        self._accruing = bool(self._owed.any())
         self._rates_stale = False
         self._growth = (-1, None, None)  # index growth factors per interval, for these rates
+
+    def current_rates(self) -> tuple[np.ndarray, np.ndarray]:
+        """(borrow, supply) rates per reserve (annual fractions) as the last action set them
+        (§1.5); read-only arrays."""
+        if self._rates_stale:
+            self._update_rates()
+        return self.state.borrow_rate.copy(), self.state.supply_rate.copy()
 
     # -- calls ------------------------------------------------------------------------------
     def _reserve(self, asset: str) -> int:
@@ -486,10 +492,9 @@ class AaveV3Pool(Protocol):
         debt_ledger.move(sender, self.name, out.debt_repaid)
         self._add_debt(row, rd, -out.debt_repaid)
         self._add_collateral(row, rc, -out.collateral_seized)
-        coll_ledger = self._ledger(collateral_asset)
-        coll_ledger.move(self.name, sender, out.liquidator_collateral)
-        if out.protocol_fee_collateral > 0:
-            coll_ledger.move(self.name, self.params.treasury, out.protocol_fee_collateral)
+        self._ledger(collateral_asset).move(self.name, sender, out.liquidator_collateral)
+        if out.protocol_fee_collateral > 0:  # the fee stays in the reserve as the treasury's aTokens (§1.3 step 4)
+            self._add_collateral(self._row(self.params.treasury), rc, out.protocol_fee_collateral)
         deficit_usd = 0.0
         if out.deficit > 0 or (out.no_collateral_left and self.params.rules == "v3.3"):
             _c, left = self.account(user)

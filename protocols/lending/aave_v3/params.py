@@ -238,7 +238,7 @@ class PoolParams(BaseModel):
     tokens: dict[str, str] = Field(description="symbol -> token ledger protocol holding that token")
     oracles: dict[str, str] = Field(description="symbol -> oracle protocol pricing that token (USD)")
     rules: Literal["v3.3", "v3.0"] = "v3.3"
-    treasury: str = Field("treasury", description="address receiving the protocol's liquidation fees")
+    treasury: str = Field("treasury", description="account credited with the liquidation protocol fees (as aTokens)")
     seed_supply: dict[str, float] = Field(default_factory=dict, description="symbol -> tokens supplied by 'lenders'")
     population: PopulationParams | None = Field(None, description="borrowers present at the start")
     emode_categories: tuple[EModeParams, ...] = Field(

@@ -377,7 +377,16 @@ def test_linear_index_one_year_untouched():
 def test_binomial_is_exact_up_to_three_seconds(dt):
     """For dt ≤ 3 the 3-term expansion of (1 + x)^dt has no dropped terms."""
     x = 0.5 / SECONDS_PER_YEAR
-    assert compounded_interest(0.5, dt) == pytest.approx((1.0 + x) ** dt, rel=1e-15)
+    assert compounded_interest(0.5, dt, "v3.0") == pytest.approx((1.0 + x) ** dt, rel=1e-15)
+
+
+def test_v30_series_loses_the_cubic_term_below_the_floor_threshold():
+    """v3.0 floors b3 = b2·r/SPY to whole ray units: 0 below ~3.15% APR, so over a year at 3%
+    the index misses the cubic term r³/6 of the unfloored series."""
+    year = SECONDS_PER_YEAR
+    unfloored = 1 + 0.03 + 0.03**2 * (year - 1) / year / 2 + 0.03**3 * (year - 1) * (year - 2) / year**2 / 6
+    assert compounded_interest(0.03, year, "v3.0") == pytest.approx(unfloored - 0.03**3 / 6, rel=1e-9)
+    assert compounded_interest(0.03, year) == pytest.approx(1 + 0.03 + 0.03**2 / 2 + 0.03**3 / 6, rel=1e-15)
 
 
 def test_index_growth_takes_arrays_and_orders_linear_compounded_exp():
