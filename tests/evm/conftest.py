@@ -3,7 +3,8 @@
 Nothing of the contracts is in the repository: the npm packages are installed into a cache
 directory (``$DEFISIM_EVM_CACHE``, else ``$XDG_CACHE_HOME/defisim/evm``, else
 ``~/.cache/defisim/evm``) on first use and reused afterwards. The suite skips, saying exactly
-why, only when pyrevm, pycryptodome or node/npm are missing or the npm install fails.
+why, only when pyrevm, pycryptodome or node/npm are missing or the npm install (or, for Aave
+v3.6, the solc-js compilation) fails.
 """
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ from pathlib import Path
 import pytest
 
 from defisim.tx import Revert
+
+from .aave_market import PACKAGES as AAVE_PACKAGES
+from .aave_market import AaveCore, EvmAaveMarket, SetupError, load_build
 
 UNISWAP_PACKAGES = ["@uniswap/v2-core@1.0.1", "@uniswap/v2-periphery@1.1.0-beta.0"]
 
@@ -107,3 +111,30 @@ def uniswap_router() -> Contract:
     code = bytes.fromhex(artifact["bytecode"].removeprefix("0x"))
     router = evm.deploy(me, code + word(0x1234) + word(0x5678))  # factory and WETH: never used by the pure calls
     return Contract(evm, keccak, router, me)
+
+
+@pytest.fixture(scope="session")
+def aave_market():
+    """Factory ``aave_market(version, reserves, prices) -> EvmAaveMarket`` of real Aave v3 markets.
+
+    ``version`` is ``"v3.0"`` or ``"v3.6"``, ``reserves`` a tuple of
+    :class:`~protocols.lending.aave_v3.replay.ReserveConfig`, ``prices`` USD·1e8 by symbol. A
+    version's core is installed, built (v3.6: compiled once, then cached) and deployed on first
+    use; every market then starts from its snapshot, so only one market per version is live at a
+    time (see :mod:`tests.evm.aave_market`).
+    """
+    cores: dict[str, AaveCore] = {}
+
+    def make(version: str, reserves, prices: dict[str, int]) -> EvmAaveMarket:
+        if version not in cores:
+            if version not in AAVE_PACKAGES:
+                raise ValueError(f"unknown Aave version {version!r}; expected one of {sorted(AAVE_PACKAGES)}")
+            _imports()
+            name, packages = AAVE_PACKAGES[version]
+            try:
+                cores[version] = AaveCore(load_build(version, npm_install(name, packages)))
+            except SetupError as e:
+                pytest.skip(str(e))
+        return EvmAaveMarket.create(cores[version], reserves, prices)
+
+    return make
