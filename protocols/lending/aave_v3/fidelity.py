@@ -6,10 +6,12 @@ The engine computes in float64 and ignores the contracts' integer rounding; the 
 (:func:`~.cases.run_case`) :func:`compare` checks every observation against this bound:
 
 **Tolerance.** Contract rounding moves an amount by a few units of its *granularity*
-``g`` = the largest of one raw unit of either token of the case and one base unit (1e-8 USD),
-measured in value (base units). So, with ``RTOL`` = 1e-9 and ``K`` raw-value units:
+``g`` = the largest of one base unit (1e-8 USD) and one *scaled* unit of either token of the
+case (balances are stored scaled: one scaled unit is ``index`` raw units, with ``index`` the
+largest of the case's indices), measured in value (base units). So, with ``RTOL`` = 1e-9 and
+``K`` = 4:
 
-- token amounts of token T: ``|float − exact| ≤ RTOL·scale + K·g / value_of_one_raw_T + K``
+- token amounts of token T: ``|float − exact| ≤ RTOL·scale + K·g / value_of_one_raw_T + K·index``
   (``scale`` is the amount itself; for the deficit and the protocol fee, which are differences
   of larger amounts, the debt before the call and the collateral seized);
 - base-currency values: ``≤ RTOL·value + K·g``;
@@ -55,7 +57,7 @@ __all__ = ["RTOL", "K", "BOUNDARIES", "Comparison", "granularity", "compare", "b
 #: Relative tolerance of float64 arithmetic chains (about 1e6 ulps).
 RTOL = 1e-9
 #: Units of the case's value granularity any amount may move by through contract rounding.
-K = 8
+K = 4
 #: The named cases where float and exact liquidation decisions may differ.
 BOUNDARIES = ("dust", "health factor at 1", "close factor at 0.95", "$2,000 / $1,000 thresholds",
               "collateral cap", "no collateral left")
@@ -66,16 +68,18 @@ def _unit_value(price: int, decimals: int) -> float:
     return price / 10**decimals
 
 
-def granularity(case: Case, prices: tuple[int, int] | None = None) -> float:
-    """The case's value granularity ``g`` (base units): the largest of one raw unit of either
-    token at ``prices`` (collateral, debt; default: the prices after the move) and one base unit."""
+def granularity(case: Case, prices: tuple[int, int] | None = None, index: float = 1.0) -> float:
+    """The case's value granularity ``g`` (base units): the largest of one base unit and
+    ``index`` raw units (one scaled unit) of either token at ``prices`` (collateral, debt;
+    default: the prices after the move)."""
     pc, pd = prices or (case.collateral_price_after, case.debt_price_after)
-    return max(1.0, _unit_value(pc, case.collateral.decimals), _unit_value(pd, case.debt.decimals))
+    return max(1.0, index * _unit_value(pc, case.collateral.decimals), index * _unit_value(pd, case.debt.decimals))
 
 
 class _Checker:
     def __init__(self, case: Case, version: str):
         self.case, self.version, self.problems = case, version, []
+        self.index = 1.0  # the largest index so far (RAY = 1): raw units per scaled unit
 
     def near(self, a: float, b: float, tol: float, what: str) -> None:
         if not abs(a - b) <= tol:
@@ -83,11 +87,11 @@ class _Checker:
 
     def amount(self, f: int, e: int, decimals: int, price: int, g: float, what: str, scale: int | None = None) -> None:
         unit = _unit_value(price, decimals)
-        self.near(f, e, RTOL * abs(scale if scale is not None else e) + K * g / unit + K, what)
+        self.near(f, e, RTOL * abs(scale if scale is not None else e) + K * g / unit + K * self.index, what)
 
     def account(self, f: AccountData, e: AccountData, prices: tuple[int, int], what: str) -> None:
         c = self.case
-        g = granularity(c, prices)
+        g = granularity(c, prices, self.index)
         self.near(f.total_collateral_base, e.total_collateral_base, RTOL * e.total_collateral_base + K * g, f"{what}.total_collateral_base")
         self.near(f.total_debt_base, e.total_debt_base, RTOL * e.total_debt_base + K * g, f"{what}.total_debt_base")
         for sym, cfg, price in ((c.collateral.symbol, c.collateral, prices[0]), (c.debt.symbol, c.debt, prices[1])):
@@ -142,12 +146,13 @@ def _rate_drift(f: ReserveData, e: ReserveData) -> float:
     return drift + RTOL
 
 
-def boundaries_of(case: Case, version: str, before: AccountData) -> list[str]:
+def boundaries_of(case: Case, version: str, before: AccountData, index: float = 1.0) -> list[str]:
     """The named boundaries (:data:`BOUNDARIES`, without ``dust``) the liquidation of ``case``
-    sits on, judged on the exact account data before the call; empty if it is clear of all."""
+    sits on, judged on the exact account data before the call (``index``: raw units per scaled
+    unit, see :func:`granularity`); empty if it is clear of all."""
     c = case
     pc, pd = c.collateral_price_after, c.debt_price_after
-    g = granularity(c)
+    g = granularity(c, None, index)
     near = []
     hf = before.health_factor
     if hf != MAX_UINT256:
@@ -215,13 +220,14 @@ def compare(case: Case, version: str, exact: dict, engine: dict) -> Comparison:
         for before, after in zip(side["reserves_after_setup"], side["reserves_after_time"]):
             if (before.liquidity_rate, before.variable_borrow_rate) != (after.liquidity_rate, after.variable_borrow_rate):
                 check.problems.append(f"{name} rates changed while time passed: {before} -> {after}")
+    check.index = max(max(r.liquidity_index, r.variable_borrow_index) for r in exact["reserves_after_time"]) / x.RAY
     prices0, prices1 = (c.collateral_price, c.debt_price), (c.collateral_price_after, c.debt_price_after)
     check.account(engine["account_after_time"], exact["account_after_time"], prices0, "account_after_time")
     check.account(engine["account_after_prices"], exact["account_after_prices"], prices1, "account_after_prices")
     le, lf = exact["liquidation"], engine["liquidation"]
     decided_e = le.reason if isinstance(le, Reverted) else ""
     decided_f = lf.reason if isinstance(lf, Reverted) else ""
-    near = boundaries_of(c, version, exact["account_after_prices"])
+    near = boundaries_of(c, version, exact["account_after_prices"], check.index)
     if decided_e != decided_f:
         name = "dust" if decided_e == "INVALID_BURN_AMOUNT" else next(iter(near), None)
         if name is None:
@@ -231,7 +237,7 @@ def compare(case: Case, version: str, exact: dict, engine: dict) -> Comparison:
     if unchecked and isinstance(le, LiquidationResult):
         return Comparison(check.problems, None, unchecked)
     if isinstance(le, LiquidationResult):
-        g = granularity(c)
+        g = granularity(c, None, check.index)
         cd, dd = c.collateral, c.debt
         pc, pd = prices1
         check.amount(lf.debt_repaid, le.debt_repaid, dd.decimals, pd, g, "liquidation.debt_repaid")
@@ -242,7 +248,7 @@ def compare(case: Case, version: str, exact: dict, engine: dict) -> Comparison:
         check.amount(lf.deficit_created, le.deficit_created, dd.decimals, pd, g, "liquidation.deficit_created",
                      scale=exact["account_after_prices"].debt[dd.symbol])
     check.account(engine["account_after"], exact["account_after"], prices1, "account_after")
-    g1 = granularity(c)
+    g1 = granularity(c, None, check.index)
     for cfg, price, f, e, f0, e0 in zip((c.collateral, c.debt), prices1, engine["reserves_after"], exact["reserves_after"],
                                         engine["reserves_after_setup"], exact["reserves_after_setup"]):
         check.reserve(f, e, cfg, price, g1, f"reserves_after[{cfg.symbol}]", _rate_drift(f0, e0),
