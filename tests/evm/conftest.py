@@ -3,8 +3,8 @@
 Nothing of the contracts is in the repository: the npm packages are installed into a cache
 directory (``$DEFISIM_EVM_CACHE``, else ``$XDG_CACHE_HOME/defisim/evm``, else
 ``~/.cache/defisim/evm``) on first use and reused afterwards. The suite skips, saying exactly
-why, only when pyrevm, pycryptodome or node/npm are missing or the npm install (or, for Aave
-v3.6, the solc-js compilation) fails.
+why, only when pyrevm, pycryptodome, eth-abi or node/npm are missing or the npm install (or, for
+Aave v3.6, the solc-js compilation) fails.
 """
 from __future__ import annotations
 
@@ -60,6 +60,10 @@ def _imports():
         from Crypto.Hash import keccak
     except ImportError as e:
         pytest.skip(f"tests/evm: pycryptodome is not importable ({e}); install the test extra")
+    try:
+        import eth_abi  # noqa: F401  (the Aave harness encodes its calls with it)
+    except ImportError as e:
+        pytest.skip(f"tests/evm: eth-abi is not importable ({e}); install the test extra")
     return EVM, keccak
 
 
