@@ -30,6 +30,7 @@ from typing import NamedTuple
 from .replay import MAX_UINT256, VERSIONS
 
 __all__ = [
+    "check_version",
     "WAD", "RAY", "PERCENTAGE_FACTOR", "SECONDS_PER_YEAR",
     "HEALTH_FACTOR_LIQUIDATION_THRESHOLD", "CLOSE_FACTOR_HF_THRESHOLD", "DEFAULT_LIQUIDATION_CLOSE_FACTOR",
     "MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD", "MIN_LEFTOVER_BASE",
@@ -60,7 +61,8 @@ MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD = 2_000 * 10**8
 MIN_LEFTOVER_BASE = MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD // 2
 
 
-def _check_version(version: str) -> None:
+def check_version(version: str) -> None:
+    """Raise ``ValueError`` unless ``version`` is one of :data:`~.replay.VERSIONS`."""
     if version not in VERSIONS:
         raise ValueError(f"version must be one of {VERSIONS}, got {version!r}")
 
@@ -226,7 +228,7 @@ def compounded_interest_exact(version: str, rate: int, dt_s: int) -> int:
     >>> [round(compounded_interest_exact(v, RAY // 10, SECONDS_PER_YEAR) / RAY, 7) for v in ("v3.0", "v3.6")]
     [1.105162, 1.1051667]
     """
-    _check_version(version)
+    check_version(version)
     if dt_s == 0:
         return RAY
     if version == "v3.6":
@@ -283,7 +285,7 @@ def interest_rates_exact(
     >>> var == 427 * RAY // 1000, round(liq / RAY, 7)
     (True, 0.3448025)
     """
-    _check_version(version)
+    check_version(version)
     to_ray = 10**23
     optimal, r0, s1, s2 = optimal_usage * to_ray, base_rate * to_ray, slope1 * to_ray, slope2 * to_ray
     if total_debt == 0:
@@ -367,7 +369,7 @@ def account_data_exact(version: str, collateral: list[CollateralPosition], debt:
     >>> account_data_exact("v3.0", [weth], [usdc]) == (18_000 * 10**8, 15_000 * 10**8, 8_050, 996 * 10**15)
     True
     """
-    _check_version(version)
+    check_version(version)
     total_collateral = weighted_lt = weighted_ltv = 0
     for c in collateral:
         if version == "v3.0" and c.liquidation_threshold == 0:
@@ -494,7 +496,7 @@ def liquidation_call_exact(
     >>> out.debt_repaid, out.collateral_seized, out.protocol_fee, out.revert
     (7500000000, 4374999999999999999, 20833333333333333, '')
     """
-    _check_version(version)
+    check_version(version)
     if health_factor >= HEALTH_FACTOR_LIQUIDATION_THRESHOLD:
         return LiquidationExact(revert="HEALTH_FACTOR_NOT_BELOW_THRESHOLD")
     if not collateral_enabled:

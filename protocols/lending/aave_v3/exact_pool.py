@@ -89,7 +89,7 @@ class ExactPool:
     """
 
     def __init__(self, version: str, reserves, prices: dict[str, int], start_time: int = 1):
-        x._check_version(version)
+        x.check_version(version)
         self.version = version
         self.state = _State(start_time, dict(prices), {r.symbol: _Reserve(r) for r in reserves}, {})
 
