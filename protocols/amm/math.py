@@ -11,7 +11,8 @@ that ``get_amount_out(get_amount_in(y)) >= y`` holds exactly.
 
 References
 ----------
-mechanics.md §6.1 (Uniswap v2), §6.2 (Uniswap v3), §6.3 (Curve StableSwap), §6.4 (price-impact helpers);
+mechanics.md §6.1 (Uniswap v2), §6.2 (Uniswap v3), §6.3 (Curve StableSwap), §6.4 (price-impact helpers),
+§11 (LP value and impermanent loss, leveraged LP);
 Uniswap/v2-periphery ``UniswapV2Library.sol``; Uniswap/v3-core ``SwapMath.sol``, ``SqrtPriceMath.sol``;
 Curve StableSwap ``get_D`` / ``get_y`` / ``get_dy``; the StableSwap whitepaper.
 """
@@ -46,6 +47,9 @@ __all__ = [
     # §6.4 generic helpers
     "price_impact",
     "amount_to_move_price",
+    # §11 LP value
+    "impermanent_loss",
+    "leveraged_lp_equity",
 ]
 
 #: Newton iterations of StableSwap before giving up (the contracts' bound).
@@ -576,3 +580,44 @@ def amount_to_move_price(reserve_in, price_factor, fee=0.0):
     g = 1.0 - np.asarray(fee, dtype=np.float64)
     b = 1.0 + g
     return reserve_in * (np.sqrt(b * b - 4.0 * g * (1.0 - 1.0 / np.asarray(price_factor, dtype=np.float64))) - b) / (2.0 * g)
+
+
+# ---------------------------------------------------------------------------------------------
+# §11 LP value, impermanent loss, leveraged LP; scalars or arrays
+# ---------------------------------------------------------------------------------------------
+def impermanent_loss(price_ratio):
+    """Impermanent loss of a 50/50 constant-product position, ``2√k / (1 + k) − 1`` (§11.1),
+    where ``k = P / P₀``; the LP is worth ``√k`` of its start, holding would be worth ``(1 + k)/2``.
+
+    Examples
+    --------
+    Test vector 30 (§13): k = 2 → −5.7191%; symmetric in k ↔ 1/k.
+
+    >>> round(float(impermanent_loss(2.0)), 6), round(float(impermanent_loss(0.5)), 6), round(float(impermanent_loss(4.0)), 12)
+    (-0.057191, -0.057191, -0.2)
+    """
+    k = np.asarray(price_ratio, dtype=np.float64)
+    return 2.0 * np.sqrt(k) / (1.0 + k) - 1.0
+
+
+def leveraged_lp_equity(price_ratio, leverage, debt: str = "stable"):
+    """Equity of a leveraged constant-product LP position, in multiples of the starting equity
+    (§11.2): position ``L`` times the LP value ``√k``, less the debt ``L − 1`` borrowed in the
+    stable (``debt="stable"``) or half in each token (``debt="split"``, worth ``(L − 1)(1 + k)/2``).
+
+    Examples
+    --------
+    Test vector 31 (§13): L = 3, stable debt, k = 0.5 → 0.12132; the split debt → 0.62132.
+
+    >>> round(float(leveraged_lp_equity(0.5, 3.0)), 5), round(float(leveraged_lp_equity(0.5, 3.0, "split")), 5)
+    (0.12132, 0.62132)
+    """
+    k = np.asarray(price_ratio, dtype=np.float64)
+    lev = np.asarray(leverage, dtype=np.float64)
+    if debt == "stable":
+        owed = lev - 1.0
+    elif debt == "split":
+        owed = (lev - 1.0) * (1.0 + k) / 2.0
+    else:
+        raise ValueError(f"debt must be 'stable' or 'split', got {debt!r}")
+    return lev * np.sqrt(k) - owed

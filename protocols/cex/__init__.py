@@ -1,0 +1,1 @@
+"""Centralised-exchange accounts: unified cross-margin with haircut collateral (mechanics.md §9)."""

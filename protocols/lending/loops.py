@@ -1,0 +1,84 @@
+"""Leverage loops on a lending market: borrow → swap → re-supply (mechanics.md §10.4).
+
+Closed forms used to check the simulated loopers (which loop through the pool and the mempool
+like anyone else): leverage after ``k`` loops, its limit ``1/(1 − λ)``, return on equity, the
+price fall that liquidates and the one that wipes the equity out. ``λ`` is the fraction of the
+collateral re-borrowed each loop (at most the market's LTV); prices are in debt units, 1 at the
+start; rates annual fractions.
+
+References
+----------
+mechanics.md §10.4, §13 vectors 28–29.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["loop_leverage", "max_loop_leverage", "loop_roe", "wipeout_fall", "liquidation_fall"]
+
+
+def loop_leverage(ltv, loops):
+    """Leverage ``C/E`` after ``loops`` re-supplies: ``(1 − λ^(k+1)) / (1 − λ)``.
+
+    Examples
+    --------
+    >>> loop_leverage(0.9, 0), round(loop_leverage(0.9, 1), 12), round(loop_leverage(0.9, 400), 9)
+    (1.0, 1.9, 10.0)
+    """
+    lam = np.asarray(ltv, dtype=np.float64)
+    out = (1.0 - lam ** (np.asarray(loops, dtype=np.float64) + 1.0)) / (1.0 - lam)
+    return float(out) if out.ndim == 0 else out
+
+
+def max_loop_leverage(ltv):
+    """The limit of :func:`loop_leverage`, ``1 / (1 − λ)``.
+
+    Examples
+    --------
+    Test vector 28 (§13): λ = 0.9 → 10 (0.8 → 5, 0.92 → 12.5).
+
+    >>> [round(max_loop_leverage(x), 9) for x in (0.9, 0.8, 0.92)]
+    [10.0, 5.0, 12.5]
+    """
+    out = 1.0 / (1.0 - np.asarray(ltv, dtype=np.float64))
+    return float(out) if out.ndim == 0 else out
+
+
+def loop_roe(leverage, collateral_yield, borrow_rate):
+    """Return on equity ``L·y_c − (L − 1)·r_b`` (before swap costs).
+
+    Examples
+    --------
+    Test vector 29 (§13): L = 5, y = 10%, r = 7% → 22%.
+
+    >>> round(loop_roe(5.0, 0.10, 0.07), 12)
+    0.22
+    """
+    lev = np.asarray(leverage, dtype=np.float64)
+    out = lev * collateral_yield - (lev - 1.0) * borrow_rate
+    return float(out) if out.ndim == 0 else out
+
+
+def wipeout_fall(leverage):
+    """Relative price fall that takes the equity to zero: ``1/L``.
+
+    >>> wipeout_fall(5.0), wipeout_fall(8.0)
+    (0.2, 0.125)
+    """
+    out = 1.0 / np.asarray(leverage, dtype=np.float64)
+    return float(out) if out.ndim == 0 else out
+
+
+def liquidation_fall(leverage, liquidation_threshold):
+    """Relative price fall to the liquidation point ``1 − (L − 1)/(L · LT)``.
+
+    Examples
+    --------
+    §10.4 table with LT 92%: L = 3 → 27.5%, 5 → 13.0%, 8 → 4.9%.
+
+    >>> [round(liquidation_fall(L, 0.92), 3) for L in (3.0, 5.0, 8.0)]
+    [0.275, 0.13, 0.049]
+    """
+    lev = np.asarray(leverage, dtype=np.float64)
+    out = 1.0 - (lev - 1.0) / (lev * liquidation_threshold)
+    return float(out) if out.ndim == 0 else out

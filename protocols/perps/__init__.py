@@ -1,0 +1,1 @@
+"""Perpetual futures: funding, margin, liquidation, insurance and ADL (mechanics.md §8)."""
