@@ -488,6 +488,14 @@ class Venue:
         self._commit(x1, t_ms)
         return usd, usd / amount_tokens
 
+    def quote_buy(self, amount_tokens: float, t_ms: int) -> tuple[float, float]:
+        """What :meth:`buy_tokens` would return, without trading."""
+        self._check_amount(amount_tokens, "amount_tokens")
+        if amount_tokens == 0:
+            return 0.0, self.mid(t_ms)
+        _, usd, _ = self._walk_tokens(amount_tokens, t_ms, +1.0)
+        return usd, usd / amount_tokens
+
     def buy_tokens(self, amount_tokens: float, t_ms: int) -> tuple[float, float]:
         """Buy ``amount_tokens`` from the asks at ``t_ms``: ``(usd_cost, avg_price_usd)``."""
         self._check_amount(amount_tokens, "amount_tokens")

@@ -1,0 +1,392 @@
+"""An order-book perpetuals clearinghouse (Hyperliquid / dYdX v4 / CEX style), mechanics.md §8, §12.4.
+
+A plain data structure (STYLE 5): no SimPy needed. A :class:`Clearinghouse` holds cross-margin
+accounts over one or more markets as a struct of arrays (collateral per account; size, entry
+price and funding snapshot per account and market) and trades against each market's book, an
+off-chain :class:`~defisim.venues.Venue` whose walk gives the fill price. The book's resting
+liquidity is one account, ``"book"``, that takes the other side of every book fill, so that
+every trade has two sides and value is conserved (see *Invariant*).
+
+Per market: the index (oracle) is a feed; the mark is the median of the index, the book's mid
+and the index plus an EMA of the basis ``mid − index`` (§8.1, Hyperliquid's first two
+components); the premium ``[max(0, impactBid − index) − max(0, index − impactAsk)] / index`` is
+sampled every :meth:`Clearinghouse.tick` and averaged over the funding interval; funding
+(§8.2) is ``F_8h = P̄ + clamp(I − P̄, ±c)`` scaled to the interval and capped, paid on the
+index price into a cumulative index per unit of long size, settled into an account's collateral
+whenever it trades or is liquidated.
+
+Margin (§8.3): initial fraction ``1/max_leverage``, maintenance ``1/(2·max_leverage)``;
+``equity = collateral + Σ size·(mark − entry) − unsettled funding``; an account is liquidatable
+when ``equity < Σ |size|·mark·MMF``.
+
+Liquidation (§8.4, §8.5), account by account, lowest ``equity/maintenance`` first:
+
+1. The positions are quoted into the books. If the account's equity after those fills covers
+   the liquidation fee (``liquidation_fee`` of the notional at mark), the fills happen and the
+   fee goes to the insurance fund (only the part the equity covers).
+2. Else, if the insurance fund covers the shortfall, the fills happen and the fund pays it.
+3. Else (the fund cannot absorb the loss) the positions are **auto-deleveraged**: closed, without
+   the book, against opposing positions ranked by :func:`~.math.adl_score` (PnL% × leverage for a
+   profit, highest first; ties by account row), at the bankrupt account's **bankruptcy prices**
+   (the account's negative equity at mark spread over its positions by notional), so that it ends
+   at exactly zero. A counterparty is never taken below zero equity; what the queue cannot absorb
+   is charged to all accounts with positive equity pro rata (socialised loss, the last resort).
+
+Invariant: ``Σ collateral + Σ size·(mark − entry) − Σ unsettled funding + insurance fund`` is
+constant — every fill, funding payment, fee, ADL close and socialised loss moves value between
+two places, and each market's sizes sum to zero.
+
+References: mechanics.md §8.1–8.5, §12.4; :mod:`protocols.perps.math`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from defisim.venues import Venue
+
+from . import math as pm
+
+__all__ = ["PerpMarket", "Clearinghouse", "BOOK"]
+
+#: The account holding the books' side of every book fill.
+BOOK = "book"
+_MS_PER_HOUR = 3_600_000
+
+
+@dataclass
+class PerpMarket:
+    """One perpetual market: its index ``feed`` (``price_at(t_ms)``), its ``book`` venue,
+    ``max_leverage`` (IMF ``1/max_leverage``, MMF half of it), the ``impact_notional_usd`` of the
+    premium's impact prices, and the funding cap per interval (fraction)."""
+
+    symbol: str
+    feed: object
+    book: Venue
+    max_leverage: float = 20.0
+    impact_notional_usd: float = 20_000.0
+    funding_cap: float = 0.04
+
+    @property
+    def imf(self) -> float:
+        return 1.0 / self.max_leverage
+
+    @property
+    def mmf(self) -> float:
+        return pm.maintenance_fraction_at_max_leverage(self.max_leverage)
+
+
+class Clearinghouse:
+    """Cross-margin accounts over ``markets`` (see the module docstring).
+
+    Parameters
+    ----------
+    markets : sequence of PerpMarket
+    insurance_fund_usd : float
+        Starting balance of the insurance fund (USD).
+    liquidation_fee : float
+        Fraction of the liquidated notional (at mark) paid to the fund, from what equity is left.
+    funding_interval_ms : int
+        Between funding payments (1 h on Hyperliquid and dYdX, 8 h on CEX).
+    interest_8h, clamp_8h : float
+        The template's interest leg and clamp (§8.2).
+    basis_ema_ms : int
+        Time constant of the mark's basis EMA (Hyperliquid: 150 s).
+
+    Examples
+    --------
+    >>> from defisim.feeds import ConstantFeed
+    >>> from defisim.venues import LinearDepth
+    >>> btc = PerpMarket("BTC", ConstantFeed(100_000.0), Venue(ConstantFeed(100_000.0), LinearDepth(1e9)), 40.0)
+    >>> ch = Clearinghouse([btc], insurance_fund_usd=1e6)
+    >>> ch.deposit("alice", 10_000.0)
+    >>> round(ch.trade("alice", "BTC", 1.0, t_ms=0), 2)   # a $100,000 buy moves a deep book by 0.05 USD
+    100000.05
+    >>> round(ch.liquidation_price("alice", "BTC", t_ms=0), 2)   # §13 vector 23 at that entry
+    91139.29
+    """
+
+    def __init__(self, markets, *, insurance_fund_usd: float = 0.0, liquidation_fee: float = 0.01,
+                 funding_interval_ms: int = _MS_PER_HOUR, interest_8h: float = pm.INTEREST_8H,
+                 clamp_8h: float = pm.CLAMP_8H, basis_ema_ms: int = 150_000):
+        self.markets = list(markets)
+        self.index = {m.symbol: i for i, m in enumerate(self.markets)}
+        self.insurance_fund_usd = float(insurance_fund_usd)
+        self.liquidation_fee = liquidation_fee
+        self.funding_interval_ms = funding_interval_ms
+        self.interest_8h, self.clamp_8h = interest_8h, clamp_8h
+        self.basis_ema_ms = basis_ema_ms
+        n_markets = len(self.markets)
+        self.mmf = np.array([m.mmf for m in self.markets])
+        self.imf = np.array([m.imf for m in self.markets])
+        self.rows: dict[str, int] = {}
+        self.owners: list[str] = []
+        self.collateral = np.zeros(0)
+        self.size = np.zeros((0, n_markets))
+        self.entry = np.zeros((0, n_markets))
+        self.snapshot = np.zeros((0, n_markets))
+        self.cum_funding = np.zeros(n_markets)  # USD paid per unit of long size, cumulative
+        self.basis_ema = np.zeros(n_markets)
+        self.premium_sum = np.zeros(n_markets)
+        self.premium_samples = 0
+        self.last_tick_ms: int | None = None
+        self.next_funding_ms = funding_interval_ms
+        self.liquidations: list[tuple] = []  # (t_ms, account, kind, notional_usd, equity_before_usd, fund_delta_usd)
+        self.adl: list[tuple] = []  # (t_ms, market, bankrupt, counterparty, size, price)
+        self.funding: list[tuple] = []  # (t_ms, market, premium, rate, index_price)
+        self.socialized_usd = 0.0
+        self._row(BOOK)
+
+    # -- accounts ---------------------------------------------------------------------------
+    def _row(self, owner: str) -> int:
+        row = self.rows.get(owner)
+        return self._new_rows([owner])[0] if row is None else row
+
+    def _new_rows(self, owners) -> list[int]:
+        """Open accounts for ``owners`` (all new) in one allocation; their rows."""
+        first = len(self.owners)
+        rows = list(range(first, first + len(owners)))
+        for owner, row in zip(owners, rows):
+            if owner in self.rows:
+                raise ValueError(f"account {owner!r} exists")
+            self.rows[owner] = row
+        self.owners.extend(owners)
+        k, n = len(owners), len(self.markets)
+        self.collateral = np.concatenate([self.collateral, np.zeros(k)])
+        self.size = np.vstack([self.size, np.zeros((k, n))])
+        self.entry = np.vstack([self.entry, np.zeros((k, n))])
+        self.snapshot = np.vstack([self.snapshot, np.tile(self.cum_funding, (k, 1))])
+        return rows
+
+    def deposit(self, owner: str, usd: float) -> None:
+        """Add ``usd`` of collateral to ``owner``'s account (opened if new)."""
+        if not usd >= 0:
+            raise ValueError(f"deposit must be non-negative, got {usd}")
+        row = self._row(owner)  # may reallocate the arrays: take the row first
+        self.collateral[row] += usd
+
+    def open_positions(self, owners, market: str, sizes, entry_price: float, collateral_usd) -> None:
+        """Open new accounts ``owners`` with ``collateral_usd`` and a position of ``sizes`` in
+        ``market`` at ``entry_price`` (a population at the start of a run); the book account
+        takes the opposite of their net size at the same price."""
+        m = self.index[market]
+        rows = np.array(self._new_rows(list(owners)), dtype=np.int64)
+        sizes = np.asarray(sizes, dtype=np.float64)
+        self.collateral[rows] = collateral_usd
+        self.size[rows, m] = sizes
+        self.entry[rows, m] = np.where(sizes != 0.0, entry_price, 0.0)
+        self._fill(self.rows[BOOK], m, -float(sizes.sum()), entry_price)
+
+    # -- prices -----------------------------------------------------------------------------
+    def index_price(self, m: int, t_ms: int) -> float:
+        return self.markets[m].feed.price_at(t_ms)
+
+    def mark(self, m: int, t_ms: int) -> float:
+        """``median(index, book mid, index + EMA basis)`` (§8.1)."""
+        index = self.index_price(m, t_ms)
+        mid = self.markets[m].book.mid(t_ms)
+        return float(np.median([index, mid, index + self.basis_ema[m]]))
+
+    def marks(self, t_ms: int) -> np.ndarray:
+        return np.array([self.mark(m, t_ms) for m in range(len(self.markets))])
+
+    # -- margin -----------------------------------------------------------------------------
+    def _unsettled_funding(self, rows=slice(None)) -> np.ndarray:
+        return (self.size[rows] * (self.cum_funding - self.snapshot[rows])).sum(axis=-1)
+
+    def equity(self, t_ms: int, rows=slice(None)) -> np.ndarray:
+        """``collateral + Σ size·(mark − entry) − unsettled funding`` (USD) of ``rows``."""
+        marks = self.marks(t_ms)
+        return self.collateral[rows] + (self.size[rows] * (marks - self.entry[rows])).sum(axis=-1) - self._unsettled_funding(rows)
+
+    def maintenance(self, t_ms: int, rows=slice(None)) -> np.ndarray:
+        """``Σ |size|·mark·MMF`` (USD)."""
+        return (np.abs(self.size[rows]) * self.marks(t_ms) * self.mmf).sum(axis=-1)
+
+    def liquidation_price(self, owner: str, market: str, t_ms: int) -> float:
+        """The mark of ``market`` at which ``owner`` becomes liquidatable, others held (§8.3)."""
+        r, m = self.rows[owner], self.index[market]
+        s = self.size[r, m]
+        mark = self.mark(m, t_ms)
+        rest = float(self.equity(t_ms, r)) - s * mark  # equity without this market's mark term
+        others = float(self.maintenance(t_ms, r)) - abs(s) * mark * self.mmf[m]
+        # rest + s·p = others + |s|·p·MMF  →  p = (others − rest) / (s − |s|·MMF)
+        return float((others - rest) / (s - abs(s) * self.mmf[m]))
+
+    def total_value(self, t_ms: int) -> float:
+        """The conserved quantity of the module docstring (USD)."""
+        return float(self.equity(t_ms).sum()) + self.insurance_fund_usd
+
+    # -- trading ----------------------------------------------------------------------------
+    def _settle_funding(self, row: int) -> None:
+        self.collateral[row] -= float(self._unsettled_funding(row))
+        self.snapshot[row] = self.cum_funding
+
+    def _fill(self, row: int, m: int, dsize: float, price: float) -> None:
+        """Change ``row``'s size in market ``m`` by ``dsize`` at ``price``: realise the PnL of the
+        part that reduces the position, average the entry of the part that adds to it."""
+        self._settle_funding(row)
+        s0, entry = self.size[row, m], self.entry[row, m]
+        s1 = s0 + dsize
+        if s0 == 0.0 or np.sign(s0) == np.sign(dsize):  # opening or adding
+            self.entry[row, m] = (s0 * entry + dsize * price) / s1 if s1 != 0.0 else 0.0
+        else:
+            closed = min(abs(dsize), abs(s0)) * np.sign(s0)
+            self.collateral[row] += closed * (price - entry)
+            if np.sign(s1) != np.sign(s0) and s1 != 0.0:  # flipped
+                self.entry[row, m] = price
+            elif s1 == 0.0:
+                self.entry[row, m] = 0.0
+        self.size[row, m] = s1
+
+    def _book_fill(self, m: int, size: float, t_ms: int, execute: bool) -> float:
+        """Average price of a taker order of ``size`` (``+`` buys) on market ``m``'s book."""
+        book = self.markets[m].book
+        if size > 0:
+            usd, price = (book.buy_tokens if execute else book.quote_buy)(size, t_ms)
+        else:
+            usd, price = (book.sell if execute else book.quote_sell)(-size, t_ms)
+        return price
+
+    def trade(self, owner: str, market: str, size: float, t_ms: int) -> float:
+        """A taker order of ``size`` (``+`` buys) into the book; refused (``ValueError``) if the
+        account's equity after it is below the initial margin. Returns the fill price."""
+        r, m = self._row(owner), self.index[market]
+        price = self._book_fill(m, size, t_ms, execute=False)
+        saved = (self.collateral[r], self.size[r].copy(), self.entry[r].copy(), self.snapshot[r].copy())
+        self._fill(r, m, size, price)
+        initial = float((np.abs(self.size[r]) * self.marks(t_ms) * self.imf).sum())
+        if float(self.equity(t_ms, r)) < initial:
+            self.collateral[r], self.size[r], self.entry[r], self.snapshot[r] = saved
+            raise ValueError(f"{owner}: equity below initial margin after the order")
+        self._book_fill(m, size, t_ms, execute=True)
+        self._fill(self.rows[BOOK], m, -size, price)
+        return price
+
+    # -- the venue's clock ------------------------------------------------------------------
+    def tick(self, t_ms: int) -> None:
+        """One oracle tick (§12.4): update the basis EMA, sample the premium, pay funding when an
+        interval has passed, liquidate the accounts below maintenance."""
+        dt = 0 if self.last_tick_ms is None else t_ms - self.last_tick_ms
+        self.last_tick_ms = t_ms
+        weight = 1.0 - np.exp(-dt / self.basis_ema_ms) if dt > 0 else 1.0
+        for m, market in enumerate(self.markets):
+            index = self.index_price(m, t_ms)
+            self.basis_ema[m] += weight * (market.book.mid(t_ms) - index - self.basis_ema[m])
+            q = market.impact_notional_usd / index
+            bid = market.book.quote_sell(q, t_ms)[1]
+            ask = market.book.quote_buy(q, t_ms)[1]
+            self.premium_sum[m] += pm.premium_index(bid, ask, index)
+        self.premium_samples += 1
+        while t_ms >= self.next_funding_ms:
+            self._pay_funding(self.next_funding_ms)
+            self.next_funding_ms += self.funding_interval_ms
+        self.liquidate_unhealthy(t_ms)
+
+    def _pay_funding(self, t_ms: int) -> None:
+        interval_h = self.funding_interval_ms / _MS_PER_HOUR
+        for m, market in enumerate(self.markets):
+            premium = self.premium_sum[m] / max(self.premium_samples, 1)
+            rate = pm.funding_rate(premium, interval_h, self.interest_8h, self.clamp_8h, market.funding_cap)
+            index = self.index_price(m, t_ms)
+            self.cum_funding[m] += rate * index
+            self.funding.append((t_ms, market.symbol, premium, rate, index))
+        self.premium_sum[:] = 0.0
+        self.premium_samples = 0
+
+    def liquidatable(self, t_ms: int) -> np.ndarray:
+        """Rows below maintenance, lowest ``equity/maintenance`` first (ties by row)."""
+        mm = self.maintenance(t_ms)
+        eq = self.equity(t_ms)
+        below = np.flatnonzero((mm > 0) & (eq < mm))
+        below = below[below != self.rows[BOOK]]
+        order = np.lexsort((below, eq[below] / mm[below]))
+        return below[order]
+
+    def liquidate_unhealthy(self, t_ms: int) -> None:
+        for row in self.liquidatable(t_ms):
+            if float(self.equity(t_ms, row)) < float(self.maintenance(t_ms, row)):  # earlier ones may have moved prices
+                self.liquidate(int(row), t_ms)
+
+    def liquidate(self, row: int, t_ms: int) -> None:
+        """Close every position of ``row`` (module docstring, steps 1–3)."""
+        self._settle_funding(row)
+        marks = self.marks(t_ms)
+        open_markets = np.flatnonzero(self.size[row])
+        equity_before = float(self.equity(t_ms, row))
+        notional = float((np.abs(self.size[row]) * marks).sum())
+        fills = {m: self._book_fill(int(m), -self.size[row, m], t_ms, execute=False) for m in open_markets}
+        after = self.collateral[row] + sum(self.size[row, m] * (fills[m] - self.entry[row, m]) for m in open_markets)
+        fee = self.liquidation_fee * notional
+        if after >= 0.0 or self.insurance_fund_usd >= -after:
+            for m in open_markets:
+                s = self.size[row, m]
+                price = self._book_fill(int(m), -s, t_ms, execute=True)
+                self._fill(row, int(m), -s, price)
+                self._fill(self.rows[BOOK], int(m), s, price)
+            paid = min(fee, max(self.collateral[row], 0.0)) if after >= 0.0 else self.collateral[row]
+            self.collateral[row] -= paid  # a fee into the fund, or the fund covering the shortfall
+            self.insurance_fund_usd += paid
+            self.liquidations.append((t_ms, self.owners[row], "book", notional, equity_before, paid))
+            return
+        self._auto_deleverage(row, t_ms, marks, equity_before)
+        self.liquidations.append((t_ms, self.owners[row], "adl", notional, equity_before, 0.0))
+
+    def _auto_deleverage(self, row: int, t_ms: int, marks: np.ndarray, equity: float) -> None:
+        """Close ``row``'s positions against ranked opposing positions at its bankruptcy prices."""
+        notional = np.abs(self.size[row]) * marks
+        bankruptcy = marks - equity * (notional / notional.sum()) / np.where(self.size[row] != 0, self.size[row], 1.0)
+        for m in np.flatnonzero(self.size[row]):
+            m = int(m)
+            s, price = self.size[row, m], float(bankruptcy[m])
+            remaining = abs(s)
+            for cp in self._adl_queue(row, m, -np.sign(s), t_ms):
+                if remaining <= 0.0:
+                    break
+                loss_per_unit = (price - marks[m]) * np.sign(s)  # what the counterparty gives up per unit vs mark
+                room = float(self.equity(t_ms, cp))
+                take = min(remaining, abs(self.size[cp, m]))
+                if loss_per_unit > 0.0:
+                    take = min(take, room / loss_per_unit)
+                if take <= 0.0:
+                    continue
+                self._fill(row, m, -np.sign(s) * take, price)
+                self._fill(cp, m, np.sign(s) * take, price)
+                self.adl.append((t_ms, self.markets[m].symbol, self.owners[row], self.owners[cp], take, price))
+                remaining -= take
+            if remaining > 0.0:  # nobody left to take it: close at mark, share the loss (socialised)
+                q = np.sign(s) * remaining
+                self._fill(row, m, -q, marks[m])
+                self._fill(self.rows[BOOK], m, q, marks[m])
+        self._socialize(row, t_ms)
+
+    def _adl_queue(self, row: int, m: int, side: float, t_ms: int) -> list[int]:
+        """Rows holding ``side`` in market ``m``, highest ADL score first (ties by row)."""
+        rows = np.flatnonzero(np.sign(self.size[:, m]) == side)
+        rows = rows[rows != row]
+        if rows.size == 0:
+            return []
+        mark = self.mark(m, t_ms)
+        s, entry = self.size[rows, m], self.entry[rows, m]
+        pnl = (mark - entry) * np.sign(s) / entry
+        eq = self.equity(t_ms, rows)
+        leverage = np.abs(s) * mark / np.where(eq > 0, eq, np.nan)
+        score = np.where(eq > 0, pm.adl_score_vec(pnl, leverage), -np.inf)
+        return [int(r) for r in rows[np.lexsort((rows, -score))]]
+
+    def _socialize(self, row: int, t_ms: int) -> None:
+        """Whatever ``row`` still owes (negative collateral) is charged pro rata to positive equity."""
+        owed = -self.collateral[row]
+        if owed <= 0.0:
+            return
+        eq = self.equity(t_ms)
+        eq[row] = 0.0
+        positive = np.where(eq > 0, eq, 0.0)
+        total = positive.sum()
+        if total <= 0.0:
+            return
+        share = min(owed, total) * positive / total
+        self.collateral -= share
+        self.collateral[row] += share.sum()
+        self.socialized_usd += float(share.sum())
