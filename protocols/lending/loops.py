@@ -12,9 +12,11 @@ mechanics.md §10.4, §13 vectors 28–29.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
-__all__ = ["loop_leverage", "max_loop_leverage", "loop_roe", "wipeout_fall", "liquidation_fall"]
+__all__ = ["loop_leverage", "max_loop_leverage", "loop_roe", "wipeout_fall", "liquidation_fall", "build_loop"]
 
 
 def loop_leverage(ltv, loops):
@@ -82,3 +84,43 @@ def liquidation_fall(leverage, liquidation_threshold):
     lev = np.asarray(leverage, dtype=np.float64)
     out = 1.0 - (lev - 1.0) / (lev * liquidation_threshold)
     return float(out) if out.ndim == 0 else out
+
+
+def build_loop(market, user: str, collateral: str, debt: str, equity: int, fraction: float, loops: int,
+               value_in_debt: Callable[[int], int], swap: Callable[[int], int]) -> tuple[int, int]:
+    """Build a loop on ``market`` (any :class:`~protocols.lending.aave_v3.replay.Market`): supply
+    ``equity`` of ``collateral``, then ``loops`` times borrow ``fraction`` of what the last supply
+    is worth in ``debt``, ``swap`` it into collateral and supply that (§10.4).
+
+    Parameters
+    ----------
+    market : replay.Market
+        The lending market (raw token units).
+    user : str
+    collateral, debt : str
+        Reserve symbols.
+    equity : int
+        Collateral the user brings (raw units).
+    fraction : float
+        ``λ``, the share of each supply's value borrowed (at most the LTV).
+    loops : int
+    value_in_debt : callable
+        Collateral raw units → their value in debt raw units at the market's oracle prices.
+    swap : callable
+        Debt raw units → collateral raw units (an AMM pool, a venue, a fixed rate).
+
+    Returns
+    -------
+    tuple of int
+        Total collateral supplied and total debt borrowed (raw units).
+    """
+    market.supply(user, collateral, equity)
+    supplied, borrowed, last = equity, 0, equity
+    for _ in range(loops):
+        amount = int(fraction * value_in_debt(last))
+        market.borrow(user, debt, amount)
+        borrowed += amount
+        last = swap(amount)
+        market.supply(user, collateral, last)
+        supplied += last
+    return supplied, borrowed

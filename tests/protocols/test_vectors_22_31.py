@@ -98,3 +98,26 @@ def test_31_leveraged_lp():
         assert leveraged_lp_equity(k, 3.0) == pytest.approx(stable, abs=5e-5)
         assert leveraged_lp_equity(k, 3.0, "split") == pytest.approx(split, abs=5e-5)
     assert leveraged_lp_equity(((3.0 - 1.0) / 3.0) ** 2, 3.0) == pytest.approx(0.0, abs=1e-12)  # wipe-out k
+
+
+@pytest.mark.parametrize("loops", [1, 5, 20])
+def test_a_loop_built_on_the_pool_has_the_closed_form_leverage_and_dies_at_a_fall_of_one_over_l(loops):
+    """§10.4 through the engine's pool: λ = 0.9 × LTV re-borrowed each loop, swaps at the oracle
+    price; leverage C/E is (1 − λ^(k+1))/(1 − λ); a fall of 1/L leaves no equity."""
+    from protocols.lending.aave_v3.driver import EnginePool
+    from protocols.lending.aave_v3.replay import ReserveConfig
+    from protocols.lending.loops import build_loop
+
+    susde = ReserveConfig("sUSDe", 18, 9_000, 9_200, 10_300, 1_000, 1_000, 9_000, 0, 400, 6_000)
+    usdt = ReserveConfig("USDT", 6, 7_500, 7_800, 10_450, 1_000, 1_000, 9_000, 0, 400, 6_000)
+    pool = EnginePool("v3.6", [susde, usdt], {"sUSDe": 10**8, "USDT": 10**8})
+    pool.supply("lender", "USDT", 10**9 * 10**6)
+    lam = 0.9 * 0.9
+    supplied, borrowed = build_loop(pool, "looper", "sUSDe", "USDT", 10_000 * 10**18, lam, loops,
+                                    value_in_debt=lambda c: c // 10**12, swap=lambda d: d * 10**12)
+    equity = 10_000 * 10**18
+    assert supplied / equity == pytest.approx(loop_leverage(lam, loops), rel=1e-9)
+    lev = supplied / equity
+    pool.set_price("sUSDe", round(10**8 * (1.0 - wipeout_fall(lev))))
+    account = pool.account_data("looper")
+    assert account.total_collateral_base - account.total_debt_base == pytest.approx(0.0, abs=1e-7 * account.total_debt_base)
