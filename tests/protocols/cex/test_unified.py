@@ -88,3 +88,32 @@ def test_the_same_depeg_liquidates_the_venue_account_but_not_a_pegged_oracle_loa
     marked.set_price("USDe", round(mark * 10**8))  # an oracle reading the venue's book
     assert marked.account_data("borrower").health_factor < 10**18
     assert marked.liquidation_call("liquidator", "USDe", "USDT", "borrower", MAX_UINT256).debt_repaid > 0
+
+
+def test_market_makers_pulling_depth_deepen_the_alts_minimum():
+    """A thin alt falls 15% in a minute; unified accounts holding it are liquidated into its book.
+    When the venue's market makers pull 70% of the depth on the volatility, the same path and
+    the same accounts take the alt measurably lower (DESIGN §4, the "liquidity vacuum")."""
+    from defisim.feeds import CsvFeed
+    from defisim.market_spec import MarketMakerSpec
+    from defisim.venues import market_maker_step
+
+    def lowest(market_maker):
+        feed = CsvFeed([0, 60_000, 600_000], [10.0, 8.5, 8.5], "linear")
+        book = Venue(feed, LinearDepth(50_000.0), half_life_ms=120_000, market_maker=market_maker, name="alt")
+        ua = UnifiedAccounts([CollateralAsset("USDT"), CollateralAsset("ALT", book, ((np.inf, 0.8),))])
+        n = 40
+        ua.open_many([f"t{i}" for i in range(n)], np.column_stack([np.full(n, -6_000.0), np.full(n, 1_000.0)]),
+                     np.linspace(1_000.0, 1_500.0, n))
+        low = book.mid(0)
+        for t in range(0, 300_000, 1_000):
+            market_maker_step(book, t)
+            ua.check(t)
+            low = min(low, book.mid(t))
+        return low, len({row[1] for row in ua.liquidations})
+
+    mm = MarketMakerSpec(vol_window="30s", vol_threshold_annual=3.0, withdraw_share=0.7, cooldown="10min")
+    calm_low, calm_liquidated = lowest(None)
+    vacuum_low, vacuum_liquidated = lowest(mm)
+    assert vacuum_low < calm_low * 0.97  # at least 3% lower
+    assert vacuum_liquidated >= calm_liquidated
