@@ -136,6 +136,7 @@ class Clearinghouse:
         self.adl: list[tuple] = []  # (t_ms, market, bankrupt, counterparty, size, price)
         self.funding: list[tuple] = []  # (t_ms, market, premium, rate, index_price)
         self.socialized_usd = 0.0
+        self._index = None
         self._row(BOOK)
 
     # -- accounts ---------------------------------------------------------------------------
@@ -157,6 +158,7 @@ class Clearinghouse:
         self.size = np.vstack([self.size, np.zeros((k, n))])
         self.entry = np.vstack([self.entry, np.zeros((k, n))])
         self.snapshot = np.vstack([self.snapshot, np.tile(self.cum_funding, (k, 1))])
+        self._changed()
         return rows
 
     def deposit(self, owner: str, usd: float) -> None:
@@ -165,6 +167,7 @@ class Clearinghouse:
             raise ValueError(f"deposit must be non-negative, got {usd}")
         row = self._row(owner)  # may reallocate the arrays: take the row first
         self.collateral[row] += usd
+        self._changed()
 
     def open_positions(self, owners, market: str, sizes, entry_price: float, collateral_usd) -> None:
         """Open new accounts ``owners`` with ``collateral_usd`` and a position of ``sizes`` in
@@ -176,6 +179,7 @@ class Clearinghouse:
         self.collateral[rows] = collateral_usd
         self.size[rows, m] = sizes
         self.entry[rows, m] = np.where(sizes != 0.0, entry_price, 0.0)
+        self._changed()
         self._fill(self.rows[BOOK], m, -float(sizes.sum()), entry_price)
 
     # -- prices -----------------------------------------------------------------------------
@@ -227,6 +231,7 @@ class Clearinghouse:
         """Change ``row``'s size in market ``m`` by ``dsize`` at ``price``: realise the PnL of the
         part that reduces the position, average the entry of the part that adds to it."""
         self._settle_funding(row)
+        self._changed()
         s0, entry = self.size[row, m], self.entry[row, m]
         s1 = s0 + dsize
         if s0 == 0.0 or np.sign(s0) == np.sign(dsize):  # opening or adding
@@ -295,14 +300,60 @@ class Clearinghouse:
         self.premium_sum[:] = 0.0
         self.premium_samples = 0
 
+    def _changed(self) -> None:
+        """A collateral, size or entry changed: the liquidation index is rebuilt when next used."""
+        self._index = None
+
+    def _build_index(self):
+        """The liquidation-price index (DESIGN §5): per market, the accounts whose only position is
+        there, longs and shorts each sorted by ``key = (s·(entry − snapshot) − collateral) /
+        (s − |s|·MMF)``; a long is liquidatable when ``key > mark − F/(1 − MMF)``, a short when
+        ``key < mark − F/(1 + MMF)`` (``F`` the cumulative funding: settling funding leaves the
+        key unchanged, a funding payment shifts every threshold alike). Accounts with positions in
+        several markets are checked in full."""
+        nonzero = self.size != 0.0
+        count = nonzero.sum(axis=1)
+        count[self.rows[BOOK]] = 0
+        markets = []
+        for m in range(len(self.markets)):
+            rows = np.flatnonzero((count == 1) & nonzero[:, m])
+            s = self.size[rows, m]
+            key = (s * (self.entry[rows, m] - self.snapshot[rows, m]) - self.collateral[rows]) / (s - np.abs(s) * self.mmf[m])
+            sides = []
+            for side in (s > 0, s < 0):
+                order = np.argsort(key[side], kind="stable")
+                sides.append((key[side][order], rows[side][order]))
+            markets.append(sides)
+        self._index = (np.flatnonzero(count > 1), markets)
+
     def liquidatable(self, t_ms: int) -> np.ndarray:
-        """Rows below maintenance, lowest ``equity/maintenance`` first (ties by row)."""
+        """Rows below maintenance, lowest ``equity/maintenance`` first (ties by row); candidates
+        from the liquidation-price index, confirmed on their equity."""
+        if self._index is None:
+            self._build_index()
+        multi, markets = self._index
+        found = [multi]
+        for m, ((long_keys, long_rows), (short_keys, short_rows)) in enumerate(markets):
+            mark, f, mmf = self.mark(m, t_ms), self.cum_funding[m], self.mmf[m]
+            slack = 1e-9 * (abs(mark) + abs(f)) + 1e-12
+            found.append(long_rows[np.searchsorted(long_keys, mark - f / (1.0 - mmf) - slack, side="right"):])
+            found.append(short_rows[:np.searchsorted(short_keys, mark - f / (1.0 + mmf) + slack, side="left")])
+        rows = np.concatenate(found)
+        if rows.size == 0:
+            return rows
+        mm = self.maintenance(t_ms, rows)
+        eq = self.equity(t_ms, rows)
+        below = (mm > 0) & (eq < mm)
+        rows, ratio = rows[below], eq[below] / mm[below]
+        return rows[np.lexsort((rows, ratio))]
+
+    def liquidatable_brute_force(self, t_ms: int) -> np.ndarray:
+        """:meth:`liquidatable` by checking every account (the reference the index is tested against)."""
         mm = self.maintenance(t_ms)
         eq = self.equity(t_ms)
         below = np.flatnonzero((mm > 0) & (eq < mm))
         below = below[below != self.rows[BOOK]]
-        order = np.lexsort((below, eq[below] / mm[below]))
-        return below[order]
+        return below[np.lexsort((below, eq[below] / mm[below]))]
 
     def liquidate_unhealthy(self, t_ms: int) -> None:
         for row in self.liquidatable(t_ms):
@@ -327,6 +378,7 @@ class Clearinghouse:
                 self._fill(self.rows[BOOK], int(m), s, price)
             paid = min(fee, max(self.collateral[row], 0.0)) if after >= 0.0 else self.collateral[row]
             self.collateral[row] -= paid  # a fee into the fund, or the fund covering the shortfall
+            self._changed()
             self.insurance_fund_usd += paid
             self.liquidations.append((t_ms, self.owners[row], "book", notional, equity_before, paid))
             return
@@ -389,4 +441,5 @@ class Clearinghouse:
         share = min(owed, total) * positive / total
         self.collateral -= share
         self.collateral[row] += share.sum()
+        self._changed()
         self.socialized_usd += float(share.sum())

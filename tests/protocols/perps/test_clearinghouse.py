@@ -120,3 +120,24 @@ def test_orders_need_initial_margin():
     with pytest.raises(ValueError, match="initial margin"):
         ch.trade("u", "X", 2.0, 0)
     assert ch.size[ch.rows["u"]].tolist() == [9.0]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_liquidation_index_finds_exactly_the_accounts_below_maintenance(seed):
+    """Random populations in two markets (some accounts in both), random funding and prices: the
+    index agrees with checking every account, in the same order."""
+    rng = np.random.default_rng(seed)
+    feeds = [StepFeed(100.0, 100.0 * rng.uniform(0.7, 1.3), 5_000), StepFeed(50.0, 50.0 * rng.uniform(0.7, 1.3), 5_000)]
+    markets = [PerpMarket(s, f, Venue(f, LinearDepth(1e12), half_life_ms=None), lev)
+               for s, f, lev in (("X", feeds[0], 20.0), ("Y", feeds[1], 50.0))]
+    ch = Clearinghouse(markets)
+    n = 300
+    for m, (symbol, price) in enumerate((("X", 100.0), ("Y", 50.0))):
+        sizes = rng.choice([-1.0, 1.0], n) * rng.uniform(0.1, 10.0, n)
+        ch.open_positions([f"{symbol}{i}" for i in range(n)], symbol, sizes, price, np.abs(sizes) * price * rng.uniform(0.03, 0.5, n))
+    for i in range(40):  # accounts in both markets
+        ch.deposit(f"X{i}", 100.0)
+        ch.trade(f"X{i}", "Y", float(rng.uniform(-1, 1)), 0)
+    ch.cum_funding += rng.uniform(-2.0, 2.0, 2)
+    for t in (0, 6_000):
+        assert ch.liquidatable(t).tolist() == ch.liquidatable_brute_force(t).tolist()
