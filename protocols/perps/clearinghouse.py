@@ -137,6 +137,9 @@ class Clearinghouse:
         self.funding: list[tuple] = []  # (t_ms, market, premium, rate, index_price)
         self.socialized_usd = 0.0
         self._index = None
+        self._dirty: set[int] = set()  # rows changed since the index was built, still holding positions
+        self._stale = 0  # changes since the index was built
+        self._adl_ranked: tuple | None = None  # (t_ms, {(t_ms, market, side): ranked rows})
         self._row(BOOK)
 
     # -- accounts ---------------------------------------------------------------------------
@@ -167,7 +170,7 @@ class Clearinghouse:
             raise ValueError(f"deposit must be non-negative, got {usd}")
         row = self._row(owner)  # may reallocate the arrays: take the row first
         self.collateral[row] += usd
-        self._changed()
+        self._changed(row)
 
     def open_positions(self, owners, market: str, sizes, entry_price: float, collateral_usd) -> None:
         """Open new accounts ``owners`` with ``collateral_usd`` and a position of ``sizes`` in
@@ -190,7 +193,8 @@ class Clearinghouse:
         """``median(index, book mid, index + EMA basis)`` (§8.1)."""
         index = self.index_price(m, t_ms)
         mid = self.markets[m].book.mid(t_ms)
-        return float(np.median([index, mid, index + self.basis_ema[m]]))
+        ema = index + float(self.basis_ema[m])
+        return max(min(index, mid), min(max(index, mid), ema))  # the median of the three
 
     def marks(self, t_ms: int) -> np.ndarray:
         return np.array([self.mark(m, t_ms) for m in range(len(self.markets))])
@@ -231,7 +235,6 @@ class Clearinghouse:
         """Change ``row``'s size in market ``m`` by ``dsize`` at ``price``: realise the PnL of the
         part that reduces the position, average the entry of the part that adds to it."""
         self._settle_funding(row)
-        self._changed()
         s0, entry = self.size[row, m], self.entry[row, m]
         s1 = s0 + dsize
         if s0 == 0.0 or np.sign(s0) == np.sign(dsize):  # opening or adding
@@ -244,6 +247,7 @@ class Clearinghouse:
             elif s1 == 0.0:
                 self.entry[row, m] = 0.0
         self.size[row, m] = s1
+        self._changed(row)
 
     def _book_fill(self, m: int, size: float, t_ms: int, execute: bool) -> float:
         """Average price of a taker order of ``size`` (``+`` buys) on market ``m``'s book."""
@@ -282,7 +286,7 @@ class Clearinghouse:
             q = market.impact_notional_usd / index
             bid = market.book.quote_sell(q, t_ms)[1]
             ask = market.book.quote_buy(q, t_ms)[1]
-            self.premium_sum[m] += pm.premium_index(bid, ask, index)
+            self.premium_sum[m] += (max(0.0, bid - index) - max(0.0, index - ask)) / index  # pm.premium_index
         self.premium_samples += 1
         while t_ms >= self.next_funding_ms:
             self._pay_funding(self.next_funding_ms)
@@ -300,9 +304,21 @@ class Clearinghouse:
         self.premium_sum[:] = 0.0
         self.premium_samples = 0
 
-    def _changed(self) -> None:
-        """A collateral, size or entry changed: the liquidation index is rebuilt when next used."""
-        self._index = None
+    def _changed(self, row: int | None = None) -> None:
+        """``row``'s collateral, size or entry changed (``None``: many rows did). Changed rows are
+        checked in full until the liquidation index is rebuilt, which happens when they are many."""
+        if row is None or self._index is None:
+            self._index = None
+            self._dirty.clear()
+            return
+        self._stale += 1
+        if self._stale > max(1_000, len(self.owners) // 100):  # the index holds too many stale rows
+            self._index = None
+            self._dirty.clear()
+        elif not self.size[row].any() or row == self.rows[BOOK]:  # cannot be liquidated
+            self._dirty.discard(row)
+        else:
+            self._dirty.add(row)
 
     def _build_index(self):
         """The liquidation-price index (DESIGN §5): per market, the accounts whose only position is
@@ -325,6 +341,7 @@ class Clearinghouse:
                 sides.append((key[side][order], rows[side][order]))
             markets.append(sides)
         self._index = (np.flatnonzero(count > 1), markets)
+        self._stale = 0
 
     def liquidatable(self, t_ms: int) -> np.ndarray:
         """Rows below maintenance, lowest ``equity/maintenance`` first (ties by row); candidates
@@ -332,15 +349,17 @@ class Clearinghouse:
         if self._index is None:
             self._build_index()
         multi, markets = self._index
-        found = [multi]
+        found = [multi, np.fromiter(self._dirty, dtype=np.int64, count=len(self._dirty))]
         for m, ((long_keys, long_rows), (short_keys, short_rows)) in enumerate(markets):
             mark, f, mmf = self.mark(m, t_ms), self.cum_funding[m], self.mmf[m]
             slack = 1e-9 * (abs(mark) + abs(f)) + 1e-12
             found.append(long_rows[np.searchsorted(long_keys, mark - f / (1.0 - mmf) - slack, side="right"):])
             found.append(short_rows[:np.searchsorted(short_keys, mark - f / (1.0 + mmf) + slack, side="left")])
-        rows = np.concatenate(found)
-        if rows.size == 0:
-            return rows
+        found = [f for f in found if f.size]
+        if not found:
+            return np.zeros(0, dtype=np.int64)
+        rows = np.unique(np.concatenate(found))
+        rows = rows[rows != self.rows[BOOK]]
         mm = self.maintenance(t_ms, rows)
         eq = self.equity(t_ms, rows)
         below = (mm > 0) & (eq < mm)
@@ -378,7 +397,7 @@ class Clearinghouse:
                 self._fill(self.rows[BOOK], int(m), s, price)
             paid = min(fee, max(self.collateral[row], 0.0)) if after >= 0.0 else self.collateral[row]
             self.collateral[row] -= paid  # a fee into the fund, or the fund covering the shortfall
-            self._changed()
+            self._changed(row)
             self.insurance_fund_usd += paid
             self.liquidations.append((t_ms, self.owners[row], "book", notional, equity_before, paid))
             return
@@ -413,19 +432,36 @@ class Clearinghouse:
                 self._fill(self.rows[BOOK], m, q, marks[m])
         self._socialize(row, t_ms)
 
-    def _adl_queue(self, row: int, m: int, side: float, t_ms: int) -> list[int]:
-        """Rows holding ``side`` in market ``m``, highest ADL score first (ties by row)."""
-        rows = np.flatnonzero(np.sign(self.size[:, m]) == side)
-        rows = rows[rows != row]
-        if rows.size == 0:
-            return []
-        mark = self.mark(m, t_ms)
-        s, entry = self.size[rows, m], self.entry[rows, m]
-        pnl = (mark - entry) * np.sign(s) / entry
-        eq = self.equity(t_ms, rows)
-        leverage = np.abs(s) * mark / np.where(eq > 0, eq, np.nan)
-        score = np.where(eq > 0, pm.adl_score_vec(pnl, leverage), -np.inf)
-        return [int(r) for r in rows[np.lexsort((rows, -score))]]
+    def _adl_queue(self, row: int, m: int, side: float, t_ms: int):
+        """Rows holding ``side`` in market ``m``, highest ADL score first (ties by row).
+
+        The queue is ranked once per tick and market side, at that moment's marks and equities
+        (venues publish it periodically, as Binance's indicator lights); later bankruptcies in
+        the same tick continue down the same queue: rows that no longer hold that side are
+        passed over for good, the others are offered again."""
+        if self._adl_ranked is None or self._adl_ranked[0] != t_ms:
+            self._adl_ranked = (t_ms, {})
+        queue = self._adl_ranked[1].get((m, side))
+        if queue is None:
+            rows = np.flatnonzero(np.sign(self.size[:, m]) == side)
+            mark = self.mark(m, t_ms)
+            s, entry = self.size[rows, m], self.entry[rows, m]
+            pnl = (mark - entry) * np.sign(s) / entry
+            eq = self.equity(t_ms, rows)
+            leverage = np.abs(s) * mark / np.where(eq > 0, eq, np.nan)
+            score = np.where(eq > 0, pm.adl_score_vec(pnl, leverage), -np.inf)
+            queue = [rows[np.lexsort((rows, -score))].tolist(), 0]  # ranked rows, first still holding
+            self._adl_ranked[1][(m, side)] = queue
+        ranked = queue[0]
+        i = queue[1]
+        while i < len(ranked):
+            r = ranked[i]
+            if np.sign(self.size[r, m]) != side:  # closed or flipped since: gone from this queue
+                if i == queue[1]:
+                    queue[1] += 1
+            elif r != row:
+                yield r
+            i += 1
 
     def _socialize(self, row: int, t_ms: int) -> None:
         """Whatever ``row`` still owes (negative collateral) is charged pro rata to positive equity."""

@@ -139,5 +139,14 @@ def test_the_liquidation_index_finds_exactly_the_accounts_below_maintenance(seed
         ch.deposit(f"X{i}", 100.0)
         ch.trade(f"X{i}", "Y", float(rng.uniform(-1, 1)), 0)
     ch.cum_funding += rng.uniform(-2.0, 2.0, 2)
+    assert ch.liquidatable(0).tolist() == ch.liquidatable_brute_force(0).tolist()
+    for i in rng.choice(n, 30, replace=False):  # changes after the index was built
+        ch.deposit(f"Y{i}", float(rng.uniform(0, 200)))
+        try:
+            ch.trade(f"Y{i}", "Y", float(rng.uniform(-3, 3)), 0)
+        except ValueError:
+            pass  # below initial margin: refused
     for t in (0, 6_000):
         assert ch.liquidatable(t).tolist() == ch.liquidatable_brute_force(t).tolist()
+    ch.liquidate_unhealthy(6_000)
+    assert ch.liquidatable(6_000).tolist() == ch.liquidatable_brute_force(6_000).tolist() == []
