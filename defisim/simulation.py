@@ -45,17 +45,21 @@ def _cyclic_gc_paused() -> Iterator[None]:
 
 
 class ProtocolHost:
-    """Engine services handed to protocols: event tables, random streams, the other protocols.
+    """Engine services handed to protocols: event tables, random streams, the other protocols, and
+    the markets' feeds and off-chain venues (for off-chain protocols such as perp venues).
 
     ``protocols`` lets one protocol read another (a lending pool reading its oracle);
     calls that change another protocol's state go through transactions.
     """
 
-    def __init__(self, env: simpy.Environment, log: EventLog, rng: RngTree, protocols: Mapping[str, Protocol]):
+    def __init__(self, env: simpy.Environment, log: EventLog, rng: RngTree, protocols: Mapping[str, Protocol],
+                 feeds: Mapping | None = None, venues: Mapping | None = None):
         self.env = env
         self.log = log
         self._rng = rng
         self.protocols = protocols
+        self.feeds = feeds or {}  # asset -> exogenous price path (off-chain venues read them)
+        self.venues = venues or {}  # name -> off-chain book
 
     @property
     def now_ms(self) -> int:
@@ -91,7 +95,7 @@ class Simulation:
         for venue in self.venues.values():
             if venue.market_maker is not None:
                 self.env.process(market_maker_process(self.env, venue))
-        host = ProtocolHost(self.env, self.log, self.rng, self.protocols)
+        host = ProtocolHost(self.env, self.log, self.rng, self.protocols, self.feeds, self.venues)
         for name, (kind, params) in scenario.protocols.items():
             self.protocols[name] = registry.protocols[kind].factory(name, params, host)
         self.policy = make_policy(spec.chain.ordering, self.rng.stream("ordering"))

@@ -1,5 +1,5 @@
 """Protocol models and their agents. ``register_builtins`` is the ``defisim.protocols`` entry point."""
-from . import amm, lending, oracles, token
+from . import amm, cex, lending, oracles, perps, token
 
 __all__ = ["register_builtins"]
 
@@ -10,3 +10,5 @@ def register_builtins(registry) -> None:
     oracles.register(registry)
     lending.register(registry)
     amm.register(registry)
+    perps.register(registry)
+    cex.register(registry)

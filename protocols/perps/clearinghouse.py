@@ -25,11 +25,11 @@ Liquidation (§8.4, §8.5), account by account, lowest ``equity/maintenance`` fi
    the liquidation fee (``liquidation_fee`` of the notional at mark), the fills happen and the
    fee goes to the insurance fund (only the part the equity covers).
 2. Else, if the insurance fund covers the shortfall, the fills happen and the fund pays it.
-3. Else (the fund cannot absorb the loss) the positions are **auto-deleveraged**: closed, without
-   the book, against opposing positions ranked by :func:`~.math.adl_score` (PnL% × leverage for a
-   profit, highest first; ties by account row), at the bankrupt account's **bankruptcy prices**
-   (the account's negative equity at mark spread over its positions by notional), so that it ends
-   at exactly zero. A counterparty is never taken below zero equity; what the queue cannot absorb
+3. Else the fund gives all it has (it is then exhausted) and the positions are
+   **auto-deleveraged**: closed, without the book, against opposing positions ranked by
+   :func:`~.math.adl_score` (PnL% × leverage for a profit, highest first; ties by account row),
+   at the bankrupt account's **bankruptcy prices** (its remaining negative equity at mark spread
+   over its positions by notional), so that it ends at exactly zero. A counterparty is never taken below zero equity; what the queue cannot absorb
    is charged to all accounts with positive equity pro rata (socialised loss, the last resort).
 
 Invariant: ``Σ collateral + Σ size·(mark − entry) − Σ unsettled funding + insurance fund`` is
@@ -401,8 +401,11 @@ class Clearinghouse:
             self.insurance_fund_usd += paid
             self.liquidations.append((t_ms, self.owners[row], "book", notional, equity_before, paid))
             return
-        self._auto_deleverage(row, t_ms, marks, equity_before)
-        self.liquidations.append((t_ms, self.owners[row], "adl", notional, equity_before, 0.0))
+        drained = self.insurance_fund_usd  # the fund gives all it has, then ADL takes the rest
+        self.insurance_fund_usd = 0.0
+        self.collateral[row] += drained
+        self._auto_deleverage(row, t_ms, marks, equity_before + drained)
+        self.liquidations.append((t_ms, self.owners[row], "adl", notional, equity_before, -drained))
 
     def _auto_deleverage(self, row: int, t_ms: int, marks: np.ndarray, equity: float) -> None:
         """Close ``row``'s positions against ranked opposing positions at its bankruptcy prices."""
@@ -466,7 +469,7 @@ class Clearinghouse:
     def _socialize(self, row: int, t_ms: int) -> None:
         """Whatever ``row`` still owes (negative collateral) is charged pro rata to positive equity."""
         owed = -self.collateral[row]
-        if owed <= 0.0:
+        if owed <= 1e-6:  # a float residue of the bankruptcy-price closes is no loss (USD)
             return
         eq = self.equity(t_ms)
         eq[row] = 0.0

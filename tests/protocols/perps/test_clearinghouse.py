@@ -72,7 +72,7 @@ def test_a_solvent_fund_absorbs_the_loss_and_there_is_no_adl():
     assert ch.total_value(12_000) == pytest.approx(value, rel=1e-12)
 
 
-def test_adl_when_the_fund_cannot_absorb_ranks_by_score_at_the_bankruptcy_price():
+def test_adl_comes_after_the_fund_is_exhausted_and_ranks_by_score_at_the_bankruptcy_price():
     ch = _crash_market(fund_usd=100.0)
     value = ch.total_value(0)
     ch.tick(0)
@@ -85,10 +85,10 @@ def test_adl_when_the_fund_cannot_absorb_ranks_by_score_at_the_bankruptcy_price(
     assert [row[2] for row in ch.liquidations] == ["adl"]
     order = [fill[3] for fill in ch.adl]
     assert order == sorted(scores, key=scores.get, reverse=True) == ["b", "a", "c"]
-    bankruptcy = 80.0 + 1_000.0 / 100.0  # equity −1,000 over 100 units
+    bankruptcy = 80.0 + (1_000.0 - 100.0) / 100.0  # equity −1,000, less the fund's 100, over 100 units
     assert all(fill[5] == pytest.approx(bankruptcy) for fill in ch.adl)
     assert sum(fill[4] for fill in ch.adl) == pytest.approx(100.0)
-    assert ch.insurance_fund_usd == 100.0  # untouched: it could not absorb the loss
+    assert ch.insurance_fund_usd == 0.0 and ch.liquidations[0][5] == -100.0  # exhausted first
     equity = ch.equity(12_000)
     assert equity[ch.rows["whale"]] == pytest.approx(0.0, abs=1e-9)
     assert np.all(equity >= -1e-9)

@@ -1,0 +1,116 @@
+"""The order-book perp venue on the engine (``perps.orderbook``): a
+:class:`~.clearinghouse.Clearinghouse` whose books are the scenario's off-chain venues and whose
+index is the markets' feeds, ticked by its own SimPy process (an off-chain venue's matching loop,
+DESIGN §3), with its liquidations, ADL fills and funding payments in result tables (§8, §12.4).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from defisim.eventlog import Column
+from defisim.protocol import Protocol
+
+from .clearinghouse import Clearinghouse, PerpMarket
+from .params import PerpVenueParams
+
+__all__ = ["PerpVenue", "LIQUIDATION_COLUMNS", "ADL_COLUMNS", "FUNDING_COLUMNS"]
+
+LIQUIDATION_COLUMNS = [
+    Column("t_ms", "int64", "venue time of the liquidation (ms)"),
+    Column("venue", "string", "perp venue"),
+    Column("account", "string", "liquidated account"),
+    Column("kind", "string", "'book' (closed into the books) or 'adl' (auto-deleveraged)"),
+    Column("notional_usd", "float64", "notional closed, at mark (USD)"),
+    Column("equity_usd", "float64", "account equity before the liquidation (USD)"),
+    Column("fund_delta_usd", "float64", "into (+) or out of (−) the insurance fund (USD)"),
+]
+ADL_COLUMNS = [
+    Column("t_ms", "int64", "venue time (ms)"),
+    Column("venue", "string", "perp venue"),
+    Column("market", "string", "market"),
+    Column("bankrupt", "string", "account whose position was closed"),
+    Column("counterparty", "string", "account deleveraged against it"),
+    Column("size", "float64", "base units closed"),
+    Column("price_usd", "float64", "bankruptcy price of the close (USD)"),
+]
+FUNDING_COLUMNS = [
+    Column("t_ms", "int64", "payment time (ms)"),
+    Column("venue", "string", "perp venue"),
+    Column("market", "string", "market"),
+    Column("premium", "float64", "average premium index over the interval"),
+    Column("rate", "float64", "funding rate paid by longs for the interval"),
+    Column("index_usd", "float64", "index price the payment was computed on (USD)"),
+]
+
+
+class PerpVenue(Protocol):
+    """``perps.orderbook``: cross-margin accounts on order-book perps, off-chain. Its process
+    ticks the clearinghouse every ``tick``; populations are opened at the start."""
+
+    kind = "perps.orderbook"
+    Params = PerpVenueParams
+
+    def __init__(self, name: str, params: PerpVenueParams, host):
+        super().__init__(name, params, host)
+        markets = []
+        for i, m in enumerate(params.markets):
+            if m.asset not in host.feeds:
+                raise ValueError(f"protocols.{name}.markets[{i}].asset: no feed {m.asset!r} (have {sorted(host.feeds)})")
+            if m.book not in host.venues:
+                raise ValueError(f"protocols.{name}.markets[{i}].book: no venue {m.book!r} (have {sorted(host.venues)})")
+            markets.append(PerpMarket(m.symbol, host.feeds[m.asset], host.venues[m.book], m.max_leverage,
+                                      m.impact_notional_usd, m.funding_cap))
+        self.state = Clearinghouse(markets, insurance_fund_usd=params.insurance_fund_usd,
+                                   liquidation_fee=params.liquidation_fee, funding_interval_ms=params.funding_interval)
+        self.fund_start_usd = params.insurance_fund_usd
+        rng = host.stream(f"{name}/population")
+        for k, pop in enumerate(params.populations):
+            market = markets[[m.symbol for m in markets].index(pop.market)]
+            price = market.feed.price_at(0)
+            notional = pop.notional_usd.sample(rng, pop.count)
+            leverage = np.clip(pop.leverage.sample(rng, pop.count), 1.0, 0.9 * market.max_leverage)
+            side = np.where(rng.random(pop.count) < pop.long_share, 1.0, -1.0)
+            self.state.open_positions([f"{name}/{pop.market}/{k}/{i}" for i in range(pop.count)], pop.market,
+                                      side * notional / price, price, notional / leverage)
+        self._tables = (
+            (host.log.declare("perp_liquidations", "perp accounts liquidated (book or ADL)", LIQUIDATION_COLUMNS),
+             self.state.liquidations),
+            (host.log.declare("perp_adl", "auto-deleveraging fills", ADL_COLUMNS), self.state.adl),
+            (host.log.declare("perp_funding", "funding payments", FUNDING_COLUMNS), self.state.funding),
+        )
+        self._written = [0, 0, 0]
+        host.env.process(self._run(host.env))
+
+    def _run(self, env):
+        """The venue's matching loop: a tick every ``tick`` ms, rows written as they happen."""
+        while True:
+            self.state.tick(int(env.now))
+            self._flush()
+            yield env.timeout(self.params.tick)
+
+    def _flush(self) -> None:
+        for k, (table, rows) in enumerate(self._tables):
+            for row in rows[self._written[k]:]:
+                table.append((row[0], self.name, *row[1:]))
+            self._written[k] = len(rows)
+
+    def view(self) -> Clearinghouse:
+        return self.state
+
+    def prices(self) -> dict[str, float]:
+        t = int(self.host.now_ms)
+        return {f"{m.symbol}.mark": self.state.mark(i, t) for i, m in enumerate(self.state.markets)}
+
+    def summary(self, tables: dict) -> dict:
+        liq = tables.get("perp_liquidations")
+        adl = tables.get("perp_adl")
+        out = {
+            "liquidations": 0 if liq is None else int(len(liq[liq["venue"] == self.name])),
+            "insurance_fund_pnl_usd": self.state.insurance_fund_usd - self.fund_start_usd,
+            "socialized_loss_usd": self.state.socialized_usd,
+        }
+        if adl is not None:
+            mine = adl[adl["venue"] == self.name]
+            out["adl_notional_usd"] = float((mine["size"] * mine["price_usd"]).sum())
+            out["first_adl_s"] = float(mine["t_ms"].min() / 1000) if len(mine) else float("nan")
+        return out

@@ -1,0 +1,64 @@
+"""Parameters of an order-book perp venue (mechanics.md §8, §12.4): frozen pydantic models that
+fail at construction with the field and the reason (STYLE 9). Prices and notionals USD, times
+as durations (``"3s"``, ``"1h"`` or ms), fractions plain floats."""
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from defisim.distributions import Distribution, LogNormal
+from defisim.spec import DurationMs
+
+__all__ = ["PerpMarketParams", "PerpPopulationParams", "PerpVenueParams"]
+
+_CONFIG = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class PerpMarketParams(BaseModel):
+    """One market: its index is the feed of ``asset`` (``markets.feeds``), its book the off-chain
+    venue ``book`` (``markets.venues``)."""
+
+    model_config = _CONFIG
+
+    symbol: str = Field(min_length=1)
+    asset: str = Field(description="feed giving the index (oracle) price")
+    book: str = Field(description="venue whose walk fills the market's orders")
+    max_leverage: float = Field(20.0, gt=1.0, description="initial margin 1/max_leverage, maintenance half of it")
+    impact_notional_usd: float = Field(20_000.0, gt=0.0, description="notional of the premium's impact prices")
+    funding_cap: float = Field(0.04, gt=0.0, description="cap on the funding rate per interval (fraction)")
+
+
+class PerpPopulationParams(BaseModel):
+    """``count`` accounts opened at the start, one position each in ``market``: notional drawn
+    from ``notional_usd``, leverage from ``leverage`` (kept below the market's maximum), long
+    with probability ``long_share``."""
+
+    model_config = _CONFIG
+
+    market: str
+    count: int = Field(ge=0)
+    notional_usd: Distribution = LogNormal(median=20_000.0, sigma=1.0)
+    leverage: Distribution = LogNormal(median=4.0, sigma=0.6)
+    long_share: float = Field(0.5, ge=0.0, le=1.0)
+
+
+class PerpVenueParams(BaseModel):
+    """A perp venue (Hyperliquid / dYdX / CEX style, off-chain: orders on arrival)."""
+
+    model_config = _CONFIG
+
+    markets: tuple[PerpMarketParams, ...] = Field(min_length=1)
+    insurance_fund_usd: float = Field(0.0, ge=0.0, description="insurance fund (or vault) at the start")
+    liquidation_fee: float = Field(0.01, ge=0.0, lt=1.0, description="share of the liquidated notional paid to the fund")
+    funding_interval: DurationMs = Field(3_600_000, gt=0, description="between funding payments")
+    tick: DurationMs = Field(3_000, gt=0, description="oracle tick: mark, premium sample, margin check")
+    populations: tuple[PerpPopulationParams, ...] = ()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "PerpVenueParams":
+        symbols = [m.symbol for m in self.markets]
+        if len(set(symbols)) != len(symbols):
+            raise ValueError(f"markets: symbols must be unique, got {symbols}")
+        for i, pop in enumerate(self.populations):
+            if pop.market not in symbols:
+                raise ValueError(f"populations[{i}].market: {pop.market!r} is not one of the markets {symbols}")
+        return self

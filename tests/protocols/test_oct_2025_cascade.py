@@ -1,0 +1,57 @@
+"""The built-in ``oct-2025-cascade`` on the engine (a copy with a tenth of the perp accounts and
+books, and half the blocks): the exchange's thin USDe
+book depegs and its unified accounts are liquidated into it while the on-chain pool, pricing USDe
+at $1, liquidates nobody; the perp venue drains its insurance fund before any ADL, and value is
+conserved on it (mechanics.md §8.4–8.5, §9.4, §10.4)."""
+import numpy as np
+import pytest
+
+from defisim import Simulation, load_scenario
+
+OVERRIDES = [
+    "blocks=150",
+    "protocols.perp_venue.populations.0.count=2000",
+    "protocols.perp_venue.populations.1.count=1500",
+    "protocols.perp_venue.populations.2.count=1000",
+    "protocols.perp_venue.insurance_fund_usd=200000",
+    "protocols.aave.population.count=300",
+    # the perp books scaled with the population (a tenth)
+    "markets.venues.hl_btc.depth.depth_usd_per_pct=4000000",
+    "markets.venues.hl_eth.depth.depth_usd_per_pct=2000000",
+    "markets.venues.hl_alt.depth.depth_usd_per_pct=100000",
+]
+
+
+@pytest.fixture(scope="module")
+def run():
+    scenario = load_scenario("oct-2025-cascade", OVERRIDES)
+    sim = Simulation(scenario)
+    venue = sim.protocols["perp_venue"].state
+    value_at_start = float(venue.collateral.sum()) + venue.insurance_fund_usd
+    return sim, sim.run(), value_at_start
+
+
+def test_the_exchange_book_depegs_and_liquidates_while_the_pegged_pool_does_not(run):
+    _sim, results, _ = run
+    s = results.summary()
+    assert s["min_price_usd.venue.ex_usde"] < 0.93  # the exchange's own book
+    assert s["min_price_usd.feed.USDe"] == 1.0 and s["min_price_usd.protocol.usde_usd.answer"] == 1.0
+    assert s["exchange.liquidated_accounts"] > 0
+    assert s["aave.liquidations"] == 0
+    liquidated = results.tables["unified_liquidations"]
+    assert set(liquidated["asset"]) >= {"USDe"}
+
+
+def test_perp_adl_only_once_the_fund_is_exhausted_and_value_is_conserved(run):
+    sim, results, value_at_start = run
+    liq = results.tables["perp_liquidations"]
+    venue = sim.protocols["perp_venue"].state
+    adl = liq[liq["kind"] == "adl"]
+    assert len(adl) > 0
+    # the fund before the first ADL: start + every earlier delta; the first ADL drains exactly that
+    first = adl.index[0]
+    fund_before = 200_000 + liq.loc[: first - 1, "fund_delta_usd"].sum()
+    assert liq.loc[first, "fund_delta_usd"] == pytest.approx(-fund_before)
+    t_end = int(sim.env.now)
+    assert venue.total_value(t_end) == pytest.approx(value_at_start, rel=1e-9)
+    assert np.all(venue.equity(t_end) >= -1e-6 * np.abs(venue.collateral).max())
