@@ -17,10 +17,20 @@ _PRICE_NAME = {"feed": "<asset>", "venue": "<venue>", "protocol": "<name>"}
 _CELL_SPLIT = re.compile(r"(?<!\\)\|")
 
 
-@pytest.fixture(scope="module")
-def run():
-    # the default (a lending crisis) has the most tables: long enough for liquidations to happen
-    scenario = load_scenario("default", ["blocks=40", "protocols.aave.population.count=500"])
+RUNS = {
+    # the default (a lending crisis): long enough for liquidations to happen
+    "default": ["blocks=40", "protocols.aave.population.count=500"],
+    # perps and unified accounts: their tables and summaries
+    "oct-2025-cascade": ["blocks=120", "protocols.aave.population.count=100",
+                         *(f"protocols.perp_venue.populations.{i}.count=300" for i in range(3)),
+                         "protocols.perp_venue.insurance_fund_usd=0",
+                         *(f"protocols.exchange.populations.{i}.count=100" for i in range(3))],
+}
+
+
+@pytest.fixture(scope="module", params=sorted(RUNS))
+def run(request):
+    scenario = load_scenario(request.param, RUNS[request.param])
     return scenario, Simulation(scenario).run()
 
 
