@@ -26,8 +26,6 @@ import numpy as np
 
 from defisim.venues import Venue
 
-from .math import haircut_equity
-
 __all__ = ["LIQUIDATION_LINE", "CollateralAsset", "tiered_value", "UnifiedAccounts"]
 
 #: uniMMR at or below which the engine liquidates (Binance: 100–105% band, §9.2).
@@ -140,11 +138,12 @@ class UnifiedAccounts:
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(mm > 0, self.equity(t_ms) / np.where(mm > 0, mm, 1.0), np.inf)
 
-    def check(self, t_ms: int, max_rounds: int = 1_000) -> list[tuple]:
-        """Liquidate until no account is at or below :data:`LIQUIDATION_LINE`; the liquidation rows
-        added (each row one asset sold for one account)."""
+    def check(self, t_ms: int) -> list[tuple]:
+        """Liquidate until no account with collateral left is at or below :data:`LIQUIDATION_LINE`;
+        the liquidation rows added (each row one asset sold for one account). Each round sells
+        at least one account's collateral, so there are at most as many rounds as accounts."""
         start = len(self.liquidations)
-        for _ in range(max_rounds):
+        while True:
             ratios = self.ratios(t_ms)
             sellable = (self.balances[:, [j for j, a in enumerate(self.assets) if a.book is not None]] > 0).any(axis=1)
             rows = np.flatnonzero((ratios <= LIQUIDATION_LINE) & sellable)

@@ -25,12 +25,18 @@ Liquidation (§8.4, §8.5), account by account, lowest ``equity/maintenance`` fi
    the liquidation fee (``liquidation_fee`` of the notional at mark), the fills happen and the
    fee goes to the insurance fund (only the part the equity covers).
 2. Else, if the insurance fund covers the shortfall, the fills happen and the fund pays it.
-3. Else the fund gives all it has (it is then exhausted) and the positions are
+3. Else, if the fund covers the account's loss *at mark* (only the thin book made the close
+   too costly), the backstop liquidity (an HLP-like vault; here the book's account) takes the
+   positions at mark, the fund paying the loss or receiving the fee.
+4. Else the fund gives all it has (it is then exhausted) and the positions are
    **auto-deleveraged**: closed, without the book, against opposing positions ranked by
-   :func:`~.math.adl_score` (PnL% × leverage for a profit, highest first; ties by account row),
-   at the bankrupt account's **bankruptcy prices** (its remaining negative equity at mark spread
-   over its positions by notional), so that it ends at exactly zero. A counterparty is never taken below zero equity; what the queue cannot absorb
-   is charged to all accounts with positive equity pro rata (socialised loss, the last resort).
+   :func:`~.math.adl_score` (PnL% × leverage for a profit, highest first; ties by account row;
+   the book's account is not a trader and never in the queue), at the bankrupt account's
+   **bankruptcy prices** (its remaining negative equity at mark spread over its positions by
+   notional), so that it ends at exactly zero. A counterparty is never taken below zero equity;
+   what the queue cannot absorb goes to the backstop at mark and the loss is charged to the
+   traders with unrealised profit, pro rata (socialised loss, the last resort); what they
+   cannot cover stays with the backstop.
 
 Invariant: ``Σ collateral + Σ size·(mark − entry) − Σ unsettled funding + insurance fund`` is
 constant — every fill, funding payment, fee, ADL close and socialised loss moves value between
@@ -149,12 +155,11 @@ class Clearinghouse:
 
     def _new_rows(self, owners) -> list[int]:
         """Open accounts for ``owners`` (all new) in one allocation; their rows."""
+        if len(set(owners)) != len(owners) or any(o in self.rows for o in owners):
+            raise ValueError("accounts must be new and distinct")
         first = len(self.owners)
         rows = list(range(first, first + len(owners)))
-        for owner, row in zip(owners, rows):
-            if owner in self.rows:
-                raise ValueError(f"account {owner!r} exists")
-            self.rows[owner] = row
+        self.rows.update(zip(owners, rows))
         self.owners.extend(owners)
         k, n = len(owners), len(self.markets)
         self.collateral = np.concatenate([self.collateral, np.zeros(k)])
@@ -216,6 +221,8 @@ class Clearinghouse:
         """The mark of ``market`` at which ``owner`` becomes liquidatable, others held (§8.3)."""
         r, m = self.rows[owner], self.index[market]
         s = self.size[r, m]
+        if s == 0.0:
+            raise ValueError(f"{owner} has no position in {market}")
         mark = self.mark(m, t_ms)
         rest = float(self.equity(t_ms, r)) - s * mark  # equity without this market's mark term
         others = float(self.maintenance(t_ms, r)) - abs(s) * mark * self.mmf[m]
@@ -259,16 +266,27 @@ class Clearinghouse:
         return price
 
     def trade(self, owner: str, market: str, size: float, t_ms: int) -> float:
-        """A taker order of ``size`` (``+`` buys) into the book; refused (``ValueError``) if the
-        account's equity after it is below the initial margin. Returns the fill price."""
+        """A taker order of ``size`` (``+`` buys) into the book. Refused (``ValueError``, nothing
+        changes) when the account is below maintenance (it is the liquidation engine's), or when
+        the order opens or increases a position and the equity after it is below the initial
+        margin (§8.3); an order that only reduces needs no initial margin. Returns the fill
+        price."""
         r, m = self._row(owner), self.index[market]
         price = self._book_fill(m, size, t_ms, execute=False)
+        marks = self.marks(t_ms)  # read every book before anything changes
+        if float(self.equity(t_ms, r)) < float(self.maintenance(t_ms, r)):
+            raise ValueError(f"{owner}: below maintenance, in liquidation: orders refused")
+        s0 = self.size[r, m]
+        reducing = s0 != 0.0 and np.sign(size) != np.sign(s0) and abs(size) <= abs(s0)
         saved = (self.collateral[r], self.size[r].copy(), self.entry[r].copy(), self.snapshot[r].copy())
         self._fill(r, m, size, price)
-        initial = float((np.abs(self.size[r]) * self.marks(t_ms) * self.imf).sum())
-        if float(self.equity(t_ms, r)) < initial:
-            self.collateral[r], self.size[r], self.entry[r], self.snapshot[r] = saved
-            raise ValueError(f"{owner}: equity below initial margin after the order")
+        if not reducing:
+            initial = float((np.abs(self.size[r]) * marks * self.imf).sum())
+            equity = self.collateral[r] + float((self.size[r] * (marks - self.entry[r])).sum())
+            if equity < initial:
+                self.collateral[r], self.size[r], self.entry[r], self.snapshot[r] = saved
+                self._changed(r)
+                raise ValueError(f"{owner}: equity below initial margin after the order")
         self._book_fill(m, size, t_ms, execute=True)
         self._fill(self.rows[BOOK], m, -size, price)
         return price
@@ -277,9 +295,15 @@ class Clearinghouse:
     def tick(self, t_ms: int) -> None:
         """One oracle tick (§12.4): update the basis EMA, sample the premium, pay funding when an
         interval has passed, liquidate the accounts below maintenance."""
-        dt = 0 if self.last_tick_ms is None else t_ms - self.last_tick_ms
+        if self.last_tick_ms is not None and t_ms <= self.last_tick_ms:
+            if t_ms < self.last_tick_ms:
+                raise ValueError(f"tick at {t_ms} ms is before the last one at {self.last_tick_ms} ms")
+            self.liquidate_unhealthy(t_ms)  # the same instant again: no new sample
+            return
+        first = self.last_tick_ms is None
+        dt = 0 if first else t_ms - self.last_tick_ms
         self.last_tick_ms = t_ms
-        weight = 1.0 - np.exp(-dt / self.basis_ema_ms) if dt > 0 else 1.0
+        weight = 1.0 if first else 1.0 - np.exp(-dt / self.basis_ema_ms)
         for m, market in enumerate(self.markets):
             index = self.index_price(m, t_ms)
             self.basis_ema[m] += weight * (market.book.mid(t_ms) - index - self.basis_ema[m])
@@ -380,7 +404,7 @@ class Clearinghouse:
                 self.liquidate(int(row), t_ms)
 
     def liquidate(self, row: int, t_ms: int) -> None:
-        """Close every position of ``row`` (module docstring, steps 1–3)."""
+        """Close every position of ``row`` (module docstring, steps 1–4)."""
         self._settle_funding(row)
         marks = self.marks(t_ms)
         open_markets = np.flatnonzero(self.size[row])
@@ -396,16 +420,29 @@ class Clearinghouse:
                 self._fill(row, int(m), -s, price)
                 self._fill(self.rows[BOOK], int(m), s, price)
             paid = min(fee, max(self.collateral[row], 0.0)) if after >= 0.0 else self.collateral[row]
-            self.collateral[row] -= paid  # a fee into the fund, or the fund covering the shortfall
-            self._changed(row)
-            self.insurance_fund_usd += paid
+            self._to_fund(row, paid)
             self.liquidations.append((t_ms, self.owners[row], "book", notional, equity_before, paid))
-            return
-        drained = self.insurance_fund_usd  # the fund gives all it has, then ADL takes the rest
-        self.insurance_fund_usd = 0.0
-        self.collateral[row] += drained
-        self._auto_deleverage(row, t_ms, marks, equity_before + drained)
-        self.liquidations.append((t_ms, self.owners[row], "adl", notional, equity_before, -drained))
+        elif equity_before + self.insurance_fund_usd >= 0.0:
+            # the book is too thin for a close the fund could absorb, the loss at mark is not:
+            # the backstop liquidity takes the positions at mark (an HLP-like vault)
+            for m in open_markets:
+                s = self.size[row, m]
+                self._fill(row, int(m), -s, marks[m])
+                self._fill(self.rows[BOOK], int(m), s, marks[m])
+            paid = min(fee, self.collateral[row]) if self.collateral[row] >= 0.0 else self.collateral[row]
+            self._to_fund(row, paid)
+            self.liquidations.append((t_ms, self.owners[row], "backstop", notional, equity_before, paid))
+        else:
+            drained = self.insurance_fund_usd  # the fund gives all it has, ADL takes the rest
+            self._to_fund(row, -drained)
+            self._auto_deleverage(row, t_ms, marks, equity_before + drained)
+            self.liquidations.append((t_ms, self.owners[row], "adl", notional, equity_before, -drained))
+
+    def _to_fund(self, row: int, usd: float) -> None:
+        """Move ``usd`` from ``row``'s collateral into the insurance fund (negative: out of it)."""
+        self.collateral[row] -= usd
+        self.insurance_fund_usd += usd
+        self._changed(row)
 
     def _auto_deleverage(self, row: int, t_ms: int, marks: np.ndarray, equity: float) -> None:
         """Close ``row``'s positions against ranked opposing positions at its bankruptcy prices."""
@@ -447,6 +484,7 @@ class Clearinghouse:
         queue = self._adl_ranked[1].get((m, side))
         if queue is None:
             rows = np.flatnonzero(np.sign(self.size[:, m]) == side)
+            rows = rows[rows != self.rows[BOOK]]  # the book's liquidity is not a trader
             mark = self.mark(m, t_ms)
             s, entry = self.size[rows, m], self.entry[rows, m]
             pnl = (mark - entry) * np.sign(s) / entry
@@ -467,18 +505,34 @@ class Clearinghouse:
             i += 1
 
     def _socialize(self, row: int, t_ms: int) -> None:
-        """Whatever ``row`` still owes (negative collateral) is charged pro rata to positive equity."""
+        """Whatever ``row`` still owes (negative collateral) is charged to the traders with
+        unrealised profit, pro rata to it and never beyond their equity (§8.5's clawback; an
+        account without positions never pays)."""
         owed = -self.collateral[row]
         if owed <= 1e-6:  # a float residue of the bankruptcy-price closes is no loss (USD)
+            self._backstop_absorbs(row)
             return
-        eq = self.equity(t_ms)
-        eq[row] = 0.0
-        positive = np.where(eq > 0, eq, 0.0)
-        total = positive.sum()
+        marks = self.marks(t_ms)
+        profit = (self.size * (marks - self.entry)).sum(axis=1)
+        equity = self.equity(t_ms)
+        base = np.clip(np.minimum(profit, equity), 0.0, None)
+        base[[row, self.rows[BOOK]]] = 0.0
+        total = base.sum()
         if total <= 0.0:
+            self._backstop_absorbs(row)
             return
-        share = min(owed, total) * positive / total
+        share = min(owed, total) * base / total
         self.collateral -= share
         self.collateral[row] += share.sum()
-        self._changed()
         self.socialized_usd += float(share.sum())
+        self._changed()
+        self._backstop_absorbs(row)
+
+    def _backstop_absorbs(self, row: int) -> None:
+        """What ``row`` still owes after the socialised loss stays with the backstop (the book's
+        account, i.e. the venue): ``row`` ends at zero."""
+        owed = -self.collateral[row]
+        if owed > 0.0:
+            self.collateral[row] = 0.0
+            self.collateral[self.rows[BOOK]] -= owed
+            self._changed(row)

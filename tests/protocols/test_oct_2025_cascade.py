@@ -13,7 +13,7 @@ OVERRIDES = [
     "protocols.perp_venue.populations.0.count=2000",
     "protocols.perp_venue.populations.1.count=1500",
     "protocols.perp_venue.populations.2.count=1000",
-    "protocols.perp_venue.insurance_fund_usd=200000",
+    "protocols.perp_venue.insurance_fund_usd=20000",
     "protocols.aave.population.count=300",
     # the perp books scaled with the population (a tenth)
     "markets.venues.hl_btc.depth.depth_usd_per_pct=4000000",
@@ -50,7 +50,7 @@ def test_perp_adl_only_once_the_fund_is_exhausted_and_value_is_conserved(run):
     assert len(adl) > 0
     # the fund before the first ADL: start + every earlier delta; the first ADL drains exactly that
     first = adl.index[0]
-    fund_before = 200_000 + liq.loc[: first - 1, "fund_delta_usd"].sum()
+    fund_before = 20_000 + liq.loc[: first - 1, "fund_delta_usd"].sum()
     assert liq.loc[first, "fund_delta_usd"] == pytest.approx(-fund_before)
     t_end = int(sim.env.now)
     assert venue.total_value(t_end) == pytest.approx(value_at_start, rel=1e-9)

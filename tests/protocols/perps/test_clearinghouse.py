@@ -72,7 +72,7 @@ def test_a_solvent_fund_absorbs_the_loss_and_there_is_no_adl():
     assert ch.total_value(12_000) == pytest.approx(value, rel=1e-12)
 
 
-def test_adl_comes_after_the_fund_is_exhausted_and_ranks_by_score_at_the_bankruptcy_price():
+def test_adl_comes_after_the_fund_is_exhausted_ranks_by_score_and_closes_at_the_bankruptcy_price():
     ch = _crash_market(fund_usd=100.0)
     value = ch.total_value(0)
     ch.tick(0)
@@ -97,20 +97,54 @@ def test_adl_comes_after_the_fund_is_exhausted_and_ranks_by_score_at_the_bankrup
 
 def test_a_counterparty_is_never_taken_below_zero_and_the_rest_is_socialised():
     """Only one thin short (equity $50 at 80) opposite a bankrupt long: it gives what its equity
-    allows (5 of 100 units at the bankruptcy price 90); the rest goes to the book at mark and the
-    loss beyond the long's collateral is shared by the accounts with positive equity."""
+    allows (5 of 100 units at the bankruptcy price 90); the rest goes to the backstop at mark and
+    the loss beyond the long's collateral is charged to the one trader with unrealised profit (in
+    another market), never to an account without positions."""
     feed = StepFeed(100.0, 80.0, 10_000)
-    ch = Clearinghouse([PerpMarket("X", feed, Venue(feed, LinearDepth(2_000.0), half_life_ms=None), 100.0)])
+    other = StepFeed(10.0, 12.0, 10_000)
+    ch = Clearinghouse([PerpMarket("X", feed, Venue(feed, LinearDepth(2_000.0), half_life_ms=None), 100.0),
+                        PerpMarket("Y", other, Venue(other, LinearDepth(1e9), half_life_ms=None), 100.0)])
     ch.open_positions(["whale"], "X", [100.0], 100.0, 1_000.0)
     ch.open_positions(["thin"], "X", [-100.0], 80.5, 0.0)  # the book is flat again
+    ch.open_positions(["winner"], "Y", [1_000.0], 10.0, 1_000.0)  # +2,000 at 12
     ch.deposit("saver", 10_000.0)
     value = ch.total_value(12_000)
     ch.tick(12_000)
     assert [fill[3:5] for fill in ch.adl] == [("thin", pytest.approx(5.0))]
     equity = ch.equity(12_000)
-    assert np.all(equity >= -1e-9) and equity[ch.rows["thin"]] == pytest.approx(0.0, abs=1e-9)
+    assert equity[ch.rows["whale"]] == pytest.approx(0.0, abs=1e-9)
+    assert equity[ch.rows["thin"]] == pytest.approx(0.0, abs=1e-9)
     assert ch.socialized_usd == pytest.approx(950.0, rel=1e-12)  # −(1,000 − 5·10 − 95·20)
+    assert equity[ch.rows["winner"]] == pytest.approx(3_000.0 - 950.0)
+    assert ch.collateral[ch.rows["saver"]] == 10_000.0
     assert ch.total_value(12_000) == pytest.approx(value, rel=1e-12)
+
+
+def test_a_thin_book_with_a_solvent_account_goes_to_the_backstop_at_mark_not_to_adl():
+    """The long is solvent at mark but a book close would cost more than the fund: the backstop
+    takes it at mark; nobody is deleveraged and the fund keeps its balance (no fee here)."""
+    feed = StepFeed(100.0, 92.0, 10_000)
+    ch = Clearinghouse([PerpMarket("X", feed, Venue(feed, LinearDepth(500.0), half_life_ms=None), 20.0)],
+                       insurance_fund_usd=10.0, liquidation_fee=0.0)
+    ch.open_positions(["long"], "X", [100.0], 100.0, 1_000.0)  # equity 200 at 92, maintenance 230
+    ch.open_positions(["short"], "X", [-100.0], 100.0, 1_000.0)
+    ch.tick(12_000)
+    assert [row[2] for row in ch.liquidations] == ["backstop"] and ch.adl == []
+    assert ch.insurance_fund_usd == 10.0 and ch.collateral[ch.rows["long"]] == pytest.approx(200.0)
+
+
+def test_reduce_only_orders_need_no_initial_margin_and_a_refused_order_changes_nothing():
+    feed = StepFeed(100.0, 97.0, 5_000)
+    ch = Clearinghouse([PerpMarket("X", feed, Venue(feed, LinearDepth(1e9), half_life_ms=None), 10.0)])
+    ch.open_positions(["u"], "X", [1.0], 100.0, 8.0)  # equity 5 at 97: above maintenance 4.85, below initial 9.7
+    ch.tick(0)
+    before = (ch.collateral.copy(), ch.size.copy(), ch.entry.copy())
+    with pytest.raises(ValueError, match="initial margin"):
+        ch.trade("u", "X", 0.5, 6_000)
+    assert all(np.array_equal(a, b) for a, b in zip(before, (ch.collateral, ch.size, ch.entry)))
+    ch.trade("u", "X", -0.4, 6_000)  # reducing is always allowed
+    assert ch.size[ch.rows["u"]].tolist() == [pytest.approx(0.6)]
+    assert ch.liquidatable(6_000).tolist() == ch.liquidatable_brute_force(6_000).tolist()
 
 
 def test_orders_need_initial_margin():
@@ -150,3 +184,53 @@ def test_the_liquidation_index_finds_exactly_the_accounts_below_maintenance(seed
         assert ch.liquidatable(t).tolist() == ch.liquidatable_brute_force(t).tolist()
     ch.liquidate_unhealthy(6_000)
     assert ch.liquidatable(6_000).tolist() == ch.liquidatable_brute_force(6_000).tolist() == []
+
+
+class Wiggle:
+    """A deterministic, jumpy price path (a new level every 3 s)."""
+
+    def __init__(self, p0: float, amplitude: float):
+        self.p0, self.amplitude = p0, amplitude
+
+    def price_at(self, t_ms: int) -> float:
+        k = t_ms // 3_000
+        return self.p0 * float(np.exp(self.amplitude * np.sin(0.37 * k + self.p0) + 0.002 * k * np.cos(k)))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_index_and_value_hold_through_random_trading_funding_liquidations_and_adl(seed):
+    """Random orders (a third of them closing a whole position), deposits, funding every 30 s,
+    liquidations through thin books, ADL and socialised losses: at every tick the index finds
+    exactly the accounts the full check finds, value is conserved, and no trader stays below 0."""
+    rng = np.random.default_rng(seed)
+    feeds = (Wiggle(100.0, 0.15), Wiggle(50.0, 0.25))
+    depth = 1e6 if seed % 2 == 0 else 3e4  # odd seeds: thin books (backstop, ADL)
+    ch = Clearinghouse([PerpMarket(sym, f, Venue(f, LinearDepth(depth), half_life_ms=30_000), lev)
+                        for sym, f, lev in (("X", feeds[0], 20.0), ("Y", feeds[1], 50.0))],
+                       insurance_fund_usd=float(rng.uniform(0, 5e3)), funding_interval_ms=30_000)
+    n = 150
+    for sym, price in (("X", 100.0), ("Y", 50.0)):
+        sizes = rng.choice([-1.0, 1.0], n) * rng.uniform(0.1, 10.0, n)
+        ch.open_positions([f"{sym}{i}" for i in range(n)], sym, sizes, price, np.abs(sizes) * price * rng.uniform(0.03, 0.3, n))
+    value = ch.total_value(0)
+    for t in range(0, 240_000, 3_000):
+        for _ in range(5):
+            who, market = f"{'XY'[rng.integers(2)]}{rng.integers(n)}", "XY"[rng.integers(2)]
+            held = ch.size[ch.rows[who], ch.index[market]]
+            size = -held if (held != 0 and rng.random() < 0.3) else float(rng.uniform(-2, 2))
+            if rng.random() < 0.3:
+                usd = float(rng.uniform(0, 50))
+                ch.deposit(who, usd)
+                value += usd
+            try:
+                ch.trade(who, market, size, t)
+            except ValueError as e:
+                assert "initial margin" in str(e) or "in liquidation" in str(e)
+        assert ch.liquidatable(t).tolist() == ch.liquidatable_brute_force(t).tolist()
+        ch.tick(t)
+        equity = ch.equity(t)
+        equity[ch.rows[BOOK]] = 0.0
+        assert equity.min() >= -1e-6
+        assert ch.total_value(t) == pytest.approx(value, rel=1e-9)
+    kinds = {row[2] for row in ch.liquidations}
+    assert "book" in kinds
