@@ -177,6 +177,17 @@ class Clearinghouse:
         self.collateral[row] += usd
         self._changed(row)
 
+    def withdraw(self, owner: str, usd: float, t_ms: int) -> None:
+        """Take ``usd`` of collateral out; refused (``ValueError``) if the account's equity after
+        it would be below its initial margin."""
+        row = self.rows[owner]
+        initial = float((np.abs(self.size[row]) * self.marks(t_ms) * self.imf).sum())
+        if not 0 <= usd <= float(self.equity(t_ms, row)) - initial:
+            raise ValueError(f"{owner}: cannot withdraw {usd} USD (equity above initial margin: "
+                             f"{float(self.equity(t_ms, row)) - initial:.2f})")
+        self.collateral[row] -= usd
+        self._changed(row)
+
     def open_positions(self, owners, market: str, sizes, entry_price: float, collateral_usd) -> None:
         """Open new accounts ``owners`` with ``collateral_usd`` and a position of ``sizes`` in
         ``market`` at ``entry_price`` (a population at the start of a run); the book account

@@ -1,0 +1,1 @@
+"""Stablecoins: a delta-neutral synthetic dollar (Ethena USDe style) and its staked vault (mechanics.md §10)."""
