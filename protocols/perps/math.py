@@ -127,6 +127,7 @@ def gmx_funding_per_second(funding_factor: float, oi_long_usd: float, oi_short_u
     """GMX v2 funding (§8.2): the larger side pays
     ``fundingFactor · |OI_long − OI_short|^exponent / (OI_long + OI_short)`` per second of its
     open interest; the smaller side receives what was paid, spread over its smaller open interest.
+    Nothing is paid when the sides are balanced or one of them is empty.
 
     Returns
     -------
@@ -143,13 +144,12 @@ def gmx_funding_per_second(funding_factor: float, oi_long_usd: float, oi_short_u
     >>> round(longs, 12), round(shorts, 12)
     (1e-05, -3e-05)
     """
-    total = oi_long_usd + oi_short_usd
-    if total <= 0.0 or oi_long_usd == oi_short_usd:
-        return 0.0, 0.0
-    rate = funding_factor * abs(oi_long_usd - oi_short_usd) ** exponent / total
+    if oi_long_usd <= 0.0 or oi_short_usd <= 0.0 or oi_long_usd == oi_short_usd:
+        return 0.0, 0.0  # balanced, or nobody on the other side to receive it
+    rate = funding_factor * abs(oi_long_usd - oi_short_usd) ** exponent / (oi_long_usd + oi_short_usd)
     if oi_long_usd > oi_short_usd:
-        return rate, -rate * oi_long_usd / oi_short_usd if oi_short_usd > 0 else 0.0
-    return (-rate * oi_short_usd / oi_long_usd if oi_long_usd > 0 else 0.0), rate
+        return rate, -rate * oi_long_usd / oi_short_usd
+    return -rate * oi_short_usd / oi_long_usd, rate
 
 
 def maintenance_fraction_at_max_leverage(max_leverage):
