@@ -2,6 +2,7 @@
 from .aave_v3.agents import Backrunner, BackrunnerParams, BorrowerGuard, BorrowerGuardParams, Keeper, KeeperParams
 from .aave_v3.model import AaveV3Pool
 from .aave_v3.params import PoolParams
+from .looper import Looper, LooperParams
 
 __all__ = ["register"]
 
@@ -12,3 +13,4 @@ def register(registry) -> None:
     registry.agent("lending.keeper", KeeperParams, Keeper, "liquidation keeper: sizes, bids gas, sells seized collateral")
     registry.agent("lending.backrunner", BackrunnerParams, Backrunner, "keeper that backruns oracle updates with bundles")
     registry.agent("lending.borrower_guard", BorrowerGuardParams, BorrowerGuard, "borrowers who repay when their HF falls")
+    registry.agent("lending.looper", LooperParams, Looper, "leverage loopers: borrow, swap on an AMM, re-supply; unwind under stress")

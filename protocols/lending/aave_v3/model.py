@@ -575,6 +575,10 @@ class PoolView:
     def n_accounts(self) -> int:
         return len(self._pool.state.owners)
 
+    def row_of(self, owner: str) -> int | None:
+        """The row of ``owner``'s account, or ``None`` if it has none."""
+        return self._pool.state.accounts.get(owner)
+
     def owner(self, row: int) -> str:
         return self._pool.state.owners[row]
 
