@@ -29,6 +29,7 @@ _PALETTE = {
     "venue": ["tab:blue", "tab:cyan", "tab:purple", "navy"],
     "oracle": ["tab:orange", "tab:red", "tab:brown", "gold"],
     "pool": ["tab:green", "tab:olive", "darkgreen"],
+    "mark": ["tab:pink", "tab:purple", "magenta"],
 }
 
 
@@ -63,6 +64,11 @@ class _Axis:
 
     def all_blocks(self) -> np.ndarray:
         return self._blocks
+
+    def block_of_time(self, t_ms) -> np.ndarray:
+        """The block in force at each time (the last block at or before it; the first before it)."""
+        i = np.searchsorted(self._times, np.asarray(t_ms, dtype=np.int64), side="right") - 1
+        return self._blocks[np.clip(i, 0, max(len(self._blocks) - 1, 0))]
 
 
 def _usd(v: float, _pos=None) -> str:
@@ -109,12 +115,17 @@ def _price_series(tables: Mapping[str, pd.DataFrame]) -> list[_Series]:
     out = []
     for (source, name), rows in prices.groupby([prices["source"].astype(str), prices["name"].astype(str)], sort=False):
         if source == "protocol":
-            kind = "oracle" if name.endswith(".answer") or name.split(".", 1)[0] in oracles else "pool"
+            if name.endswith(".answer") or name.split(".", 1)[0] in oracles:
+                kind = "oracle"
+            elif name.endswith(".mark"):
+                kind = "mark"  # a perp venue's mark price
+            else:
+                kind = "pool"
         else:
             kind = source
         rows = rows.sort_values("block")
         out.append(_Series(kind, name, rows["block"].to_numpy(np.int64), rows["price_usd"].to_numpy(float)))
-    order = {"feed": 0, "venue": 1, "pool": 2, "oracle": 3}
+    order = {"feed": 0, "venue": 1, "pool": 2, "mark": 3, "oracle": 4}
     return sorted(out, key=lambda s: order[s.kind])  # stable: scenario order within a kind
 
 
@@ -159,6 +170,8 @@ def _draw_prices(series: list[_Series], flat: list[_Series], label: str):
                 ax.plot(x, s.price, color=color, lw=1.4, label=f"venue {s.name} (mid)", zorder=4)
             elif s.kind == "pool":
                 ax.plot(x, s.price, color=color, lw=1.4, ls="--", label=f"pool {s.name} (spot)", zorder=4)
+            elif s.kind == "mark":
+                ax.plot(x, s.price, color=color, lw=1.4, ls="-.", label=f"perp {s.name}", zorder=4)
             else:
                 ax.plot(x, s.price, color=color, lw=1.6, drawstyle="steps-post", label=f"oracle {s.name}", zorder=5)
         ax.set_ylabel("price (USD)", fontsize=_FONT + 1)
@@ -257,6 +270,52 @@ def _draw_health_factors(tables: Mapping[str, pd.DataFrame]):
     return draw
 
 
+def _draw_offchain(tables: Mapping[str, pd.DataFrame]):
+    """Off-chain venues: perp liquidations by kind, ADL, unified-account collateral sold (USD per
+    block), and the perp venues' insurance-fund P&L (cumulative)."""
+    perp = tables.get("perp_liquidations")
+    adl = tables.get("perp_adl")
+    unified = tables.get("unified_liquidations")
+
+    def draw(ax, axis: _Axis) -> None:
+        series = []
+        if perp is not None and len(perp):
+            for kind, color in (("book", "tab:red"), ("backstop", "tab:orange")):
+                rows = perp[perp["kind"].astype(str) == kind]
+                series.append((f"perp liquidations into the {kind} (notional)", rows["t_ms"], rows["notional_usd"], color))
+        if adl is not None and len(adl):
+            series.append(("ADL (notional)", adl["t_ms"], adl["size"] * adl["price_usd"], "tab:purple"))
+        if unified is not None and len(unified):
+            series.append(("unified accounts: collateral sold", unified["t_ms"], unified["usd"], "tab:brown"))
+        handles, bottom = [], None
+        for label, t_ms, usd, color in series:
+            per_block = pd.Series(np.asarray(usd, float)).groupby(axis.block_of_time(np.asarray(t_ms))).sum()
+            if not len(per_block):
+                continue
+            x = axis.of_blocks(per_block.index)
+            base = np.zeros(len(x)) if bottom is None else bottom.reindex(per_block.index, fill_value=0.0).to_numpy()
+            handles.append(ax.bar(x, per_block.to_numpy(), bottom=base, width=axis.bar_width, color=color, alpha=0.8,
+                                  label=f"{label} (USD, left)"))
+            bottom = per_block if bottom is None else bottom.add(per_block, fill_value=0.0)
+        ax.set_ylabel("off-chain\n(USD per block)", fontsize=_FONT + 1)
+        ax.yaxis.set_major_formatter(_usd_formatter())
+        if perp is not None and len(perp):
+            twin = ax.twinx()
+            order = np.argsort(perp["t_ms"].to_numpy(), kind="stable")
+            t = perp["t_ms"].to_numpy()[order]
+            pnl = np.cumsum(perp["fund_delta_usd"].to_numpy(float)[order])
+            handles += twin.plot(axis.of_blocks(axis.block_of_time(t)), pnl, drawstyle="steps-post", color="black",
+                                 lw=1.3, label=f"insurance fund P&L, cumulative (USD, right; end {_usd(float(pnl[-1]))})")
+            twin.yaxis.set_major_formatter(_usd_formatter())
+            twin.tick_params(labelsize=_FONT)
+        if not handles:
+            ax.text(0.5, 0.5, "no off-chain liquidations", transform=ax.transAxes, ha="center", va="center", color="dimgray")
+        _legend(ax, handles=handles or None, loc="upper right")
+        _tag(ax, "off-chain venues")
+
+    return draw
+
+
 # -- chain ----------------------------------------------------------------------------------------------------------
 
 
@@ -290,6 +349,8 @@ def _plan(tables: Mapping[str, pd.DataFrame]) -> list[_Panel]:
     if "liquidations" in tables:
         panels.append(_Panel("liquidations", _draw_liquidations(tables)))
         panels.append(_Panel("bad debt", _draw_bad_debt(tables)))
+    if any(name in tables for name in ("perp_liquidations", "unified_liquidations")):
+        panels.append(_Panel("off-chain venues", _draw_offchain(tables)))
     blocks = tables.get("blocks")
     if blocks is not None and len(blocks):
         panels.append(_Panel("chain", _draw_chain(tables)))

@@ -105,3 +105,18 @@ def test_prices_of_different_magnitudes_get_their_own_panels_and_constants_a_not
 def test_bad_x_axis_is_refused(quiet):
     with pytest.raises(ValueError, match="x must be"):
         build_timeline(quiet, x="seconds")
+
+
+def test_off_chain_venues_get_a_panel_with_their_liquidations_and_fund():
+    blocks = pd.DataFrame({"block": [1, 2, 3], "time_ms": [0, 12_000, 24_000], "base_fee_gwei": [20.0, 21.0, 22.0]})
+    perp = pd.DataFrame({"t_ms": [5_000, 13_000, 14_000], "venue": "hl", "account": ["a", "b", "c"],
+                         "kind": ["book", "backstop", "adl"], "notional_usd": [1e5, 2e5, 3e5],
+                         "equity_usd": [10.0, -5.0, -50.0], "fund_delta_usd": [1_000.0, -5.0, -2_000.0]})
+    adl = pd.DataFrame({"t_ms": [14_000], "venue": "hl", "market": "X", "bankrupt": "c", "counterparty": "d",
+                        "size": [2.0], "price_usd": [90.0]})
+    tables = {"blocks": blocks, "perp_liquidations": perp, "perp_adl": adl}
+    assert "off-chain venues" in timeline_panels(tables)
+    assert "off-chain venues" not in timeline_panels({"blocks": blocks})
+    fig = build_timeline(tables)
+    labels = [t.get_text() for ax in fig.axes for t in (ax.get_legend().get_texts() if ax.get_legend() else [])]
+    assert any("ADL" in label for label in labels) and any("insurance fund" in label for label in labels)
