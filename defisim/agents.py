@@ -14,7 +14,7 @@ import simpy
 from .chain import Chain, TxEvent
 from .mempool import MempoolWatch
 from .network import LatencySampler
-from .tx import Call, Tx
+from .tx import Call, Revert, Tx
 
 __all__ = ["AgentContext"]
 
@@ -115,6 +115,23 @@ class AgentContext:
         if self._trades is not None:
             self._trades.append((now, venue, self.name, side, float(amount_tokens), float(usd), float(avg), book.mid(now)))
         return usd, avg
+
+    def call_offchain(self, target: str, method: str, **args) -> simpy.Process:
+        """Call an off-chain protocol (an exchange, an issuer's RFQ desk): the request arrives
+        after the agent's private latency and runs then, no block involved. The event's value is
+        ``(ok, result_or_reason)``; a :class:`~defisim.tx.Revert` changes nothing."""
+        return self.env.process(self._call_offchain(target, method, args))
+
+    def _call_offchain(self, target: str, method: str, args: dict):
+        protocol = self._protocols[target]
+        spec = protocol.handlers.get(method)
+        if spec is None:
+            raise KeyError(f"{target} has no call {method!r}")
+        yield self.env.timeout(self._private.next_ms())
+        try:
+            return True, spec.fn(protocol, self.name, **args)
+        except Revert as e:
+            return False, e.reason
 
     @property
     def base_fee_gwei(self) -> float:
