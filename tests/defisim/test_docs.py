@@ -25,6 +25,8 @@ RUNS = {
                          *(f"protocols.perp_venue.populations.{i}.count=300" for i in range(3)),
                          "protocols.perp_venue.insurance_fund_usd=0",
                          *(f"protocols.exchange.populations.{i}.count=100" for i in range(3))],
+    # a synthetic dollar and its redemptions
+    "usde-redemptions": ["blocks=100"],
 }
 
 

@@ -90,73 +90,14 @@ def test_the_vault_cooldown_holds_withdrawals_for_seven_days():
     assert math.isclose(vault.total_assets(COOLDOWN_MS), 60.0)
 
 
-ENGINE_SCENARIO = """
-name = "usde-redemptions"
-seed = 5
-blocks = 200
-
-[chain]
-slot = "12s"
-
-[background]
-rate_tx_per_block = 10
-
-[markets.feeds.ETH]
-kind = "scripted"
-base_price_usd = 4_000.0
-moves = [{ kind = "ramp", start = "5m", duration = "10m", change = -0.10 }]
-
-[markets.feeds.USDe_flow]
-kind = "scripted"
-base_price_usd = 1.0
-moves = [{ kind = "ramp", start = "5m", duration = "5m", change = -0.08 }]
-
-[markets.venues.hl_eth]
-asset = "ETH"
-depth = { kind = "linear", depth_usd_per_pct = 50_000_000 }
-
-[markets.venues.usde_book]
-asset = "USDe_flow"
-depth = { kind = "linear", depth_usd_per_pct = 2_000_000 }
-half_life = "1h"
-
-[protocols.perp_venue]
-kind = "perps.orderbook"
-
-[[protocols.perp_venue.markets]]
-symbol = "ETH"
-asset = "ETH"
-book = "hl_eth"
-max_leverage = 25.0
-
-[protocols.usde]
-kind = "stablecoins.delta_neutral"
-venue = "perp_venue"
-market = "ETH"
-asset = "ETH"
-supply_usd = 50_000_000
-redeem_limit_usd = 2_000_000
-reserve_fund_usd = 1_000_000
-settle_every = "10m"
-"""
-ARBITRAGEURS = """
-[[agents]]
-kind = "stablecoins.redeem_arbitrageur"
-name = "arb"
-count = 2
-params = { issuer = "usde", venue = "usde_book", max_usd = 1_000_000 }
-"""
-
-
 @pytest.fixture(scope="module")
-def engine_runs(tmp_path_factory):
+def engine_runs():
+    """The built-in ``usde-redemptions``, with and without its arbitrageurs (same seed)."""
     from defisim import Simulation, load_scenario
 
     out = {}
-    for name, text in (("without", ENGINE_SCENARIO), ("with", ENGINE_SCENARIO + ARBITRAGEURS)):
-        path = tmp_path_factory.mktemp(name) / "s.toml"
-        path.write_text(text)
-        sim = Simulation(load_scenario(str(path)))
+    for name, overrides in (("without", ["agents=[]"]), ("with", [])):
+        sim = Simulation(load_scenario("usde-redemptions", overrides))
         out[name] = (sim, sim.run())
     return out
 
