@@ -15,7 +15,9 @@ sampled every :meth:`Clearinghouse.tick` and averaged over the funding interval;
 index price into a cumulative index per unit of long size, settled into an account's collateral
 whenever it trades or is liquidated.
 
-Margin (§8.3): initial fraction ``1/max_leverage``, maintenance ``1/(2·max_leverage)``;
+Margin (§8.3), cross by default (one account's equity backs all its positions); an isolated
+position is an account of its own (:meth:`Clearinghouse.open_isolated`). Initial fraction
+``1/max_leverage``, maintenance ``1/(2·max_leverage)``;
 ``equity = collateral + Σ size·(mark − entry) − unsettled funding``; an account is liquidatable
 when ``equity < Σ |size|·mark·MMF``.
 
@@ -176,6 +178,19 @@ class Clearinghouse:
         row = self._row(owner)  # may reallocate the arrays: take the row first
         self.collateral[row] += usd
         self._changed(row)
+
+    @staticmethod
+    def isolated_account(owner: str, market: str) -> str:
+        """The margin account of ``owner``'s isolated position in ``market``."""
+        return f"{owner}/isolated/{market}"
+
+    def open_isolated(self, owner: str, market: str, size: float, margin_usd: float, t_ms: int) -> float:
+        """Open (or add to) an isolated position: its own margin account
+        (:meth:`isolated_account`) gets ``margin_usd`` and the order, so its liquidation never
+        touches ``owner``'s cross account (§8.3). Returns the fill price."""
+        name = self.isolated_account(owner, market)
+        self.deposit(name, margin_usd)
+        return self.trade(name, market, size, t_ms)
 
     def withdraw(self, owner: str, usd: float, t_ms: int) -> None:
         """Take ``usd`` of collateral out; refused (``ValueError``) if the account's equity after

@@ -234,3 +234,16 @@ def test_index_and_value_hold_through_random_trading_funding_liquidations_and_ad
         assert ch.total_value(t) == pytest.approx(value, rel=1e-9)
     kinds = {row[2] for row in ch.liquidations}
     assert "book" in kinds
+
+
+def test_an_isolated_position_is_liquidated_alone():
+    """The same trader holds a cross account and an isolated long; the fall liquidates the
+    isolated position (its own margin) and leaves the cross account untouched (§8.3)."""
+    feed = StepFeed(100.0, 92.0, 10_000)
+    ch = Clearinghouse([PerpMarket("X", feed, Venue(feed, LinearDepth(1e9), half_life_ms=None), 20.0)])
+    ch.deposit("t", 10_000.0)
+    ch.trade("t", "X", -5.0, 0)  # a small cross short
+    ch.open_isolated("t", "X", 10.0, 100.0, 0)  # 10× isolated long
+    ch.tick(12_000)
+    assert [row[1] for row in ch.liquidations] == [Clearinghouse.isolated_account("t", "X")]
+    assert ch.size[ch.rows["t"]].tolist() == [-5.0] and ch.equity(12_000, ch.rows["t"]) > 10_000.0
