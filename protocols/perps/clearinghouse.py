@@ -117,7 +117,9 @@ class Clearinghouse:
 
     def __init__(self, markets, *, insurance_fund_usd: float = 0.0, liquidation_fee: float = 0.01,
                  funding_interval_ms: int = _MS_PER_HOUR, interest_8h: float = pm.INTEREST_8H,
-                 clamp_8h: float = pm.CLAMP_8H, basis_ema_ms: int = 150_000):
+                 clamp_8h: float = pm.CLAMP_8H, basis_ema_ms: int = 150_000,
+                 partial_above_usd: float | None = None, partial_share: float = 0.2,
+                 partial_cooldown_ms: int = 30_000, backstop_fraction: float = 2.0 / 3.0):
         self.markets = list(markets)
         self.index = {m.symbol: i for i, m in enumerate(self.markets)}
         self.insurance_fund_usd = float(insurance_fund_usd)
@@ -125,6 +127,9 @@ class Clearinghouse:
         self.funding_interval_ms = funding_interval_ms
         self.interest_8h, self.clamp_8h = interest_8h, clamp_8h
         self.basis_ema_ms = basis_ema_ms
+        self.partial_above_usd, self.partial_share = partial_above_usd, partial_share
+        self.partial_cooldown_ms, self.backstop_fraction = partial_cooldown_ms, backstop_fraction
+        self._cooldown_until: dict[int, int] = {}
         n_markets = len(self.markets)
         self.mmf = np.array([m.mmf for m in self.markets])
         self.imf = np.array([m.imf for m in self.markets])
@@ -425,9 +430,36 @@ class Clearinghouse:
         return below[np.lexsort((below, eq[below] / mm[below]))]
 
     def liquidate_unhealthy(self, t_ms: int) -> None:
+        """Liquidate every account below maintenance (lowest ratio first). With
+        ``partial_above_usd`` set, an account holding more notional than that is closed
+        ``partial_share`` at a time into the books, at most once per ``partial_cooldown_ms``, for
+        as long as its equity stays above ``backstop_fraction`` of its maintenance; below that it
+        is liquidated in full (Hyperliquid: 20%, 30 s, 2/3; §8.4)."""
         for row in self.liquidatable(t_ms):
-            if float(self.equity(t_ms, row)) < float(self.maintenance(t_ms, row)):  # earlier ones may have moved prices
-                self.liquidate(int(row), t_ms)
+            row = int(row)
+            equity, mm = float(self.equity(t_ms, row)), float(self.maintenance(t_ms, row))
+            if equity >= mm:  # earlier liquidations may have moved prices
+                continue
+            notional = float((np.abs(self.size[row]) * self.marks(t_ms)).sum())
+            if self.partial_above_usd is not None and notional > self.partial_above_usd and equity >= self.backstop_fraction * mm:
+                if t_ms >= self._cooldown_until.get(row, -1):
+                    self._liquidate_partially(row, t_ms, notional, equity)
+                continue
+            self.liquidate(row, t_ms)
+
+    def _liquidate_partially(self, row: int, t_ms: int, notional: float, equity: float) -> None:
+        """Close ``partial_share`` of every position of ``row`` into the books; the fee on that
+        part goes to the fund."""
+        self._settle_funding(row)
+        for m in np.flatnonzero(self.size[row]):
+            q = -self.partial_share * self.size[row, m]
+            price = self._book_fill(int(m), q, t_ms, execute=True)
+            self._fill(row, int(m), q, price)
+            self._fill(self.rows[BOOK], int(m), -q, price)
+        fee = min(self.liquidation_fee * self.partial_share * notional, max(self.collateral[row], 0.0))
+        self._to_fund(row, fee)
+        self._cooldown_until[row] = t_ms + self.partial_cooldown_ms
+        self.liquidations.append((t_ms, self.owners[row], "partial", self.partial_share * notional, equity, fee))
 
     def liquidate(self, row: int, t_ms: int) -> None:
         """Close every position of ``row`` (module docstring, steps 1–4)."""

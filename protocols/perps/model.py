@@ -19,7 +19,7 @@ LIQUIDATION_COLUMNS = [
     Column("t_ms", "int64", "venue time of the liquidation (ms)"),
     Column("venue", "string", "perp venue"),
     Column("account", "string", "liquidated account"),
-    Column("kind", "string", "'book' (closed into the books) or 'adl' (auto-deleveraged)"),
+    Column("kind", "string", "'book', 'partial' (a share into the books), 'backstop' (taken at mark) or 'adl'"),
     Column("notional_usd", "float64", "notional closed, at mark (USD)"),
     Column("equity_usd", "float64", "account equity before the liquidation (USD)"),
     Column("fund_delta_usd", "float64", "into (+) or out of (−) the insurance fund (USD)"),
@@ -61,7 +61,9 @@ class PerpVenue(Protocol):
             markets.append(PerpMarket(m.symbol, host.feeds[m.asset], host.venues[m.book], m.max_leverage,
                                       m.impact_notional_usd, m.funding_cap))
         self.state = Clearinghouse(markets, insurance_fund_usd=params.insurance_fund_usd,
-                                   liquidation_fee=params.liquidation_fee, funding_interval_ms=params.funding_interval)
+                                   liquidation_fee=params.liquidation_fee, funding_interval_ms=params.funding_interval,
+                                   partial_above_usd=params.partial_above_usd, partial_share=params.partial_share,
+                                   partial_cooldown_ms=params.partial_cooldown, backstop_fraction=params.backstop_fraction)
         self.fund_start_usd = params.insurance_fund_usd
         rng = host.stream(f"{name}/population")
         for k, pop in enumerate(params.populations):

@@ -51,6 +51,10 @@ class PerpVenueParams(BaseModel):
     liquidation_fee: float = Field(0.01, ge=0.0, lt=1.0, description="share of the liquidated notional paid to the fund")
     funding_interval: DurationMs = Field(3_600_000, gt=0, description="between funding payments")
     tick: DurationMs = Field(3_000, gt=0, description="oracle tick: mark, premium sample, margin check")
+    partial_above_usd: float | None = Field(None, gt=0, description="accounts above this notional are liquidated a share at a time")
+    partial_share: float = Field(0.2, gt=0, le=1, description="share closed per partial step")
+    partial_cooldown: DurationMs = Field(30_000, ge=0, description="between two partial steps of one account")
+    backstop_fraction: float = Field(2.0 / 3.0, gt=0, le=1, description="below this share of maintenance: all at once")
     populations: tuple[PerpPopulationParams, ...] = ()
 
     @model_validator(mode="after")

@@ -5,7 +5,7 @@ value invariant through all of it (mechanics.md §8.2–8.5)."""
 import numpy as np
 import pytest
 
-from defisim.feeds import ConstantFeed
+from defisim.feeds import ConstantFeed, CsvFeed
 from defisim.venues import LinearDepth, Venue
 from protocols.perps.clearinghouse import BOOK, Clearinghouse, PerpMarket
 from protocols.perps.math import adl_score, funding_rate
@@ -247,3 +247,21 @@ def test_an_isolated_position_is_liquidated_alone():
     ch.tick(12_000)
     assert [row[1] for row in ch.liquidations] == [Clearinghouse.isolated_account("t", "X")]
     assert ch.size[ch.rows["t"]].tolist() == [-5.0] and ch.equity(12_000, ch.rows["t"]) > 10_000.0
+
+
+def test_large_positions_go_a_fifth_at_a_time_until_the_backstop_line():
+    """Hyperliquid (§8.4): above $100k notional, 20% per step with a 30 s cooldown while equity
+    stays above 2/3 of maintenance; below that line, all at once."""
+    feed = CsvFeed([0, 10_000, 200_000, 210_000], [100.0, 97.0, 97.0, 96.0], "step")
+    ch = Clearinghouse([PerpMarket("X", feed, Venue(feed, LinearDepth(1e12), half_life_ms=None), 20.0)],
+                       insurance_fund_usd=1e6, partial_above_usd=100_000.0)
+    ch.open_positions(["big"], "X", [10_000.0], 100.0, 50_000.0)  # $1 M at 20×: maintenance 2.5%
+    ch.open_positions(["small"], "X", [10.0], 100.0, 50.0)  # $1,000: below the threshold
+    for t in range(0, 240_000, 3_000):
+        ch.tick(t)
+    kinds = [(row[1], row[2]) for row in ch.liquidations]
+    assert ("small", "book") in kinds
+    partial_times = [row[0] for row in ch.liquidations if row[1] == "big" and row[2] == "partial"]
+    assert len(partial_times) == 2 and np.diff(partial_times)[0] == 30_000  # the second after the cooldown
+    assert kinds[-1] == ("big", "book")  # the second drop took it below 2/3 of maintenance: all at once
+    assert ch.size[ch.rows["big"]].tolist() == [0.0]
