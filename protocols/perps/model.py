@@ -11,9 +11,10 @@ from defisim.eventlog import Column
 from defisim.protocol import Protocol
 
 from .clearinghouse import Clearinghouse, PerpMarket
-from .params import PerpVenueParams
+from .params import PerpVenueParams, PoolPerpVenueParams
+from .pool import PoolPerpParams, PoolPerps
 
-__all__ = ["PerpVenue", "LIQUIDATION_COLUMNS", "ADL_COLUMNS", "FUNDING_COLUMNS"]
+__all__ = ["PerpVenue", "PoolPerpVenue", "LIQUIDATION_COLUMNS", "ADL_COLUMNS", "FUNDING_COLUMNS", "POOL_EVENT_COLUMNS"]
 
 LIQUIDATION_COLUMNS = [
     Column("t_ms", "int64", "venue time of the liquidation (ms)"),
@@ -116,3 +117,67 @@ class PerpVenue(Protocol):
             out["adl_notional_usd"] = float((mine["size"] * mine["price_usd"]).sum())
             out["first_adl_s"] = float(mine["t_ms"].min() / 1000) if len(mine) else float("nan")
         return out
+
+
+POOL_EVENT_COLUMNS = [
+    Column("t_ms", "int64", "time (ms)"),
+    Column("market", "string", "pool-based perp market"),
+    Column("kind", "string", "'liquidation' or 'adl'"),
+    Column("account", "string", "position owner"),
+    Column("size_usd", "float64", "size closed (USD, + long)"),
+    Column("pool_delta_usd", "float64", "into (+) or out of (−) the pool: collateral left, a hole paid, or the PnL paid out"),
+]
+
+
+class PoolPerpVenue(Protocol):
+    """``perps.pool``: a GMX-v2-style market whose LP pool is every trader's counterparty
+    (:mod:`.pool`); keepers check it every ``tick``: liquidations, then ADL."""
+
+    kind = "perps.pool"
+    Params = PoolPerpVenueParams
+
+    def __init__(self, name: str, params: PoolPerpVenueParams, host):
+        super().__init__(name, params, host)
+        if params.asset not in host.feeds:
+            raise ValueError(f"protocols.{name}.asset: no feed {params.asset!r} (have {sorted(host.feeds)})")
+        self.feed = host.feeds[params.asset]
+        factors = {f: getattr(params, f) for f in PoolPerpParams.__dataclass_fields__}
+        self.state = PoolPerps(PoolPerpParams(**factors), pool_usd=params.pool_usd)
+        self.pool_start_usd = params.pool_usd
+        rng = host.stream(f"{name}/population")
+        if params.count:
+            notional = params.notional_usd.sample(rng, params.count)
+            leverage = np.maximum(params.leverage.sample(rng, params.count), 1.0)
+            side = np.where(rng.random(params.count) < params.long_share, 1.0, -1.0)
+            price = self.feed.price_at(0)
+            for i in range(params.count):
+                self.state.open(f"{name}/{i}", float(side[i] * notional[i]), float(notional[i] / leverage[i]), price, 0)
+        self._table = host.log.declare("pool_perp_events", "pool-based perp liquidations and ADL", POOL_EVENT_COLUMNS)
+        self._written = [0, 0]
+        host.env.process(self._run(host.env))
+
+    def _run(self, env):
+        while True:
+            yield env.timeout(self.params.tick)
+            t_ms = int(env.now)
+            t_s, price = t_ms // 1000, self.feed.price_at(t_ms)
+            self.state.accrue(t_s)
+            for i in self.state.liquidatable(price):
+                self.state.liquidate(int(i), price, t_s)
+            self.state.auto_deleverage(price, t_s)
+            liq, adl = self.state.liquidations, self.state.adl
+            for row in liq[self._written[0]:]:
+                self._table.append((row[0] * 1000, self.name, "liquidation", row[1], row[2], row[3] - row[4]))
+            for row in adl[self._written[1]:]:
+                self._table.append((row[0] * 1000, self.name, "adl", row[1], row[2], -row[3]))
+            self._written = [len(liq), len(adl)]
+
+    def view(self) -> PoolPerps:
+        return self.state
+
+    def summary(self, tables: dict) -> dict:
+        return {
+            "pool_pnl_usd": self.state.pool_usd - self.pool_start_usd,
+            "liquidations": len(self.state.liquidations),
+            "adl_positions": len(self.state.adl),
+        }

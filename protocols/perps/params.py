@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from defisim.distributions import Distribution, LogNormal
 from defisim.spec import DurationMs
 
-__all__ = ["PerpMarketParams", "PerpPopulationParams", "PerpVenueParams"]
+__all__ = ["PerpMarketParams", "PerpPopulationParams", "PerpVenueParams", "PoolPerpVenueParams"]
 
 _CONFIG = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
@@ -65,4 +65,35 @@ class PerpVenueParams(BaseModel):
         for i, pop in enumerate(self.populations):
             if pop.market not in symbols:
                 raise ValueError(f"populations[{i}].market: {pop.market!r} is not one of the markets {symbols}")
+        return self
+
+
+class PoolPerpVenueParams(BaseModel):
+    """A pool-based perp market (GMX v2 style, §8.2, §8.4, §8.5): the LP pool ``pool_usd`` is the
+    counterparty of every position; its index is the feed of ``asset``. Factors per second."""
+
+    model_config = _CONFIG
+
+    asset: str = Field(description="feed giving the index price")
+    pool_usd: float = Field(gt=0, description="liquidity pool at the start (USD)")
+    funding_factor: float = Field(1e-8, ge=0)
+    funding_exponent: float = Field(1.0, gt=0)
+    borrowing_factor: float = Field(1e-9, ge=0)
+    borrowing_exponent: float = Field(1.0, gt=0)
+    impact_factor: float = Field(0.0, ge=0)
+    impact_exponent: float = Field(2.0, gt=0)
+    min_collateral_usd: float = Field(1.0, ge=0)
+    min_collateral_factor: float = Field(0.01, ge=0, lt=1)
+    max_pnl_factor: float = Field(0.5, gt=0)
+    adl_target_factor: float = Field(0.4, gt=0)
+    tick: DurationMs = Field(1_000, gt=0, description="how often keepers look at the market")
+    count: int = Field(0, ge=0, description="positions opened at the start")
+    notional_usd: Distribution = LogNormal(median=20_000.0, sigma=1.0)
+    leverage: Distribution = LogNormal(median=5.0, sigma=0.5)
+    long_share: float = Field(0.5, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _adl_target_below_trigger(self) -> "PoolPerpVenueParams":
+        if self.adl_target_factor > self.max_pnl_factor:
+            raise ValueError(f"adl_target_factor ({self.adl_target_factor}) must not exceed max_pnl_factor ({self.max_pnl_factor})")
         return self

@@ -23,7 +23,7 @@ RUNS = {
     # perps and unified accounts: their tables and summaries
     "oct-2025-cascade": ["blocks=120", "protocols.aave.population.count=100",
                          *(f"protocols.perp_venue.populations.{i}.count=300" for i in range(3)),
-                         "protocols.perp_venue.insurance_fund_usd=0",
+                         "protocols.perp_venue.insurance_fund_usd=0", "protocols.eth_pool_perps.count=200",
                          *(f"protocols.exchange.populations.{i}.count=100" for i in range(3))],
     # a synthetic dollar and its redemptions
     "usde-redemptions": ["blocks=100"],

@@ -15,6 +15,7 @@ OVERRIDES = [
     "protocols.perp_venue.populations.2.count=1000",
     "protocols.perp_venue.insurance_fund_usd=20000",
     "protocols.aave.population.count=300",
+    "protocols.eth_pool_perps.count=300",
     # the perp books scaled with the population (a tenth)
     "markets.venues.hl_btc.depth.depth_usd_per_pct=4000000",
     "markets.venues.hl_eth.depth.depth_usd_per_pct=2000000",
@@ -55,3 +56,12 @@ def test_perp_adl_only_once_the_fund_is_exhausted_and_value_is_conserved(run):
     t_end = int(sim.env.now)
     assert venue.total_value(t_end) == pytest.approx(value_at_start, rel=1e-9)
     assert np.all(venue.equity(t_end) >= -1e-6 * np.abs(venue.collateral).max())
+
+
+def test_the_pool_based_market_liquidates_longs_and_its_pool_takes_the_other_side(run):
+    _sim, results, _ = run
+    s = results.summary()
+    events = results.tables["pool_perp_events"]
+    liquidated = events[events["kind"] == "liquidation"]
+    assert len(liquidated) > 0 and (liquidated["size_usd"] > 0).all()  # ETH fell: longs went
+    assert s["eth_pool_perps.pool_pnl_usd"] > 0  # the counterparty of a long-heavy book gains when ETH falls
