@@ -67,7 +67,10 @@ _MS_PER_HOUR = 3_600_000
 class PerpMarket:
     """One perpetual market: its index ``feed`` (``price_at(t_ms)``), its ``book`` venue,
     ``max_leverage`` (IMF ``1/max_leverage``, MMF half of it), the ``impact_notional_usd`` of the
-    premium's impact prices, and the funding cap per interval (fraction)."""
+    premium's impact prices, the funding cap per interval (fraction), and optional maintenance
+    tiers ``mm_tiers``: ``(from notional USD, MMF)`` pairs from 0 up, each slice of a position's
+    notional counted at its tier's fraction (Binance's brackets: ``notional × MMR − cumulative
+    amount`` is the same function, §8.3)."""
 
     symbol: str
     feed: object
@@ -75,6 +78,12 @@ class PerpMarket:
     max_leverage: float = 20.0
     impact_notional_usd: float = 20_000.0
     funding_cap: float = 0.04
+    mm_tiers: tuple[tuple[float, float], ...] = ()
+
+    def __post_init__(self):
+        starts = [a for a, _ in self.mm_tiers]
+        if self.mm_tiers and (starts[0] != 0.0 or any(b <= a for a, b in zip(starts, starts[1:]))):
+            raise ValueError(f"{self.symbol}: mm_tiers must start at 0 and rise, got starts {starts}")
 
     @property
     def imf(self) -> float:
@@ -82,7 +91,24 @@ class PerpMarket:
 
     @property
     def mmf(self) -> float:
-        return pm.maintenance_fraction_at_max_leverage(self.max_leverage)
+        """The first tier's maintenance fraction (all of it without tiers)."""
+        return self.mm_tiers[0][1] if self.mm_tiers else pm.maintenance_fraction_at_max_leverage(self.max_leverage)
+
+    @property
+    def mmf_bound(self) -> float:
+        """The largest maintenance fraction any slice can have."""
+        return max([self.mmf] + [f for _, f in self.mm_tiers])
+
+    def maintenance_usd(self, notional_usd):
+        """Maintenance margin of positions of ``notional_usd`` (USD, array)."""
+        n = np.asarray(notional_usd, dtype=np.float64)
+        if not self.mm_tiers:
+            return n * self.mmf
+        out = np.zeros_like(n)
+        uppers = [a for a, _ in self.mm_tiers[1:]] + [np.inf]
+        for (lower, fraction), upper in zip(self.mm_tiers, uppers):
+            out = out + np.clip(n - lower, 0.0, upper - lower) * fraction
+        return out
 
 
 class Clearinghouse:
@@ -132,6 +158,7 @@ class Clearinghouse:
         self._cooldown_until: dict[int, int] = {}
         n_markets = len(self.markets)
         self.mmf = np.array([m.mmf for m in self.markets])
+        self.mmf_bound = np.array([m.mmf_bound for m in self.markets])  # for the index: a superset of candidates
         self.imf = np.array([m.imf for m in self.markets])
         self.rows: dict[str, int] = {}
         self.owners: list[str] = []
@@ -246,10 +273,14 @@ class Clearinghouse:
 
     def maintenance(self, t_ms: int, rows=slice(None)) -> np.ndarray:
         """``Σ |size|·mark·MMF`` (USD)."""
-        return (np.abs(self.size[rows]) * self.marks(t_ms) * self.mmf).sum(axis=-1)
+        notional = np.abs(self.size[rows]) * self.marks(t_ms)
+        if not any(m.mm_tiers for m in self.markets):
+            return (notional * self.mmf).sum(axis=-1)
+        return sum(m.maintenance_usd(notional[..., k]) for k, m in enumerate(self.markets))
 
     def liquidation_price(self, owner: str, market: str, t_ms: int) -> float:
-        """The mark of ``market`` at which ``owner`` becomes liquidatable, others held (§8.3)."""
+        """The mark of ``market`` at which ``owner`` becomes liquidatable, others held (§8.3);
+        with maintenance tiers, at the first tier's fraction (exact for positions inside it)."""
         r, m = self.rows[owner], self.index[market]
         s = self.size[r, m]
         if s == 0.0:
@@ -381,7 +412,8 @@ class Clearinghouse:
         (s − |s|·MMF)``; a long is liquidatable when ``key > mark − F/(1 − MMF)``, a short when
         ``key < mark − F/(1 + MMF)`` (``F`` the cumulative funding: settling funding leaves the
         key unchanged, a funding payment shifts every threshold alike). Accounts with positions in
-        several markets are checked in full."""
+        several markets are checked in full. With maintenance tiers the keys use the largest tier
+        fraction, which can only widen the candidate set (confirmed on the tiered equity check)."""
         nonzero = self.size != 0.0
         count = nonzero.sum(axis=1)
         count[self.rows[BOOK]] = 0
@@ -389,7 +421,7 @@ class Clearinghouse:
         for m in range(len(self.markets)):
             rows = np.flatnonzero((count == 1) & nonzero[:, m])
             s = self.size[rows, m]
-            key = (s * (self.entry[rows, m] - self.snapshot[rows, m]) - self.collateral[rows]) / (s - np.abs(s) * self.mmf[m])
+            key = (s * (self.entry[rows, m] - self.snapshot[rows, m]) - self.collateral[rows]) / (s - np.abs(s) * self.mmf_bound[m])
             sides = []
             for side in (s > 0, s < 0):
                 order = np.argsort(key[side], kind="stable")
@@ -406,7 +438,7 @@ class Clearinghouse:
         multi, markets = self._index
         found = [multi, np.fromiter(self._dirty, dtype=np.int64, count=len(self._dirty))]
         for m, ((long_keys, long_rows), (short_keys, short_rows)) in enumerate(markets):
-            mark, f, mmf = self.mark(m, t_ms), self.cum_funding[m], self.mmf[m]
+            mark, f, mmf = self.mark(m, t_ms), self.cum_funding[m], self.mmf_bound[m]
             slack = 1e-9 * (abs(mark) + abs(f)) + 1e-12
             found.append(long_rows[np.searchsorted(long_keys, mark - f / (1.0 - mmf) - slack, side="right"):])
             found.append(short_rows[:np.searchsorted(short_keys, mark - f / (1.0 + mmf) + slack, side="left")])

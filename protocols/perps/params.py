@@ -25,6 +25,17 @@ class PerpMarketParams(BaseModel):
     max_leverage: float = Field(20.0, gt=1.0, description="initial margin 1/max_leverage, maintenance half of it")
     impact_notional_usd: float = Field(20_000.0, gt=0.0, description="notional of the premium's impact prices")
     funding_cap: float = Field(0.04, gt=0.0, description="cap on the funding rate per interval (fraction)")
+    mm_tiers: tuple[tuple[float, float], ...] = Field(
+        (), description="maintenance brackets: [from notional USD, maintenance fraction] pairs from 0 up (empty: flat)")
+
+    @model_validator(mode="after")
+    def _tiers(self) -> "PerpMarketParams":
+        starts = [a for a, _ in self.mm_tiers]
+        if self.mm_tiers and (starts[0] != 0.0 or any(b <= a for a, b in zip(starts, starts[1:]))):
+            raise ValueError(f"mm_tiers must start at 0 and rise, got starts {starts}")
+        if any(not 0.0 < f < 1.0 for _, f in self.mm_tiers):
+            raise ValueError("mm_tiers: maintenance fractions must be in (0, 1)")
+        return self
 
 
 class PerpPopulationParams(BaseModel):

@@ -265,3 +265,21 @@ def test_large_positions_go_a_fifth_at_a_time_until_the_backstop_line():
     assert len(partial_times) == 2 and np.diff(partial_times)[0] == 30_000  # the second after the cooldown
     assert kinds[-1] == ("big", "book")  # the second drop took it below 2/3 of maintenance: all at once
     assert ch.size[ch.rows["big"]].tolist() == [0.0]
+
+
+def test_maintenance_tiers_count_each_slice_and_the_index_still_finds_everyone():
+    """Brackets 1% to $50k, 2.5% to $200k, 5% above (§8.3): a $300k position needs
+    500 + 3,750 + 5,000; with tiers, random accounts are found by the index exactly as by the
+    full check."""
+    tiers = ((0.0, 0.01), (50_000.0, 0.025), (200_000.0, 0.05))
+    market = PerpMarket("X", ConstantFeed(100.0), Venue(ConstantFeed(100.0), LinearDepth(1e12)), 50.0, mm_tiers=tiers)
+    assert market.maintenance_usd(np.array([30_000.0, 300_000.0])).tolist() == [300.0, 9_250.0]
+    rng = np.random.default_rng(9)
+    feed = StepFeed(100.0, 100.0 * rng.uniform(0.8, 1.2), 5_000)
+    ch = Clearinghouse([PerpMarket("X", feed, Venue(feed, LinearDepth(1e12), half_life_ms=None), 50.0, mm_tiers=tiers)])
+    n = 500
+    sizes = rng.choice([-1.0, 1.0], n) * np.exp(rng.uniform(np.log(10.0), np.log(5_000.0), n))  # $1k … $500k
+    ch.open_positions([f"a{i}" for i in range(n)], "X", sizes, 100.0, np.abs(sizes) * 100.0 * rng.uniform(0.012, 0.2, n))
+    for t in (0, 6_000):
+        assert ch.liquidatable(t).tolist() == ch.liquidatable_brute_force(t).tolist()
+    assert ch.liquidatable(6_000).size > 0
