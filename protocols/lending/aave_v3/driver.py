@@ -51,8 +51,8 @@ class _Host:
 def reserve_params(c: ReserveConfig) -> dict:
     """:class:`~.params.ReserveParams` fields of a :class:`~.replay.ReserveConfig` (bps → fractions).
 
-    >>> from protocols.lending.aave_v3.replay import ReserveConfig
-    >>> reserve_params(ReserveConfig("WETH", 18, 8_050, 8_300, 10_500, 1_000, 1_500, 9_000, 0, 270, 8_000))["liquidation_bonus"]
+    >>> from protocols.lending.aave_v3.replay import WETH_EXAMPLE
+    >>> reserve_params(WETH_EXAMPLE)["liquidation_bonus"]
     0.05
     """
     return dict(
@@ -79,9 +79,7 @@ class EnginePool:
 
     Examples
     --------
-    >>> from protocols.lending.aave_v3.replay import ReserveConfig
-    >>> weth = ReserveConfig("WETH", 18, 8_050, 8_300, 10_500, 1_000, 1_500, 9_000, 0, 270, 8_000)
-    >>> usdc = ReserveConfig("USDC", 6, 7_500, 7_800, 10_450, 1_000, 1_000, 9_000, 0, 400, 6_000)
+    >>> from protocols.lending.aave_v3.replay import USDC_EXAMPLE as usdc, WETH_EXAMPLE as weth
     >>> pool = EnginePool("v3.6", [weth, usdc], {"WETH": 2_000 * 10**8, "USDC": 10**8})
     >>> pool.supply("lender", "USDC", 100_000 * 10**6)
     >>> pool.supply("borrower", "WETH", 10 * 10**18)

@@ -74,9 +74,7 @@ class ExactPool:
     --------
     §1.11 case A through the pool: 10 WETH at $2,000, 15,000 USDC borrowed, WETH falls to $1,800.
 
-    >>> from protocols.lending.aave_v3.replay import ReserveConfig
-    >>> weth = ReserveConfig("WETH", 18, 8_050, 8_300, 10_500, 1_000, 1_500, 9_000, 0, 270, 8_000)
-    >>> usdc = ReserveConfig("USDC", 6, 7_500, 7_800, 10_450, 1_000, 1_000, 9_000, 0, 400, 6_000)
+    >>> from protocols.lending.aave_v3.replay import USDC_EXAMPLE as usdc, WETH_EXAMPLE as weth
     >>> pool = ExactPool("v3.6", [weth, usdc], {"WETH": 2_000 * 10**8, "USDC": 10**8})
     >>> pool.supply("lender", "USDC", 100_000 * 10**6)
     >>> pool.supply("borrower", "WETH", 10 * 10**18)

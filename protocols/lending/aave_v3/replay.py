@@ -32,6 +32,8 @@ __all__ = [
     "AccountData",
     "LiquidationResult",
     "Market",
+    "WETH_EXAMPLE",
+    "USDC_EXAMPLE",
 ]
 
 #: Rule sets a replay can follow: ``"v3.0"`` (aave-v3-core 1.19, the 2022–2024 mainnet logic) and
@@ -107,6 +109,12 @@ class LiquidationResult:
     collateral_to_liquidator: int
     protocol_fee: int
     deficit_created: int
+
+
+#: WETH as in mechanics.md §1.4/§1.5 (LTV 80.5%, LT 83%, bonus 5%, fee 10%, RF 15%, U* 90%, 2.7% / 80%).
+WETH_EXAMPLE = ReserveConfig("WETH", 18, 8_050, 8_300, 10_500, 1_000, 1_500, 9_000, 0, 270, 8_000)
+#: A USDC-like reserve (6 decimals; LTV 75%, LT 78%, bonus 4.5%, RF 10%, U* 90%, 4% / 60%).
+USDC_EXAMPLE = ReserveConfig("USDC", 6, 7_500, 7_800, 10_450, 1_000, 1_000, 9_000, 0, 400, 6_000)
 
 
 class Market(Protocol):

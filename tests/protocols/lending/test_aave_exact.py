@@ -19,7 +19,7 @@ from protocols.lending.aave_v3.cases import generate_cases, run_case
 from protocols.lending.aave_v3.driver import EnginePool
 from protocols.lending.aave_v3.exact_pool import ExactPool
 from protocols.lending.aave_v3.fidelity import compare
-from protocols.lending.aave_v3.replay import MAX_UINT256, VERSIONS, LiquidationResult, ReserveConfig
+from protocols.lending.aave_v3.replay import MAX_UINT256, USDC_EXAMPLE, VERSIONS, WETH_EXAMPLE, LiquidationResult
 
 RAY, WAD = 10**27, 10**18
 uint = st.integers(0, 2**128)
@@ -211,8 +211,7 @@ def test_revert_order_follows_the_contract():
 
 
 # -- the pool ----------------------------------------------------------------------------------
-WETH = ReserveConfig("WETH", 18, 8_050, 8_300, 10_500, 1_000, 1_500, 9_000, 0, 270, 8_000)
-USDC = ReserveConfig("USDC", 6, 7_500, 7_800, 10_450, 1_000, 1_000, 9_000, 0, 400, 6_000)
+WETH, USDC = WETH_EXAMPLE, USDC_EXAMPLE
 
 
 def _totals_hold(pool: ExactPool):
