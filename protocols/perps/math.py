@@ -10,7 +10,7 @@ one position per interval is ``size · price · rate`` (positive: the position p
 
 References
 ----------
-mechanics.md §8.1 (prices), §8.2 (funding: the CEX template, Hyperliquid, dYdX v4, GMX v2),
+mechanics.md §8.1 (prices: Binance's mark price), §8.2 (funding: the CEX template, Hyperliquid, dYdX v4, GMX v2),
 §8.3 (margin and liquidation prices), §8.5 (ADL ranking), §13 vectors 22–26.
 """
 from __future__ import annotations
@@ -21,6 +21,7 @@ __all__ = [
     "INTEREST_8H",
     "CLAMP_8H",
     "premium_index",
+    "binance_mark_price",
     "funding_rate",
     "funding_payment",
     "dydx_funding_cap_8h",
@@ -57,6 +58,25 @@ def premium_index(impact_bid, impact_ask, index):
     bid, ask, idx = (np.asarray(v, dtype=np.float64) for v in (impact_bid, impact_ask, index))
     out = (np.maximum(0.0, bid - idx) - np.maximum(0.0, idx - ask)) / idx
     return float(out) if out.ndim == 0 else out
+
+
+def binance_mark_price(index: float, last_funding_rate: float, time_until_funding_s: float, interval_s: float,
+                       basis_moving_average: float, last_price: float) -> float:
+    """Binance's perpetual mark price (§8.1): ``median(price1, price2, lastPrice)`` with
+    ``price1 = index × (1 + lastFundingRate × timeUntilFunding / interval)`` and
+    ``price2 = index + MA(basis)`` (the basis ``mid − index`` averaged over 30 s).
+
+    Examples
+    --------
+    Index 100, funding 0.01% with half the interval left, basis MA +0.5, a last trade at 90
+    (a wick): the mark ignores the wick.
+
+    >>> round(binance_mark_price(100.0, 0.0001, 4 * 3600, 8 * 3600, 0.5, 90.0), 6)
+    100.005
+    """
+    price1 = index * (1.0 + last_funding_rate * time_until_funding_s / interval_s)
+    price2 = index + basis_moving_average
+    return max(min(price1, price2), min(max(price1, price2), last_price))
 
 
 def funding_rate(premium_avg, interval_h: float = 8.0, interest_8h: float = INTEREST_8H,

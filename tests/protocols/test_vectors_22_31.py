@@ -121,3 +121,12 @@ def test_a_loop_built_on_the_pool_has_the_closed_form_leverage_and_dies_at_a_fal
     pool.set_price("sUSDe", round(10**8 * (1.0 - wipeout_fall(lev))))
     account = pool.account_data("looper")
     assert account.total_collateral_base - account.total_debt_base == pytest.approx(0.0, abs=1e-7 * account.total_debt_base)
+
+
+@given(st.floats(50, 150), st.floats(-0.01, 0.01), st.floats(0, 1), st.floats(-5, 5), st.floats(1, 300))
+def test_binance_mark_is_the_median_of_its_three_prices(index, rate, left, basis, last):
+    from protocols.perps.math import binance_mark_price
+
+    mark = binance_mark_price(index, rate, left * 28_800, 28_800, basis, last)
+    three = sorted([index * (1 + rate * left), index + basis, last])
+    assert mark == pytest.approx(three[1], rel=1e-12)
