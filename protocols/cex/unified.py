@@ -122,21 +122,22 @@ class UnifiedAccounts:
     def prices(self, t_ms: int) -> np.ndarray:
         return np.array([a.price(t_ms) for a in self.assets])
 
-    def equity(self, t_ms: int) -> np.ndarray:
-        """Haircut equity of every account (USD): tiered value of what it holds, liabilities in full."""
+    def equity(self, t_ms: int, rows=slice(None)) -> np.ndarray:
+        """Haircut equity of ``rows`` (default every account; USD): tiered value of what they hold,
+        liabilities in full."""
         prices = self.prices(t_ms)
-        value = self.balances * prices
-        out = np.zeros(len(self.owners))
+        value = self.balances[rows] * prices
+        out = np.zeros(value.shape[0])
         for j, asset in enumerate(self.assets):
             held = value[:, j] > 0
             out += np.where(held, tiered_value(np.where(held, value[:, j], 0.0), asset.tiers), value[:, j])
         return out
 
-    def ratios(self, t_ms: int) -> np.ndarray:
-        """uniMMR of every account (``inf`` without maintenance margin)."""
-        mm = self.maintenance_usd
+    def ratios(self, t_ms: int, rows=slice(None)) -> np.ndarray:
+        """uniMMR of ``rows`` (default every account; ``inf`` without maintenance margin)."""
+        mm = self.maintenance_usd[rows]
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(mm > 0, self.equity(t_ms) / np.where(mm > 0, mm, 1.0), np.inf)
+            return np.where(mm > 0, self.equity(t_ms, rows) / np.where(mm > 0, mm, 1.0), np.inf)
 
     def check(self, t_ms: int) -> list[tuple]:
         """Liquidate until no account with collateral left is at or below :data:`LIQUIDATION_LINE`;
@@ -164,5 +165,5 @@ class UnifiedAccounts:
             self.balances[row, j] = 0.0
             self.balances[row, self.settlement] += usd
             self.liquidations.append((t_ms, self.owners[row], self.assets[j].symbol, units, usd, ratio_before))
-            if self.ratios(t_ms)[row] > LIQUIDATION_LINE:
+            if self.ratios(t_ms, [row])[0] > LIQUIDATION_LINE:  # this account only
                 break

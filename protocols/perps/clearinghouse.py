@@ -372,7 +372,7 @@ class Clearinghouse:
             q = market.impact_notional_usd / index
             bid = market.book.quote_sell(q, t_ms)[1]
             ask = market.book.quote_buy(q, t_ms)[1]
-            self.premium_sum[m] += (max(0.0, bid - index) - max(0.0, index - ask)) / index  # pm.premium_index
+            self.premium_sum[m] += pm.premium_index(bid, ask, index)
         self.premium_samples += 1
         while t_ms >= self.next_funding_ms:
             self._pay_funding(self.next_funding_ms)

@@ -21,6 +21,7 @@ __all__ = [
     "INTEREST_8H",
     "CLAMP_8H",
     "premium_index",
+    "premium_index_vec",
     "binance_mark_price",
     "funding_rate",
     "funding_payment",
@@ -39,25 +40,37 @@ INTEREST_8H = 0.0001
 CLAMP_8H = 0.0005
 
 
-def premium_index(impact_bid, impact_ask, index):
+def premium_index(impact_bid: float, impact_ask: float, index: float) -> float:
     """Premium of the book over the index (§8.2):
     ``[max(0, impactBid − index) − max(0, index − impactAsk)] / index``.
 
     Parameters
     ----------
-    impact_bid, impact_ask : float or array_like
+    impact_bid, impact_ask : float
         Average fill prices of a market sell / buy of the impact notional (USD).
-    index : float or array_like
+    index : float
         Index (oracle) price (USD).
+
+    See Also
+    --------
+    premium_index_vec : the vectorised twin.
 
     Examples
     --------
     >>> premium_index(101.0, 102.0, 100.0), premium_index(98.0, 99.0, 100.0), premium_index(99.0, 101.0, 100.0)
     (0.01, -0.01, 0.0)
     """
+    return (max(0.0, impact_bid - index) - max(0.0, index - impact_ask)) / index
+
+
+def premium_index_vec(impact_bid, impact_ask, index) -> np.ndarray:
+    """:func:`premium_index` of many books at once.
+
+    >>> premium_index_vec([101.0, 98.0], [102.0, 99.0], 100.0).tolist()
+    [0.01, -0.01]
+    """
     bid, ask, idx = (np.asarray(v, dtype=np.float64) for v in (impact_bid, impact_ask, index))
-    out = (np.maximum(0.0, bid - idx) - np.maximum(0.0, idx - ask)) / idx
-    return float(out) if out.ndim == 0 else out
+    return (np.maximum(0.0, bid - idx) - np.maximum(0.0, idx - ask)) / idx
 
 
 def binance_mark_price(index: float, last_funding_rate: float, time_until_funding_s: float, interval_s: float,
