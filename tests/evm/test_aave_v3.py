@@ -20,7 +20,7 @@ from protocols.lending.aave_v3.cases import Reverted, generate_cases, run_case
 from protocols.lending.aave_v3.driver import EnginePool
 from protocols.lending.aave_v3.exact_pool import ExactPool
 from protocols.lending.aave_v3.fidelity import compare
-from protocols.lending.aave_v3.replay import VERSIONS, LiquidationResult
+from protocols.lending.aave_v3.replay import VERSIONS
 
 SEED = 20_261_123
 N_CASES = 2_000

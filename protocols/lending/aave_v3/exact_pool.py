@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from defisim.tx import Revert
 
 from . import exact as x
-from .replay import MAX_UINT256, AccountData, LiquidationResult, ReserveConfig, ReserveData
+from .replay import AccountData, LiquidationResult, ReserveConfig, ReserveData
 
 __all__ = ["ExactPool"]
 

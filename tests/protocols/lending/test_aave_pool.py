@@ -1,7 +1,6 @@
 """The Aave v3 pool on the engine: the §13 liquidation vectors through real calls, token
 custody conservation, deficit booking, reverts leaving state untouched, interest accrual."""
 import copy
-import math
 
 import numpy as np
 import pytest

@@ -1,7 +1,6 @@
 """Loopers on the engine (mechanics.md §10.4): they build their loops through the mempool, the
 Aave pool and a StableSwap pool, reach the closed-form leverage up to the swaps' costs, and when
 the collateral's oracle falls they unwind step by step before anyone can liquidate them."""
-import numpy as np
 import pytest
 
 from defisim import Simulation, load_scenario
