@@ -66,9 +66,17 @@ def test_v36_balances_round_for_the_protocol(amount, index):
 # -- interest (§1.5, §1.6) -----------------------------------------------------------------------
 @given(st.integers(0, 10 * RAY), st.integers(0, 10**8))
 def test_v36_compounding_is_the_exp_series_to_within_rounding(rate, dt):
+    """The contract floors x = r·dt/SPY (δ < 1), floors x/2 and x/6 and rounds two rayMuls half-up.
+
+    With y = x/RAY the floor of x moves the series by δ·(1 + y + y²/2), the floors inside the
+    brackets by at most y·(1 + y) after the outer rayMul, and the rayMuls by ½·y + ½: so the
+    result is within 3/2 + 5/2·y + 3/2·y² ray units of the series at the unfloored x.
+    """
     xr = Fraction(rate * dt, x.SECONDS_PER_YEAR)
     series = RAY + xr + xr**2 / (2 * RAY) + xr**3 / (6 * RAY**2)
-    assert abs(x.compounded_interest_exact("v3.6", rate, dt) - series) <= 3
+    y = xr / RAY
+    bound = Fraction(3, 2) + Fraction(5, 2) * y + Fraction(3, 2) * y * y
+    assert abs(x.compounded_interest_exact("v3.6", rate, dt) - series) <= bound
 
 
 @given(st.integers(0, 10 * RAY), st.integers(0, 2))
