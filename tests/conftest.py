@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import copy
+import os
 
 import pytest
+from hypothesis import settings
 
 from defisim.registry import Registry
 from defisim.scenario import validate_scenario
@@ -11,6 +13,11 @@ from defisim.simulation import Simulation
 from pydantic import BaseModel, ConfigDict
 
 import protocols
+
+# HYPOTHESIS_PROFILE=thorough runs every property test on many more examples (minutes, not seconds):
+# the way to check that a derived error bound is a bound and not a lucky constant.
+settings.register_profile("thorough", max_examples=3000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 class NoParams(BaseModel):
