@@ -70,7 +70,19 @@ class PerpMarket:
     premium's impact prices, the funding cap per interval (fraction), and optional maintenance
     tiers ``mm_tiers``: ``(from notional USD, MMF)`` pairs from 0 up, each slice of a position's
     notional counted at its tier's fraction (Binance's brackets: ``notional × MMR − cumulative
-    amount`` is the same function, §8.3)."""
+    amount`` is the same function, §8.3). ``im_tiers`` are the initial-margin brackets of the
+    same form (the maximum leverage falling with size, Hyperliquid's and Binance's margin tiers);
+    without them, maintenance tiers imply initial tiers at twice their fractions (at least
+    ``1/max_leverage``), Hyperliquid's rule. The initial margin must cover the maintenance margin
+    at every size.
+
+    >>> from defisim.feeds import ConstantFeed
+    >>> from defisim.venues import LinearDepth
+    >>> book = Venue(ConstantFeed(100.0), LinearDepth(1e9))
+    >>> m = PerpMarket("X", ConstantFeed(100.0), book, 50.0, im_tiers=((0.0, 0.02), (100_000.0, 0.1)))
+    >>> m.initial_usd(np.array([50_000.0, 300_000.0])).tolist()   # 2% of the first 100k, 10% above
+    [1000.0, 22000.0]
+    """
 
     symbol: str
     feed: object
@@ -79,15 +91,26 @@ class PerpMarket:
     impact_notional_usd: float = 20_000.0
     funding_cap: float = 0.04
     mm_tiers: tuple[tuple[float, float], ...] = ()
+    im_tiers: tuple[tuple[float, float], ...] = ()
 
     def __post_init__(self):
-        starts = [a for a, _ in self.mm_tiers]
-        if self.mm_tiers and (starts[0] != 0.0 or any(b <= a for a, b in zip(starts, starts[1:]))):
-            raise ValueError(f"{self.symbol}: mm_tiers must start at 0 and rise, got starts {starts}")
+        if self.mm_tiers and not self.im_tiers:
+            self.im_tiers = tuple((a, max(2.0 * f, 1.0 / self.max_leverage)) for a, f in self.mm_tiers)
+        for name, tiers in (("mm_tiers", self.mm_tiers), ("im_tiers", self.im_tiers)):
+            starts = [a for a, _ in tiers]
+            if tiers and (starts[0] != 0.0 or any(b <= a for a, b in zip(starts, starts[1:]))):
+                raise ValueError(f"{self.symbol}: {name} must start at 0 and rise, got starts {starts}")
+        # both margins are piecewise linear in notional: comparing them at every kink and on the
+        # last slope compares them everywhere
+        kinks = np.array(sorted({a for a, _ in self.mm_tiers + self.im_tiers} | {0.0}) + [1e18])
+        short = self.initial_usd(kinks) < self.maintenance_usd(kinks) * (1.0 - 1e-12)
+        if short.any():
+            raise ValueError(f"{self.symbol}: initial margin below maintenance at notional {kinks[short][0]:g} USD")
 
     @property
     def imf(self) -> float:
-        return 1.0 / self.max_leverage
+        """The first tier's initial fraction (all of it without tiers): ``1/max_leverage``."""
+        return self.im_tiers[0][1] if self.im_tiers else 1.0 / self.max_leverage
 
     @property
     def mmf(self) -> float:
@@ -101,14 +124,24 @@ class PerpMarket:
 
     def maintenance_usd(self, notional_usd):
         """Maintenance margin of positions of ``notional_usd`` (USD, array)."""
-        n = np.asarray(notional_usd, dtype=np.float64)
-        if not self.mm_tiers:
-            return n * self.mmf
-        out = np.zeros_like(n)
-        uppers = [a for a, _ in self.mm_tiers[1:]] + [np.inf]
-        for (lower, fraction), upper in zip(self.mm_tiers, uppers):
-            out = out + np.clip(n - lower, 0.0, upper - lower) * fraction
-        return out
+        return _bracketed(notional_usd, self.mm_tiers, self.mmf)
+
+    def initial_usd(self, notional_usd):
+        """Initial margin of positions of ``notional_usd`` (USD, array)."""
+        return _bracketed(notional_usd, self.im_tiers, self.imf)
+
+
+def _bracketed(notional_usd, tiers, flat: float):
+    """``Σ`` over brackets of the slice of ``notional_usd`` inside each, times its fraction
+    (``flat`` throughout without brackets) (USD)."""
+    n = np.asarray(notional_usd, dtype=np.float64)
+    if not tiers:
+        return n * flat
+    out = np.zeros_like(n)
+    uppers = [a for a, _ in tiers[1:]] + [np.inf]
+    for (lower, fraction), upper in zip(tiers, uppers):
+        out = out + np.clip(n - lower, 0.0, upper - lower) * fraction
+    return out
 
 
 class Clearinghouse:
@@ -159,7 +192,6 @@ class Clearinghouse:
         n_markets = len(self.markets)
         self.mmf = np.array([m.mmf for m in self.markets])
         self.mmf_bound = np.array([m.mmf_bound for m in self.markets])  # for the index: a superset of candidates
-        self.imf = np.array([m.imf for m in self.markets])
         self.rows: dict[str, int] = {}
         self.owners: list[str] = []
         self.collateral = np.zeros(0)
@@ -228,7 +260,7 @@ class Clearinghouse:
         """Take ``usd`` of collateral out; refused (``ValueError``) if the account's equity after
         it would be below its initial margin."""
         row = self.rows[owner]
-        initial = float((np.abs(self.size[row]) * self.marks(t_ms) * self.imf).sum())
+        initial = float(self.initial(t_ms, row))
         if not 0 <= usd <= float(self.equity(t_ms, row)) - initial:
             raise ValueError(f"{owner}: cannot withdraw {usd} USD (equity above initial margin: "
                              f"{float(self.equity(t_ms, row)) - initial:.2f})")
@@ -272,11 +304,16 @@ class Clearinghouse:
         return self.collateral[rows] + (self.size[rows] * (marks - self.entry[rows])).sum(axis=-1) - self._unsettled_funding(rows)
 
     def maintenance(self, t_ms: int, rows=slice(None)) -> np.ndarray:
-        """``Σ |size|·mark·MMF`` (USD)."""
+        """``Σ |size|·mark·MMF`` over markets, by bracket where the market has tiers (USD)."""
         notional = np.abs(self.size[rows]) * self.marks(t_ms)
         if not any(m.mm_tiers for m in self.markets):
             return (notional * self.mmf).sum(axis=-1)
         return sum(m.maintenance_usd(notional[..., k]) for k, m in enumerate(self.markets))
+
+    def initial(self, t_ms: int, rows=slice(None), marks: np.ndarray | None = None) -> np.ndarray:
+        """``Σ |size|·mark·IMF`` over markets, by bracket where the market has tiers (USD)."""
+        notional = np.abs(self.size[rows]) * (self.marks(t_ms) if marks is None else marks)
+        return sum(m.initial_usd(notional[..., k]) for k, m in enumerate(self.markets))
 
     def liquidation_price(self, owner: str, market: str, t_ms: int) -> float:
         """The mark of ``market`` at which ``owner`` becomes liquidatable, others held (§8.3);
@@ -343,7 +380,7 @@ class Clearinghouse:
         saved = (self.collateral[r], self.size[r].copy(), self.entry[r].copy(), self.snapshot[r].copy())
         self._fill(r, m, size, price)
         if not reducing:
-            initial = float((np.abs(self.size[r]) * marks * self.imf).sum())
+            initial = float(self.initial(t_ms, r, marks))
             equity = self.collateral[r] + float((self.size[r] * (marks - self.entry[r])).sum())
             if equity < initial:
                 self.collateral[r], self.size[r], self.entry[r], self.snapshot[r] = saved

@@ -59,8 +59,11 @@ class PerpVenue(Protocol):
                 raise ValueError(f"protocols.{name}.markets[{i}].asset: no feed {m.asset!r} (have {sorted(host.feeds)})")
             if m.book not in host.venues:
                 raise ValueError(f"protocols.{name}.markets[{i}].book: no venue {m.book!r} (have {sorted(host.venues)})")
-            markets.append(PerpMarket(m.symbol, host.feeds[m.asset], host.venues[m.book], m.max_leverage,
-                                      m.impact_notional_usd, m.funding_cap, m.mm_tiers))
+            try:
+                markets.append(PerpMarket(m.symbol, host.feeds[m.asset], host.venues[m.book], m.max_leverage,
+                                          m.impact_notional_usd, m.funding_cap, m.mm_tiers, m.im_tiers))
+            except ValueError as e:
+                raise ValueError(f"protocols.{name}.markets[{i}]: {e}") from None
         self.state = Clearinghouse(markets, insurance_fund_usd=params.insurance_fund_usd,
                                    liquidation_fee=params.liquidation_fee, funding_interval_ms=params.funding_interval,
                                    partial_above_usd=params.partial_above_usd, partial_share=params.partial_share,

@@ -27,14 +27,18 @@ class PerpMarketParams(BaseModel):
     funding_cap: float = Field(0.04, gt=0.0, description="cap on the funding rate per interval (fraction)")
     mm_tiers: tuple[tuple[float, float], ...] = Field(
         (), description="maintenance brackets: [from notional USD, maintenance fraction] pairs from 0 up (empty: flat)")
+    im_tiers: tuple[tuple[float, float], ...] = Field(
+        (), description="initial-margin brackets: [from notional USD, initial fraction] pairs from 0 up (empty: 1/max_leverage)")
 
     @model_validator(mode="after")
     def _tiers(self) -> "PerpMarketParams":
-        starts = [a for a, _ in self.mm_tiers]
-        if self.mm_tiers and (starts[0] != 0.0 or any(b <= a for a, b in zip(starts, starts[1:]))):
-            raise ValueError(f"mm_tiers must start at 0 and rise, got starts {starts}")
-        if any(not 0.0 < f < 1.0 for _, f in self.mm_tiers):
-            raise ValueError("mm_tiers: maintenance fractions must be in (0, 1)")
+        for name in ("mm_tiers", "im_tiers"):
+            tiers = getattr(self, name)
+            starts = [a for a, _ in tiers]
+            if tiers and (starts[0] != 0.0 or any(b <= a for a, b in zip(starts, starts[1:]))):
+                raise ValueError(f"{name} must start at 0 and rise, got starts {starts}")
+            if any(not 0.0 < f < 1.0 for _, f in tiers):
+                raise ValueError(f"{name}: margin fractions must be in (0, 1)")
         return self
 
 

@@ -196,8 +196,8 @@ class DeltaNeutralIssuer:
         return usde
 
     def _free_margin(self, t_ms: int) -> float:
-        r, m = self._hedge()
-        initial = abs(self.venue.size[r, m]) * self.venue.mark(m, t_ms) * self.venue.imf[m]
+        r, _ = self._hedge()
+        initial = float(self.venue.initial(t_ms, r))
         return max(self.hedge_equity(t_ms) - initial, 0.0)
 
     def rebalance(self, t_ms: int) -> None:

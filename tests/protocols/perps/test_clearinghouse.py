@@ -274,6 +274,7 @@ def test_maintenance_tiers_count_each_slice_and_the_index_still_finds_everyone()
     tiers = ((0.0, 0.01), (50_000.0, 0.025), (200_000.0, 0.05))
     market = PerpMarket("X", ConstantFeed(100.0), Venue(ConstantFeed(100.0), LinearDepth(1e12)), 50.0, mm_tiers=tiers)
     assert market.maintenance_usd(np.array([30_000.0, 300_000.0])).tolist() == [300.0, 9_250.0]
+    assert market.initial_usd(np.array([300_000.0])).tolist() == [18_500.0]  # twice, by default
     rng = np.random.default_rng(9)
     feed = StepFeed(100.0, 100.0 * rng.uniform(0.8, 1.2), 5_000)
     ch = Clearinghouse([PerpMarket("X", feed, Venue(feed, LinearDepth(1e12), half_life_ms=None), 50.0, mm_tiers=tiers)])
@@ -283,3 +284,28 @@ def test_maintenance_tiers_count_each_slice_and_the_index_still_finds_everyone()
     for t in (0, 6_000):
         assert ch.liquidatable(t).tolist() == ch.liquidatable_brute_force(t).tolist()
     assert ch.liquidatable(6_000).size > 0
+
+
+def test_initial_margin_tiers_lower_the_leverage_of_large_orders():
+    """Brackets 2% to $100k and 10% above (50× falling to 10×, §8.3): $10,000 of equity opens a
+    $400,000 position flat at 50× but only $180,000 under the tiers, where the initial margin
+    is 2,000 + 10% of the slice above $100k; closing needs no margin; withdrawals stop at it."""
+    def market(**tiers):
+        feed = ConstantFeed(100.0)
+        return PerpMarket("X", feed, Venue(feed, LinearDepth(1e15), half_life_ms=None), 50.0, **tiers)
+
+    flat, tiered = Clearinghouse([market()]), Clearinghouse([market(im_tiers=((0.0, 0.02), (100_000.0, 0.1)))])
+    for ch in (flat, tiered):
+        ch.deposit("a", 10_000.0)
+    flat.trade("a", "X", 3_990.0, 0)  # $399,000 at 2%: $7,980 of margin
+    with pytest.raises(ValueError, match="initial margin"):
+        tiered.trade("a", "X", 3_990.0, 0)
+    assert tiered.size[tiered.rows["a"]].tolist() == [0.0]  # the refused order changed nothing
+    tiered.trade("a", "X", 1_790.0, 0)  # $179,000: 2,000 + 7,900 = 9,900 ≤ 10,000
+    assert float(tiered.initial(0, tiered.rows["a"])) == pytest.approx(9_900.0)
+    with pytest.raises(ValueError, match="cannot withdraw"):
+        tiered.withdraw("a", 200.0, 0)
+    tiered.withdraw("a", 99.0, 0)
+    tiered.trade("a", "X", -1_790.0, 0)  # closing is always allowed
+    with pytest.raises(ValueError, match="initial margin below maintenance"):
+        market(im_tiers=((0.0, 0.02), (100_000.0, 0.004)))  # 0.4% above $100k < the 1% maintenance
