@@ -127,6 +127,8 @@ class AgentContext:
         spec = protocol.handlers.get(method)
         if spec is None:
             raise KeyError(f"{target} has no call {method!r}")
+        if not protocol.offchain:
+            raise ValueError(f"{target} is on chain: call it in a transaction (submit)")
         yield self.env.timeout(self._private.next_ms())
         try:
             return True, spec.fn(protocol, self.name, **args)

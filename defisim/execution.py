@@ -39,8 +39,9 @@ class Executor:
         if protocol is None:
             return _REVERTED, f"no protocol {call.target!r}", min(INTRINSIC_GAS, tx.gas_limit), None
         spec = protocol.handlers.get(call.method)
-        if spec is None:
-            return _REVERTED, f"{call.target} has no call {call.method!r}", min(INTRINSIC_GAS, tx.gas_limit), None
+        if spec is None or protocol.offchain:
+            reason = f"{call.target} is off-chain" if spec else f"{call.target} has no call {call.method!r}"
+            return _REVERTED, reason, min(INTRINSIC_GAS, tx.gas_limit), None
         if tx.gas_limit < spec.gas:
             return _REVERTED, "out of gas", tx.gas_limit, None
         given = call.args.keys()

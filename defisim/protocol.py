@@ -93,6 +93,10 @@ class Protocol:
                 found[attr] = HandlerSpec(fn, *spec, *_arguments(fn))
         cls.handlers = found
 
+    #: Off-chain protocols (an exchange, an issuer's desk) take calls on arrival through
+    #: :meth:`~defisim.agents.AgentContext.call_offchain`; on-chain ones only in transactions.
+    offchain: bool = False
+
     def __init__(self, name: str, params: BaseModel, host: Any):
         self.name = name
         self.params = params

@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 from defisim.eventlog import Column
-from defisim.protocol import Protocol
+from defisim.protocol import Protocol, handler
+from defisim.tx import Revert
 
 from .clearinghouse import Clearinghouse, PerpMarket
 from .params import PerpVenueParams, PoolPerpVenueParams
@@ -45,14 +46,21 @@ FUNDING_COLUMNS = [
 
 
 class PerpVenue(Protocol):
-    """``perps.orderbook``: cross-margin accounts on order-book perps, off-chain. Its process
-    ticks the clearinghouse every ``tick``; populations are opened at the start."""
+    """``perps.orderbook``: cross-margin accounts on order-book perps. Its process ticks the
+    clearinghouse every ``tick``; populations are opened at the start. Calls ``deposit(usd)``,
+    ``order(market, size)`` (a taker order, ``+`` buys, base units) and ``withdraw(usd)``: off
+    the chain by default (on arrival, :meth:`~defisim.agents.AgentContext.call_offchain`), in
+    transactions through the mempool with ``onchain`` (dYdX v4, Hyperliquid's L1). Deposits and
+    withdrawals move ``collateral_token`` between the sender and the venue's address."""
 
     kind = "perps.orderbook"
     Params = PerpVenueParams
 
     def __init__(self, name: str, params: PerpVenueParams, host):
         super().__init__(name, params, host)
+        self.offchain = not params.onchain
+        if params.collateral_token is not None and params.collateral_token not in host.protocols:
+            raise ValueError(f"protocols.{name}.collateral_token: no protocol {params.collateral_token!r} listed before it")
         markets = []
         for i, m in enumerate(params.markets):
             if m.asset not in host.feeds:
@@ -93,6 +101,52 @@ class PerpVenue(Protocol):
             self.state.tick(int(env.now))
             self._flush()
             yield env.timeout(self.params.tick)
+
+    # -- calls ------------------------------------------------------------------------------
+    def _ledger(self):
+        if self.params.collateral_token is None:
+            raise Revert(f"{self.name} takes no deposits (no collateral_token)")
+        return self.host.protocols[self.params.collateral_token]
+
+    @handler(gas=90_000, revert_gas=30_000)
+    def deposit(self, sender: str, usd: float) -> float:
+        """Move ``usd`` tokens of the collateral token from ``sender`` into its account (USD)."""
+        ledger = self._ledger()
+        if not 0.0 < usd <= ledger.balance_of(sender):
+            raise Revert(f"deposit: {usd} is not a positive amount within the balance")
+        ledger.move(sender, self.name, float(usd))
+        self.state.deposit(sender, float(usd))
+        return float(usd)
+
+    @handler(gas=250_000, revert_gas=60_000)
+    def order(self, sender: str, market: str, size: float) -> float:
+        """A taker order of ``size`` base units into ``market``'s book (``+`` buys); returns the
+        fill price (USD). Reverts on an unknown market, an account in liquidation or short of
+        initial margin (§8.3)."""
+        if market not in self.state.index:
+            raise Revert(f"order: no market {market!r}")
+        if sender not in self.state.rows:
+            raise Revert(f"order: {sender} has no account")
+        try:
+            return self.state.trade(sender, market, float(size), int(self.host.now_ms))
+        except ValueError as e:
+            raise Revert(str(e)) from None
+
+    @handler(gas=90_000, revert_gas=30_000)
+    def withdraw(self, sender: str, usd: float) -> float:
+        """Take ``usd`` of collateral back to ``sender``'s token balance, if its equity stays
+        above its initial margin."""
+        ledger = self._ledger()
+        if sender not in self.state.rows:
+            raise Revert(f"withdraw: {sender} has no account")
+        if ledger.balance_of(self.name) < usd:  # the venue's own tokens (populations start without any)
+            raise Revert(f"withdraw: the venue holds {ledger.balance_of(self.name):.2f} tokens")
+        try:
+            self.state.withdraw(sender, float(usd), int(self.host.now_ms))
+        except ValueError as e:
+            raise Revert(str(e)) from None
+        ledger.move(self.name, sender, float(usd))
+        return float(usd)
 
     def _flush(self) -> None:
         for k, (table, rows) in enumerate(self._tables):

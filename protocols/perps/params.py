@@ -57,11 +57,15 @@ class PerpPopulationParams(BaseModel):
 
 
 class PerpVenueParams(BaseModel):
-    """A perp venue (Hyperliquid / dYdX / CEX style, off-chain: orders on arrival)."""
+    """A perp venue (Hyperliquid / dYdX / CEX style): off-chain, orders run on arrival after
+    the sender's latency; ``onchain``, they run when their transaction is included in a block."""
 
     model_config = _CONFIG
 
     markets: tuple[PerpMarketParams, ...] = Field(min_length=1)
+    onchain: bool = Field(False, description="orders are transactions through the mempool (else off-chain calls)")
+    collateral_token: str | None = Field(
+        None, description="token.ledger protocol deposits and withdrawals move (USD-valued at 1 per token)")
     insurance_fund_usd: float = Field(0.0, ge=0.0, description="insurance fund (or vault) at the start")
     liquidation_fee: float = Field(0.01, ge=0.0, lt=1.0, description="share of the liquidated notional paid to the fund")
     funding_interval: DurationMs = Field(3_600_000, gt=0, description="between funding payments")

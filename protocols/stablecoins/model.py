@@ -38,6 +38,7 @@ class DeltaNeutralStablecoin(Protocol):
 
     kind = "stablecoins.delta_neutral"
     Params = DeltaNeutralParams
+    offchain = True
 
     def __init__(self, name: str, params: DeltaNeutralParams, host):
         super().__init__(name, params, host)
