@@ -117,9 +117,20 @@ class Protocol:
         (an oracle's answer, a pool's spot price), in USD or quote units as named."""
         return {}
 
-    def exposures(self) -> list:
-        """Edges of the exposure graph this protocol contributes (DESIGN §7)."""
+    #: What this protocol is in the exposure graph: "protocol", "venue" or "token".
+    node_kind = "protocol"
+
+    def exposures(self, large_account_usd: float = 1e6) -> list:
+        """Edges (:class:`~defisim.graph.exposure.Exposure`) and nodes
+        (:class:`~defisim.graph.exposure.Node`) of the exposure graph this protocol contributes,
+        from its state now, amounts in USD (DESIGN §7); accounts of at least
+        ``large_account_usd`` are nodes of their own."""
         return []
+
+    def distress(self) -> float:
+        """The share of what this protocol owes its creditors that is lost now, in [0, 1] (a
+        lending pool's deficit over its deposits): what travels along exposure edges."""
+        return 0.0
 
     def summary(self, tables: dict) -> dict:
         """Headline metrics of this protocol from the run's result tables."""

@@ -113,6 +113,15 @@ def validate_scenario(raw: dict, registry: Registry | None = None, source: str =
             if isinstance(target, str) and target not in spec.protocols:
                 raise ScenarioError(f"agents.{i}.params.{field}: no protocol named {target!r} in this scenario")
         agents.append(params)
+    nodes = set(spec.protocols) | {n.name for n in spec.ecosystem.nodes}
+    for i, e in enumerate(spec.ecosystem.edges):
+        for end in ("source", "target"):
+            if getattr(e, end) not in nodes:
+                raise ScenarioError(f"ecosystem.edges.{i}.{end}: {getattr(e, end)!r} is neither a protocol nor an ecosystem node")
+    for i, c in enumerate(spec.exposures.cut):
+        for end in ("source", "target"):
+            if getattr(c, end) not in nodes:
+                raise ScenarioError(f"exposures.cut.{i}.{end}: {getattr(c, end)!r} is neither a protocol nor an ecosystem node")
     names = [a.name or a.kind for a in spec.agents]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:

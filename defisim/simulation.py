@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import gc
 from contextlib import contextmanager
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import simpy
 
@@ -12,6 +12,7 @@ from .background import BackgroundDemand
 from .chain import Chain
 from .eventlog import EventLog
 from .execution import Executor
+from .graph.recorder import ExposureRecorder
 from .network import LatencySampler
 from .observe import PriceRecorder
 from .venues import build_markets, market_maker_process
@@ -53,13 +54,19 @@ class ProtocolHost:
     """
 
     def __init__(self, env: simpy.Environment, log: EventLog, rng: RngTree, protocols: Mapping[str, Protocol],
-                 feeds: Mapping | None = None, venues: Mapping | None = None):
+                 feeds: Mapping | None = None, venues: Mapping | None = None, cut: Iterable = ()):
         self.env = env
         self.log = log
         self._rng = rng
         self.protocols = protocols
         self.feeds = feeds or {}  # asset -> exogenous price path (off-chain venues read them)
         self.venues = venues or {}  # name -> off-chain book
+        self._cut = frozenset((c.source, c.target) for c in cut)
+
+    def is_cut(self, source: str, target: str) -> bool:
+        """Whether the scenario cuts the exposure edge ``source → target`` (``[[exposures.cut]]``):
+        the protocol must then not follow ``target``."""
+        return (source, target) in self._cut
 
     @property
     def now_ms(self) -> int:
@@ -95,7 +102,7 @@ class Simulation:
         for venue in self.venues.values():
             if venue.market_maker is not None:
                 self.env.process(market_maker_process(self.env, venue))
-        host = ProtocolHost(self.env, self.log, self.rng, self.protocols, self.feeds, self.venues)
+        host = ProtocolHost(self.env, self.log, self.rng, self.protocols, self.feeds, self.venues, spec.exposures.cut)
         for name, (kind, params) in scenario.protocols.items():
             self.protocols[name] = registry.protocols[kind].factory(name, params, host)
         self.policy = make_policy(spec.chain.ordering, self.rng.stream("ordering"))
@@ -110,6 +117,7 @@ class Simulation:
             self.rng.stream("chain/missed_slots"),
         )
         self.prices = PriceRecorder(self.log, self.feeds, self.venues, self.protocols)
+        self.exposures = ExposureRecorder(self.log, self.protocols, spec.exposures, spec.ecosystem)
         self.agents: list[AgentContext] = []
         for group, params in zip(spec.agents, scenario.agents):
             factory = registry.agents[group.kind].factory
@@ -144,11 +152,14 @@ class Simulation:
 
             bar = tqdm(total=n, unit="block", desc=self.scenario.spec.name, leave=False, mininterval=0.5)
 
-            def on_block(b: BlockInfo, bar=bar, record=self.prices):
-                record(b)
+            def on_block(b: BlockInfo, bar=bar, prices=self.prices, exposures=self.exposures):
+                prices(b)
+                exposures(b)
                 bar.update(1)
         else:
-            on_block = self.prices
+            def on_block(b: BlockInfo, prices=self.prices, exposures=self.exposures):
+                prices(b)
+                exposures(b)
 
         done = self.env.process(self.chain.run(n, on_block))
         with _cyclic_gc_paused():

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
 from .distributions import Distribution, Fixed, LatencyMs, LogNormal
+from .graph.spec import EcosystemSpec, ExposureSpec
 from .market_spec import MarketSpec
 from .units import parse_duration_ms
 
@@ -123,3 +124,5 @@ class ScenarioSpec(_Spec):
     markets: MarketSpec = MarketSpec()
     protocols: dict[str, dict[str, Any]] = {}
     agents: tuple[AgentSpec, ...] = ()
+    exposures: ExposureSpec = ExposureSpec()
+    ecosystem: EcosystemSpec = EcosystemSpec()

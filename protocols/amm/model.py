@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from defisim.eventlog import Column
+from defisim.graph.exposure import Exposure
 from defisim.protocol import Protocol, handler
 from defisim.tx import Revert
 
@@ -112,6 +113,14 @@ class _TwoTokenPool(Protocol, ABC):
         if token == self.tokens[1]:
             return 1.0 / self.spot_price()
         raise KeyError(f"{self.name} trades {self.tokens[0]} and {self.tokens[1]}, not {token!r}")
+
+    def exposures(self, large_account_usd: float = 1e6) -> list:
+        """The pool holds both reserves (``lp``), valued in units of token 1 (USD in the built-in
+        scenarios, where token 1 is a dollar stablecoin): reserve 0 at the spot price."""
+        r0, r1 = self.state.reserves
+        names = self.params.ledgers or {}
+        return [Exposure(self.name, names.get(self.tokens[0], self.tokens[0]), "lp", r0 * self.spot_price()),
+                Exposure(self.name, names.get(self.tokens[1], self.tokens[1]), "lp", r1)]
 
     def quote(self, token_in: str, amount_in: float) -> float:
         """Output of selling ``amount_in`` of ``token_in`` now (token units, after fee); no state change."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from defisim.eventlog import Column
+from defisim.graph.exposure import Exposure, Node
 from defisim.protocol import Protocol
 
 from .params import UnifiedVenueParams
@@ -28,6 +29,7 @@ class UnifiedVenue(Protocol):
     """``cex.unified``: unified cross-margin accounts marked on the venue's own books."""
 
     kind = "cex.unified"
+    node_kind = "venue"
     Params = UnifiedVenueParams
 
     def __init__(self, name: str, params: UnifiedVenueParams, host):
@@ -63,6 +65,21 @@ class UnifiedVenue(Protocol):
 
     def view(self) -> UnifiedAccounts:
         return self.state
+
+    def exposures(self, large_account_usd: float = 1e6) -> list:
+        """The exchange holds its users' collateral in each asset, marked on its own books
+        (``collateral``, mechanics §9.1, §12.5); users' negative equity is its loss."""
+        t = int(self.host.now_ms)
+        held_usd = self.state.balances.clip(min=0.0).sum(axis=0) * self.state.prices(t)
+        return [Node(self.name, "venue")] + [Exposure(self.name, a.symbol, "collateral", float(v))
+                                             for a, v in zip(self.state.assets, held_usd) if v > 0]
+
+    def distress(self) -> float:
+        """Accounts' negative equity over the collateral held (USD/USD)."""
+        t = int(self.host.now_ms)
+        equity = self.state.equity(t)
+        held = float((self.state.balances.clip(min=0.0) * self.state.prices(t)).sum())
+        return float(-equity[equity < 0].sum()) / held if held > 0 else 0.0
 
     def summary(self, tables: dict) -> dict:
         liq = tables.get("unified_liquidations")

@@ -1,10 +1,10 @@
 """Oracles: push feeds (Chainlink-style), fixed/pegged prices, Maker's delayed OSM, and the agents
 that update them (mechanics §5, §3.6)."""
 from .agents import Poker, PushUpdater
-from .model import FixedOracle, Osm, PushOracle
-from .params import FixedOracleParams, OsmParams, PokerParams, PushOracleParams, PushUpdaterParams
+from .model import ExchangeRateOracle, FixedOracle, Osm, PushOracle
+from .params import ExchangeRateOracleParams, FixedOracleParams, OsmParams, PokerParams, PushOracleParams, PushUpdaterParams
 
-__all__ = ["PushOracle", "FixedOracle", "Osm", "PushUpdater", "Poker", "register"]
+__all__ = ["PushOracle", "FixedOracle", "Osm", "ExchangeRateOracle", "PushUpdater", "Poker", "register"]
 
 
 def register(registry) -> None:
@@ -12,5 +12,7 @@ def register(registry) -> None:
     registry.protocol("oracles.push", PushOracleParams, PushOracle, "push feed: deviation + heartbeat rounds sent as txs")
     registry.protocol("oracles.fixed", FixedOracleParams, FixedOracle, "a pegged / fixed price")
     registry.protocol("oracles.osm", OsmParams, Osm, "Maker OSM: a source oracle's price released one hour late")
+    registry.protocol("oracles.exchange_rate", ExchangeRateOracleParams, ExchangeRateOracle,
+                      "a wrapped/receipt token's price: rate × receipt × an underlying oracle")
     registry.agent("oracles.push_updater", PushUpdaterParams, PushUpdater, "node network observing venues and transmitting")
     registry.agent("oracles.poker", PokerParams, Poker, "pokes an OSM once its hop has passed")

@@ -1,5 +1,9 @@
 """Oracle protocols: push feeds whose answer moves only by transmission transactions, fixed
-(pegged) prices, and Maker's one-hour delayed OSM (mechanics §5.1, §5.4, §3.6)."""
+(pegged) prices, Maker's one-hour delayed OSM, and exchange-rate adapters that derive a wrapped
+or receipt token's price from its underlying's oracle (mechanics §5.1, §5.4, §3.6, §1.10).
+
+In the exposure graph an oracle stands for the price it gives: its distress is its fall from its
+first answer (DESIGN §7)."""
 from __future__ import annotations
 
 import math
@@ -9,9 +13,11 @@ from defisim.eventlog import Column
 from defisim.protocol import Protocol, handler
 from defisim.tx import Revert
 
-from .params import FixedOracleParams, OsmParams, PushOracleParams
+from defisim.graph.exposure import Exposure
 
-__all__ = ["PushOracle", "FixedOracle", "Osm", "OracleState", "OsmState"]
+from .params import ExchangeRateOracleParams, FixedOracleParams, OsmParams, PushOracleParams
+
+__all__ = ["PushOracle", "FixedOracle", "Osm", "ExchangeRateOracle", "OracleState", "OsmState"]
 
 UPDATE_COLUMNS = [
     Column("block", "int64", "block number of the transmission"),
@@ -35,7 +41,20 @@ class OracleState:
     round_id: int
 
 
-class PushOracle(Protocol):
+class _Oracle(Protocol):
+    """What the oracles share: ``price()`` (USD) and a distress that is the fall from the first
+    answer, ``max(0, 1 − price / first_price)`` (set ``first_price`` at the end of ``__init__``)."""
+
+    first_price = math.nan
+
+    def price(self) -> float:
+        raise NotImplementedError
+
+    def distress(self) -> float:
+        return max(0.0, 1.0 - self.price() / self.first_price)
+
+
+class PushOracle(_Oracle):
     """Chainlink-style aggregator (mechanics §5.1). Call: ``transmit(answer, observed_ms)`` by the
     transmitter. ``price()`` is what consumers read: the last included answer, however stale."""
 
@@ -46,6 +65,7 @@ class PushOracle(Protocol):
         super().__init__(name, params, host)
         self.state = OracleState(params.initial_answer, 0, 0, 0)
         self._log = host.log.declare("oracle_updates", "on-chain oracle rounds", UPDATE_COLUMNS)
+        self.first_price = self.price()
 
     def price(self) -> float:
         """The current on-chain answer (USD)."""
@@ -88,7 +108,7 @@ class PushOracle(Protocol):
         }
 
 
-class FixedOracle(Protocol):
+class FixedOracle(_Oracle):
     """A pegged price that never moves (mechanics §5.4)."""
 
     kind = "oracles.fixed"
@@ -97,6 +117,7 @@ class FixedOracle(Protocol):
     def __init__(self, name: str, params: FixedOracleParams, host):
         super().__init__(name, params, host)
         self.state = params.price
+        self.first_price = self.price()
 
     def price(self) -> float:
         """The fixed answer (USD)."""
@@ -119,7 +140,7 @@ class OsmState:
     zzz: int
 
 
-class Osm(Protocol):
+class Osm(_Oracle):
     """Maker's Oracle Security Module (``oracles.osm``, mechanics §3.6). Call: ``poke()``, by anyone,
     once ``hop`` has passed since ``zzz``: ``cur = nxt``, ``nxt`` = the source's price now,
     ``zzz = now − now mod hop``. ``price()`` is ``cur``: the source's price sampled one poke earlier,
@@ -139,6 +160,11 @@ class Osm(Protocol):
         start = float(source.price())
         self.state = OsmState(start, start, 0)
         self._log = host.log.declare("osm_pokes", "OSM pokes: the queued price released", POKE_COLUMNS)
+        self.first_price = self.price()
+
+    def exposures(self, large_account_usd: float = 1e6) -> list:
+        """The released price is the source's, one hop late (``oracle``; no balance of its own)."""
+        return [Exposure(self.name, self.params.source, "oracle", 0.0)]
 
     def price(self) -> float:
         """The released price (``peek``, USD)."""
@@ -175,3 +201,57 @@ POKE_COLUMNS = [
     Column("queued_usd", "float64", "source price queued for the next hop (the new nxt, USD)"),
     Column("time_ms", "int64", "block time of the poke (ms)"),
 ]
+
+
+class ExchangeRateOracle(_Oracle):
+    """An exchange-rate adapter (``oracles.exchange_rate``, mechanics §1.10, §5.4): the price of a
+    wrapped, staked or receipt token as ``rate × receipt × underlying``, where ``underlying`` is
+    another oracle's answer (USD), ``rate`` the tokens of underlying one token redeems for, and
+    ``receipt`` — with ``receipt_pool`` — the pool's ``receipt_rate(receipt_asset)``: a receipt
+    token written down by its reserve's deficit. A fall of the underlying or a deficit upstream
+    passes straight through (a CAPO caps only rises).
+
+    If the scenario cuts the edge to the underlying (``[[exposures.cut]]``), the adapter reads the
+    underlying's first answer for ever; cut from the pool, the receipt stays whole.
+    """
+
+    kind = "oracles.exchange_rate"
+    Params = ExchangeRateOracleParams
+
+    def __init__(self, name: str, params: ExchangeRateOracleParams, host):
+        super().__init__(name, params, host)
+        underlying = host.protocols.get(params.underlying)
+        if underlying is None or not hasattr(underlying, "price"):
+            raise ValueError(f"protocols.{name}.underlying: {params.underlying!r} must be an oracle listed before it")
+        self._underlying = underlying
+        self._frozen_underlying = float(underlying.price()) if host.is_cut(name, params.underlying) else None
+        self._pool = None
+        if params.receipt_pool is not None:
+            pool = host.protocols.get(params.receipt_pool)
+            if pool is None or not hasattr(pool, "receipt_rate"):
+                raise ValueError(f"protocols.{name}.receipt_pool: {params.receipt_pool!r} must be a lending pool listed before it")
+            if params.receipt_asset not in pool.index:
+                raise ValueError(f"protocols.{name}.receipt_asset: {params.receipt_asset!r} is not a reserve of {params.receipt_pool!r}")
+            self._pool = None if host.is_cut(name, params.receipt_pool) else pool
+        self.first_price = self.price()
+
+    def price(self) -> float:
+        """``rate × receipt × underlying`` (USD)."""
+        under = self._frozen_underlying if self._frozen_underlying is not None else self._underlying.price()
+        receipt = 1.0 if self._pool is None else self._pool.receipt_rate(self.params.receipt_asset)
+        return self.params.rate * receipt * under
+
+    def prices(self) -> dict[str, float]:
+        return {"answer": self.price()}
+
+    def view(self) -> float:
+        return self.price()
+
+    def exposures(self, large_account_usd: float = 1e6) -> list:
+        """Its price depends on the underlying's (``oracle``) and, for a receipt token, on the
+        pool's solvency (``backing``); an adapter holds nothing, so the amounts are 0 — the
+        consumers' edges carry the value."""
+        out = [Exposure(self.name, self.params.underlying, "oracle", 0.0)]
+        if self.params.receipt_pool is not None:
+            out.append(Exposure(self.name, self.params.receipt_pool, "backing", 0.0))
+        return out

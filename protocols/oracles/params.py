@@ -7,7 +7,8 @@ from defisim.distributions import LatencyMs, Uniform
 from defisim.gas import GasStrategy, PercentileTip
 from defisim.spec import DurationMs
 
-__all__ = ["PushOracleParams", "FixedOracleParams", "OsmParams", "PushUpdaterParams", "PokerParams"]
+__all__ = ["PushOracleParams", "FixedOracleParams", "OsmParams", "ExchangeRateOracleParams", "PushUpdaterParams",
+           "PokerParams"]
 
 
 class _Params(BaseModel):
@@ -38,6 +39,21 @@ class OsmParams(_Params):
 
     source: str = Field(description="oracle protocol read at each poke")
     hop: DurationMs = Field(3_600_000, gt=0, description="delay between pokes (ONE_HOUR)")
+
+
+class ExchangeRateOracleParams(_Params):
+    """An exchange-rate adapter (mechanics §1.10): ``rate × receipt × underlying`` (USD)."""
+
+    underlying: str = Field(description="oracle protocol, listed before, of the underlying token (USD)")
+    rate: float = Field(1.0, gt=0, description="underlying tokens one token redeems for")
+    receipt_pool: str | None = Field(None, description="lending pool whose receipt token this is (written down by its deficit)")
+    receipt_asset: str | None = Field(None, description="the pool's reserve the receipt token is for")
+
+    @model_validator(mode="after")
+    def _receipt(self):
+        if (self.receipt_pool is None) != (self.receipt_asset is None):
+            raise ValueError("receipt_pool and receipt_asset go together")
+        return self
 
 
 class FixedOracleParams(_Params):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from defisim.eventlog import Column
+from defisim.graph.exposure import Exposure, Node
 from defisim.protocol import Protocol, handler
 from defisim.tx import Revert
 
@@ -55,6 +56,7 @@ class PerpVenue(Protocol):
 
     kind = "perps.orderbook"
     Params = PerpVenueParams
+    node_kind = "venue"
 
     def __init__(self, name: str, params: PerpVenueParams, host):
         super().__init__(name, params, host)
@@ -157,6 +159,34 @@ class PerpVenue(Protocol):
     def view(self) -> Clearinghouse:
         return self.state
 
+    def exposures(self, large_account_usd: float = 1e6) -> list:
+        """The venue (equity: its insurance fund) holds its deposits in the collateral token
+        (``backing``); accounts of at least ``large_account_usd`` notional are nodes the venue is
+        exposed to for the part of their loss their collateral does not cover (``debt``, amount:
+        notional at mark, recovery: equity over notional, §8.4)."""
+        t = int(self.host.now_ms)
+        ch = self.state
+        out: list = [Node(self.name, "venue", equity_usd=max(ch.insurance_fund_usd, 0.0))]
+        if self.params.collateral_token is not None:
+            held = self.host.protocols[self.params.collateral_token].balance_of(self.name)
+            if held > 0:
+                out.append(Exposure(self.name, self.params.collateral_token, "backing", held))
+        notional = (abs(ch.size) * ch.marks(t)).sum(axis=1)
+        equity = ch.equity(t)
+        for row in np.flatnonzero(notional >= large_account_usd):
+            owner = ch.owners[row]
+            if owner == "book":
+                continue
+            out.append(Node(owner, "account", equity_usd=max(float(equity[row]), 0.0)))
+            out.append(Exposure(self.name, owner, "debt", float(notional[row]),
+                                recovery=min(1.0, max(float(equity[row]), 0.0) / float(notional[row]))))
+        return out
+
+    def distress(self) -> float:
+        """Losses socialised over the deposits (USD/USD, §8.5)."""
+        deposits = float(self.state.collateral.sum())
+        return self.state.socialized_usd / deposits if deposits > 0 else 0.0
+
     def prices(self) -> dict[str, float]:
         t = int(self.host.now_ms)
         return {f"{m.symbol}.mark": self.state.mark(i, t) for i, m in enumerate(self.state.markets)}
@@ -192,6 +222,7 @@ class PoolPerpVenue(Protocol):
 
     kind = "perps.pool"
     Params = PoolPerpVenueParams
+    node_kind = "venue"
 
     def __init__(self, name: str, params: PoolPerpVenueParams, host):
         super().__init__(name, params, host)

@@ -8,6 +8,7 @@ rebalances the hedge and books the result every ``settle_every``.
 from __future__ import annotations
 
 from defisim.eventlog import Column
+from defisim.graph.exposure import Exposure, Node
 from defisim.protocol import Protocol, handler
 from defisim.tx import Revert
 
@@ -89,6 +90,26 @@ class DeltaNeutralStablecoin(Protocol):
 
     def view(self) -> DeltaNeutralIssuer:
         return self.state
+
+    def exposures(self, large_account_usd: float = 1e6) -> list:
+        """Mechanics §10.1, §12.5: the coin is backed by the issuer (``backing``), which holds
+        spot and a short at the venue (``backing``); the staked coin wraps the coin
+        (``wrapping``). Equity: the reserve fund (USD)."""
+        t, s, p = int(self.host.now_ms), self.state, self.params
+        out: list = [Node(self.name, "protocol", equity_usd=s.reserve_fund_usd), Node(p.symbol, "token"),
+                     Node(f"s{p.symbol}", "token"),
+                     Exposure(p.symbol, self.name, "backing", s.supply)]
+        if s.hedge_equity(t) > 0:
+            out.append(Exposure(self.name, p.venue, "backing", s.hedge_equity(t)))
+        if s.spot_units > 0:
+            out.append(Exposure(self.name, p.asset, "backing", s.spot_units * s.spot_feed.price_at(t)))
+        if s.vault.total_assets(t) > 0:
+            out.append(Exposure(f"s{p.symbol}", p.symbol, "wrapping", s.vault.total_assets(t)))
+        return out
+
+    def distress(self) -> float:
+        """The backing's shortfall: ``max(0, 1 − collateral ratio)``."""
+        return max(0.0, 1.0 - self.state.collateral_ratio(int(self.host.now_ms)))
 
     def summary(self, tables: dict) -> dict:
         t = int(self.host.now_ms)

@@ -50,6 +50,7 @@ class TokenLedger(Protocol):
     """
 
     kind = "token.ledger"
+    node_kind = "token"
     Params = LedgerParams
 
     def __init__(self, name: str, params: LedgerParams, host):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from defisim.eventlog import Column
+from defisim.graph.exposure import Exposure, Node
 from defisim.protocol import Protocol, handler
 from defisim.tables import Table
 from defisim.tx import Revert
@@ -511,6 +512,56 @@ class AaveV3Pool(Protocol):
     def view(self) -> "PoolView":
         """What keepers read: health factors, candidates, balances (read-only arrays)."""
         return PoolView(self)
+
+    def supplied_tokens(self) -> np.ndarray:
+        """Tokens supplied per reserve, interest included."""
+        return self.state.total_collateral_scaled * self.state.liquidity_index
+
+    def exposures(self, large_account_usd: float = 1e6) -> list:
+        """DESIGN §7, mechanics §12.5: the pool holds its deposits in each token (``collateral``)
+        and prices them by its oracles (``oracle``, naming the token); each reserve's receipt
+        token ``a<SYM>@<pool>`` is a claim on the pool (``wrapping``); borrowers owing at least
+        ``large_account_usd`` are nodes the pool lends to (``debt``, recovery = their
+        collateral's value over their debt, at most 1). Equity: the treasury's deposits less the
+        deficit (USD)."""
+        prices = self.prices_usd()
+        supplied_usd = self.supplied_tokens() * prices
+        deficit_usd = float(self.state.deficit @ prices)
+        treasury = self.state.accounts.get(self.params.treasury)
+        treasury_usd = 0.0
+        if treasury is not None:
+            treasury_usd = float(self.state.positions["collateral_scaled"][treasury] * self.state.liquidity_index @ prices)
+        out: list = [Node(self.name, "protocol", equity_usd=max(treasury_usd - deficit_usd, 0.0))]
+        for r, sym in enumerate(self.symbols):
+            if supplied_usd[r] <= 0:
+                continue
+            token = self.params.tokens[sym]
+            out.append(Exposure(self.name, token, "collateral", float(supplied_usd[r])))
+            out.append(Exposure(self.name, self.params.oracles[sym], "oracle", float(supplied_usd[r]), asset=token))
+            out.append(Exposure(f"a{sym}@{self.name}", self.name, "wrapping", float(supplied_usd[r])))
+        pos = self.state.positions
+        n = len(self.state.owners)
+        debt_usd = (pos["debt_scaled"][:n] * self.state.borrow_index) @ prices
+        for row in np.flatnonzero(debt_usd >= large_account_usd):
+            collateral_usd = float((pos["collateral_scaled"][row] * self.state.liquidity_index) @ prices)
+            owner = self.state.owners[row]
+            out.append(Node(owner, "account", equity_usd=max(collateral_usd - float(debt_usd[row]), 0.0)))
+            out.append(Exposure(self.name, owner, "debt", float(debt_usd[row]),
+                                recovery=min(1.0, collateral_usd / float(debt_usd[row]))))
+        return out
+
+    def distress(self) -> float:
+        """Deficit over deposits (USD/USD): what lenders lose if the deficit is never covered."""
+        prices = self.prices_usd()
+        supplied = float(self.supplied_tokens() @ prices)
+        return float(self.state.deficit @ prices) / supplied if supplied > 0 else 0.0
+
+    def receipt_rate(self, symbol: str) -> float:
+        """Value of one receipt token of reserve ``symbol`` in its underlying: ``1 − deficit /
+        supplied`` (a claim written down by the reserve's deficit, never below 0)."""
+        r = self.index[symbol]
+        supplied = float(self.supplied_tokens()[r])
+        return max(0.0, 1.0 - float(self.state.deficit[r]) / supplied) if supplied > 0 else 1.0
 
     def summary(self, tables: dict) -> dict:
         t = tables["liquidations"]
