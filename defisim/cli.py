@@ -1,4 +1,4 @@
-"""Command line: ``defisim run | validate | schema | scenarios`` (DESIGN §8).
+"""Command line: ``defisim run | graph | validate | schema | scenarios`` (DESIGN §7, §8).
 
 Bad input gives one line on stderr, ``defisim: error: …``, and exit status 2; never a
 traceback.
@@ -31,6 +31,13 @@ def _parser() -> argparse.ArgumentParser:
                    help="override a scenario value by dotted path, e.g. --set chain.slot=2s (repeatable)")
     r.add_argument("--out", default="results", help="directory for the results (default: ./results)")
     r.add_argument("--no-progress", action="store_true", help="do not show the progress bar")
+    g = sub.add_parser("graph", help="exposure-graph measures, GraphML/CSV and figures of a scenario, results or graph file")
+    g.add_argument("source", help="scenario (file or built-in name: the graph at the start), results directory "
+                                  "(a snapshot of the run, with its losses) or graph file (.csv edge list or .json)")
+    g.add_argument("--block", type=int, default=None, help="results: the snapshot at or before this block (default: the last)")
+    g.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="scenario: override a value by dotted path (repeatable)")
+    g.add_argument("--out", default="graph", help="directory for the files (default: ./graph)")
     v = sub.add_parser("validate", help="check a scenario file and print its hash")
     v.add_argument("file", help="scenario file (.toml/.yaml) or built-in name")
     v.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
@@ -68,6 +75,56 @@ def _cmd_run(args) -> int:
     return 0
 
 
+def _cmd_graph(args) -> int:
+    from pathlib import Path
+
+    from .graph.exposure import ExposureGraph
+    from .graph.figures import contagion_figure, graph_figure
+    from .graph.measures import format_measures, graph_measures
+
+    source, out = Path(args.source), Path(args.out)
+    losses, tables, what = None, None, args.source
+    if (source / "meta.json").is_file():
+        from .results import Results
+
+        results = Results.load(source)
+        tables = results.tables
+        snapshots = tables.get("exposures")
+        if snapshots is None or not len(snapshots):
+            raise ValueError(f"{source}: the results hold no exposure snapshots")
+        blocks = snapshots["block"] if args.block is None else snapshots["block"][snapshots["block"] <= args.block]
+        if not len(blocks):
+            raise ValueError(f"--block {args.block}: the first snapshot is after block {int(snapshots['block'].min())}")
+        block = int(blocks.max())
+        nodes = tables["exposure_nodes"]
+        graph = ExposureGraph.from_frames(snapshots[snapshots["block"] == block].drop(columns=["block", "time_ms", "trigger"]),
+                                          nodes[nodes["block"] == block].drop(columns=["block"]))
+        lost = tables.get("contagion_losses")
+        if lost is not None and len(lost):
+            losses = lost[lost["block"] <= block].groupby("source")["loss_usd"].sum().to_dict()
+        what = f"{source} at block {block}"
+    elif source.suffix in (".csv", ".json"):
+        graph = ExposureGraph.read(source)
+    else:
+        from .scenario import load_scenario
+        from .simulation import Simulation
+
+        scenario = load_scenario(args.source, args.overrides)
+        sim = Simulation(scenario)
+        spec = scenario.spec.exposures
+        graph = ExposureGraph.from_protocols(sim.protocols, scenario.spec.ecosystem, spec.cut, spec.large_account_usd)
+        what = f"scenario {scenario.spec.name} at the start"
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"exposure graph of {what}")
+    print(format_measures(graph_measures(graph)))
+    written = graph.write(out / "exposures")
+    written.append(graph_figure(graph, out / "exposures.png", losses=losses, title=f"exposure graph: {what}"))
+    if tables is not None:
+        written.append(contagion_figure(tables, out / "contagion.png", title=f"contagion: {source}"))
+    print("written: " + ", ".join(str(p) for p in written))
+    return 0
+
+
 def _cmd_validate(args) -> int:
     from .scenario import load_scenario
 
@@ -94,7 +151,7 @@ def _cmd_scenarios(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``defisim`` command."""
     args = _parser().parse_args(argv)
-    handler = {"run": _cmd_run, "validate": _cmd_validate, "schema": _cmd_schema, "scenarios": _cmd_scenarios}[args.command]
+    handler = {"run": _cmd_run, "graph": _cmd_graph, "validate": _cmd_validate, "schema": _cmd_schema, "scenarios": _cmd_scenarios}[args.command]
     try:
         return handler(args)
     except (ValueError, ValidationError, OSError, KeyError) as e:

@@ -24,10 +24,10 @@ from collections import defaultdict
 from typing import Mapping
 
 from ..eventlog import Column, EventLog
-from .exposure import EDGE_COLUMNS, ExposureGraph
+from .exposure import EDGE_COLUMNS, NODE_COLUMNS, ExposureGraph
 from .spec import EcosystemSpec, ExposureSpec
 
-__all__ = ["ExposureRecorder", "EXPOSURE_COLUMNS", "LOSS_COLUMNS", "TRIGGER_TABLES"]
+__all__ = ["ExposureRecorder", "EXPOSURE_COLUMNS", "NODE_SNAPSHOT_COLUMNS", "LOSS_COLUMNS", "TRIGGER_TABLES"]
 
 EXPOSURE_COLUMNS = [
     Column("block", "int64", "block after which the snapshot was taken"),
@@ -40,6 +40,13 @@ EXPOSURE_COLUMNS = [
     Column("recovery", "float64", "fraction recovered when the target fails"),
     Column("delay_blocks", "int64", "blocks before a loss reaches the source"),
     Column("asset", "string", "on oracle edges, the token priced"),
+]
+NODE_SNAPSHOT_COLUMNS = [
+    Column("block", "int64", "block after which the snapshot was taken"),
+    Column("name", "string", "node"),
+    Column("kind", "string", "token, protocol, venue or account"),
+    Column("equity_usd", "float64", "capital buffer (USD; NaN: unknown)"),
+    Column("external_assets_usd", "float64", "assets held outside the graph (USD)"),
 ]
 LOSS_COLUMNS = [
     Column("block", "int64", "block in which the loss reached the source"),
@@ -62,6 +69,7 @@ class ExposureRecorder:
         self.log, self.protocols, self.spec = log, protocols, spec
         self.ecosystem = ecosystem or EcosystemSpec()
         self.table = log.declare("exposures", "exposure-graph snapshots (edge lists)", EXPOSURE_COLUMNS)
+        self.node_table = log.declare("exposure_nodes", "the nodes of each exposure snapshot", NODE_SNAPSHOT_COLUMNS)
         self.losses = log.declare("contagion_losses", "losses carried along exposure edges", LOSS_COLUMNS)
         self.abstract = {n.name: n for n in self.ecosystem.nodes if n.name not in protocols}
         self.received_usd: dict[str, float] = defaultdict(float)  # per abstract node
@@ -82,6 +90,8 @@ class ExposureRecorder:
         g = ExposureGraph.from_protocols(self.protocols, self.ecosystem, self.spec.cut, self.spec.large_account_usd)
         for row in g.edges_frame()[list(EDGE_COLUMNS)].itertuples(index=False):
             self.table.append((block, time_ms, trigger, *row))
+        for row in g.nodes_frame()[list(NODE_COLUMNS)].itertuples(index=False):
+            self.node_table.append((block, *row))
         self.graph = g
         return g
 
