@@ -1,0 +1,47 @@
+"""Losses along exposure edges in a run (contagion.md §8): a price fall reaches a declared
+counterparty after its edge's delay, with the amount the linear rule gives, and travels on to
+that counterparty's own creditor; snapshots at the cadence."""
+from __future__ import annotations
+
+import pytest
+
+from defisim.tx import Call
+
+ORACLE = {"kind": "oracles.push", "initial_answer": 100.0, "transmitter": "oracle/0"}
+ECOSYSTEM = {
+    "nodes": [{"name": "fund", "equity_usd": 20.0}, {"name": "treasury", "kind": "account", "equity_usd": 100.0}],
+    "edges": [
+        # the fund holds 50 USD of what the oracle prices, recovers 20% of a fall, 2 blocks late
+        {"source": "fund", "target": "px", "kind": "collateral", "amount_usd": 50.0, "recovery": 0.2, "delay_blocks": 2},
+        {"source": "treasury", "target": "fund", "kind": "backing", "amount_usd": 10.0},
+    ],
+}
+
+
+def _run(sandbox, **changes):
+    def oracle(ctx):
+        yield ctx.delay(1_000)
+        yield ctx.submit(Call("px", "transmit", {"answer": 60.0, "observed_ms": 1_000}), 300_000, 100.0, 2.0)
+
+    protocols = {"usd": {"kind": "token.ledger", "minter": "minter"}, "px": ORACLE}
+    return sandbox.simulation({"oracle": oracle}, blocks=8, protocols=protocols, ecosystem=ECOSYSTEM, **changes).run()
+
+
+def test_a_fall_reaches_the_counterparty_after_its_delay_and_travels_on(sandbox):
+    res = _run(sandbox)
+    fell = int(res.oracle_updates["block"].iloc[0])
+    rows = res.contagion_losses[["block", "source", "target", "loss_usd", "target_distress"]].values.tolist()
+    # the oracle's distress rises 0.4 in its block; the fund takes 50 × (1 − 0.2) × 0.4 = 16 two
+    # blocks later, so its own distress is 16 / 20 = 0.8, which the treasury takes at once: 10 × 0.8
+    assert rows == [[fell + 2, "fund", "px", pytest.approx(16.0), pytest.approx(0.4)],
+                    [fell + 3, "treasury", "fund", pytest.approx(8.0), pytest.approx(0.8)]]
+
+
+def test_snapshots_follow_the_cadence_and_a_cut_edge_carries_nothing(sandbox):
+    res = _run(sandbox, exposures={"every_blocks": 3, "cut": [{"source": "fund", "target": "px"}]})
+    snaps = res.exposures.groupby("block")["trigger"].first().to_dict()
+    assert snaps == {1: "start", 3: "cadence", 6: "cadence"}
+    assert not ((res.exposures["source"] == "fund") & (res.exposures["target"] == "px")).any()
+    assert len(res.contagion_losses) == 0
+    nodes = res.exposure_nodes[res.exposure_nodes["block"] == 1].set_index("name")["kind"].to_dict()
+    assert nodes == {"fund": "protocol", "treasury": "account", "px": "protocol", "usd": "token"}
