@@ -49,7 +49,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from defisim.graph.matrix import _as_csr, edge_weight_function, to_matrices
+from defisim.graph.matrix import _as_csr, edge_weight_function, node_equity, to_matrices
 
 __all__ = [
     "CascadeResult",
@@ -160,7 +160,7 @@ def threshold_cascade_python(G, failed: Iterable, weight: str | Callable = "amou
     nodes = list(G)
     wfn = edge_weight_function(weight)
     rec = _recovery_fn(recovery)
-    E = {v: float(G.nodes[v].get(equity, 0.0)) for v in nodes}
+    E = {v: node_equity(G, v, equity) for v in nodes}
     creditors: dict = {j: [] for j in nodes}  # creditors[j] = [(i, loss given j's default)]
     for i, j, d in G.edges(data=True):
         creditors[j].append((i, (1.0 - rec(d)) * wfn(i, j, d)))

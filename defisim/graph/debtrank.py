@@ -34,7 +34,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from defisim.graph.matrix import _as_csr, edge_weight_function, to_matrices
+from defisim.graph.matrix import _as_csr, edge_weight_function, node_equity, to_matrices
 
 __all__ = [
     "DebtRankResult",
@@ -183,7 +183,7 @@ def debtrank_python(G, shock: Mapping | Iterable, weight: str | Callable = "amou
     """
     nodes = list(G)
     wfn = edge_weight_function(weight)
-    E = {v: float(G.nodes[v].get(equity, 0.0)) for v in nodes}
+    E = {v: node_equity(G, v, equity) for v in nodes}
     exposure: dict = {}  # exposure[(i, j)] = A[i, j]
     for i, j, d in G.edges(data=True):
         exposure[i, j] = exposure.get((i, j), 0.0) + wfn(i, j, d)

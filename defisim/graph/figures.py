@@ -27,7 +27,7 @@ def _figure(width_in: float, height_in: float):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width_in, height_in), dpi=100, layout="constrained")
+    fig = Figure(figsize=(width_in, height_in), dpi=100)
     FigureCanvasAgg(fig)
     return fig
 
@@ -100,7 +100,7 @@ def graph_figure(g: ExposureGraph, path: str | Path, *, losses: Mapping[str, flo
         ax.text(x, y - 0.28, text, ha="center", va="top", fontsize=7, zorder=4)
     for kind, color in _KIND_COLOR.items():
         ax.plot([], [], color=color, lw=2, label=f"{kind} edge")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.legend(fontsize=7, loc="best", markerscale=0.5, framealpha=0.8)
     ax.set_xlabel("layer of derivation (0: derives from nothing)")
     ax.set_yticks([])
     layers = sorted({int(p[0]) for p in pos.values()})
@@ -108,7 +108,7 @@ def graph_figure(g: ExposureGraph, path: str | Path, *, losses: Mapping[str, flo
     ax.margins(0.15)
     ax.set_title(title + ("; node colour: loss received (USD)" if worst > 0 else ""), fontsize=10)
     path = Path(path)
-    fig.savefig(path, format="png", metadata={"Software": None})
+    fig.savefig(path, format="png", metadata={"Software": None}, bbox_inches="tight")
     return path
 
 
@@ -150,5 +150,5 @@ def contagion_figure(tables: Mapping[str, pd.DataFrame], path: str | Path, *, ti
     ax_bar.set_xlabel("block")
     fig.suptitle(title, fontsize=11)
     path = Path(path)
-    fig.savefig(path, format="png", metadata={"Software": None})
+    fig.savefig(path, format="png", metadata={"Software": None}, bbox_inches="tight")
     return path

@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["GraphMatrices", "to_matrices", "edge_weight_function"]
+__all__ = ["GraphMatrices", "to_matrices", "edge_weight_function", "node_equity"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -132,8 +132,22 @@ def to_matrices(G, weight: str | Callable = "amount_usd", equity: str | None = "
     if equity is None:
         eq = np.zeros(n)
     else:
-        eq = np.array([float(G.nodes[v].get(equity, 0.0)) for v in nodes], dtype=np.float64)
+        eq = np.array([node_equity(G, v, equity) for v in nodes], dtype=np.float64)
     return GraphMatrices(nodes, index, A, eq)
+
+
+def node_equity(G, v, equity: str = "equity_usd") -> float:
+    """Equity of node ``v`` (USD): its ``equity`` attribute, 0 when missing or NaN (unknown
+    equity counts as no buffer: DeFi protocols hold little, contagion.md §9).
+
+    >>> import networkx as nx
+    >>> G = nx.DiGraph()
+    >>> G.add_nodes_from([("a", {"equity_usd": 5.0}), ("b", {"equity_usd": float("nan")}), "c"])
+    >>> [node_equity(G, v) for v in "abc"]
+    [5.0, 0.0, 0.0]
+    """
+    value = float(G.nodes[v].get(equity, 0.0))
+    return 0.0 if value != value else value
 
 
 def _as_csr(M, n: int | None = None) -> sp.csr_array:

@@ -4,10 +4,6 @@ concentration and systemic importance (DebtRank of each node shocked alone).
 """
 from __future__ import annotations
 
-import math
-
-import networkx as nx
-
 from .debtrank import systemic_importance
 from .exposure import ExposureGraph
 from .rehypothecation import concentration, derivation_layers, find_loops, tvl_double_counting
@@ -41,11 +37,7 @@ def graph_measures(g: ExposureGraph, top_k: int = 5) -> dict:
     tvl = tvl_double_counting(G)
     loops = find_loops(G)
     layers = derivation_layers(G)
-    buffered = nx.MultiDiGraph(G)
-    for _, d in buffered.nodes(data=True):
-        if d.get("equity_usd") is None or math.isnan(d.get("equity_usd", math.nan)):
-            d["equity_usd"] = 0.0
-    importance = systemic_importance(buffered)
+    importance = systemic_importance(G)
     top = sorted(importance.items(), key=lambda kv: (-kv[1], str(kv[0])))[:top_k]
     return {
         "nodes": G.number_of_nodes(),
