@@ -12,7 +12,7 @@ from typing import Mapping
 
 import pandas as pd
 
-__all__ = ["crisis_summary", "keeper_profit_usd"]
+__all__ = ["crisis_summary", "keeper_profit_usd", "time_to_liquidate_s"]
 
 #: ``txs.method`` of a liquidation attempt (Aave v3 ``liquidationCall``, mechanics §1.3).
 LIQUIDATION_METHOD = "liquidation_call"
@@ -78,7 +78,41 @@ def _lending(tables: Mapping[str, pd.DataFrame]) -> dict:
     trades = tables.get("venue_trades")
     if trades is not None:
         out["keeper_profit_usd"] = keeper_profit_usd(liq, trades)
+    health, blocks = tables.get("health_factors"), tables.get("blocks")
+    if health is not None and blocks is not None:
+        out["time_to_liquidate_s"] = time_to_liquidate_s(health, blocks)
     return out
+
+
+def time_to_liquidate_s(health_factors: pd.DataFrame, blocks: pd.DataFrame) -> float:
+    """Seconds from the first ``health_factors`` sample with an account below HF 1 to the first
+    later sample with none, all pools together.
+
+    The resolution is the table's sampling (``health_every_blocks``). A backlog never cleared
+    counts until the last block of the run (a lower bound); a run in which no account went below
+    HF 1 gives NaN.
+
+    Parameters
+    ----------
+    health_factors : DataFrame
+        The ``health_factors`` table (``block``, ``below_1``).
+    blocks : DataFrame
+        The ``blocks`` table (``block``, ``time_ms``).
+
+    Examples
+    --------
+    >>> hf = pd.DataFrame({"block": [1, 10, 20, 30], "below_1": [0, 4, 1, 0]})
+    >>> time_to_liquidate_s(hf, pd.DataFrame({"block": range(1, 41), "time_ms": range(12_000, 492_000, 12_000)}))
+    240.0
+    """
+    below = health_factors.groupby("block", sort=True)["below_1"].sum()
+    if not (below > 0).any():
+        return float("nan")
+    times = dict(zip(blocks["block"].tolist(), blocks["time_ms"].tolist()))
+    first = int(below.index[(below > 0).to_numpy()][0])
+    cleared = below[(below.index > first) & (below == 0).to_numpy()]
+    end = int(cleared.index[0]) if len(cleared) else int(blocks["block"].iloc[-1])
+    return _f((times[end] - times[first]) / 1000.0)
 
 
 def _oracles(tables: Mapping[str, pd.DataFrame]) -> dict:
@@ -121,6 +155,7 @@ def crisis_summary(tables: Mapping[str, pd.DataFrame]) -> dict:
     ``reverted_liquidations``                 count  ``txs`` rows, method ``liquidation_call``, status ``reverted``
     ``keeper_gas_eth``                        ETH    Σ ``fee_paid_gwei`` / 1e9 of every ``liquidation_call`` (won or reverted)
     ``keeper_profit_usd``                     USD    realised, before gas: see :func:`keeper_profit_usd`
+    ``time_to_liquidate_s``                   s      first sample with HF < 1 to the first with none: see :func:`time_to_liquidate_s`
     ``oracle_updates``                        count  rows of ``oracle_updates``, all oracles
     ``oracle_lag_max_s``                      s      max ``lag_ms`` / 1000 (observation to answer on chain)
     ``oracle_lag_mean_s``                     s      mean of the same

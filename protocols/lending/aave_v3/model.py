@@ -142,6 +142,8 @@ class AaveV3Pool(Protocol):
                 pop, host.stream(f"{name}/population"), dict(zip(self.symbols, self._initial_prices())),
                 dict(zip(self.symbols, self.lt_by_category[pop.emode_category])))
             self.load_positions(table, pop.emode_category)
+        # capital efficiency of the parameters: the borrowers opened at the start (the population)
+        self._capital_at_start = self.capital_use() if params.population is not None else (float("nan"), 0.0)
 
     def _initial_prices(self) -> np.ndarray:
         missing = [o for o in self.params.oracles.values() if o not in self.host.protocols]
@@ -563,14 +565,32 @@ class AaveV3Pool(Protocol):
         supplied = float(self.supplied_tokens()[r])
         return max(0.0, 1.0 - float(self.state.deficit[r]) / supplied) if supplied > 0 else 1.0
 
+    def capital_use(self) -> tuple[float, float]:
+        """How much of their collateral the borrowers use, at the oracle prices now.
+
+        Returns ``(ltv_used, borrowable_usd)`` over the accounts with debt: Σ debt / Σ collateral
+        (USD; NaN without borrowers) and Σ collateral × LTV (USD: the borrowing power the
+        reserves' LTVs, or their e-mode category's, give that collateral; mechanics §1.2).
+        """
+        coll, debt = self.balances()
+        prices = self.prices_usd()
+        has = debt @ prices > 0
+        coll_usd = coll[has] * prices
+        total = float(coll_usd.sum())
+        ltv = self.ltv_by_category[self.state.positions["emode"][has]]
+        return (float((debt[has] @ prices).sum()) / total if total > 0 else float("nan"), float((coll_usd * ltv).sum()))
+
     def summary(self, tables: dict) -> dict:
         t = tables["liquidations"]
         mine = t[t["pool"] == self.name]
         prices = self.prices_usd()
+        ltv_used, borrowable_usd = self._capital_at_start
         return {
             "liquidations": int(len(mine)),
             "liquidated_debt_usd": float(mine["debt_repaid_usd"].sum()),
             "deficit_usd": float(self.state.deficit @ prices),
+            "ltv_used": ltv_used,
+            "borrowable_usd": borrowable_usd,
         }
 
 
