@@ -148,17 +148,24 @@ class ExposureGraph:
         raise ValueError(f"{path}: a graph file is .csv (edge list) or .json")
 
     # -- reading ----------------------------------------------------------------------------
-    def edges_frame(self) -> pd.DataFrame:
-        """One row per edge, sorted by (source, target, kind), columns :data:`EDGE_COLUMNS`."""
+    def edge_rows(self) -> list[tuple]:
+        """One tuple per edge in the order of :data:`EDGE_COLUMNS`, sorted by (source, target,
+        kind, asset), parallel edges of one key in insertion order."""
         rows = [(u, v, d["kind"], d["amount_usd"], d["recovery"], d["delay_blocks"], d.get("asset", ""))
                 for u, v, d in self.graph.edges(data=True)]
-        frame = pd.DataFrame(rows, columns=list(EDGE_COLUMNS))
-        return frame.sort_values(["source", "target", "kind", "asset"], kind="stable").reset_index(drop=True)
+        return sorted(rows, key=lambda r: (r[0], r[1], r[2], r[6]))
+
+    def node_rows(self) -> list[tuple]:
+        """One tuple per node in the order of :data:`NODE_COLUMNS`, sorted by name."""
+        return sorted((n, d["kind"], d["equity_usd"], d["external_assets_usd"]) for n, d in self.graph.nodes(data=True))
+
+    def edges_frame(self) -> pd.DataFrame:
+        """:meth:`edge_rows` as a DataFrame, columns :data:`EDGE_COLUMNS`."""
+        return pd.DataFrame(self.edge_rows(), columns=list(EDGE_COLUMNS))
 
     def nodes_frame(self) -> pd.DataFrame:
-        """One row per node, sorted by name, columns :data:`NODE_COLUMNS`."""
-        rows = [(n, d["kind"], d["equity_usd"], d["external_assets_usd"]) for n, d in self.graph.nodes(data=True)]
-        return pd.DataFrame(sorted(rows), columns=list(NODE_COLUMNS))
+        """:meth:`node_rows` as a DataFrame, columns :data:`NODE_COLUMNS`."""
+        return pd.DataFrame(self.node_rows(), columns=list(NODE_COLUMNS))
 
     def simple(self, weight: str = "amount_usd") -> nx.DiGraph:
         """A ``DiGraph`` with parallel edges merged (their ``weight`` summed), node data kept."""

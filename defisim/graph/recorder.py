@@ -3,7 +3,8 @@
 Called once per block after its transactions, an :class:`ExposureRecorder`
 
 - writes the live graph (each protocol's ``exposures()`` plus the scenario's ``[ecosystem]``,
-  minus the cut edges) to the ``exposures`` table every ``every_blocks`` blocks and at every block
+  minus the cut edges) to the ``exposures`` table at the start (block 0, before the first
+  block), every ``every_blocks`` blocks and at every block
   that added a row to a liquidation or bad-debt table;
 - tracks each node's *distress* ``h ∈ [0, 1]``: a protocol's own measure (``distress()``: a lending
   pool's deficit over its deposits, an oracle's fall from its first price), a token's that of the
@@ -24,7 +25,7 @@ from collections import defaultdict
 from typing import Mapping
 
 from ..eventlog import Column, EventLog
-from .exposure import EDGE_COLUMNS, NODE_COLUMNS, ExposureGraph
+from .exposure import ExposureGraph
 from .spec import EcosystemSpec, ExposureSpec
 
 __all__ = ["ExposureRecorder", "EXPOSURE_COLUMNS", "NODE_SNAPSHOT_COLUMNS", "LOSS_COLUMNS", "TRIGGER_TABLES"]
@@ -32,7 +33,7 @@ __all__ = ["ExposureRecorder", "EXPOSURE_COLUMNS", "NODE_SNAPSHOT_COLUMNS", "LOS
 EXPOSURE_COLUMNS = [
     Column("block", "int64", "block after which the snapshot was taken"),
     Column("time_ms", "int64", "its timestamp (ms)"),
-    Column("trigger", "string", "'start', 'cadence' or 'event' (a liquidation or bad debt in the block)"),
+    Column("trigger", "string", "'start' (block 0), 'cadence' or 'event' (a liquidation or bad debt in the block)"),
     Column("source", "string", "node that loses when the target fails"),
     Column("target", "string", "node it is exposed to"),
     Column("kind", "string", "collateral, backing, lp, oracle, debt or wrapping"),
@@ -58,7 +59,7 @@ LOSS_COLUMNS = [
     Column("target_distress", "float64", "the target's distress (running maximum) that caused it"),
 ]
 #: Tables whose new rows make the block a snapshot block.
-TRIGGER_TABLES = ("liquidations", "perp_liquidations", "unified_liquidations", "pool_perp_events", "stablecoin_settlements")
+TRIGGER_TABLES = ("liquidations", "perp_liquidations", "unified_liquidations", "pool_perp_events")
 
 
 class ExposureRecorder:
@@ -77,7 +78,8 @@ class ExposureRecorder:
         self.pending: list[tuple[int, tuple]] = []  # (due block, loss row) for delayed edges
         self._seen_rows: dict[str, int] = {}
         self._token_distress: dict[str, float] = {}
-        self.graph: ExposureGraph | None = None
+        self._watched: list[str] = []
+        self.graph = self.snapshot(0, 0, "start")  # block 0: the state before the first block
 
     def _triggered(self) -> bool:
         counts = self.log.mark()
@@ -88,12 +90,33 @@ class ExposureRecorder:
     def snapshot(self, block: int, time_ms: int, trigger: str) -> ExposureGraph:
         """Build the live graph and write it to the ``exposures`` table."""
         g = ExposureGraph.from_protocols(self.protocols, self.ecosystem, self.spec.cut, self.spec.large_account_usd)
-        for row in g.edges_frame()[list(EDGE_COLUMNS)].itertuples(index=False):
+        edges = g.edge_rows()
+        for row in edges:
             self.table.append((block, time_ms, trigger, *row))
-        for row in g.nodes_frame()[list(NODE_COLUMNS)].itertuples(index=False):
+        for row in g.node_rows():
             self.node_table.append((block, *row))
         self.graph = g
+        # what the per-block propagation reads, until the next snapshot: the edges that carry
+        # losses (oracle edges hold no value), their targets, and the oracle that prices each token
+        self._carriers = [(u, v, kind, amount * (1.0 - recovery), delay)
+                          for u, v, kind, amount, recovery, delay, _ in edges
+                          if kind != "oracle" and amount > 0 and recovery < 1]
+        self._pricing = {}
+        for u, v, kind, _, _, _, asset in edges:
+            if kind == "oracle" and asset and v in self.protocols:
+                self._pricing.setdefault(asset, set()).add(v)
+        watched = sorted({v for _, v, _, _, _ in self._carriers})
+        self._update_token_distress()
+        for v in set(watched) - set(self._watched):  # an edge carries only what happens after it exists
+            self.peak[v] = max(self.peak[v], self.distress(v))
+        self._watched = watched
         return g
+
+    def _update_token_distress(self) -> None:
+        """A token is as distressed as the most distressed oracle pricing it."""
+        self._token_distress = {}
+        self._token_distress = {asset: max(self.distress(o) for o in sorted(oracles))
+                                for asset, oracles in self._pricing.items()}
 
     def distress(self, node: str) -> float:
         """``h`` of ``node`` now, in [0, 1] (see the module docstring)."""
@@ -109,34 +132,25 @@ class ExposureRecorder:
         """Per block (after its transactions): snapshot when due, then push losses."""
         number, time_ms = block.number, block.time_ms
         triggered = self._triggered()
-        if self.graph is None:
-            self.snapshot(number, time_ms, "start")
-        elif self.spec.on_events and triggered:
+        if self.spec.on_events and triggered:
             self.snapshot(number, time_ms, "event")
         elif self.spec.every_blocks and number % self.spec.every_blocks == 0:
             self.snapshot(number, time_ms, "cadence")
         self._propagate(number, time_ms)
 
     def _propagate(self, number: int, time_ms: int) -> None:
-        g = self.graph.graph
-        # a token is as distressed as the oracle that prices it (oracle edges name the token)
-        self._token_distress = {}
-        for _, v, d in g.edges(data=True):
-            if d["kind"] == "oracle" and d.get("asset") and v in self.protocols:
-                self._token_distress[d["asset"]] = max(self._token_distress.get(d["asset"], 0.0),
-                                                       self.distress(v))
+        self._update_token_distress()
         rises = {}
-        for v in sorted(g.nodes):
+        for v in self._watched:
             h = self.distress(v)
             if h > self.peak[v] + 1e-12:
                 rises[v] = (h - self.peak[v], h)
                 self.peak[v] = h
-        for u, v, d in sorted(g.edges(data=True), key=lambda e: (e[0], e[1], e[2]["kind"])):
-            # oracle edges carry no value of their own: the price reaches the token they name
-            if v in rises and d["kind"] != "oracle" and d["amount_usd"] > 0 and d["recovery"] < 1:
-                dh, h = rises[v]
-                row = (u, v, d["kind"], d["amount_usd"] * (1.0 - d["recovery"]) * dh, h)
-                self.pending.append((number + d["delay_blocks"], row))
+        if rises:
+            for u, v, kind, exposed, delay in self._carriers:
+                if v in rises:
+                    dh, h = rises[v]
+                    self.pending.append((number + delay, (u, v, kind, exposed * dh, h)))
         due = [row for at, row in self.pending if at <= number]
         self.pending = [(at, row) for at, row in self.pending if at > number]
         for u, v, kind, loss, h in due:

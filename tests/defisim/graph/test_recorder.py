@@ -40,8 +40,8 @@ def test_a_fall_reaches_the_counterparty_after_its_delay_and_travels_on(sandbox)
 def test_snapshots_follow_the_cadence_and_a_cut_edge_carries_nothing(sandbox):
     res = _run(sandbox, exposures={"every_blocks": 3, "cut": [{"source": "fund", "target": "px"}]})
     snaps = res.exposures.groupby("block")["trigger"].first().to_dict()
-    assert snaps == {1: "start", 3: "cadence", 6: "cadence"}
+    assert snaps == {0: "start", 3: "cadence", 6: "cadence"}
     assert not ((res.exposures["source"] == "fund") & (res.exposures["target"] == "px")).any()
     assert len(res.contagion_losses) == 0
-    nodes = res.exposure_nodes[res.exposure_nodes["block"] == 1].set_index("name")["kind"].to_dict()
+    nodes = res.exposure_nodes[res.exposure_nodes["block"] == 0].set_index("name")["kind"].to_dict()
     assert nodes == {"fund": "protocol", "treasury": "account", "px": "protocol", "usd": "token"}
