@@ -50,6 +50,7 @@ __all__ = [
     "TvlReport",
     "base_assets",
     "tvl_double_counting",
+    "tvl_double_counting_python",
     "tvl_inflation",
     "loop_leverage",
     "loop_liquidation_fall",
@@ -200,6 +201,71 @@ def tvl_double_counting(G, weight: str | Callable = "amount_usd", max_iter: int 
             break
     unbacked += float(mass.sum())
     multiplier = {nodes[i]: float(absorbed[i] / value[i]) for i in np.flatnonzero(is_base & (value > 0.0))}
+    inflation = reported / counted_once if counted_once > 0.0 else float("nan")
+    return TvlReport(reported, counted_once, inflation, multiplier, unbacked)
+
+
+def tvl_double_counting_python(G, weight: str | Callable = "amount_usd", max_iter: int = 10_000) -> TvlReport:
+    """Reference version of :func:`tvl_double_counting`: the same definitions, followed edge by
+    edge in plain Python (dicts and a depth-first search) instead of sparse matrix products.
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> G = nx.MultiDiGraph()
+    >>> G.add_nodes_from([("B", {"kind": "token"}), ("T1", {"kind": "token"}), ("P1", {"kind": "protocol"}),
+    ...                   ("P2", {"kind": "protocol"})])
+    >>> for u, v, kind, usd in [("P1", "B", "collateral", 100.0), ("T1", "P1", "backing", 100.0),
+    ...                         ("P2", "T1", "collateral", 50.0)]:
+    ...     _ = G.add_edge(u, v, kind=kind, amount_usd=usd)
+    >>> r = tvl_double_counting_python(G)
+    >>> r.reported_usd, r.counted_once_usd, r.inflation, r.multiplier
+    (150.0, 100.0, 1.5, {'B': 1.5})
+    """
+    wfn = edge_weight_function(weight)
+    kind = dict(G.nodes(data="kind"))
+    base = set(base_assets(G))
+    derives: dict = {v: [] for v in G}  # node -> [(node it derives from, USD)]
+    reported, mass = 0.0, {}
+    for u, v, d in G.edges(data=True):
+        if d.get("kind") not in DERIVATION_KINDS:
+            continue
+        amount = wfn(u, v, d)
+        derives[u].append((v, amount))
+        if d["kind"] in DEPOSIT_KINDS and kind.get(u) in _HOLDERS:
+            reported += amount
+            mass[v] = mass.get(v, 0.0) + amount
+    # counted once: what reaches base assets from the protocols and everything they reach
+    reached, stack = set(), [v for v in G if kind.get(v) in _HOLDERS]
+    while stack:
+        v = stack.pop()
+        if v not in reached:
+            reached.add(v)
+            stack.extend(w for w, _ in derives[v])
+    value = {b: 0.0 for b in base}
+    for v in reached - base:
+        for w, amount in derives[v]:
+            if w in base:
+                value[w] += amount
+    # each reported claim, split in proportion to what its node derives from, until it lands
+    absorbed, unbacked = {b: 0.0 for b in base}, 0.0
+    for _ in range(max_iter):
+        moving: dict = {}
+        for v, m in mass.items():
+            total = sum(a for _, a in derives[v])
+            if v in base:
+                absorbed[v] += m
+            elif total <= 0.0:
+                unbacked += m
+            else:
+                for w, amount in derives[v]:
+                    moving[w] = moving.get(w, 0.0) + m * amount / total
+        mass = moving
+        if sum(mass.values()) <= 1e-15 * max(reported, 1.0):
+            break
+    unbacked += sum(mass.values())
+    counted_once = sum(value.values())
+    multiplier = {b: absorbed[b] / value[b] for b in G if b in base and value[b] > 0.0}
     inflation = reported / counted_once if counted_once > 0.0 else float("nan")
     return TvlReport(reported, counted_once, inflation, multiplier, unbacked)
 
