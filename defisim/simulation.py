@@ -12,7 +12,7 @@ from .background import BackgroundDemand
 from .chain import Chain
 from .eventlog import EventLog
 from .execution import Executor
-from .graph.recorder import ExposureRecorder
+from .graph.recorder import ExposureRecorder, contagion_summary
 from .network import LatencySampler
 from .observe import PriceRecorder
 from .venues import build_markets, market_maker_process
@@ -169,7 +169,7 @@ class Simulation:
             tables = self.log.frames()
         if bar is not None:
             bar.close()
-        summary: dict[str, Any] = {**engine_summary(tables), **crisis_summary(tables)}
+        summary: dict[str, Any] = {**engine_summary(tables), **crisis_summary(tables), **contagion_summary(tables)}
         for name, p in self.protocols.items():
             for k, v in p.summary(tables).items():
                 summary[f"{name}.{k}"] = v

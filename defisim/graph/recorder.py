@@ -28,7 +28,7 @@ from ..eventlog import Column, EventLog
 from .exposure import ExposureGraph
 from .spec import EcosystemSpec, ExposureSpec
 
-__all__ = ["ExposureRecorder", "EXPOSURE_COLUMNS", "NODE_SNAPSHOT_COLUMNS", "LOSS_COLUMNS", "TRIGGER_TABLES"]
+__all__ = ["ExposureRecorder", "contagion_summary", "EXPOSURE_COLUMNS", "NODE_SNAPSHOT_COLUMNS", "LOSS_COLUMNS", "TRIGGER_TABLES"]
 
 EXPOSURE_COLUMNS = [
     Column("block", "int64", "block after which the snapshot was taken"),
@@ -157,3 +157,16 @@ class ExposureRecorder:
             self.losses.append((number, time_ms, u, v, kind, loss, h))
             if u in self.abstract:
                 self.received_usd[u] += loss
+
+
+def contagion_summary(tables: Mapping) -> dict:
+    """Headline figures of the losses carried along exposure edges (``contagion_losses``): the
+    total (USD), the nodes reached, and the first block a loss reached a node."""
+    losses = tables.get("contagion_losses")
+    if losses is None or not len(losses):
+        return {"contagion_loss_usd": 0.0, "contagion_nodes_hit": 0, "contagion_first_block": -1}
+    return {
+        "contagion_loss_usd": float(losses["loss_usd"].sum()),
+        "contagion_nodes_hit": int(losses.loc[losses["loss_usd"] > 0, "source"].nunique()),
+        "contagion_first_block": int(losses["block"].min()),
+    }

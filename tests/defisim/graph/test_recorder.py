@@ -35,6 +35,9 @@ def test_a_fall_reaches_the_counterparty_after_its_delay_and_travels_on(sandbox)
     # blocks later, so its own distress is 16 / 20 = 0.8, which the treasury takes at once: 10 × 0.8
     assert rows == [[fell + 2, "fund", "px", pytest.approx(16.0), pytest.approx(0.4)],
                     [fell + 3, "treasury", "fund", pytest.approx(8.0), pytest.approx(0.8)]]
+    summary = res.summary()
+    assert summary["contagion_loss_usd"] == pytest.approx(24.0)
+    assert (summary["contagion_nodes_hit"], summary["contagion_first_block"]) == (2, fell + 2)
 
 
 def test_snapshots_follow_the_cadence_and_a_cut_edge_carries_nothing(sandbox):
