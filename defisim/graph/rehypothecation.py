@@ -303,8 +303,8 @@ def tvl_inflation(f, k):
 def loop_leverage(ltv, loops):
     """Collateral per unit of equity after ``loops`` borrow → swap → re-supply rounds.
 
-    ``(1 − λ^(n+1)) / (1 − λ)``, limit ``1 / (1 − λ)``; debt is this minus 1. Duplicates
-    ``protocols.lending.loops.loop_leverage`` (the engine does not import protocol models).
+    ``(1 − λ^(n+1)) / (1 − λ)``, limit ``1 / (1 − λ)``; debt is this minus 1 (mechanics §10.4;
+    ``protocols.lending.loops`` uses it for the simulated loopers).
 
     Parameters
     ----------

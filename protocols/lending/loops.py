@@ -16,20 +16,9 @@ from typing import Callable
 
 import numpy as np
 
+from defisim.graph.rehypothecation import loop_leverage  # the closed form lives with the graph measures
+
 __all__ = ["loop_leverage", "max_loop_leverage", "loop_roe", "wipeout_fall", "liquidation_fall", "build_loop"]
-
-
-def loop_leverage(ltv, loops):
-    """Leverage ``C/E`` after ``loops`` re-supplies: ``(1 − λ^(k+1)) / (1 − λ)``.
-
-    Examples
-    --------
-    >>> loop_leverage(0.9, 0), round(loop_leverage(0.9, 1), 12), round(loop_leverage(0.9, 400), 9)
-    (1.0, 1.9, 10.0)
-    """
-    lam = np.asarray(ltv, dtype=np.float64)
-    out = (1.0 - lam ** (np.asarray(loops, dtype=np.float64) + 1.0)) / (1.0 - lam)
-    return float(out) if out.ndim == 0 else out
 
 
 def max_loop_leverage(ltv):

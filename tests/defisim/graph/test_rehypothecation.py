@@ -108,13 +108,6 @@ def test_lp1():
     np.testing.assert_allclose(loop_leverage(0.8, np.arange(200))[-1], 5.0)
 
 
-def test_loop_leverage_duplicates_the_protocol_closed_form():
-    from protocols.lending.loops import loop_leverage as protocol_loop_leverage
-
-    lam, n = np.linspace(0.0, 0.95, 20), np.arange(20)
-    np.testing.assert_allclose(loop_leverage(lam, n), protocol_loop_leverage(lam, n), rtol=1e-15)
-
-
 def random_digraph(seed: int, n: int, m: int) -> nx.MultiDiGraph:
     rng = np.random.default_rng(seed)
     G = nx.MultiDiGraph()
