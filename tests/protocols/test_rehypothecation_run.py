@@ -64,3 +64,15 @@ def test_every_liquidation_block_has_a_snapshot_and_losses_reach_declared_counte
     assert set(fund["target"]) >= {"wsteth"} and set(treasury["target"]) == {"restaking_fund"}
     assert treasury["block"].min() >= fund["block"].min() + 10  # the treasury's edge has a 10-block delay
     assert treasury["loss_usd"].sum() <= 2_000_000 + 1e-6  # never more than its exposure
+
+
+def test_the_graph_tables_are_identical_for_the_same_seed(runs, tmp_path):
+    import filecmp
+
+    _, first = runs["base"]
+    again = Simulation(load_scenario("rehypothecation")).run()
+    names = ["exposures.parquet", "exposure_nodes.parquet", "contagion_losses.parquet"]
+    first.save(tmp_path / "a")
+    again.save(tmp_path / "b")
+    match, mismatch, errors = filecmp.cmpfiles(tmp_path / "a", tmp_path / "b", names, shallow=False)
+    assert match == names and len(first.contagion_losses) > 0
