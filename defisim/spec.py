@@ -12,6 +12,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSche
 from .distributions import Distribution, Fixed, LatencyMs, LogNormal
 from .graph.spec import EcosystemSpec, ExposureSpec
 from .market_spec import MarketSpec
+from .sweep.spec import SweepSpec
 from .units import parse_duration_ms
 
 __all__ = [
@@ -126,3 +127,5 @@ class ScenarioSpec(_Spec):
     agents: tuple[AgentSpec, ...] = ()
     exposures: ExposureSpec = ExposureSpec()
     ecosystem: EcosystemSpec = EcosystemSpec()
+    # a sweep is not part of any one run: left out of the dump, so of the scenario hash
+    sweep: SweepSpec | None = Field(None, exclude=True, description="parameter sweep (defisim sweep)")

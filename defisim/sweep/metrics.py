@@ -1,0 +1,191 @@
+"""Risk metrics across the runs of each point of a sweep (DESIGN §8): the distribution of bad
+debt, value at risk and expected shortfall of bad debt and of liquidated volume, probability of
+insolvency, time to liquidate, oracle lag, keepers' profit and gas, capital efficiency.
+
+Everything is computed from the runs' summaries (the ``runs`` table of a sweep): no run is
+re-read. Losses are positive numbers; the tail is the upper tail.
+
+References
+----------
+.. [1] R. T. Rockafellar and S. Uryasev, "Conditional value-at-risk for general loss
+   distributions", Journal of Banking & Finance 26 (2002) 1443–1471.
+"""
+from __future__ import annotations
+
+import math
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+from .plan import PARAM_PREFIX
+from .store import STATUS_OK
+
+__all__ = ["var", "cvar", "risk_metrics", "efficiency_key", "LEVELS", "QUANTILES"]
+
+#: Confidence levels of VaR and CVaR.
+LEVELS = (0.95, 0.99)
+#: Quantiles of bad debt reported per point (linear interpolation, as ``numpy.quantile``).
+QUANTILES = (0.5, 0.9, 0.99)
+
+
+def _losses(x: Iterable[float]) -> np.ndarray:
+    a = np.asarray(list(x) if not isinstance(x, (np.ndarray, pd.Series)) else x, dtype=float)
+    return a[~np.isnan(a)]
+
+
+def var(losses: Iterable[float], alpha: float) -> float:
+    """Value at risk at level ``alpha``: the smallest loss ``v`` with ``P(L ≤ v) ≥ alpha``.
+
+    On a sample of ``n`` losses that is the ``⌈alpha · n⌉``-th smallest (the empirical
+    distribution's lower ``alpha``-quantile, no interpolation). NaNs are ignored; an empty
+    sample gives NaN.
+
+    Parameters
+    ----------
+    losses : array_like
+        Losses (positive = loss), e.g. bad debt in USD.
+    alpha : float
+        Confidence level in (0, 1), e.g. 0.95.
+
+    Examples
+    --------
+    >>> var(range(1, 101), 0.95), var(range(1, 101), 0.99), var([5.0, 1.0, 3.0], 0.5)
+    (95.0, 99.0, 3.0)
+    """
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    a = np.sort(_losses(losses))
+    if not a.size:
+        return float("nan")
+    k = max(math.ceil(alpha * a.size - 1e-12), 1)  # the tolerance keeps 0.95 * 100 at 95
+    return float(a[k - 1])
+
+
+def cvar(losses: Iterable[float], alpha: float) -> float:
+    """Conditional value at risk (expected shortfall) at level ``alpha``.
+
+    ``CVaR = VaR + E[(L − VaR)⁺] / (1 − alpha)`` (Rockafellar–Uryasev [1]_), on the empirical
+    distribution of the sample: the mean of the worst ``(1 − alpha)`` share of outcomes,
+    counting the VaR outcome for the fraction of it that falls in the tail. When
+    ``alpha · n`` is an integer it is the plain mean of the ``n − alpha · n`` largest losses.
+    Always ``VaR ≤ CVaR ≤ max``.
+
+    Examples
+    --------
+    >>> cvar(range(1, 101), 0.95)   # mean of 96 … 100
+    98.0
+    >>> cvar([0.0] * 19 + [100.0], 0.95), cvar([0.0] * 19 + [100.0], 0.99)
+    (100.0, 100.0)
+    >>> round(cvar([1.0, 2.0, 3.0, 4.0], 0.6), 6)   # VaR 3; tail: 0.4 of mass, 0.15 at 3, 0.25 at 4
+    3.625
+    """
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    a = np.sort(_losses(losses))
+    if not a.size:
+        return float("nan")
+    # in sample terms: the VaR outcome plus the losses' excess over it, spread over the tail's
+    # mass n − alpha·n (exact when nothing lies beyond the VaR outcome)
+    an = alpha * a.size
+    k = max(math.ceil(an - 1e-12), 1)
+    v = a[k - 1]
+    return float(v + (a[k:] - v).sum() / (a.size - an))
+
+
+def efficiency_key(columns: Iterable[str], wanted: str | None = None) -> str | None:
+    """The summary key that measures capital efficiency: ``wanted`` if given, else the first
+    ``<pool>.ltv_used`` among ``columns`` (None if there is none).
+
+    >>> efficiency_key(["bad_debt_usd", "aave.ltv_used", "spark.ltv_used"])
+    'aave.ltv_used'
+    """
+    if wanted:
+        return wanted
+    return next((c for c in columns if c.endswith(".ltv_used") and not c.startswith(PARAM_PREFIX)), None)
+
+
+def _col(runs: pd.DataFrame, key: str | None) -> pd.Series:
+    if key is None or key not in runs:
+        return pd.Series(np.nan, index=runs.index, dtype=float)
+    return pd.to_numeric(runs[key], errors="coerce").astype(float)
+
+
+def _mean(x: pd.Series) -> float:
+    x = x.dropna()
+    return float(x.mean()) if len(x) else float("nan")
+
+
+def _point_metrics(g: pd.DataFrame, insolvency_usd: float, eff: str | None) -> dict:
+    bad, liq = _col(g, "bad_debt_usd"), _col(g, "liquidated_usd")
+    row: dict = {"bad_debt_mean_usd": _mean(bad)}
+    for q in QUANTILES:
+        row[f"bad_debt_p{round(q * 100):02d}_usd"] = float(np.quantile(bad.dropna(), q)) if bad.notna().any() else float("nan")
+    for name, x in (("bad_debt", bad), ("liquidated", liq)):
+        for level in LEVELS:
+            row[f"{name}_var{round(level * 100)}_usd"] = var(x, level)
+            row[f"{name}_cvar{round(level * 100)}_usd"] = cvar(x, level)
+    row["liquidated_mean_usd"] = _mean(liq)
+    row["p_insolvency"] = float((bad.dropna() > insolvency_usd).mean()) if bad.notna().any() else float("nan")
+    ttl = _col(g, "time_to_liquidate_s")
+    row["time_to_liquidate_mean_s"] = _mean(ttl)
+    row["time_to_liquidate_max_s"] = float(ttl.max()) if ttl.notna().any() else float("nan")
+    lag = _col(g, "oracle_lag_max_s")
+    row["oracle_lag_max_mean_s"] = _mean(lag)
+    row["oracle_lag_max_s"] = float(lag.max()) if lag.notna().any() else float("nan")
+    row["keeper_profit_mean_usd"] = _mean(_col(g, "keeper_profit_usd"))
+    row["keeper_gas_mean_eth"] = _mean(_col(g, "keeper_gas_eth"))
+    row["ltv_used_mean"] = _mean(_col(g, eff))
+    pool = eff.rsplit(".", 1)[0] if eff and eff.endswith(".ltv_used") else None
+    row["borrowable_mean_usd"] = _mean(_col(g, f"{pool}.borrowable_usd" if pool else None))
+    return row
+
+
+def risk_metrics(runs: pd.DataFrame, insolvency_usd: float = 0.0, efficiency: str | None = None) -> pd.DataFrame:
+    """Risk metrics per point from a sweep's ``runs`` table (one row per run).
+
+    Only successful runs (``status == "ok"``) enter the statistics; ``runs`` and ``failed``
+    count them per point. Source keys of the run summary (docs/results.md): ``bad_debt_usd``,
+    ``liquidated_usd``, ``time_to_liquidate_s``, ``oracle_lag_max_s``, ``keeper_profit_usd``,
+    ``keeper_gas_eth``, and capital efficiency from ``<pool>.ltv_used`` and
+    ``<pool>.borrowable_usd`` (the pool of ``efficiency``). A metric whose key no run has is NaN.
+
+    ==============================  =====  ======================================================
+    column                          unit   meaning
+    ==============================  =====  ======================================================
+    ``point``, ``point_key``        —      the point (plan order, stable key)
+    ``param.<path>``                —      its swept values
+    ``runs``, ``failed``            count  successful and failed runs
+    ``bad_debt_mean_usd``           USD    mean bad debt
+    ``bad_debt_p50_usd`` …          USD    quantiles 50, 90, 99 % (linear interpolation)
+    ``bad_debt_var95_usd`` …        USD    VaR at 95 and 99 % (:func:`var`)
+    ``bad_debt_cvar95_usd`` …       USD    CVaR at 95 and 99 % (:func:`cvar`)
+    ``liquidated_var95_usd`` …      USD    liquidations-at-risk: VaR / CVaR of liquidated debt
+    ``liquidated_mean_usd``         USD    mean liquidated debt
+    ``p_insolvency``                —      share of runs with bad debt above ``insolvency_usd``
+    ``time_to_liquidate_mean_s``    s      mean over runs with an HF < 1 backlog; and ``_max_s``
+    ``oracle_lag_max_mean_s``       s      mean over runs of the largest oracle lag; and the max
+    ``keeper_profit_mean_usd``      USD    mean keepers' realised profit before gas
+    ``keeper_gas_mean_eth``         ETH    mean gas paid on liquidation calls
+    ``ltv_used_mean``               —      mean LTV in use at the start (capital efficiency)
+    ``borrowable_mean_usd``         USD    mean borrowing power of the starting collateral
+    ==============================  =====  ======================================================
+
+    Examples
+    --------
+    >>> runs = pd.DataFrame({"point": [0] * 4 + [1] * 4, "point_key": ["a"] * 4 + ["b"] * 4,
+    ...                      "status": ["ok"] * 8, "bad_debt_usd": [0, 0, 0, 100.0, 0, 0, 0, 0]})
+    >>> m = risk_metrics(runs)
+    >>> m[["point", "runs", "bad_debt_mean_usd", "bad_debt_cvar95_usd", "p_insolvency"]].to_dict("records")[0]
+    {'point': 0, 'runs': 4, 'bad_debt_mean_usd': 25.0, 'bad_debt_cvar95_usd': 100.0, 'p_insolvency': 0.25}
+    """
+    params = [c for c in runs.columns if c.startswith(PARAM_PREFIX)]
+    eff = efficiency_key(runs.columns, efficiency)
+    rows = []
+    for (point, key), g in runs.groupby(["point", "point_key"], sort=True):
+        ok = g[g["status"] == STATUS_OK]
+        row = {"point": int(point), "point_key": key, **{p: g[p].iloc[0] for p in params},
+               "runs": int(len(ok)), "failed": int(len(g) - len(ok))}
+        row.update(_point_metrics(ok, insolvency_usd, eff))
+        rows.append(row)
+    return pd.DataFrame(rows)
