@@ -1,4 +1,4 @@
-"""Command line: ``defisim run | graph | validate | schema | scenarios`` (DESIGN §7, §8).
+"""Command line: ``defisim run | graph | validate | schema | scenarios | sweep | compare`` (DESIGN §7, §8).
 
 Bad input gives one line on stderr, ``defisim: error: …``, and exit status 2; never a
 traceback.
@@ -43,7 +43,36 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     sub.add_parser("schema", help="print the JSON schema of the scenario format")
     sub.add_parser("scenarios", help="list the built-in scenarios")
+    _sweep_parsers(sub)
     return p
+
+
+def _sweep_parsers(sub) -> None:
+    s = sub.add_parser("sweep", help="run or resume a parameter sweep (overrides × seeds) and rank its points by risk")
+    s.add_argument("scenario", nargs="?", default=None, help="scenario file or built-in name; its [sweep] section, if any, is the start")
+    s.add_argument("--grid", action="append", default=[], metavar="PATH=V1,V2,...", help="a grid axis (repeatable; axes multiply)")
+    s.add_argument("--zip", action="append", default=[], metavar="PATH=V1,V2,...",
+                   help="lists walked in step: all --zip paths form one axis (equal lengths)")
+    s.add_argument("--sample", action="append", default=[], metavar="PATH=LOW:HIGH", help="a range sampled --samples times (repeatable)")
+    s.add_argument("--samples", type=int, default=None, metavar="N", help="points drawn in the --sample ranges")
+    s.add_argument("--method", choices=["lhs", "random"], default="lhs", help="sampling: Latin hypercube (default) or random")
+    s.add_argument("--seeds", type=int, default=None, metavar="N", help="runs per point (replicates)")
+    s.add_argument("--sweep-seed", type=int, default=None, metavar="N", help="seed every run's seed derives from")
+    s.add_argument("--paired", action="store_true", default=None, help="the same seeds at every point (common random numbers)")
+    s.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override the base scenario")
+    s.add_argument("--workers", type=int, default=None, metavar="N", help="local processes (default: all CPUs; 1: in this process)")
+    s.add_argument("--dask", default=None, metavar="ADDRESS", help="run on a Dask scheduler at ADDRESS, or 'local' for a local cluster")
+    s.add_argument("--out", default="sweep", help="sweep directory, resumed if it exists (default: ./sweep)")
+    s.add_argument("--tables", action="store_true", help="also store every run's full tables")
+    s.add_argument("--retry-failed", action="store_true", help="run again the runs recorded as failed")
+    s.add_argument("--axes", default=None, metavar="PATH[,PATH]", help="swept paths of the heatmap (default: the first two)")
+    s.add_argument("--rank-by", default=None, metavar="METRIC", help="metric ranking the points, lowest first (default: bad_debt_cvar95_usd)")
+    s.add_argument("--top", type=int, default=20, metavar="N", help="ranked points printed (default: 20)")
+    s.add_argument("--no-progress", action="store_true", help="do not show progress")
+    c = sub.add_parser("compare", help="compare two runs or two sweeps (their directories)")
+    c.add_argument("a", help="results directory (meta.json) or sweep directory (sweep.json)")
+    c.add_argument("b", help="the same kind as A")
+    c.add_argument("--out", default=None, metavar="FILE", help="also write the comparison as CSV")
 
 
 def _cmd_run(args) -> int:
@@ -125,6 +154,51 @@ def _cmd_graph(args) -> int:
     return 0
 
 
+def _cmd_sweep(args) -> int:
+    from .sweep.api import ranking_columns, run_sweep
+    from .sweep.report import short_names
+    from .sweep.spec import parse_range, parse_values
+
+    grid = dict(parse_values(g, "--grid") for g in args.grid)
+    zipped = dict(parse_values(z, "--zip") for z in args.zip)
+    sample = None
+    if args.sample or args.samples is not None:
+        if not (args.sample and args.samples):
+            raise ValueError("--sample and --samples go together")
+        sample = {"method": args.method, "n": args.samples, "ranges": dict(parse_range(r) for r in args.sample)}
+    report = {k: v for k, v in (("axes", args.axes.split(",") if args.axes else None), ("rank_by", args.rank_by)) if v}
+    res = run_sweep(args.scenario, grid=grid, zip=zipped, sample=sample, seeds=args.seeds, seed=args.sweep_seed,
+                    paired=args.paired, overrides=args.overrides, out=args.out, workers=args.workers, dask=args.dask,
+                    keep_tables=args.tables, retry_failed=args.retry_failed, report=report,
+                    progress=not args.no_progress)
+    spec, runs = res.plan.spec, res.runs
+    failed = runs[runs["status"] != "ok"]
+    print(f"sweep of {res.plan.base.get('name')} ({res.plan.source}), hash {res.plan.base_hash[:12]}: "
+          f"{len(res.plan.points)} points × {spec.seeds} seeds = {len(runs)} runs, {len(failed)} failed")
+    for _, row in failed.head(5).iterrows():
+        print(f"  failed: run {row['run_id']} (point {row['point']}, seed {row['seed']}): {row['error']}")
+    table = res.ranking[ranking_columns(res.ranking)].head(args.top)
+    print(f"points ranked by {spec.report.rank_by} (lowest first; pareto: on the frontier of bad-debt CVaR 95% and LTV used):")
+    print(table.rename(columns=short_names(table.columns)).to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
+    written = sorted(p.name for p in res.directory.iterdir() if p.is_file())
+    print(f"written to {res.directory}/: {', '.join(written)} (one part per run in runs/)")
+    return 0
+
+
+def _cmd_compare(args) -> int:
+    from .sweep.comparison import compare
+
+    table = compare(args.a, args.b)
+    print(f"A = {args.a}, B = {args.b}")
+    from .sweep.report import short_names
+
+    print(table.rename(columns=short_names(table.columns)).to_string(index=False, float_format=lambda v: f"{v:,.6g}"))
+    if args.out:
+        table.to_csv(args.out, index=False)
+        print(f"written: {args.out}")
+    return 0
+
+
 def _cmd_validate(args) -> int:
     from .scenario import load_scenario
 
@@ -151,7 +225,8 @@ def _cmd_scenarios(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``defisim`` command."""
     args = _parser().parse_args(argv)
-    handler = {"run": _cmd_run, "graph": _cmd_graph, "validate": _cmd_validate, "schema": _cmd_schema, "scenarios": _cmd_scenarios}[args.command]
+    handler = {"run": _cmd_run, "graph": _cmd_graph, "validate": _cmd_validate, "schema": _cmd_schema, "scenarios": _cmd_scenarios,
+               "sweep": _cmd_sweep, "compare": _cmd_compare}[args.command]
     try:
         return handler(args)
     except (ValueError, ValidationError, OSError, KeyError) as e:
