@@ -112,27 +112,30 @@ def _cmd_graph(args) -> int:
     from .graph.measures import format_measures, graph_measures
 
     source, out = Path(args.source), Path(args.out)
-    losses, tables, what = None, None, args.source
-    if (source / "meta.json").is_file():
+    distress, tables, what = None, None, args.source
+    is_results, is_file = (source / "meta.json").is_file(), source.suffix in (".csv", ".json")
+    if args.block is not None and not is_results:
+        raise ValueError("--block applies to a results directory only")
+    if args.overrides and (is_results or is_file):
+        raise ValueError("--set applies to a scenario only")
+    if is_results:
         from .results import Results
 
         results = Results.load(source)
-        tables = results.tables
-        snapshots = tables.get("exposures")
-        if snapshots is None or not len(snapshots):
-            raise ValueError(f"{source}: the results hold no exposure snapshots")
+        snapshots, nodes = results.tables.get("exposures"), results.tables.get("exposure_nodes")
+        if snapshots is None or nodes is None or not len(snapshots):
+            raise ValueError(f"{source}: the results hold no exposure snapshots (exposures, exposure_nodes)")
         blocks = snapshots["block"] if args.block is None else snapshots["block"][snapshots["block"] <= args.block]
         if not len(blocks):
             raise ValueError(f"--block {args.block}: the first snapshot is after block {int(snapshots['block'].min())}")
         block = int(blocks.max())
-        nodes = tables["exposure_nodes"]
+        mine = nodes[nodes["block"] == block]
         graph = ExposureGraph.from_frames(snapshots[snapshots["block"] == block].drop(columns=["block", "time_ms", "trigger"]),
-                                          nodes[nodes["block"] == block].drop(columns=["block"]))
-        lost = tables.get("contagion_losses")
-        if lost is not None and len(lost):
-            losses = lost[lost["block"] <= block].groupby("source")["loss_usd"].sum().to_dict()
+                                          mine.drop(columns=["block", "distress"]))
+        distress = dict(zip(mine["name"], mine["distress"]))
+        tables = {name: (t[t["block"] <= block] if "block" in t else t) for name, t in results.tables.items()}
         what = f"{source} at block {block}"
-    elif source.suffix in (".csv", ".json"):
+    elif is_file:
         graph = ExposureGraph.read(source)
     else:
         from .scenario import load_scenario
@@ -147,7 +150,7 @@ def _cmd_graph(args) -> int:
     print(f"exposure graph of {what}")
     print(format_measures(graph_measures(graph)))
     written = graph.write(out / "exposures")
-    written.append(graph_figure(graph, out / "exposures.png", losses=losses, title=f"exposure graph: {what}"))
+    written.append(graph_figure(graph, out / "exposures.png", distress=distress, title=f"exposure graph: {what}"))
     if tables is not None:
         written.append(contagion_figure(tables, out / "contagion.png", title=f"contagion: {source}"))
     print("written: " + ", ".join(str(p) for p in written))

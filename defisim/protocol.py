@@ -132,6 +132,11 @@ class Protocol:
         lending pool's deficit over its deposits): what travels along exposure edges."""
         return 0.0
 
+    def issued_distress(self) -> dict[str, float]:
+        """The same for the tokens this protocol issues (graph node → share lost, in [0, 1]):
+        a lending pool's receipt tokens written down by their reserve's deficit."""
+        return {}
+
     def summary(self, tables: dict) -> dict:
         """Headline metrics of this protocol from the run's result tables."""
         return {}

@@ -166,6 +166,7 @@ class Simulation:
             self.env.run(until=done)
             self.chain.finish()
             self.prices.finish()
+            self.exposures.finish(self.chain.number, int(self.env.now))
             tables = self.log.frames()
         if bar is not None:
             bar.close()

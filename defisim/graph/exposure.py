@@ -108,6 +108,9 @@ class ExposureGraph:
             if name not in g.graph or g.graph.nodes[name]["kind"] == "token":
                 g.add([Node(name, getattr(p, "node_kind", "protocol"))])
             g.add(p.exposures(large_account_usd))
+        if ecosystem is not None:  # what the scenario declares about a node wins over what protocols say
+            g.add(Node(n.name, n.kind, math.nan if n.equity_usd is None else n.equity_usd, n.external_assets_usd)
+                  for n in ecosystem.nodes)
         for name, p in protocols.items():  # a protocol is also an account elsewhere: it stays what it is
             g.graph.nodes[name]["kind"] = getattr(p, "node_kind", "protocol")
         g.remove(cut)
@@ -138,13 +141,13 @@ class ExposureGraph:
         path = Path(path)
         if path.suffix == ".json":
             raw = json.loads(path.read_text())
-            if not isinstance(raw, dict):
-                raise ValueError(f"{path}: expected an object with 'nodes' and 'edges'")
+            if not isinstance(raw, dict) or not all(isinstance(raw.get(k, []), list) for k in ("nodes", "edges")):
+                raise ValueError(f"{path}: expected an object with lists 'nodes' and 'edges'")
             return cls.from_frames(pd.DataFrame(raw.get("edges", [])),
                                    pd.DataFrame(raw.get("nodes", [])) if raw.get("nodes") else None)
         if path.suffix == ".csv":
             nodes = path.with_name(path.stem + ".nodes.csv")
-            return cls.from_frames(pd.read_csv(path), pd.read_csv(nodes) if nodes.exists() else None)
+            return cls.from_frames(_read_csv(path), _read_csv(nodes) if nodes.exists() else None)
         raise ValueError(f"{path}: a graph file is .csv (edge list) or .json")
 
     # -- reading ----------------------------------------------------------------------------
@@ -189,6 +192,13 @@ class ExposureGraph:
         return paths
 
 
+def _read_csv(path: Path) -> pd.DataFrame:
+    """A graph CSV with its names read as text (a node called ``NA`` or ``1e3`` stays one)."""
+    text = {c: str for c in ("source", "target", "kind", "asset", "name")}
+    frame = pd.read_csv(path, dtype=text, keep_default_na=False, na_values={"equity_usd": [""]})
+    return frame.replace({"": math.nan})
+
+
 def _records(frame: pd.DataFrame) -> list[dict]:
     """Rows as dicts without the cells left empty (so the model's defaults apply)."""
     return [{k: v for k, v in row.items() if not (isinstance(v, float) and math.isnan(v))}
@@ -201,4 +211,5 @@ def _explain(error: ValidationError) -> str:
     for e in error.errors():
         where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e["loc"]).lstrip(".")
         lines.append(f"{where}: {e['msg']}")
-    return "; ".join(lines)
+    more = f" (and {len(lines) - 3} more)" if len(lines) > 3 else ""
+    return "; ".join(lines[:3]) + more

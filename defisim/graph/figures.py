@@ -45,12 +45,13 @@ def _layout(g: nx.MultiDiGraph) -> dict:
     return pos
 
 
-def graph_figure(g: ExposureGraph, path: str | Path, *, losses: Mapping[str, float] | None = None,
+def graph_figure(g: ExposureGraph, path: str | Path, *, distress: Mapping[str, float] | None = None,
                  title: str = "exposure graph", max_nodes: int = 150) -> Path:
     """Write a PNG of ``g``: nodes in columns by layer of derivation (base assets left), shaped by
-    kind (token ●, protocol ■, venue ◆, account ▲), coloured by ``losses`` (USD, e.g. a run's
-    ``contagion_losses`` summed per source; grey without); edges coloured by kind, width by
-    ``amount_usd`` (log scale). Graphs above ``max_nodes`` keep their largest nodes by exposure.
+    kind (token ●, protocol ■, venue ◆, account ▲), coloured by ``distress`` (the share of each
+    node's obligations lost, in [0, 1], e.g. from a run's ``exposure_nodes``; grey at 0 or
+    without); edges coloured by kind, width by ``amount_usd`` (log scale). Graphs above
+    ``max_nodes`` keep their largest nodes by exposure.
 
     Examples
     --------
@@ -59,7 +60,7 @@ def graph_figure(g: ExposureGraph, path: str | Path, *, losses: Mapping[str, flo
     >>> g = ExposureGraph()
     >>> g.add([Exposure("aave", "steth", "collateral", 80.0), Exposure("steth", "eth", "backing", 100.0)])
     >>> with tempfile.TemporaryDirectory() as d:
-    ...     graph_figure(g, Path(d) / "g.png", losses={"aave": 5.0}).stat().st_size > 0
+    ...     graph_figure(g, Path(d) / "g.png", distress={"aave": 0.05}).stat().st_size > 0
     True
     """
     G = g.graph
@@ -83,8 +84,7 @@ def graph_figure(g: ExposureGraph, path: str | Path, *, losses: Mapping[str, flo
         ax.annotate("", xy=pos[v], xytext=pos[u], arrowprops=dict(
             arrowstyle="-|>", lw=lw, color=_KIND_COLOR.get(d["kind"], "gray"), alpha=0.6,
             shrinkA=9, shrinkB=9, connectionstyle="arc3,rad=0.08"))
-    loss = {n: float((losses or {}).get(n, 0.0)) for n in G}
-    worst = max(loss.values(), default=0.0)
+    h = {n: float((distress or {}).get(n, 0.0)) for n in G}
     from matplotlib import colormaps
 
     cmap = colormaps["Reds"]
@@ -92,11 +92,11 @@ def graph_figure(g: ExposureGraph, path: str | Path, *, losses: Mapping[str, flo
         nodes = [n for n, k in G.nodes(data="kind") if k == kind]
         if not nodes:
             continue
-        colors = [cmap(0.25 + 0.75 * loss[n] / worst) if worst > 0 and loss[n] > 0 else "lightgray" for n in nodes]
+        colors = [cmap(0.25 + 0.75 * min(h[n], 1.0)) if h[n] > 0 else "lightgray" for n in nodes]
         ax.scatter([pos[n][0] for n in nodes], [pos[n][1] for n in nodes], s=260, marker=marker, c=colors,
                    edgecolors="black", linewidths=0.6, zorder=3, label=kind)
     for n, (x, y) in pos.items():
-        text = str(n) if loss[n] <= 0 else f"{n}\n−{loss[n]:,.0f}"
+        text = str(n) if h[n] <= 0 else f"{n}\nh = {h[n]:.3g}"
         ax.text(x, y - 0.28, text, ha="center", va="top", fontsize=7, zorder=4)
     for kind, color in _KIND_COLOR.items():
         ax.plot([], [], color=color, lw=2, label=f"{kind} edge")
@@ -106,7 +106,8 @@ def graph_figure(g: ExposureGraph, path: str | Path, *, losses: Mapping[str, flo
     layers = sorted({int(p[0]) for p in pos.values()})
     ax.set_xticks(layers)
     ax.margins(0.15)
-    ax.set_title(title + ("; node colour: loss received (USD)" if worst > 0 else ""), fontsize=10)
+    ax.set_title(title + ("; node colour: distress h (share of obligations lost)" if any(h.values()) else ""),
+                 fontsize=10)
     path = Path(path)
     fig.savefig(path, format="png", metadata={"Software": None}, bbox_inches="tight")
     return path
@@ -114,8 +115,9 @@ def graph_figure(g: ExposureGraph, path: str | Path, *, losses: Mapping[str, flo
 
 def contagion_figure(tables: Mapping[str, pd.DataFrame], path: str | Path, *, title: str = "contagion",
                      top: int = 8) -> Path:
-    """Write a PNG of a run's contagion: cumulative loss received per node over blocks (the
-    ``top`` nodes by final loss), and the losses per edge kind per block (bars).
+    """Write a PNG of a run's contagion: cumulative loss received per declared counterparty over
+    blocks (the ``top`` by final loss, from ``contagion_losses``), and the losses per edge kind per
+    block (bars).
 
     Examples
     --------

@@ -14,11 +14,17 @@ __all__ = ["graph_measures", "format_measures"]
 CONCENTRATION_MAX_NODES = 20_000
 
 
+def _lossable(u, v, d) -> float:
+    """What an edge can lose (USD): ``amount × (1 − recovery)``; oracle edges hold no value."""
+    return 0.0 if d["kind"] == "oracle" else d["amount_usd"] * (1.0 - d.get("recovery", 0.0))
+
+
 def graph_measures(g: ExposureGraph, top_k: int = 5) -> dict:
     """The measures of ``g`` as plain data (USD amounts, fractions, node names).
 
     Nodes of unknown equity count as having none (DeFi protocols hold little: contagion.md §9),
-    so any loss passes through them in DebtRank.
+    so any loss passes through them in DebtRank. Concentration and DebtRank weigh each edge by
+    what it can lose, ``amount × (1 − recovery)``; oracle edges hold no value.
 
     Examples
     --------
@@ -37,7 +43,7 @@ def graph_measures(g: ExposureGraph, top_k: int = 5) -> dict:
     tvl = tvl_double_counting(G)
     loops = find_loops(G)
     layers = derivation_layers(G)
-    importance = systemic_importance(G)
+    importance = systemic_importance(G, weight=_lossable)
     top = sorted(importance.items(), key=lambda kv: (-kv[1], str(kv[0])))[:top_k]
     return {
         "nodes": G.number_of_nodes(),
@@ -50,7 +56,8 @@ def graph_measures(g: ExposureGraph, top_k: int = 5) -> dict:
         "loop_components": len(loops.sccs),
         "layers": layers,
         "depth": max(layers.values(), default=0),
-        "concentration": (concentration(G, top_k=top_k) if G.number_of_nodes() <= CONCENTRATION_MAX_NODES else []),
+        "concentration": (concentration(G, weight=_lossable, top_k=top_k)
+                          if G.number_of_nodes() <= CONCENTRATION_MAX_NODES else []),
         "systemic_importance": top,
     }
 

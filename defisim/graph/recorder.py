@@ -1,26 +1,30 @@
-"""The exposure graph in a run (DESIGN §7, contagion.md §8): snapshots, and losses along edges.
+"""The exposure graph in a run (DESIGN §7, contagion.md §8): snapshots, distress, and losses
+that reach declared counterparties.
 
 Called once per block after its transactions, an :class:`ExposureRecorder`
 
 - writes the live graph (each protocol's ``exposures()`` plus the scenario's ``[ecosystem]``,
-  minus the cut edges) to the ``exposures`` table at the start (block 0, before the first
-  block), every ``every_blocks`` blocks and at every block
-  that added a row to a liquidation or bad-debt table;
-- tracks each node's *distress* ``h ∈ [0, 1]``: a protocol's own measure (``distress()``: a lending
-  pool's deficit over its deposits, an oracle's fall from its first price), a token's that of the
-  oracle pricing it, and an abstract counterparty's cumulative loss over its equity;
-- and pushes losses along edges: when the running maximum of ``h_v`` rises by ``Δh``, each edge
-  ``u → v`` carries ``amount_usd × (1 − recovery) × Δh`` to ``u``, ``delay_blocks`` blocks later
-  (oracle edges excepted: they hold no value, their price reaches the token they name)
-  (a linear DebtRank in simulated time, contagion.md §3, §8). Each such loss is a row of
-  ``contagion_losses``; an abstract counterparty's distress is what reached it over its equity,
-  so losses travel on through its own creditors.
+  minus the cut edges) to the ``exposures`` and ``exposure_nodes`` tables at the start (block
+  0, before the first block), every ``every_blocks`` blocks, at every block that added a row to
+  a liquidation table, and after the last block (``end``);
+- records every node's *distress* ``h ∈ [0, 1]`` with each snapshot: a simulated protocol's own
+  measure (``distress()``: a lending pool's deficit over its deposits, an oracle's fall from its
+  first answer), a token's from its issuer (``issued_distress()``: a receipt token written down)
+  or else from the oracle that prices it, and a declared counterparty's losses over its equity;
+- and carries losses to the declared counterparties (``[ecosystem]`` nodes that are neither
+  simulated nor tokens): when the running maximum of ``h_v`` rises by ``Δh``, each of their
+  edges ``u → v`` carries ``amount_usd × (1 − recovery) × Δh`` to ``u``, ``delay_blocks`` blocks
+  later (a linear DebtRank in simulated time, contagion.md §3, §8); a counterparty's distress is
+  what reached it over its equity (all of it with no equity), so losses travel on through its
+  own creditors, within the same block when the delays are 0. Each loss is a row of
+  ``contagion_losses``.
 
-Losses are crystallised at the running maximum: a price that recovers does not give them back.
-Edges are visited in sorted order, so the tables are identical for the same seed.
+Simulated protocols take their losses through their own mechanisms (liquidations, deficits,
+derived prices), which their tables record; the graph does not add them a second time. Losses
+are crystallised at the running maximum: a price that recovers does not give them back; losses
+due after the last block are not recorded. Everything is visited in sorted order, so the tables
+are identical for the same seed.
 """
-from __future__ import annotations
-
 from collections import defaultdict
 from typing import Mapping
 
@@ -33,7 +37,7 @@ __all__ = ["ExposureRecorder", "contagion_summary", "EXPOSURE_COLUMNS", "NODE_SN
 EXPOSURE_COLUMNS = [
     Column("block", "int64", "block after which the snapshot was taken"),
     Column("time_ms", "int64", "its timestamp (ms)"),
-    Column("trigger", "string", "'start' (block 0), 'cadence' or 'event' (a liquidation or bad debt in the block)"),
+    Column("trigger", "string", "'start' (block 0), 'cadence', 'event' (a liquidation in the block) or 'end'"),
     Column("source", "string", "node that loses when the target fails"),
     Column("target", "string", "node it is exposed to"),
     Column("kind", "string", "collateral, backing, lp, oracle, debt or wrapping"),
@@ -48,11 +52,12 @@ NODE_SNAPSHOT_COLUMNS = [
     Column("kind", "string", "token, protocol, venue or account"),
     Column("equity_usd", "float64", "capital buffer (USD; NaN: unknown)"),
     Column("external_assets_usd", "float64", "assets held outside the graph (USD)"),
+    Column("distress", "float64", "share of the node's obligations lost at the snapshot, in [0, 1]"),
 ]
 LOSS_COLUMNS = [
     Column("block", "int64", "block in which the loss reached the source"),
     Column("time_ms", "int64", "its timestamp (ms)"),
-    Column("source", "string", "node that took the loss"),
+    Column("source", "string", "declared counterparty that took the loss"),
     Column("target", "string", "node whose distress caused it"),
     Column("kind", "string", "edge kind"),
     Column("loss_usd", "float64", "amount × (1 − recovery) × rise of the target's distress (USD)"),
@@ -63,7 +68,13 @@ TRIGGER_TABLES = ("liquidations", "perp_liquidations", "unified_liquidations", "
 
 
 class ExposureRecorder:
-    """See the module docstring. ``protocols`` are the run's; ``spec`` its ``[exposures]``."""
+    """See the module docstring. ``protocols`` are the run's; ``spec`` its ``[exposures]``.
+
+    Raises
+    ------
+    ValueError
+        If a cut names no edge of the graph at the start.
+    """
 
     def __init__(self, log: EventLog, protocols: Mapping[str, object], spec: ExposureSpec,
                  ecosystem: EcosystemSpec | None = None):
@@ -71,15 +82,18 @@ class ExposureRecorder:
         self.ecosystem = ecosystem or EcosystemSpec()
         self.table = log.declare("exposures", "exposure-graph snapshots (edge lists)", EXPOSURE_COLUMNS)
         self.node_table = log.declare("exposure_nodes", "the nodes of each exposure snapshot", NODE_SNAPSHOT_COLUMNS)
-        self.losses = log.declare("contagion_losses", "losses carried along exposure edges", LOSS_COLUMNS)
-        self.abstract = {n.name: n for n in self.ecosystem.nodes if n.name not in protocols}
-        self.received_usd: dict[str, float] = defaultdict(float)  # per abstract node
-        self.peak: dict[str, float] = defaultdict(float)  # running maximum of distress per node
+        self.losses = log.declare("contagion_losses", "losses reaching declared counterparties", LOSS_COLUMNS)
+        self.abstract = {n.name: n for n in self.ecosystem.nodes if n.name not in protocols and n.kind != "token"}
+        self.received_usd: dict[str, float] = defaultdict(float)  # per declared counterparty
+        self.peak: dict[str, float] = defaultdict(float)  # running maximum of distress per watched node
         self.pending: list[tuple[int, tuple]] = []  # (due block, loss row) for delayed edges
         self._seen_rows: dict[str, int] = {}
-        self._token_distress: dict[str, float] = {}
         self._watched: list[str] = []
+        self._last: tuple[int, int] = (-1, -1)
         self.graph = self.snapshot(0, 0, "start")  # block 0: the state before the first block
+        for i, c in enumerate(spec.cut):
+            if not self._uncut.has_edge(c.source, c.target):
+                raise ValueError(f"exposures.cut.{i}: the exposure graph has no edge {c.source} → {c.target}")
 
     def _triggered(self) -> bool:
         counts = self.log.mark()
@@ -88,43 +102,49 @@ class ExposureRecorder:
         return hit
 
     def snapshot(self, block: int, time_ms: int, trigger: str) -> ExposureGraph:
-        """Build the live graph and write it to the ``exposures`` table."""
-        g = ExposureGraph.from_protocols(self.protocols, self.ecosystem, self.spec.cut, self.spec.large_account_usd)
+        """Build the live graph, write it and its nodes' distress, and set what the per-block
+        propagation reads until the next snapshot."""
+        g = ExposureGraph.from_protocols(self.protocols, self.ecosystem, (), self.spec.large_account_usd)
+        self._uncut = g.graph.copy()
+        # prices travel along every oracle edge, cut or not: a cut edge carries no loss
+        self._pricing: dict[str, set] = {}
+        self._issuer: dict[str, object] = {}
+        for _, v, d in g.graph.edges(data=True):
+            if d["kind"] == "oracle" and d.get("asset") and v in self.protocols:
+                self._pricing.setdefault(d["asset"], set()).add(v)
+        for name in sorted(self.protocols):
+            for token in self.protocols[name].issued_distress():
+                self._issuer[token] = self.protocols[name]
+        g.remove(self.spec.cut)
         edges = g.edge_rows()
         for row in edges:
             self.table.append((block, time_ms, trigger, *row))
         for row in g.node_rows():
-            self.node_table.append((block, *row))
-        self.graph = g
-        # what the per-block propagation reads, until the next snapshot: the edges that carry
-        # losses (oracle edges hold no value), their targets, and the oracle that prices each token
+            self.node_table.append((block, *row, self.distress(row[0])))
         self._carriers = [(u, v, kind, amount * (1.0 - recovery), delay)
                           for u, v, kind, amount, recovery, delay, _ in edges
-                          if kind != "oracle" and amount > 0 and recovery < 1]
-        self._pricing = {}
-        for u, v, kind, _, _, _, asset in edges:
-            if kind == "oracle" and asset and v in self.protocols:
-                self._pricing.setdefault(asset, set()).add(v)
+                          if u in self.abstract and kind != "oracle" and amount > 0 and recovery < 1]
         watched = sorted({v for _, v, _, _, _ in self._carriers})
-        self._update_token_distress()
         for v in set(watched) - set(self._watched):  # an edge carries only what happens after it exists
             self.peak[v] = max(self.peak[v], self.distress(v))
         self._watched = watched
+        self._last = (block, time_ms)
+        self.graph = g
         return g
-
-    def _update_token_distress(self) -> None:
-        """A token is as distressed as the most distressed oracle pricing it."""
-        self._token_distress = {}
-        self._token_distress = {asset: max(self.distress(o) for o in sorted(oracles))
-                                for asset, oracles in self._pricing.items()}
 
     def distress(self, node: str) -> float:
         """``h`` of ``node`` now, in [0, 1] (see the module docstring)."""
         if node in self.abstract:
-            equity = self.abstract[node].equity_usd
-            return 0.0 if not equity else min(1.0, self.received_usd[node] / equity)
-        if node in self._token_distress:
-            return self._token_distress[node]
+            equity, received = self.abstract[node].equity_usd, self.received_usd[node]
+            if not equity or equity <= 0:  # unknown or no equity: no buffer (contagion.md §9)
+                return 1.0 if received > 0 else 0.0
+            return min(1.0, received / equity)
+        issuer = self._issuer.get(node)
+        if issuer is not None:
+            return min(1.0, max(0.0, float(issuer.issued_distress()[node])))
+        oracles = self._pricing.get(node)
+        if oracles:
+            return max(self.distress(o) for o in sorted(oracles))
         p = self.protocols.get(node)
         return 0.0 if p is None else min(1.0, max(0.0, float(p.distress())))
 
@@ -138,35 +158,46 @@ class ExposureRecorder:
             self.snapshot(number, time_ms, "cadence")
         self._propagate(number, time_ms)
 
+    def finish(self, block: int, time_ms: int) -> None:
+        """The ``end`` snapshot after the last block (unless that block just had one)."""
+        if self._last[0] != block:
+            self.snapshot(block, time_ms, "end")
+
     def _propagate(self, number: int, time_ms: int) -> None:
-        self._update_token_distress()
-        rises = {}
-        for v in self._watched:
-            h = self.distress(v)
-            if h > self.peak[v] + 1e-12:
-                rises[v] = (h - self.peak[v], h)
-                self.peak[v] = h
-        if rises:
-            for u, v, kind, exposed, delay in self._carriers:
-                if v in rises:
-                    dh, h = rises[v]
-                    self.pending.append((number + delay, (u, v, kind, exposed * dh, h)))
-        due = [row for at, row in self.pending if at <= number]
-        self.pending = [(at, row) for at, row in self.pending if at > number]
-        for u, v, kind, loss, h in due:
-            self.losses.append((number, time_ms, u, v, kind, loss, h))
-            if u in self.abstract:
+        """Push the rises of the watched nodes' distress along the counterparties' edges; losses
+        due now are applied, and the rises they cause travel on within this block."""
+        while True:
+            for v in self._watched:
+                h = self.distress(v)
+                if h > self.peak[v] + 1e-12:
+                    dh, self.peak[v] = h - self.peak[v], h
+                    for u, target, kind, exposed, delay in self._carriers:
+                        if target == v:
+                            self.pending.append((number + delay, (u, v, kind, exposed * dh, h)))
+            due = [row for at, row in self.pending if at <= number]
+            if not due:
+                return
+            self.pending = [(at, row) for at, row in self.pending if at > number]
+            for u, v, kind, loss, h in due:
+                self.losses.append((number, time_ms, u, v, kind, loss, h))
                 self.received_usd[u] += loss
 
 
 def contagion_summary(tables: Mapping) -> dict:
-    """Headline figures of the losses carried along exposure edges (``contagion_losses``): the
-    total (USD), the nodes reached, and the first block a loss reached a node."""
+    """Headline figures of contagion: the losses that reached declared counterparties (USD, how
+    many, first block) and the nodes left distressed at the end (``exposure_nodes``)."""
     losses = tables.get("contagion_losses")
+    nodes = tables.get("exposure_nodes")
+    distressed = 0
+    if nodes is not None and len(nodes):
+        last = nodes[nodes["block"] == nodes["block"].max()]
+        distressed = int((last["distress"] > 0).sum())
     if losses is None or not len(losses):
-        return {"contagion_loss_usd": 0.0, "contagion_nodes_hit": 0, "contagion_first_block": -1}
+        return {"contagion_loss_usd": 0.0, "contagion_counterparties_hit": 0, "contagion_first_block": -1,
+                "distressed_nodes": distressed}
     return {
         "contagion_loss_usd": float(losses["loss_usd"].sum()),
-        "contagion_nodes_hit": int(losses.loc[losses["loss_usd"] > 0, "source"].nunique()),
+        "contagion_counterparties_hit": int(losses.loc[losses["loss_usd"] > 0, "source"].nunique()),
         "contagion_first_block": int(losses["block"].min()),
+        "distressed_nodes": distressed,
     }

@@ -221,7 +221,7 @@ class ExchangeRateOracle(_Oracle):
     def __init__(self, name: str, params: ExchangeRateOracleParams, host):
         super().__init__(name, params, host)
         underlying = host.protocols.get(params.underlying)
-        if underlying is None or not hasattr(underlying, "price"):
+        if not isinstance(underlying, _Oracle):
             raise ValueError(f"protocols.{name}.underlying: {params.underlying!r} must be an oracle listed before it")
         self._underlying = underlying
         self._frozen_underlying = float(underlying.price()) if host.is_cut(name, params.underlying) else None

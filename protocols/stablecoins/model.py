@@ -111,6 +111,11 @@ class DeltaNeutralStablecoin(Protocol):
         """The backing's shortfall: ``max(0, 1 − collateral ratio)``."""
         return max(0.0, 1.0 - self.state.collateral_ratio(int(self.host.now_ms)))
 
+    def issued_distress(self) -> dict[str, float]:
+        """The coin and its staked wrapper are short by the backing's shortfall."""
+        h = self.distress()
+        return {self.params.symbol: h, f"s{self.params.symbol}": h}
+
     def summary(self, tables: dict) -> dict:
         t = int(self.host.now_ms)
         red = tables.get("redemptions")

@@ -539,8 +539,9 @@ class AaveV3Pool(Protocol):
                 continue
             token = self.params.tokens[sym]
             out.append(Exposure(self.name, token, "collateral", float(supplied_usd[r])))
-            out.append(Exposure(self.name, self.params.oracles[sym], "oracle", float(supplied_usd[r]), asset=token))
-            out.append(Exposure(f"a{sym}@{self.name}", self.name, "wrapping", float(supplied_usd[r])))
+            out.append(Exposure(self.name, self.params.oracles[sym], "oracle", 0.0, asset=token))
+            out.append(Node(self.receipt_name(sym), "token"))
+            out.append(Exposure(self.receipt_name(sym), self.name, "wrapping", float(supplied_usd[r]), asset=sym))
         pos = self.state.positions
         n = len(self.state.owners)
         debt_usd = (pos["debt_scaled"][:n] * self.state.borrow_index) @ prices
@@ -553,17 +554,29 @@ class AaveV3Pool(Protocol):
         return out
 
     def distress(self) -> float:
-        """Deficit over deposits (USD/USD): what lenders lose if the deficit is never covered."""
+        """Deficit over deposits (USD/USD): what lenders lose if the deficit is never covered
+        (all of it when nothing is left supplied)."""
         prices = self.prices_usd()
-        supplied = float(self.supplied_tokens() @ prices)
-        return float(self.state.deficit @ prices) / supplied if supplied > 0 else 0.0
+        supplied, deficit = float(self.supplied_tokens() @ prices), float(self.state.deficit @ prices)
+        return min(1.0, deficit / supplied) if supplied > 0 else float(deficit > 0)
 
     def receipt_rate(self, symbol: str) -> float:
         """Value of one receipt token of reserve ``symbol`` in its underlying: ``1 − deficit /
-        supplied`` (a claim written down by the reserve's deficit, never below 0)."""
+        supplied`` (a claim written down by the reserve's deficit, never below 0; 0 when a
+        deficit is left with nothing supplied)."""
         r = self.index[symbol]
-        supplied = float(self.supplied_tokens()[r])
-        return max(0.0, 1.0 - float(self.state.deficit[r]) / supplied) if supplied > 0 else 1.0
+        supplied, deficit = float(self.supplied_tokens()[r]), float(self.state.deficit[r])
+        if supplied <= 0:
+            return 0.0 if deficit > 0 else 1.0
+        return max(0.0, 1.0 - deficit / supplied)
+
+    def receipt_name(self, symbol: str) -> str:
+        """The node of reserve ``symbol``'s receipt token (``params.receipt_tokens`` or ``a<SYMBOL>@<pool>``)."""
+        return self.params.receipt_tokens.get(symbol, f"a{symbol}@{self.name}")
+
+    def issued_distress(self) -> dict[str, float]:
+        """Each receipt token's written-down share, ``1 − receipt_rate`` (§1, mechanics §12.5)."""
+        return {self.receipt_name(sym): 1.0 - self.receipt_rate(sym) for sym in self.symbols}
 
     def capital_use(self) -> tuple[float, float]:
         """How much of their collateral the borrowers use, at the oracle prices now.

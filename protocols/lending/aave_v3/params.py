@@ -240,6 +240,9 @@ class PoolParams(BaseModel):
     rules: Literal["v3.3", "v3.0"] = "v3.3"
     treasury: str = Field("treasury", description="account credited with the liquidation protocol fees (as aTokens)")
     seed_supply: dict[str, float] = Field(default_factory=dict, description="symbol -> tokens supplied by 'lenders'")
+    receipt_tokens: dict[str, str] = Field(
+        default_factory=dict, description="symbol -> name of its receipt (aToken) node in the exposure graph "
+        "(default 'a<SYMBOL>@<pool>'; name a token ledger that stands for it elsewhere to join the two)")
     population: PopulationParams | None = Field(None, description="borrowers present at the start")
     emode_categories: tuple[EModeParams, ...] = Field(
         (), description="e-mode categories; category k (1, 2, …) is the k-th; 0 is no e-mode (§1.9)")
@@ -254,7 +257,7 @@ class PoolParams(BaseModel):
         symbols = [r.symbol for r in self.reserves]
         if len(set(symbols)) != len(symbols):
             raise ValueError(f"reserves: symbols must be unique, got {symbols}")
-        for field in ("tokens", "oracles", "seed_supply"):
+        for field in ("tokens", "oracles", "seed_supply", "receipt_tokens"):
             mapping = getattr(self, field)
             unknown = sorted(set(mapping) - set(symbols))
             if unknown:
