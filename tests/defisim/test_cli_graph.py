@@ -52,3 +52,12 @@ def test_a_bad_graph_file_is_one_line_naming_the_row(capsys, tmp_path, content, 
     path.write_text(content)
     rc, out, err = cli(capsys, "graph", str(path), "--out", str(tmp_path / "g"))
     assert rc == 2 and err.startswith("defisim: error: ") and fragment in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["rehypothecation", "--block", "3"], "--block applies to a results directory only"),
+    (["nowhere.csv", "--set", "seed=1"], "--set applies to a scenario only"),
+])
+def test_flags_that_do_not_apply_are_refused(capsys, tmp_path, argv, fragment):
+    rc, out, err = cli(capsys, "graph", *argv, "--out", str(tmp_path))
+    assert rc == 2 and fragment in err

@@ -53,7 +53,8 @@ def test_a_loop_is_found_as_a_cycle():
 
 def test_edge_lists_round_trip_through_csv_json_and_the_frames(tmp_path):
     g = _chain(100.0, 0.8, 3)
-    g.add([Exposure("P3", "oracle", "oracle", 64.0, asset="R2"), Exposure("P2", "acct", "debt", 5.0, 0.5, 3)])
+    g.add([Exposure("P3", "oracle", "oracle", 64.0, asset="R2"), Exposure("P2", "acct", "debt", 5.0, 0.5, 3),
+           Exposure("P2", "NA", "lp", 1.0), Exposure("NA", "1e3", "backing", 2.0)])  # names that look like data
     paths = g.write(tmp_path / "chain")
     assert [p.name for p in paths] == ["chain.graphml", "chain.csv", "chain.nodes.csv"]
     again = ExposureGraph.read(paths[1])
