@@ -15,6 +15,7 @@ OVERRIDES = [
     "protocols.perp_venue.populations.2.count=1000",
     "protocols.perp_venue.insurance_fund_usd=20000",
     "protocols.aave.population.count=300",
+    "protocols.lst_pool.population.count=200",
     "protocols.eth_pool_perps.count=300",
     # the perp books scaled with the population (a tenth)
     "markets.venues.hl_btc.depth.depth_usd_per_pct=4000000",
@@ -41,6 +42,18 @@ def test_the_exchange_book_depegs_and_liquidates_while_the_pegged_pool_does_not(
     assert s["aave.liquidations"] == 0
     liquidated = results.tables["unified_liquidations"]
     assert set(liquidated["asset"]) >= {"USDe"}
+
+
+def test_on_chain_wbeth_follows_its_exchange_rate_not_the_exchange_book(run):
+    """§1.10, §9.4: the exchange's thin wBETH book falls far below the conversion value; the
+    on-chain pool prices wBETH at 1.07 × its ETH oracle, so it liquidates what ETH's own fall
+    reaches and no more."""
+    _sim, results, _ = run
+    s = results.summary()
+    prices = results.prices.pivot_table(index="block", columns="name", values="price_usd")
+    assert prices["wbeth_usd.answer"].to_numpy() == pytest.approx(1.07 * prices["eth_usd.answer"].to_numpy())
+    assert s["min_price_usd.venue.ex_wbeth"] < 0.9 * s["min_price_usd.protocol.wbeth_usd.answer"]
+    assert s["lst_pool.liquidations"] > 0
 
 
 def test_perp_adl_only_once_the_fund_is_exhausted_and_value_is_conserved(run):
