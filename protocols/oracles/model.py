@@ -7,6 +7,7 @@ first answer (DESIGN §7)."""
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from defisim.eventlog import Column
@@ -41,14 +42,15 @@ class OracleState:
     round_id: int
 
 
-class _Oracle(Protocol):
+class _Oracle(Protocol, ABC):
     """What the oracles share: ``price()`` (USD) and a distress that is the fall from the first
     answer, ``max(0, 1 − price / first_price)`` (set ``first_price`` at the end of ``__init__``)."""
 
     first_price = math.nan
 
+    @abstractmethod
     def price(self) -> float:
-        raise NotImplementedError
+        """The answer consumers read now (USD)."""
 
     def distress(self) -> float:
         return max(0.0, 1.0 - self.price() / self.first_price)
