@@ -12,7 +12,7 @@ from typing import Mapping
 
 import pandas as pd
 
-__all__ = ["crisis_summary", "keeper_profit_usd", "time_to_liquidate_s"]
+__all__ = ["crisis_summary", "keeper_profit_usd", "time_to_liquidate_s", "below_1_by_block"]
 
 #: ``txs.method`` of a liquidation attempt (Aave v3 ``liquidationCall``, mechanics §1.3).
 LIQUIDATION_METHOD = "liquidation_call"
@@ -81,21 +81,47 @@ def _lending(tables: Mapping[str, pd.DataFrame]) -> dict:
     health, blocks = tables.get("health_factors"), tables.get("blocks")
     if health is not None and blocks is not None:
         out["time_to_liquidate_s"] = time_to_liquidate_s(health, blocks)
+        below = below_1_by_block(health)
+        out["liquidation_backlog_at_end"] = int(below.iloc[-1]) if len(below) else 0
+        debt = below_1_by_block(health, "debt_below_1_usd") if "debt_below_1_usd" in health else below.iloc[:0]
+        out["liquidation_backlog_usd_at_end"] = _f(debt.iloc[-1]) if len(debt) else 0.0
     return out
+
+
+def below_1_by_block(health_factors: pd.DataFrame, column: str = "below_1") -> pd.Series:
+    """``column`` of the ``health_factors`` table (default ``below_1``) summed over the pools at
+    every block where one of them wrote a row, each pool counting its last row at or before that
+    block (pools write rows at different blocks; a pool's value holds until its next row).
+
+    A table without a ``pool`` column is one pool. Before a pool's first row it counts 0.
+
+    Examples
+    --------
+    >>> hf = pd.DataFrame({"block": [10, 15, 20], "pool": ["a", "b", "a"], "below_1": [5, 0, 3]})
+    >>> below_1_by_block(hf).to_dict()
+    {10: 5, 15: 5, 20: 3}
+    """
+    pools = health_factors["pool"].astype(str) if "pool" in health_factors else pd.Series("", index=health_factors.index)
+    last = health_factors.assign(_pool=pools).groupby(["block", "_pool"], sort=True)[column].last()
+    wide = last.unstack("_pool").sort_index().ffill().fillna(0)
+    total = wide.sum(axis=1)
+    return total.astype(health_factors[column].dtype) if len(total) else total
 
 
 def time_to_liquidate_s(health_factors: pd.DataFrame, blocks: pd.DataFrame) -> float:
     """Seconds from the first ``health_factors`` sample with an account below HF 1 to the first
-    later sample with none, all pools together.
+    later sample with none, all pools together (:func:`below_1_by_block`: each pool's last row
+    holds until its next).
 
     The resolution is the table's sampling (``health_every_blocks``). A backlog never cleared
-    counts until the last block of the run (a lower bound); a run in which no account went below
-    HF 1 gives NaN.
+    counts until the last block of the run (a lower bound: the summary's
+    ``liquidation_backlog_at_end`` is then above 0); a run in which no account went below HF 1
+    gives NaN.
 
     Parameters
     ----------
     health_factors : DataFrame
-        The ``health_factors`` table (``block``, ``below_1``).
+        The ``health_factors`` table (``block``, ``pool``, ``below_1``).
     blocks : DataFrame
         The ``blocks`` table (``block``, ``time_ms``).
 
@@ -105,7 +131,7 @@ def time_to_liquidate_s(health_factors: pd.DataFrame, blocks: pd.DataFrame) -> f
     >>> time_to_liquidate_s(hf, pd.DataFrame({"block": range(1, 41), "time_ms": range(12_000, 492_000, 12_000)}))
     240.0
     """
-    below = health_factors.groupby("block", sort=True)["below_1"].sum()
+    below = below_1_by_block(health_factors)
     if not (below > 0).any():
         return float("nan")
     times = dict(zip(blocks["block"].tolist(), blocks["time_ms"].tolist()))
@@ -156,6 +182,8 @@ def crisis_summary(tables: Mapping[str, pd.DataFrame]) -> dict:
     ``keeper_gas_eth``                        ETH    Σ ``fee_paid_gwei`` / 1e9 of every ``liquidation_call`` (won or reverted)
     ``keeper_profit_usd``                     USD    realised, before gas: see :func:`keeper_profit_usd`
     ``time_to_liquidate_s``                   s      first sample with HF < 1 to the first with none: see :func:`time_to_liquidate_s`
+    ``liquidation_backlog_at_end``            count  accounts below HF 1 in the pools' last ``health_factors`` rows (0: cleared)
+    ``liquidation_backlog_usd_at_end``        USD    their debt (``debt_below_1_usd``)
     ``oracle_updates``                        count  rows of ``oracle_updates``, all oracles
     ``oracle_lag_max_s``                      s      max ``lag_ms`` / 1000 (observation to answer on chain)
     ``oracle_lag_mean_s``                     s      mean of the same

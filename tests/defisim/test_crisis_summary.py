@@ -6,7 +6,7 @@ import math
 import pandas as pd
 import pytest
 
-from defisim.crisis import crisis_summary, keeper_profit_usd
+from defisim.crisis import crisis_summary, keeper_profit_usd, time_to_liquidate_s
 from defisim.results import Results
 from defisim.scenario import load_scenario
 from defisim.simulation import Simulation
@@ -133,3 +133,41 @@ def test_real_run_is_consistent_with_its_tables(crash_tables):
 def test_loaded_results_give_the_same_summary(crash_tables, tmp_path):
     loaded = Results.load(crash_tables.save(tmp_path / "run"))
     assert crisis_summary(loaded.tables) == crisis_summary(crash_tables.tables)
+
+
+def test_time_to_liquidate_carries_each_pools_last_row_forward(tiny):
+    # pool a: 5, 3, 0 accounts below HF 1 at blocks 10, 20, 30; pool b: 0 at 15 and 25. Between its
+    # rows a pool's backlog holds, so all pools together: 5 from block 10, 3 from 20, none from 30
+    hf = pd.DataFrame({"block": [10, 15, 20, 25, 30], "pool": ["a", "b", "a", "b", "a"], "below_1": [5, 0, 3, 0, 0],
+                       "debt_below_1_usd": [500.0, 0.0, 300.0, 0.0, 0.0]})
+    blocks = pd.DataFrame({"block": range(1, 41), "time_ms": range(12_000, 492_000, 12_000)})
+    assert time_to_liquidate_s(hf, blocks) == (30 - 10) * 12.0
+    result = crisis_summary({**tiny, "health_factors": hf, "blocks": blocks})
+    assert result["time_to_liquidate_s"] == 240.0
+    assert result["liquidation_backlog_at_end"] == 0 and result["liquidation_backlog_usd_at_end"] == 0.0
+    # the run ends before pool a's backlog clears: counted to the last block (a lower bound), reported as cut off
+    cut = crisis_summary({**tiny, "health_factors": hf.iloc[:4], "blocks": blocks})
+    assert cut["time_to_liquidate_s"] == (40 - 10) * 12.0
+    assert cut["liquidation_backlog_at_end"] == 3 and cut["liquidation_backlog_usd_at_end"] == 300.0
+
+
+def _shortfall_by_account(pool) -> float:
+    """Σ over accounts of max(debt − collateral, 0) in USD, one account and one reserve at a time."""
+    prices = pool.prices_usd()
+    coll, debt = pool.balances()
+    total = 0.0
+    for row in range(coll.shape[0]):
+        debt_usd = sum(float(debt[row, r]) * float(prices[r]) for r in range(len(prices)))
+        coll_usd = sum(float(coll[row, r]) * float(prices[r]) for r in range(len(prices)))
+        total += max(debt_usd - coll_usd, 0.0)
+    return total
+
+
+def test_pool_shortfall_is_the_uncovered_debt_left_at_the_end():
+    # a deep crash the keepers (one call a block) cannot keep up with: accounts left under water
+    scenario = load_scenario("sweep-small", ["protocols.aave.population.count=200", "agents.1.params.max_per_block=1",
+                                             "markets.feeds.ETH.moves.0.change=-0.6"])
+    sim = Simulation(scenario)
+    summary = sim.run().summary()
+    expected = _shortfall_by_account(sim.protocols["aave"])
+    assert expected > 0 and summary["aave.shortfall_usd"] == pytest.approx(expected, rel=1e-9)

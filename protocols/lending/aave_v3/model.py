@@ -598,10 +598,15 @@ class AaveV3Pool(Protocol):
         mine = t[t["pool"] == self.name]
         prices = self.prices_usd()
         ltv_used, borrowable_usd = self._capital_at_start
+        coll, debt = self.balances()
+        # Σ over accounts of max(debt − collateral, 0), USD at the pool's oracle prices at the end: the
+        # debt no collateral covers that is still on the books (written-off debt is in deficit_usd)
+        shortfall_usd = float(np.maximum(debt @ prices - coll @ prices, 0.0).sum())
         return {
             "liquidations": int(len(mine)),
             "liquidated_debt_usd": float(mine["debt_repaid_usd"].sum()),
             "deficit_usd": float(self.state.deficit @ prices),
+            "shortfall_usd": shortfall_usd,
             "ltv_used": ltv_used,
             "borrowable_usd": borrowable_usd,
         }
