@@ -53,7 +53,9 @@ def _sweep_parsers(sub) -> None:
     s.add_argument("--grid", action="append", default=[], metavar="PATH=V1,V2,...", help="a grid axis (repeatable; axes multiply)")
     s.add_argument("--zip", action="append", default=[], metavar="PATH=V1,V2,...",
                    help="lists walked in step: all --zip paths form one axis (equal lengths)")
-    s.add_argument("--sample", action="append", default=[], metavar="PATH=LOW:HIGH", help="a range sampled --samples times (repeatable)")
+    s.add_argument("--sample", action="append", default=[], metavar="PATH=LOW:HIGH",
+                   help="a range sampled --samples times (repeatable); integer bounds draw integers only "
+                        "(0:1 gives 0 or 1: write 0.0:1.0 for floats)")
     s.add_argument("--samples", type=int, default=None, metavar="N", help="points drawn in the --sample ranges")
     s.add_argument("--method", choices=["lhs", "random"], default="lhs", help="sampling: Latin hypercube (default) or random")
     s.add_argument("--seeds", type=int, default=None, metavar="N", help="runs per point (replicates)")
@@ -157,6 +159,27 @@ def _cmd_graph(args) -> int:
     return 0
 
 
+def _sweep_failures() -> tuple[type[BaseException], ...]:
+    """Expected failures of a sweep or a comparison that carry no usable traceback: Parquet files
+    pyarrow cannot read or merge, a process pool that broke (each becomes one line, exit 2)."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    import pyarrow as pa
+
+    return (pa.ArrowException, BrokenProcessPool)
+
+
+def _one_line_failures(handler):
+    def run(args) -> int:
+        try:
+            return handler(args)
+        except _sweep_failures() as e:
+            first = str(e).splitlines()[0] if str(e) else ""
+            raise ValueError(f"{type(e).__name__}: {first}".rstrip(": ")) from None
+    return run
+
+
+@_one_line_failures
 def _cmd_sweep(args) -> int:
     from .sweep.api import ranking_columns, run_sweep
     from .sweep.report import short_names
@@ -188,6 +211,7 @@ def _cmd_sweep(args) -> int:
     return 0
 
 
+@_one_line_failures
 def _cmd_compare(args) -> int:
     from .sweep.comparison import compare
 

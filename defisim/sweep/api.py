@@ -12,21 +12,22 @@ from pydantic import ValidationError
 
 from ..scenario import ScenarioError, _one_line, load_scenario
 from .backends import Backend, make_backend
-from .metrics import risk_metrics
+from .metrics import metric_names, risk_metrics
 from .plan import PARAM_PREFIX, SweepPlan, plan_sweep
 from .progress import Progress
 from .report import distributions_figure, frontier_figure, heatmap_figure, rank_points, ranking_markdown
 from .spec import ReportSpec, SampleSpec, SweepSpec
 from .store import STATUS_ERROR, SweepStore
-from .worker import execute
+from .worker import RunRecord, execute
 
 __all__ = ["SweepResults", "run_sweep", "load_sweep", "sweep_spec"]
 
 
 @dataclass
 class SweepResults:
-    """A sweep's tables: ``runs`` (one row per run: ids, seed, status, error, ``param.<path>``,
-    the run's summary keys), ``metrics`` (one row per point, see
+    """A sweep's tables: ``runs`` (one row per run: ids, seed, the scenario hash and base
+    overrides to reproduce it, status, error, ``param.<path>``, the run's summary keys; ``point``
+    numbered by this plan), ``metrics`` (one row per point, see
     :func:`~defisim.sweep.metrics.risk_metrics`) and ``ranking`` (the metrics ranked, see
     :func:`~defisim.sweep.report.rank_points`); ``directory`` is where it is stored."""
 
@@ -102,9 +103,23 @@ def sweep_spec(base: SweepSpec | None = None, *, grid: Mapping[str, list] | None
         raise ScenarioError(_one_line(e, ("sweep",))) from None
 
 
+def check_rank_by(spec: SweepSpec) -> None:
+    """Raise ``ScenarioError`` unless ``spec.report.rank_by`` names a metric column (or a swept
+    path's ``param.<path>``): checked before any run."""
+    known = [*metric_names(), *(PARAM_PREFIX + p for p in spec.paths())]
+    if spec.report.rank_by not in known:
+        raise ScenarioError(f"sweep.report.rank_by: no metric {spec.report.rank_by!r} (metrics: "
+                            f"{', '.join(m for m in metric_names() if m not in ('point', 'point_key'))})")
+
+
+def _lost(args, why: str) -> RunRecord:
+    """The record of a run whose worker process died (``args``: what :func:`execute` was given)."""
+    return RunRecord(args[0], "", None, f"worker died ({why})")
+
+
 def _results(plan: SweepPlan, store: SweepStore) -> SweepResults:
     ids = [t.run_id for t in plan.tasks()]
-    runs = store.read_runs(ids)
+    runs = store.read_runs(ids, points=plan.numbers)
     metrics = risk_metrics(runs, plan.spec.report.insolvency_usd, plan.spec.report.efficiency) if len(runs) else pd.DataFrame()
     ranking = rank_points(metrics, plan.spec.report.rank_by) if len(metrics) else pd.DataFrame()
     return SweepResults(plan, runs, metrics, ranking, store.directory)
@@ -139,6 +154,9 @@ def run_sweep(scenario: str | Path | None = None, *, grid: Mapping[str, list] | 
         Use this backend (left open) instead of making one from ``workers`` and ``dask``.
     keep_tables : bool
         Also store each run's full tables (``out/tables/<run_id>/``).
+        A run whose worker process dies (killed, out of memory) is recorded as failed with the
+        error ``worker died (…)``; the sweep goes on. A script that uses a process pool must
+        guard its code with ``if __name__ == "__main__":`` (the workers import it).
     retry_failed : bool
         Run again the runs recorded as failed.
     progress : bool
@@ -162,23 +180,24 @@ def run_sweep(scenario: str | Path | None = None, *, grid: Mapping[str, list] | 
     loaded = load_scenario(scenario, overrides)
     spec = sweep_spec(loaded.spec.sweep, grid=grid, zip=zip, sample=sample, seeds=seeds, seed=seed, paired=paired,
                       report=report)
-    plan = plan_sweep(loaded.to_dict(), spec, loaded.source)
+    check_rank_by(spec)
+    plan = plan_sweep(loaded.to_dict(), spec, loaded.source, tuple(overrides))
     store = SweepStore(out)
     store.open(plan)
-    done = store.done()
-    if retry_failed:
-        done -= store.failed()
     tasks = plan.tasks()
+    # reading the parts on disk moves unreadable ones aside: their runs count as missing
+    on_disk = store.read_runs([t.run_id for t in tasks], columns=["run_id", "status"])
+    failed_ids = set(on_disk.loc[on_disk["status"] == STATUS_ERROR, "run_id"])
+    done = set(on_disk["run_id"]) - (failed_ids if retry_failed else set())
     todo = [t for t in tasks if t.run_id not in done]
-    already = [t.run_id for t in tasks if t.run_id in done]
-    failed_before = int((store.read_runs(already, columns=["run_id", "status"])["status"] == STATUS_ERROR).sum()) if already else 0
+    failed_before = len(failed_ids & done)
     bar = Progress(len(tasks), len(tasks) - len(todo), failed_before, enabled=progress)
     own = backend is None
     backend = make_backend(1 if len(todo) <= 1 else workers, dask) if own and todo else backend
     try:
         if todo:
             jobs = ((t, plan.scenario_data(t.point), keep_tables) for t in todo)
-            for record in backend.map_unordered(execute, jobs):
+            for record in backend.map_unordered(execute, jobs, lost=_lost):
                 store.write(record)
                 bar.update(failed=record.error is not None)
     finally:
@@ -197,4 +216,4 @@ def load_sweep(directory: str | Path) -> SweepResults:
     store = SweepStore(directory)
     meta = store.meta()
     spec = SweepSpec.model_validate(meta["sweep"])
-    return _results(plan_sweep(meta["scenario"], spec, meta.get("source", "<dict>")), store)
+    return _results(plan_sweep(meta["scenario"], spec, meta.get("source", "<dict>"), tuple(meta.get("overrides", ()))), store)

@@ -2,6 +2,11 @@
 cluster (DESIGN §8). Each backend yields results as runs finish, in whatever order they
 finish; the store and the metrics never depend on that order.
 
+A worker process that dies (``os._exit``, the out-of-memory killer) does not stop a sweep: the
+runs it may have been running are run again one at a time in a fresh pool, and the one that
+kills its worker again is handed to ``lost`` (the sweep records it as failed). Dask does the
+same with a task that killed its workers (``KilledWorker``).
+
 Nothing happens on import: the process pool uses its own ``multiprocessing`` context
 (``forkserver`` where the platform has it, else ``spawn``; never ``set_start_method``), and
 Dask is imported only when a Dask backend is made.
@@ -11,7 +16,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from typing import Callable, Iterable, Iterator, Sequence
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 __all__ = ["Backend", "SerialBackend", "ProcessBackend", "DaskBackend", "make_backend", "available_cpus"]
 
@@ -24,13 +30,26 @@ def available_cpus() -> int:
         return os.cpu_count() or 1
 
 
+#: ``lost(args, why)``: the result to yield for a job whose worker died (``why``: one line).
+Lost = Callable[[Sequence, str], Any]
+
+
+def _why(e: BaseException) -> str:
+    first = str(e).splitlines()[0] if str(e) else ""
+    return f"{type(e).__name__}: {first}".rstrip(": ")
+
+
 class Backend:
-    """Runs ``fn(*args)`` for every argument tuple and yields the results as they finish."""
+    """Runs ``fn(*args)`` for every argument tuple and yields the results as they finish.
+
+    ``lost``, if given, makes the result of a job whose worker process died; without it the
+    backend's exception propagates.
+    """
 
     name = "base"
     workers = 1
 
-    def map_unordered(self, fn: Callable, jobs: Iterable[Sequence]) -> Iterator:
+    def map_unordered(self, fn: Callable, jobs: Iterable[Sequence], lost: Lost | None = None) -> Iterator:
         raise NotImplementedError
 
     def close(self) -> None:
@@ -48,7 +67,7 @@ class SerialBackend(Backend):
 
     name = "serial"
 
-    def map_unordered(self, fn, jobs):
+    def map_unordered(self, fn, jobs, lost=None):
         for args in jobs:
             yield fn(*args)
 
@@ -71,23 +90,61 @@ class ProcessBackend(Backend):
         self.workers = workers
         self._pool: ProcessPoolExecutor | None = None
 
-    def map_unordered(self, fn, jobs):
+    def _ensure_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context(self.start_method))
-        jobs = enumerate(jobs)
-        pending: dict = {}  # future -> submission number (ties among simultaneous finishes)
+        return self._pool
+
+    def _alone(self, fn, args, lost):
+        """One job alone in the pool: a suspect of a worker's death."""
+        try:
+            return self._ensure_pool().submit(fn, *args).result()
+        except BrokenProcessPool as e:
+            self.close()
+            if lost is None:
+                raise
+            return lost(args, _why(e))
+
+    def map_unordered(self, fn, jobs, lost=None):
+        queue = enumerate(jobs)
+        pending: dict = {}  # future -> (submission number (ties among simultaneous finishes), args)
+        suspects: list = []  # (number, args) in flight when a worker died: run again one at a time
         try:
             while True:
-                for i, args in jobs:
-                    pending[self._pool.submit(fn, *args)] = i
+                if suspects:
+                    _, args = suspects.pop(0)
+                    yield self._alone(fn, args, lost)
+                    continue
+                broken = False
+                for i, args in queue:
+                    try:
+                        pending[self._ensure_pool().submit(fn, *args)] = (i, args)
+                    except BrokenProcessPool:
+                        suspects.append((i, args))
+                        broken = True
+                        break
                     if len(pending) >= 2 * self.workers:
                         break
-                if not pending:
+                if not pending and not broken:
                     return
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for f in sorted(done, key=pending.__getitem__):
-                    del pending[f]
-                    yield f.result()
+                if not broken:
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for f in sorted(done, key=lambda f: pending[f][0]):
+                        i, args = pending.pop(f)
+                        if isinstance(f.exception(), BrokenProcessPool):
+                            suspects.append((i, args))
+                            broken = True
+                        else:
+                            yield f.result()
+                if broken:  # the pool is gone with every run in it; those that finished first count
+                    for f, (i, args) in sorted(pending.items(), key=lambda item: item[1][0]):
+                        if f.done() and not f.cancelled() and f.exception() is None:
+                            yield f.result()
+                        else:
+                            suspects.append((i, args))
+                    pending.clear()
+                    suspects.sort(key=lambda s: s[0])
+                    self.close()
         finally:
             for f in pending:
                 f.cancel()
@@ -123,13 +180,19 @@ class DaskBackend(Backend):
             self._client = Client(address)
         self.workers = len(self._client.scheduler_info().get("workers", {})) or (workers or 1)
 
-    def map_unordered(self, fn, jobs):
-        from distributed import as_completed
+    def map_unordered(self, fn, jobs, lost=None):
+        from distributed import KilledWorker, as_completed
 
-        futures = [self._client.submit(fn, *args, pure=False) for args in jobs]
+        futures = {self._client.submit(fn, *args, pure=False): args for args in jobs}
         try:
-            for f in as_completed(futures):
-                yield f.result()
+            for f in as_completed(list(futures)):
+                try:
+                    result = f.result()
+                except KilledWorker as e:  # the task killed every worker it was given
+                    if lost is None:
+                        raise
+                    result = lost(futures[f], _why(e))
+                yield result
         finally:
             for f in futures:
                 f.cancel()

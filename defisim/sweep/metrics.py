@@ -21,7 +21,7 @@ import pandas as pd
 from .plan import PARAM_PREFIX
 from .store import STATUS_OK
 
-__all__ = ["var", "cvar", "risk_metrics", "efficiency_key", "LEVELS", "QUANTILES"]
+__all__ = ["var", "cvar", "risk_metrics", "metric_names", "efficiency_key", "insolvency_loss_usd", "LEVELS", "QUANTILES"]
 
 #: Confidence levels of VaR and CVaR.
 LEVELS = (0.95, 0.99)
@@ -111,6 +111,25 @@ def _col(runs: pd.DataFrame, key: str | None) -> pd.Series:
     return pd.to_numeric(runs[key], errors="coerce").astype(float)
 
 
+def insolvency_loss_usd(runs: pd.DataFrame) -> pd.Series:
+    """Per run, what the lenders stand to lose: the bad debt written off in liquidations
+    (``bad_debt_usd``) plus the debt no collateral covers still outstanding at the end (Σ of
+    the ``<pool>.shortfall_usd`` keys); NaN only when a run has none of these keys.
+
+    >>> insolvency_loss_usd(pd.DataFrame({"bad_debt_usd": [10.0, 0.0], "aave.shortfall_usd": [0.0, 5.0],
+    ...                                   "spark.shortfall_usd": [1.0, float("nan")]})).tolist()
+    [11.0, 5.0]
+    """
+    return pd.concat([_col(runs, "bad_debt_usd"), _shortfall(runs)], axis=1).sum(axis=1, min_count=1)
+
+
+def _shortfall(runs: pd.DataFrame) -> pd.Series:
+    cols = [c for c in runs.columns if c.endswith(".shortfall_usd") and not c.startswith(PARAM_PREFIX)]
+    if not cols:
+        return pd.Series(np.nan, index=runs.index, dtype=float)
+    return pd.concat([_col(runs, c) for c in cols], axis=1).sum(axis=1, min_count=1)
+
+
 def _mean(x: pd.Series) -> float:
     x = x.dropna()
     return float(x.mean()) if len(x) else float("nan")
@@ -126,10 +145,14 @@ def _point_metrics(g: pd.DataFrame, insolvency_usd: float, eff: str | None) -> d
             row[f"{name}_var{round(level * 100)}_usd"] = var(x, level)
             row[f"{name}_cvar{round(level * 100)}_usd"] = cvar(x, level)
     row["liquidated_mean_usd"] = _mean(liq)
-    row["p_insolvency"] = float((bad.dropna() > insolvency_usd).mean()) if bad.notna().any() else float("nan")
+    row["shortfall_mean_usd"] = _mean(_shortfall(g))
+    loss = insolvency_loss_usd(g).dropna()
+    row["p_insolvency"] = float((loss > insolvency_usd).mean()) if len(loss) else float("nan")
     ttl = _col(g, "time_to_liquidate_s")
     row["time_to_liquidate_mean_s"] = _mean(ttl)
     row["time_to_liquidate_max_s"] = float(ttl.max()) if ttl.notna().any() else float("nan")
+    backlog = _col(g, "liquidation_backlog_at_end").dropna()
+    row["liquidation_cut_off_share"] = float((backlog > 0).mean()) if len(backlog) else float("nan")
     lag = _col(g, "oracle_lag_max_s")
     row["oracle_lag_max_mean_s"] = _mean(lag)
     row["oracle_lag_max_s"] = float(lag.max()) if lag.notna().any() else float("nan")
@@ -144,11 +167,15 @@ def _point_metrics(g: pd.DataFrame, insolvency_usd: float, eff: str | None) -> d
 def risk_metrics(runs: pd.DataFrame, insolvency_usd: float = 0.0, efficiency: str | None = None) -> pd.DataFrame:
     """Risk metrics per point from a sweep's ``runs`` table (one row per run).
 
-    Only successful runs (``status == "ok"``) enter the statistics; ``runs`` and ``failed``
-    count them per point. Source keys of the run summary (docs/results.md): ``bad_debt_usd``,
-    ``liquidated_usd``, ``time_to_liquidate_s``, ``oracle_lag_max_s``, ``keeper_profit_usd``,
-    ``keeper_gas_eth``, and capital efficiency from ``<pool>.ltv_used`` and
-    ``<pool>.borrowable_usd`` (the pool of ``efficiency``). A metric whose key no run has is NaN.
+    Only successful runs (``status == "ok"``) enter the statistics, shares such as
+    ``p_insolvency`` included (a failed run is in no denominator); ``runs`` and ``failed`` count
+    them per point, so read every share next to ``failed``. Points are told apart by their key
+    (``point_key``); ``point`` is the number the ``runs`` table gives them. Source keys of the run
+    summary (docs/results.md): ``bad_debt_usd``, ``<pool>.shortfall_usd``, ``liquidated_usd``,
+    ``time_to_liquidate_s``, ``liquidation_backlog_at_end``, ``oracle_lag_max_s``,
+    ``keeper_profit_usd``, ``keeper_gas_eth``, and capital efficiency from ``<pool>.ltv_used``
+    and ``<pool>.borrowable_usd`` (the pool of ``efficiency``). A metric whose key no run has is
+    NaN.
 
     ==============================  =====  ======================================================
     column                          unit   meaning
@@ -162,8 +189,12 @@ def risk_metrics(runs: pd.DataFrame, insolvency_usd: float = 0.0, efficiency: st
     ``bad_debt_cvar95_usd`` …       USD    CVaR at 95 and 99 % (:func:`cvar`)
     ``liquidated_var95_usd`` …      USD    liquidations-at-risk: VaR / CVaR of liquidated debt
     ``liquidated_mean_usd``         USD    mean liquidated debt
-    ``p_insolvency``                —      share of runs with bad debt above ``insolvency_usd``
+    ``shortfall_mean_usd``          USD    mean Σ ``<pool>.shortfall_usd``: uncovered debt left at the end
+    ``p_insolvency``                —      share of successful runs whose bad debt plus shortfall
+                                           (:func:`insolvency_loss_usd`) exceeds ``insolvency_usd``
     ``time_to_liquidate_mean_s``    s      mean over runs with an HF < 1 backlog; and ``_max_s``
+    ``liquidation_cut_off_share``   —      share of runs ending with accounts below HF 1 (their
+                                           time to liquidate is cut off by the end: a lower bound)
     ``oracle_lag_max_mean_s``       s      mean over runs of the largest oracle lag; and the max
     ``keeper_profit_mean_usd``      USD    mean keepers' realised profit before gas
     ``keeper_gas_mean_eth``         ETH    mean gas paid on liquidation calls
@@ -182,10 +213,22 @@ def risk_metrics(runs: pd.DataFrame, insolvency_usd: float = 0.0, efficiency: st
     params = [c for c in runs.columns if c.startswith(PARAM_PREFIX)]
     eff = efficiency_key(runs.columns, efficiency)
     rows = []
-    for (point, key), g in runs.groupby(["point", "point_key"], sort=True):
+    for key, g in runs.groupby("point_key", sort=True):
         ok = g[g["status"] == STATUS_OK]
-        row = {"point": int(point), "point_key": key, **{p: g[p].iloc[0] for p in params},
+        row = {"point": int(g["point"].iloc[0]), "point_key": key, **{p: g[p].iloc[0] for p in params},
                "runs": int(len(ok)), "failed": int(len(g) - len(ok))}
         row.update(_point_metrics(ok, insolvency_usd, eff))
         rows.append(row)
-    return pd.DataFrame(rows)
+    if not rows:
+        return pd.DataFrame(rows)
+    return pd.DataFrame(rows).sort_values(["point", "point_key"], kind="stable").reset_index(drop=True)
+
+
+def metric_names() -> tuple[str, ...]:
+    """Every column of :func:`risk_metrics` other than the ``param.<path>`` ones, known before
+    any run (a ``rank_by`` is checked against them).
+
+    >>> "bad_debt_cvar95_usd" in metric_names() and "p_insolvency" in metric_names()
+    True
+    """
+    return ("point", "point_key", "runs", "failed", *_point_metrics(pd.DataFrame(), 0.0, None))

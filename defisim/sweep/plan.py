@@ -23,11 +23,22 @@ from ..rng import RngTree, stream_key
 from ..scenario import ScenarioError, apply_overrides, validate_scenario
 from .spec import SampleSpec, SweepSpec
 
-__all__ = ["RunTask", "SweepPlan", "plan_sweep", "point_key", "run_seed", "override_text", "sample_points",
+__all__ = ["RunTask", "SweepPlan", "plan_sweep", "point_key", "run_seed", "override_text", "value_text", "sample_points",
            "PARAM_PREFIX"]
 
 #: Prefix of the columns holding a point's swept values (``param.<dotted path>``).
 PARAM_PREFIX = "param."
+
+
+def value_text(value: Any) -> str:
+    """A swept value as text: a string as it is, anything else as the YAML of an override.
+
+    >>> value_text("6s"), value_text(12000), value_text(0.8), value_text(True)
+    ('6s', '12000', '0.8', 'true')
+    """
+    if isinstance(value, str):
+        return value
+    return override_text("", value)[1:]
 
 
 def override_text(path: str, value: Any) -> str:
@@ -113,7 +124,9 @@ class SweepPlan:
     """Points × replicates of a sweep over one base scenario.
 
     ``base`` is the fully resolved scenario data (``Scenario.to_dict()``, no ``[sweep]``),
-    ``points`` the overrides of each point, in plan order.
+    ``points`` the overrides of each point, in plan order; ``overrides`` the ``--set`` changes
+    that made ``base`` from the scenario ``source`` (for the record: a run is reproduced with
+    them, the point's overrides and its seed).
     """
 
     base: dict
@@ -121,10 +134,16 @@ class SweepPlan:
     source: str
     spec: SweepSpec
     points: tuple[dict[str, Any], ...]
+    overrides: tuple[str, ...] = ()
     keys: tuple[str, ...] = field(init=False)
 
     def __post_init__(self):
         object.__setattr__(self, "keys", tuple(point_key(p) for p in self.points))
+
+    @property
+    def numbers(self) -> dict[str, int]:
+        """Point key → the point's number in this plan."""
+        return {k: i for i, k in enumerate(self.keys)}
 
     def scenario_data(self, point: int) -> dict:
         """The base scenario with point ``point``'s overrides applied (plain data)."""
@@ -162,7 +181,16 @@ def _first_values(spec: SweepSpec) -> list[tuple[str, str, Any]]:
     return out
 
 
-def plan_sweep(base: dict, spec: SweepSpec, source: str = "<dict>") -> SweepPlan:
+#: Paths a sweep cannot vary: a run's seed comes from the sweep, and ``[sweep]`` is no part of a run.
+_NOT_SWEPT = {"seed": "a run's seed derives from sweep.seed, the point and the replicate (use seeds, or paired)",
+              "sweep": "the [sweep] section is no part of a run"}
+
+
+def _refused(path: str) -> str | None:
+    return _NOT_SWEPT.get(path.split(".", 1)[0])
+
+
+def plan_sweep(base: dict, spec: SweepSpec, source: str = "<dict>", overrides: tuple[str, ...] = ()) -> SweepPlan:
     """Check a sweep against its base scenario and lay out its points.
 
     Each swept path is first applied alone (with its first value) and validated like any
@@ -176,6 +204,8 @@ def plan_sweep(base: dict, spec: SweepSpec, source: str = "<dict>") -> SweepPlan
     spec : SweepSpec
     source : str
         Where the base came from (for the record).
+    overrides : tuple of str
+        The ``--set`` changes that made ``base`` from ``source`` (for the record).
 
     Raises
     ------
@@ -193,9 +223,17 @@ def plan_sweep(base: dict, spec: SweepSpec, source: str = "<dict>") -> SweepPlan
     Traceback (most recent call last):
     ...
     defisim.scenario.ScenarioError: sweep.grid["chain.slott"]: chain.slott: unknown key
+    >>> plan_sweep(base, SweepSpec(grid={"seed": [1, 2]}))
+    Traceback (most recent call last):
+    ...
+    defisim.scenario.ScenarioError: sweep.grid["seed"]: cannot be swept: a run's seed derives from sweep.seed, the point and the replicate (use seeds, or paired)
     """
     if not spec.paths():
         raise ScenarioError("sweep: nothing to sweep (give grid, zip or sample paths)")
+    for axis, path, _value in _first_values(spec):
+        why = _refused(path)
+        if why:
+            raise ScenarioError(f'sweep.{axis}["{path}"]: cannot be swept: {why}')
     for axis, path, value in _first_values(spec):
         try:
             validate_scenario(apply_overrides(base, [override_text(path, value)]), source=source)
@@ -212,6 +250,7 @@ def plan_sweep(base: dict, spec: SweepSpec, source: str = "<dict>") -> SweepPlan
         points.append(point)
     keys = [point_key(p) for p in points]
     if len(set(keys)) != len(keys):
-        raise ScenarioError("sweep: two points have the same overrides (a value repeated in a grid or sample)")
+        raise ScenarioError("sweep: two points have the same overrides (a value repeated in a grid, or a sample drawing "
+                            "a value twice: integer bounds draw integers, write 0.0:1.0 for floats)")
     base_hash = validate_scenario(base, source=source).hash
-    return SweepPlan(base, base_hash, source, spec, tuple(points))
+    return SweepPlan(base, base_hash, source, spec, tuple(points), tuple(overrides))

@@ -20,8 +20,9 @@ __all__ = ["rank_points", "pareto_front", "ranking_markdown", "short_names", "he
            "distributions_figure", "RANKING_COLUMNS"]
 
 #: Metric columns shown in the ranking, after the rank, the point and its parameters.
-RANKING_COLUMNS = ("runs", "failed", "bad_debt_mean_usd", "bad_debt_cvar95_usd", "bad_debt_cvar99_usd", "p_insolvency",
-                   "liquidated_cvar95_usd", "time_to_liquidate_mean_s", "oracle_lag_max_mean_s",
+RANKING_COLUMNS = ("runs", "failed", "bad_debt_mean_usd", "bad_debt_cvar95_usd", "bad_debt_cvar99_usd", "shortfall_mean_usd",
+                   "p_insolvency", "liquidated_cvar95_usd", "time_to_liquidate_mean_s", "liquidation_cut_off_share",
+                   "oracle_lag_max_mean_s",
                    "keeper_profit_mean_usd", "ltv_used_mean", "borrowable_mean_usd", "pareto")
 
 

@@ -37,7 +37,8 @@ class SampleSpec(BaseModel):
     """``n`` points drawn in a box of ranges ``{path = [low, high]}``.
 
     Bounds that are both integers give integer values (each integer of ``[low, high]`` equally
-    likely); otherwise floats, uniform in ``[low, high)``.
+    likely: ``[0, 1]`` gives only 0 and 1); otherwise floats, uniform in ``[low, high)``
+    (write ``[0.0, 1.0]``).
     """
 
     model_config = _CONFIG
@@ -64,7 +65,8 @@ class ReportSpec(BaseModel):
     axes: tuple[str, ...] = Field((), max_length=2, description="one or two swept paths for the heatmap (default: the first two)")
     rank_by: str = Field("bad_debt_cvar95_usd", description="metric column to rank the points by, lowest first")
     efficiency: str | None = Field(None, description="summary key of capital efficiency (default: the first '<pool>.ltv_used')")
-    insolvency_usd: float = Field(0.0, ge=0, description="a run is insolvent when its bad debt exceeds this (USD)")
+    insolvency_usd: float = Field(0.0, ge=0, description="a run is insolvent when its bad debt written off plus the "
+                                  "shortfall left at the end (Σ <pool>.shortfall_usd) exceeds this (USD)")
 
 
 class SweepSpec(BaseModel):

@@ -21,6 +21,10 @@ __all__ = ["RunRecord", "execute"]
 class RunRecord:
     """What one run gave: its task, the scenario hash, then the summary or the error.
 
+    ``scenario_hash`` is the hash of the point's scenario with the run's seed set, as
+    ``defisim run SCENARIO --set <overrides> --seed <seed>`` reports it ("" when the scenario
+    is invalid).
+
     ``results`` carries the full tables when they were asked for (``None`` otherwise).
     """
 
@@ -51,7 +55,7 @@ def execute(task: RunTask, scenario_data: dict, keep_tables: bool = False) -> Ru
     """
     scenario_hash = ""
     try:
-        scenario = validate_scenario(scenario_data)
+        scenario = validate_scenario({**scenario_data, "seed": task.seed})
         scenario_hash = scenario.hash
         results = Simulation(scenario, seed=task.seed).run()
     except Exception as e:  # a failed run is data, recorded with its error

@@ -95,3 +95,16 @@ def test_ranking_and_pareto_front():
     assert pareto_front([1.0, 1.0], [0.5, 0.5]).tolist() == [True, True]  # equal points beat nobody
     with pytest.raises(ValueError, match="no metric 'nope'"):
         rank_points(m, "nope")
+
+
+def test_insolvency_counts_outstanding_shortfall_over_successful_runs_only():
+    nan = float("nan")
+    runs = pd.DataFrame({"point": [0] * 4, "point_key": ["a"] * 4, "status": ["ok", "ok", "ok", "error"],
+                         "bad_debt_usd": [0.0, 0.0, 10.0, nan], "aave.shortfall_usd": [0.0, 6.0, 0.0, nan],
+                         "spark.shortfall_usd": [0.0, 3.0, 0.0, nan], "liquidation_backlog_at_end": [0, 2, 0, nan]})
+    m = risk_metrics(runs).iloc[0]
+    # run 2: no bad debt written off, but 9 USD of debt no collateral covers; the failed run is in no denominator
+    assert m["runs"] == 3 and m["failed"] == 1
+    assert m["p_insolvency"] == pytest.approx(2 / 3) and m["shortfall_mean_usd"] == pytest.approx(3.0)
+    assert m["liquidation_cut_off_share"] == pytest.approx(1 / 3)
+    assert risk_metrics(runs, insolvency_usd=9.5).iloc[0]["p_insolvency"] == pytest.approx(1 / 3)

@@ -139,3 +139,19 @@ def test_command_line_forms():
     assert spec.report.rank_by == "p_insolvency" and spec.report.insolvency_usd == 10.0
     with pytest.raises(ScenarioError, match="^sweep.seeds: "):
         sweep_spec(None, grid={"a.b": [1]}, seeds=-1)
+
+
+@pytest.mark.parametrize("spec, fragment", [
+    (SweepSpec(grid={"seed": [1, 2]}), 'sweep.grid["seed"]: cannot be swept: a run\'s seed derives from sweep.seed'),
+    (SweepSpec(zip={"sweep.seeds": [1, 2]}), 'sweep.zip["sweep.seeds"]: cannot be swept: the [sweep] section is no part of a run'),
+    (SweepSpec(sample=SampleSpec(n=2, ranges={"sweep.report.insolvency_usd": [0.0, 5.0]})), 'sweep.sample["sweep.report.insolvency_usd"]'),
+])
+def test_seed_and_sweep_paths_are_refused(base, spec, fragment):
+    with pytest.raises(ScenarioError) as info:
+        plan_sweep(base, spec)
+    assert str(info.value).startswith(fragment) and "\n" not in str(info.value)
+
+
+def test_integer_bounds_drawing_one_value_twice_say_why(base):
+    with pytest.raises(ScenarioError, match="integer bounds draw integers, write 0.0:1.0 for floats"):
+        plan_sweep(base, SweepSpec(sample=SampleSpec(n=3, ranges={"background.rate_tx_per_block": [0, 1]})))

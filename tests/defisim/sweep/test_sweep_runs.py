@@ -3,6 +3,7 @@ resumes with no duplicated and no missing run; failures are recorded; a run is r
 alone from its row; the ranking, figures, CLI and comparison are produced."""
 from __future__ import annotations
 
+import json
 import math
 import os
 import signal
@@ -17,8 +18,6 @@ import pytest
 import defisim.sweep.worker as worker
 from defisim.cli import main
 from defisim.results import Results
-from defisim.scenario import load_scenario
-from defisim.simulation import Simulation
 from defisim.sweep import load_sweep, run_sweep
 from defisim.sweep.plan import PARAM_PREFIX, override_text
 
@@ -64,12 +63,18 @@ def test_local_dask_cluster_gives_the_serial_tables(serial, tmp_path):
     same(result.ranking, serial.ranking)
 
 
-def test_a_run_is_reproduced_alone_from_its_row(serial):
+def test_a_run_is_reproduced_alone_from_its_row(serial, tmp_path, capsys):
     row = serial.runs.iloc[97]
-    sets = [override_text(c.removeprefix(PARAM_PREFIX), row[c]) for c in serial.runs if c.startswith(PARAM_PREFIX)]
-    scenario = load_scenario("sweep-small", [*LIGHT, *sets])
-    assert scenario.hash == row["scenario_hash"]
-    summary = Simulation(scenario, seed=int(row["seed"])).run().summary()
+    assert json.loads((serial.directory / "sweep.json").read_text())["overrides"] == LIGHT
+    sets = [*json.loads(row["base_overrides"]),
+            *(override_text(c.removeprefix(PARAM_PREFIX), row[c]) for c in serial.runs if c.startswith(PARAM_PREFIX))]
+    # the documented command: defisim run SCENARIO --set <base overrides> --set <param.* values> --seed <seed>
+    rc, out, err = cli(capsys, "run", "sweep-small", *(a for s in sets for a in ("--set", s)), "--seed", int(row["seed"]),
+                       "--out", tmp_path, "--no-progress")
+    assert rc == 0, err
+    assert f"seed {int(row['seed'])}, hash {row['scenario_hash'][:12]}" in out
+    summary = Results.load(tmp_path).summary()
+    assert set(summary) <= set(serial.runs.columns)
     for key, value in summary.items():
         assert row[key] == value or (math.isnan(value) and math.isnan(row[key])), key
 
