@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from abc import ABC, abstractmethod
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -39,7 +40,7 @@ def _why(e: BaseException) -> str:
     return f"{type(e).__name__}: {first}".rstrip(": ")
 
 
-class Backend:
+class Backend(ABC):
     """Runs ``fn(*args)`` for every argument tuple and yields the results as they finish.
 
     ``lost``, if given, makes the result of a job whose worker process died; without it the
@@ -49,8 +50,10 @@ class Backend:
     name = "base"
     workers = 1
 
+    @abstractmethod
     def map_unordered(self, fn: Callable, jobs: Iterable[Sequence], lost: Lost | None = None) -> Iterator:
-        raise NotImplementedError
+        """Yield ``fn(*args)`` for every ``args`` of ``jobs`` as they finish; a job whose worker
+        died is handed to ``lost``."""
 
     def close(self) -> None:
         """Release the workers (a backend can be used for one sweep after another until then)."""
