@@ -33,6 +33,9 @@ class LooperParams(BaseModel):
     loops: int = Field(5, ge=0)
     unwind_below_hf: float = Field(1.03, gt=1, description="unwind one step per block below this health factor")
     unwind_share: float = Field(0.5, gt=0, le=1, description="share of the withdrawable collateral sold per step")
+    max_borrow_rate: float | None = Field(
+        None, gt=0, description="also unwind one step per block while the debt's borrow rate (annual) is above this: "
+        "the loop's carry turns negative once it passes the collateral's yield (§10.4)")
     gas: GasStrategy = PercentileTip(quantile=0.5, markup=1.2)
     gas_limit: int = Field(400_000, gt=0)
 
@@ -68,7 +71,8 @@ def Looper(ctx, params: LooperParams, index: int):
             continue
         hf = float(pool.health_factors()[row])
         coll, debt = pool.position(row)
-        if not (1.0 <= hf < params.unwind_below_hf) or debt[d] <= 0:
+        too_costly = params.max_borrow_rate is not None and pool.borrow_rates()[d] > params.max_borrow_rate
+        if not (1.0 <= hf < params.unwind_below_hf or (hf >= 1.0 and too_costly)) or debt[d] <= 0:
             continue
         # withdraw what keeps HF at 1 after (Σ coll·p·LT ≥ debt), sell it, repay
         prices = pool.prices_usd()

@@ -657,6 +657,10 @@ class PoolView:
         """Liquidation thresholds per reserve of account ``row`` (e-mode aware)."""
         return self._pool.lt_by_category[self._pool.category(row)].copy()
 
+    def borrow_rates(self) -> np.ndarray:
+        """Borrow rate of each reserve now (annual fractions, §1.5)."""
+        return self._pool.current_rates()[0]
+
     def borrowed(self) -> np.ndarray:
         """Per reserve: whether anyone owes it (a liquidation can only repay such a reserve)."""
         return self._pool.state.total_debt_scaled > 0

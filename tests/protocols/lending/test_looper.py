@@ -128,3 +128,27 @@ def test_loopers_unwind_when_the_oracle_falls_and_nobody_is_liquidated(run):
     assert results.summary()["aave.liquidations"] == 0
     withdrawals = results.txs[(results.txs["sender"].astype(str).str.startswith("looper/"))]
     assert "withdraw" in set(withdrawals["method"].astype(str))
+
+
+@pytest.mark.parametrize("max_rate", [None, 0.10])
+def test_loopers_unwind_when_their_own_borrowing_spikes_the_rate(tmp_path, max_rate):
+    """§10.4: with 210,000 USDC to lend, three loops of 10,000 sUSDe at 15 × 0.89 take the USDC
+    reserve past its kink. Loopers whose carry turns negative above 10% a year unwind until the
+    rate is back below it; without that rule they keep paying the spike."""
+    path = tmp_path / "loopers.toml"
+    path.write_text(SCENARIO)
+    overrides = ["protocols.aave.seed_supply.USDC=210000", "markets.feeds.sUSDe.moves=[]", "blocks=200"]
+    if max_rate is not None:
+        overrides.append(f"agents.1.params.max_borrow_rate={max_rate}")
+    sim = Simulation(load_scenario(str(path), overrides))
+    results = sim.run()
+    usdc = sim.protocols["aave"].index["USDC"]
+    rate = float(sim.protocols["aave"].current_rates()[0][usdc])
+    borrows = results.txs[(results.txs["method"].astype(str) == "borrow") & (results.txs["status"].astype(str) == "included")]
+    assert len(borrows) >= 30  # the loops were built
+    if max_rate is None:
+        assert rate > 0.10  # the spike stays
+    else:
+        assert rate <= 0.10  # unwound below the threshold
+        assert "repay" in set(results.txs["method"].astype(str))
+    assert results.summary()["aave.liquidations"] == 0
