@@ -92,8 +92,11 @@ class PerpMarket:
     funding_cap: float = 0.04
     mm_tiers: tuple[tuple[float, float], ...] = ()
     im_tiers: tuple[tuple[float, float], ...] = ()
+    mark_rule: str = "hyperliquid"
 
     def __post_init__(self):
+        if self.mark_rule not in ("hyperliquid", "binance"):
+            raise ValueError(f"{self.symbol}: mark_rule must be 'hyperliquid' or 'binance', got {self.mark_rule!r}")
         if self.mm_tiers and not self.im_tiers:
             self.im_tiers = tuple((a, max(2.0 * f, 1.0 / self.max_leverage)) for a, f in self.mm_tiers)
         for name, tiers in (("mm_tiers", self.mm_tiers), ("im_tiers", self.im_tiers)):
@@ -200,6 +203,7 @@ class Clearinghouse:
         self.snapshot = np.zeros((0, n_markets))
         self.cum_funding = np.zeros(n_markets)  # USD paid per unit of long size, cumulative
         self.basis_ema = np.zeros(n_markets)
+        self.last_rate = np.zeros(n_markets)  # the last funding rate paid, per market (Binance's mark)
         self.premium_sum = np.zeros(n_markets)
         self.premium_samples = 0
         self.last_tick_ms: int | None = None
@@ -285,9 +289,15 @@ class Clearinghouse:
         return self.markets[m].feed.price_at(t_ms)
 
     def mark(self, m: int, t_ms: int) -> float:
-        """``median(index, book mid, index + EMA basis)`` (§8.1)."""
+        """The market's mark (§8.1): Hyperliquid's ``median(index, book mid, index + EMA basis)``,
+        or Binance's ``median(index × (1 + last rate × time to funding / interval), index + EMA
+        basis, book mid)`` (:func:`~.math.binance_mark_price`)."""
         index = self.index_price(m, t_ms)
         mid = self.markets[m].book.mid(t_ms)
+        if self.markets[m].mark_rule == "binance":
+            until_s = max(self.next_funding_ms - t_ms, 0) / 1000.0
+            return pm.binance_mark_price(index, float(self.last_rate[m]), until_s, self.funding_interval_ms / 1000.0,
+                                         float(self.basis_ema[m]), mid)
         ema = index + float(self.basis_ema[m])
         return max(min(index, mid), min(max(index, mid), ema))  # the median of the three
 
@@ -423,6 +433,7 @@ class Clearinghouse:
             rate = pm.funding_rate(premium, interval_h, self.interest_8h, self.clamp_8h, market.funding_cap)
             index = self.index_price(m, t_ms)
             self.cum_funding[m] += rate * index
+            self.last_rate[m] = rate
             self.funding.append((t_ms, market.symbol, premium, rate, index))
         self.premium_sum[:] = 0.0
         self.premium_samples = 0

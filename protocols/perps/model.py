@@ -71,7 +71,7 @@ class PerpVenue(Protocol):
                 raise ValueError(f"protocols.{name}.markets[{i}].book: no venue {m.book!r} (have {sorted(host.venues)})")
             try:
                 markets.append(PerpMarket(m.symbol, host.feeds[m.asset], host.venues[m.book], m.max_leverage,
-                                          m.impact_notional_usd, m.funding_cap, m.mm_tiers, m.im_tiers))
+                                          m.impact_notional_usd, m.funding_cap, m.mm_tiers, m.im_tiers, m.mark))
             except ValueError as e:
                 raise ValueError(f"protocols.{name}.markets[{i}]: {e}") from None
         self.state = Clearinghouse(markets, insurance_fund_usd=params.insurance_fund_usd,

@@ -3,6 +3,8 @@ fail at construction with the field and the reason (STYLE 9). Prices and notiona
 as durations (``"3s"``, ``"1h"`` or ms), fractions plain floats."""
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from defisim.distributions import Distribution, LogNormal
@@ -29,6 +31,7 @@ class PerpMarketParams(BaseModel):
         (), description="maintenance brackets: [from notional USD, maintenance fraction] pairs from 0 up (empty: flat)")
     im_tiers: tuple[tuple[float, float], ...] = Field(
         (), description="initial-margin brackets: [from notional USD, initial fraction] pairs from 0 up (empty: 1/max_leverage)")
+    mark: Literal["hyperliquid", "binance"] = Field("hyperliquid", description="mark price rule (§8.1)")
 
     @model_validator(mode="after")
     def _tiers(self) -> "PerpMarketParams":

@@ -309,3 +309,30 @@ def test_initial_margin_tiers_lower_the_leverage_of_large_orders():
     tiered.trade("a", "X", -1_790.0, 0)  # closing is always allowed
     with pytest.raises(ValueError, match="initial margin below maintenance"):
         market(im_tiers=((0.0, 0.02), (100_000.0, 0.004)))  # 0.4% above $100k < the 1% maintenance
+
+
+def test_the_binance_mark_uses_the_last_rate_and_ignores_a_wick():
+    """§8.1: after an hour of a book 1% above the index, Binance's mark is the median of the
+    funding-adjusted index, index + basis and the book's mid; a wick in the book (mid 90) moves
+    Hyperliquid's median to the index but leaves Binance's at its two other legs."""
+    from protocols.perps.math import binance_mark_price
+
+    index = ConstantFeed(100.0)
+    book_feed = CsvFeed([0, HOUR_MS + 30_000, HOUR_MS + 30_001], [101.0, 101.0, 90.0], "step")
+    def venue(rule):
+        return Clearinghouse([PerpMarket("X", index, Venue(book_feed, LinearDepth(1e15), half_life_ms=None), 20.0,
+                                         impact_notional_usd=1_000.0, mark_rule=rule)])
+    binance, hyperliquid = venue("binance"), venue("hyperliquid")
+    for ch in (binance, hyperliquid):
+        _run_hours(ch, 1)
+        for t in range(HOUR_MS + 3_000, HOUR_MS + 30_001, 3_000):
+            ch.tick(t)
+    t = HOUR_MS + 30_001
+    rate = binance.funding[-1][3]
+    assert rate > 0 and binance.last_rate[0] == rate
+    expected = binance_mark_price(100.0, rate, (2 * HOUR_MS - t) / 1000.0, 3_600.0, float(binance.basis_ema[0]), 90.0)
+    assert binance.mark(0, t) == pytest.approx(expected, rel=1e-12)
+    assert binance.mark(0, t) > 100.0  # the wick is ignored: both other legs are above the index
+    assert hyperliquid.mark(0, t) == pytest.approx(100.0)  # median(index 100, mid 90, index + basis > 100)
+    with pytest.raises(ValueError, match="mark_rule"):
+        venue("bybit")
