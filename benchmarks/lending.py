@@ -55,7 +55,7 @@ library's registry is never touched). They implement the same lending model the 
   Python loop. The cache is the library pool's (same key: block, state version, prices), so
   the comparison isolates the data layout, not caching;
 * the keeper sizes each candidate with the scalar
-  :func:`~protocols.lending.aave_v3.math.liquidation_call` in a Python loop (the library keeper
+  :func:`~protocols.lending.aave_v3.liquidation.liquidation_call` in a Python loop (the library keeper
   uses the vectorised twin), then ranks, quotes, bids and sends exactly as the library keeper
   does (its gas bid, capital check, in-flight set and selling are the library's own helpers);
 * the pool's handlers (``liquidation_call`` etc.) are inherited unchanged; they see the
@@ -117,6 +117,7 @@ from defisim.scenario import Scenario, load_scenario  # noqa: E402
 from defisim.simulation import Simulation  # noqa: E402
 from protocols.lending.aave_v3 import agents as keeper_mod  # noqa: E402
 from protocols.lending.aave_v3 import math as am  # noqa: E402
+from protocols.lending.aave_v3.liquidation import liquidation_call  # noqa: E402
 from protocols.lending.aave_v3.model import AaveV3Pool, PoolView  # noqa: E402
 from protocols.lending.aave_v3.params import PoolParams  # noqa: E402
 
@@ -326,7 +327,7 @@ def naive_plan_liquidations(pool: NaivePoolView, venue, rows, prices, hf, gas_us
         rc = max(range(len(pl)), key=coll_usd.__getitem__)
         rd = max(range(len(pl)), key=debt_usd.__getitem__)
         cover = math.inf if capital is None else float(capital[rd])
-        out = am.liquidation_call(
+        out = liquidation_call(
             coll[rc], debt[rd], pl[rc], pl[rd], h, bonus[rc], fee[rc], cover,
             other_collateral_usd=sum(coll_usd) - coll_usd[rc], other_debt_usd=sum(debt_usd) - debt_usd[rd],
             rules=pool.rules)

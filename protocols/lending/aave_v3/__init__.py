@@ -1,21 +1,26 @@
-"""Aave v3 lending: the pure math (:mod:`.math`) and the parameter models (:mod:`.params`).
+"""Aave v3 lending: the pure math (:mod:`.math`, :mod:`.liquidation`) and the parameter models
+(:mod:`.params`).
 
 Math follows ``mechanics.md`` §1; current mainnet rules (v3.3+) by default, v3.0 rules behind
 ``rules="v3.0"``. Nothing is registered with the engine here.
 """
-from .math import (
+from .liquidation import (
     CLOSE_FACTOR_HF_THRESHOLD,
     COLLATERAL_CANNOT_BE_LIQUIDATED,
     DEFAULT_LIQUIDATION_CLOSE_FACTOR,
-    HEALTH_FACTOR_LIQUIDATION_THRESHOLD,
     HEALTH_FACTOR_NOT_BELOW_THRESHOLD,
+    LiquidationOutcome,
     MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD_USD,
     MIN_LEFTOVER_BASE_USD,
     MUST_NOT_LEAVE_DUST,
+    SPECIFIED_CURRENCY_NOT_BORROWED_BY_USER,
+    liquidation_call,
+    liquidation_calls,
+)
+from .math import (
+    HEALTH_FACTOR_LIQUIDATION_THRESHOLD,
     RULES,
     SECONDS_PER_YEAR,
-    SPECIFIED_CURRENCY_NOT_BORROWED_BY_USER,
-    LiquidationOutcome,
     ReserveAccrual,
     accrue_reserve,
     borrow_rate,
@@ -24,8 +29,6 @@ from .math import (
     health_factor,
     health_factors,
     linear_interest,
-    liquidation_call,
-    liquidation_calls,
     supply_rate,
     usage_ratio,
     usage_ratios,

@@ -23,7 +23,7 @@ from defisim.tx import Call
 
 from protocols.amm.math import get_amount_out
 
-from . import math as am
+from .liquidation import liquidation_calls
 
 __all__ = ["KeeperParams", "Keeper", "BackrunnerParams", "Backrunner", "plan_liquidations", "worth_planning",
            "BorrowerGuardParams", "BorrowerGuard"]
@@ -115,7 +115,7 @@ def plan_liquidations(pool, venue, rows: np.ndarray, prices: np.ndarray, hf: np.
     rc, rd = coll_usd.argmax(axis=1), debt_usd.argmax(axis=1)
     pick = np.arange(rows.size)
     cover = np.inf if capital is None else np.asarray(capital, dtype=np.float64)[rd]
-    out = am.liquidation_calls(
+    out = liquidation_calls(
         coll[pick, rc], debt[pick, rd], prices[rc], prices[rd], hf,
         pool.liquidation_bonus(rows, rc), pool.fee[rc], cover,
         other_collateral_usd=coll_usd.sum(axis=1) - coll_usd[pick, rc],

@@ -21,6 +21,7 @@ from defisim.tables import Table
 from defisim.tx import Revert
 
 from . import math as am
+from .liquidation import liquidation_call
 from .health_index import Candidates, HealthIndex
 from .params import PoolParams
 from .population import generate_population, read_population_csv
@@ -480,7 +481,7 @@ class AaveV3Pool(Protocol):
         prices = self.prices_usd()
         cat = self.category(row)
         hf = am.health_factor(coll, debt, prices, self.lt_by_category[cat])
-        out = am.liquidation_call(
+        out = liquidation_call(
             coll[rc], debt[rd], prices[rc], prices[rd], hf, self.bonus_by_category[cat, rc], self.fee[rc], debt_to_cover,
             other_collateral_usd=float(coll @ prices - coll[rc] * prices[rc]),
             other_debt_usd=float(debt @ prices - debt[rd] * prices[rd]),
@@ -529,10 +530,7 @@ class AaveV3Pool(Protocol):
         prices = self.prices_usd()
         supplied_usd = self.supplied_tokens() * prices
         deficit_usd = float(self.state.deficit @ prices)
-        treasury = self.state.accounts.get(self.params.treasury)
-        treasury_usd = 0.0
-        if treasury is not None:
-            treasury_usd = float(self.state.positions["collateral_scaled"][treasury] * self.state.liquidity_index @ prices)
+        treasury_usd = float(self.account(self.params.treasury)[0] @ prices)
         out: list = [Node(self.name, "protocol", equity_usd=max(treasury_usd - deficit_usd, 0.0))]
         for r, sym in enumerate(self.symbols):
             if supplied_usd[r] <= 0:
@@ -542,15 +540,12 @@ class AaveV3Pool(Protocol):
             out.append(Exposure(self.name, self.params.oracles[sym], "oracle", 0.0, asset=token))
             out.append(Node(self.receipt_name(sym), "token"))
             out.append(Exposure(self.receipt_name(sym), self.name, "wrapping", float(supplied_usd[r]), asset=sym))
-        pos = self.state.positions
-        n = len(self.state.owners)
-        debt_usd = (pos["debt_scaled"][:n] * self.state.borrow_index) @ prices
+        coll, debt = self.balances()
+        collateral_usd, debt_usd = coll @ prices, debt @ prices
         for row in np.flatnonzero(debt_usd >= large_account_usd):
-            collateral_usd = float((pos["collateral_scaled"][row] * self.state.liquidity_index) @ prices)
-            owner = self.state.owners[row]
-            out.append(Node(owner, "account", equity_usd=max(collateral_usd - float(debt_usd[row]), 0.0)))
-            out.append(Exposure(self.name, owner, "debt", float(debt_usd[row]),
-                                recovery=min(1.0, collateral_usd / float(debt_usd[row]))))
+            owner, c_usd, d_usd = self.state.owners[row], float(collateral_usd[row]), float(debt_usd[row])
+            out.append(Node(owner, "account", equity_usd=max(c_usd - d_usd, 0.0)))
+            out.append(Exposure(self.name, owner, "debt", d_usd, recovery=min(1.0, c_usd / d_usd)))
         return out
 
     def distress(self) -> float:

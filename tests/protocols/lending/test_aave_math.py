@@ -14,13 +14,17 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from protocols.lending.aave_v3.math import (
+from protocols.lending.aave_v3.liquidation import (
     COLLATERAL_CANNOT_BE_LIQUIDATED,
     HEALTH_FACTOR_NOT_BELOW_THRESHOLD,
     MUST_NOT_LEAVE_DUST,
-    SECONDS_PER_YEAR,
     SPECIFIED_CURRENCY_NOT_BORROWED_BY_USER,
     LiquidationOutcome,
+    liquidation_call,
+    liquidation_calls,
+)
+from protocols.lending.aave_v3.math import (
+    SECONDS_PER_YEAR,
     accrue_reserve,
     borrow_rate,
     borrow_rates,
@@ -28,8 +32,6 @@ from protocols.lending.aave_v3.math import (
     health_factor,
     health_factors,
     linear_interest,
-    liquidation_call,
-    liquidation_calls,
     supply_rate,
     usage_ratio,
     usage_ratios,
