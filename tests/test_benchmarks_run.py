@@ -1,0 +1,29 @@
+"""Every benchmark still runs end to end, at a toy size, and prints its JSON document (no timing
+is asserted here: speed is measured by the benchmarks themselves, DESIGN §9)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+CASES = {
+    "engine": ["--blocks", "20", "--repeats", "1", "--no-pin"],
+    "lending": ["--sizes", "1e3", "--blocks", "30", "--naive-size", "300", "--no-pin"],
+    "perps": ["--sizes", "1e3"],
+    "contagion": ["--sizes", "1e3"],
+    "sweep": ["--borrowers", "200", "--blocks", "10", "--seeds", "1"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_the_benchmark_runs_and_reports(name):
+    done = subprocess.run([sys.executable, str(BENCHMARKS / f"{name}.py"), *CASES[name]], cwd=BENCHMARKS,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    assert isinstance(report, dict) and report
