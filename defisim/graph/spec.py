@@ -87,7 +87,7 @@ class ExposureSpec(BaseModel):
 
     model_config = _CONFIG
 
-    every_blocks: int = Field(50, ge=0)
+    every_blocks: int = Field(300, ge=0)
     on_events: bool = True
     large_account_usd: float = Field(1_000_000.0, gt=0)
     cut: tuple[CutSpec, ...] = ()
