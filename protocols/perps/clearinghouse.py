@@ -212,6 +212,7 @@ class Clearinghouse:
         self.adl: list[tuple] = []  # (t_ms, market, bankrupt, counterparty, size, price)
         self.funding: list[tuple] = []  # (t_ms, market, premium, rate, index_price)
         self.socialized_usd = 0.0
+        self.net_deposits_usd = 0.0  # deposits less withdrawals: what crossed the venue's boundary (USD)
         self._index = None
         self._dirty: set[int] = set()  # rows changed since the index was built, still holding positions
         self._stale = 0  # changes since the index was built
@@ -245,6 +246,7 @@ class Clearinghouse:
             raise ValueError(f"deposit must be non-negative, got {usd}")
         row = self._row(owner)  # may reallocate the arrays: take the row first
         self.collateral[row] += usd
+        self.net_deposits_usd += usd
         self._changed(row)
 
     @staticmethod
@@ -269,6 +271,7 @@ class Clearinghouse:
             raise ValueError(f"{owner}: cannot withdraw {usd} USD (equity above initial margin: "
                              f"{float(self.equity(t_ms, row)) - initial:.2f})")
         self.collateral[row] -= usd
+        self.net_deposits_usd -= usd
         self._changed(row)
 
     def open_positions(self, owners, market: str, sizes, entry_price: float, collateral_usd) -> None:
@@ -339,7 +342,8 @@ class Clearinghouse:
         return float((others - rest) / (s - abs(s) * self.mmf[m]))
 
     def total_value(self, t_ms: int) -> float:
-        """The conserved quantity of the module docstring (USD)."""
+        """The conserved quantity of the module docstring (USD); it moves only by deposits and
+        withdrawals (``net_deposits_usd``)."""
         return float(self.equity(t_ms).sum()) + self.insurance_fund_usd
 
     # -- trading ----------------------------------------------------------------------------
