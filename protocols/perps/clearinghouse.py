@@ -249,6 +249,14 @@ class Clearinghouse:
         self.net_deposits_usd += usd
         self._changed(row)
 
+    def take_back(self, owner: str, usd: float) -> None:
+        """Return a deposit whose purpose failed right after it (the order it funded was
+        refused): ``usd`` leaves ``owner``'s account with no margin check."""
+        row = self.rows[owner]
+        self.collateral[row] -= usd
+        self.net_deposits_usd -= usd
+        self._changed(row)
+
     @staticmethod
     def isolated_account(owner: str, market: str) -> str:
         """The margin account of ``owner``'s isolated position in ``market``."""

@@ -145,13 +145,15 @@ class DeltaNeutralIssuer:
     cash_usd: float = 0.0  # backing held as dollars (reserve payments, redemption residues)
     _window: list = field(default_factory=lambda: [-1, 0.0, 0.0])  # window index, minted, redeemed
 
-    def _use_limit(self, t_ms: int, slot: int, usd: float, limit: float, what: str) -> None:
+    def _use_limit(self, t_ms: int, slot: int, usd: float, limit: float, what: str, commit: bool = True) -> None:
+        """Count ``usd`` against the window's limit (refused above it); ``commit=False`` only checks."""
         window = t_ms // self.window_ms
         if self._window[0] != window:
             self._window[:] = [window, 0.0, 0.0]
         if self._window[slot] + usd > limit:
             raise ValueError(f"{what} limit: {self._window[slot] + usd:,.0f} USD in this window, limit {limit:,.0f}")
-        self._window[slot] += usd
+        if commit:
+            self._window[slot] += usd
 
     def _hedge(self) -> tuple[int, int]:
         return self.venue.rows[self.name], self.venue.index[self.market]
@@ -169,11 +171,19 @@ class DeltaNeutralIssuer:
         return self.backing_usd(t_ms) / self.supply if self.supply else 1.0
 
     def mint(self, usd: float, t_ms: int) -> None:
-        """A whitelisted mint of ``usd`` USDe against ``usd`` of collateral."""
-        self._use_limit(t_ms, 1, usd, self.mint_limit_usd, "mint")
+        """A whitelisted mint of ``usd`` USDe against ``usd`` of collateral. Refused
+        (``ValueError``, nothing changes) above the window's limit or when the venue refuses the
+        hedge (initial margin)."""
+        self._use_limit(t_ms, 1, usd, self.mint_limit_usd, "mint", commit=False)
         units = (1.0 - self.margin_share) * usd / self.spot_feed.price_at(t_ms)
-        self.venue.deposit(self.name, self.margin_share * usd)
-        self.venue.trade(self.name, self.market, -units, t_ms)
+        margin = self.margin_share * usd
+        self.venue.deposit(self.name, margin)
+        try:
+            self.venue.trade(self.name, self.market, -units, t_ms)
+        except ValueError:
+            self.venue.take_back(self.name, margin)
+            raise
+        self._use_limit(t_ms, 1, usd, self.mint_limit_usd, "mint")
         self.spot_units += units
         self.supply += usd
 
@@ -182,15 +192,16 @@ class DeltaNeutralIssuer:
         sold, of the short closed and of the venue margin withdrawn. Returns the USD paid."""
         if not 0 < usde <= self.supply:
             raise ValueError(f"redeem {usde}: must be positive and at most the supply {self.supply}")
-        self._use_limit(t_ms, 2, usde, self.redeem_limit_usd, "redeem")
+        self._use_limit(t_ms, 2, usde, self.redeem_limit_usd, "redeem", commit=False)
         share = usde / self.supply
         r, m = self._hedge()
+        self.venue.trade(self.name, self.market, -self.venue.size[r, m] * share, t_ms)  # refused: nothing changed
         units = self.spot_units * share
         self.spot_units -= units
         self.cash_usd += units * self.spot_feed.price_at(t_ms)
-        self.venue.trade(self.name, self.market, -self.venue.size[r, m] * share, t_ms)
-        margin = min(max(self.hedge_equity(t_ms), 0.0) * share, self._free_margin(t_ms))
+        margin = min(max(self.hedge_equity(t_ms), 0.0) * share, self._free_margin(t_ms))  # within the free margin
         self.venue.withdraw(self.name, margin, t_ms)
+        self._use_limit(t_ms, 2, usde, self.redeem_limit_usd, "redeem")
         self.cash_usd += margin - usde
         self.supply -= usde
         return usde

@@ -124,3 +124,18 @@ def test_the_hedged_backing_holds_through_the_eth_fall(engine_runs):
     settlements = results.tables["stablecoin_settlements"]
     assert len(settlements) >= 3
     assert settlements["collateral_ratio"].between(0.99, 1.01).all()  # ETH −10%, the backing did not follow
+
+
+def test_a_refused_mint_changes_nothing():
+    """The hedge of a large mint needs more initial margin than its share of margin (a 20%
+    maintenance bracket above $1M: 40% initial): the venue refuses it and the issuer's backing,
+    the venue's value and the window's limit are as before."""
+    feed = ConstantFeed(2_000.0)
+    book = Venue(feed, LinearDepth(1e12), half_life_ms=None)
+    ch = Clearinghouse([PerpMarket("ETH", feed, book, 20.0, mm_tiers=((0.0, 0.025), (1e6, 0.2)))])
+    issuer = DeltaNeutralIssuer(ch, "ETH", feed, margin_share=0.2, mint_limit_usd=1e9)
+    issuer.mint(1e6, 0)
+    before = (issuer.backing_usd(0), ch.total_value(0), ch.net_deposits_usd, issuer.supply, list(issuer._window))
+    with pytest.raises(ValueError, match="initial margin"):
+        issuer.mint(4e6, 0)
+    assert (issuer.backing_usd(0), ch.total_value(0), ch.net_deposits_usd, issuer.supply, list(issuer._window)) == before
