@@ -67,21 +67,26 @@ _MS_PER_HOUR = 3_600_000
 class PerpMarket:
     """One perpetual market: its index ``feed`` (``price_at(t_ms)``), its ``book`` venue,
     ``max_leverage`` (IMF ``1/max_leverage``, MMF half of it), the ``impact_notional_usd`` of the
-    premium's impact prices, the funding cap per interval (fraction), and optional maintenance
-    tiers ``mm_tiers``: ``(from notional USD, MMF)`` pairs from 0 up, each slice of a position's
-    notional counted at its tier's fraction (Binance's brackets: ``notional × MMR − cumulative
-    amount`` is the same function, §8.3). ``im_tiers`` are the initial-margin brackets of the
-    same form (the maximum leverage falling with size, Hyperliquid's and Binance's margin tiers);
-    without them, maintenance tiers imply initial tiers at twice their fractions (at least
-    ``1/max_leverage``), Hyperliquid's rule. The initial margin must cover the maintenance margin
-    at every size.
+    premium's impact prices, the funding cap per interval (fraction), and optional margin tiers
+    (§8.3), ``(from notional USD, fraction)`` pairs from 0 up:
+
+    - ``mm_tiers``, maintenance: each slice of a position's notional counted at its tier's
+      fraction (Binance's ``notional × MMR − cumulative amount`` is the same function);
+    - ``im_tiers``, initial: the whole notional at the fraction of the bracket it falls in (the
+      maximum leverage falling with size, Binance's and Hyperliquid's margin tiers).
+
+    Given one, the other follows Hyperliquid's rule, maintenance half of initial (initial twice
+    the maintenance fraction, at least ``1/max_leverage``). The initial margin must exceed the
+    maintenance margin at every size.
 
     >>> from defisim.feeds import ConstantFeed
     >>> from defisim.venues import LinearDepth
     >>> book = Venue(ConstantFeed(100.0), LinearDepth(1e9))
     >>> m = PerpMarket("X", ConstantFeed(100.0), book, 50.0, im_tiers=((0.0, 0.02), (100_000.0, 0.1)))
-    >>> m.initial_usd(np.array([50_000.0, 300_000.0])).tolist()   # 2% of the first 100k, 10% above
-    [1000.0, 22000.0]
+    >>> m.initial_usd(np.array([50_000.0, 300_000.0])).tolist()   # 2% of 50k; above 100k, 10% of it all
+    [1000.0, 30000.0]
+    >>> m.maintenance_usd(np.array([300_000.0])).tolist()         # half the fractions, slice by slice
+    [11000.0]
     """
 
     symbol: str
@@ -99,16 +104,19 @@ class PerpMarket:
             raise ValueError(f"{self.symbol}: mark_rule must be 'hyperliquid' or 'binance', got {self.mark_rule!r}")
         if self.mm_tiers and not self.im_tiers:
             self.im_tiers = tuple((a, max(2.0 * f, 1.0 / self.max_leverage)) for a, f in self.mm_tiers)
+        elif self.im_tiers and not self.mm_tiers:
+            self.mm_tiers = tuple((a, f / 2.0) for a, f in self.im_tiers)
         for name, tiers in (("mm_tiers", self.mm_tiers), ("im_tiers", self.im_tiers)):
             starts = [a for a, _ in tiers]
             if tiers and (starts[0] != 0.0 or any(b <= a for a, b in zip(starts, starts[1:]))):
                 raise ValueError(f"{self.symbol}: {name} must start at 0 and rise, got starts {starts}")
-        # both margins are piecewise linear in notional: comparing them at every kink and on the
-        # last slope compares them everywhere
-        kinks = np.array(sorted({a for a, _ in self.mm_tiers + self.im_tiers} | {0.0}) + [1e18])
-        short = self.initial_usd(kinks) < self.maintenance_usd(kinks) * (1.0 - 1e-12)
+        # both margins are linear between kinks (the initial one jumps at its own): comparing them
+        # on both sides of every kink and far out compares them everywhere
+        kinks = sorted({a for a, _ in self.mm_tiers + self.im_tiers} - {0.0})
+        points = np.array([x for k in kinks for x in (k * (1.0 - 1e-9), k)] + [1.0, 1e18])
+        short = self.initial_usd(points) <= self.maintenance_usd(points) * (1.0 + 1e-12)
         if short.any():
-            raise ValueError(f"{self.symbol}: initial margin below maintenance at notional {kinks[short][0]:g} USD")
+            raise ValueError(f"{self.symbol}: initial margin not above maintenance at notional {points[short][0]:g} USD")
 
     @property
     def imf(self) -> float:
@@ -126,25 +134,24 @@ class PerpMarket:
         return max([self.mmf] + [f for _, f in self.mm_tiers])
 
     def maintenance_usd(self, notional_usd):
-        """Maintenance margin of positions of ``notional_usd`` (USD, array)."""
-        return _bracketed(notional_usd, self.mm_tiers, self.mmf)
+        """Maintenance margin of positions of ``notional_usd`` (USD, array): slice by slice."""
+        n = np.asarray(notional_usd, dtype=np.float64)
+        if not self.mm_tiers:
+            return n * self.mmf
+        out = np.zeros_like(n)
+        uppers = [a for a, _ in self.mm_tiers[1:]] + [np.inf]
+        for (lower, fraction), upper in zip(self.mm_tiers, uppers):
+            out = out + np.clip(n - lower, 0.0, upper - lower) * fraction
+        return out
 
     def initial_usd(self, notional_usd):
-        """Initial margin of positions of ``notional_usd`` (USD, array)."""
-        return _bracketed(notional_usd, self.im_tiers, self.imf)
-
-
-def _bracketed(notional_usd, tiers, flat: float):
-    """``Σ`` over brackets of the slice of ``notional_usd`` inside each, times its fraction
-    (``flat`` throughout without brackets) (USD)."""
-    n = np.asarray(notional_usd, dtype=np.float64)
-    if not tiers:
-        return n * flat
-    out = np.zeros_like(n)
-    uppers = [a for a, _ in tiers[1:]] + [np.inf]
-    for (lower, fraction), upper in zip(tiers, uppers):
-        out = out + np.clip(n - lower, 0.0, upper - lower) * fraction
-    return out
+        """Initial margin of positions of ``notional_usd`` (USD, array): all of it at its bracket's fraction."""
+        n = np.asarray(notional_usd, dtype=np.float64)
+        if not self.im_tiers:
+            return n * self.imf
+        starts = np.array([a for a, _ in self.im_tiers])
+        fractions = np.array([f for _, f in self.im_tiers])
+        return n * fractions[np.searchsorted(starts, n, side="right") - 1]
 
 
 class Clearinghouse:

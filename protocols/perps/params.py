@@ -30,7 +30,8 @@ class PerpMarketParams(BaseModel):
     mm_tiers: tuple[tuple[float, float], ...] = Field(
         (), description="maintenance brackets: [from notional USD, maintenance fraction] pairs from 0 up (empty: flat)")
     im_tiers: tuple[tuple[float, float], ...] = Field(
-        (), description="initial-margin brackets: [from notional USD, initial fraction] pairs from 0 up (empty: 1/max_leverage)")
+        (), description="initial-margin brackets: [from notional USD, initial fraction of the whole notional] pairs from 0 up "
+        "(empty: twice mm_tiers, or 1/max_leverage)")
     mark: Literal["hyperliquid", "binance"] = Field("hyperliquid", description="mark price rule (§8.1)")
 
     @model_validator(mode="after")
@@ -40,8 +41,9 @@ class PerpMarketParams(BaseModel):
             starts = [a for a, _ in tiers]
             if tiers and (starts[0] != 0.0 or any(b <= a for a, b in zip(starts, starts[1:]))):
                 raise ValueError(f"{name} must start at 0 and rise, got starts {starts}")
-            if any(not 0.0 < f < 1.0 for _, f in tiers):
-                raise ValueError(f"{name}: margin fractions must be in (0, 1)")
+            top = 1.0 if name == "im_tiers" else 1.0 - 1e-12  # 100% initial margin is 1× leverage
+            if any(not 0.0 < f <= top for _, f in tiers):
+                raise ValueError(f"{name}: margin fractions must be in (0, 1{']' if name == 'im_tiers' else ')'}")
         return self
 
 

@@ -274,7 +274,7 @@ def test_maintenance_tiers_count_each_slice_and_the_index_still_finds_everyone()
     tiers = ((0.0, 0.01), (50_000.0, 0.025), (200_000.0, 0.05))
     market = PerpMarket("X", ConstantFeed(100.0), Venue(ConstantFeed(100.0), LinearDepth(1e12)), 50.0, mm_tiers=tiers)
     assert market.maintenance_usd(np.array([30_000.0, 300_000.0])).tolist() == [300.0, 9_250.0]
-    assert market.initial_usd(np.array([300_000.0])).tolist() == [18_500.0]  # twice, by default
+    assert market.initial_usd(np.array([300_000.0])).tolist() == [30_000.0]  # all of it at twice its bracket's 5%
     rng = np.random.default_rng(9)
     feed = StepFeed(100.0, 100.0 * rng.uniform(0.8, 1.2), 5_000)
     ch = Clearinghouse([PerpMarket("X", feed, Venue(feed, LinearDepth(1e12), half_life_ms=None), 50.0, mm_tiers=tiers)])
@@ -287,9 +287,10 @@ def test_maintenance_tiers_count_each_slice_and_the_index_still_finds_everyone()
 
 
 def test_initial_margin_tiers_lower_the_leverage_of_large_orders():
-    """Brackets 2% to $100k and 10% above (50× falling to 10×, §8.3): $10,000 of equity opens a
-    $400,000 position flat at 50× but only $180,000 under the tiers, where the initial margin
-    is 2,000 + 10% of the slice above $100k; closing needs no margin; withdrawals stop at it."""
+    """Brackets 2% to $100k and 10% above (50× falling to 10×, §8.3), the bracket's fraction on
+    the whole notional: $10,000 of equity opens $399,000 flat at 50×, but under the tiers only
+    up to $100,000 (at $101,000 the whole position needs 10%); an order the margin refuses
+    changes nothing; closing needs no margin; withdrawals stop at the initial margin."""
     def market(**tiers):
         feed = ConstantFeed(100.0)
         return PerpMarket("X", feed, Venue(feed, LinearDepth(1e15), half_life_ms=None), 50.0, **tiers)
@@ -298,17 +299,23 @@ def test_initial_margin_tiers_lower_the_leverage_of_large_orders():
     for ch in (flat, tiered):
         ch.deposit("a", 10_000.0)
     flat.trade("a", "X", 3_990.0, 0)  # $399,000 at 2%: $7,980 of margin
+    row = tiered.rows["a"]
+    tiered.trade("a", "X", 990.0, 0)  # $99,000 at 2%: $1,980
+    assert float(tiered.initial(0, row)) == pytest.approx(1_980.0)
+    state = (tiered.collateral[row], tiered.size[row].copy(), tiered.entry[row].copy(), tiered.snapshot[row].copy())
     with pytest.raises(ValueError, match="initial margin"):
-        tiered.trade("a", "X", 3_990.0, 0)
-    assert tiered.size[tiered.rows["a"]].tolist() == [0.0]  # the refused order changed nothing
-    tiered.trade("a", "X", 1_790.0, 0)  # $179,000: 2,000 + 7,900 = 9,900 ≤ 10,000
-    assert float(tiered.initial(0, tiered.rows["a"])) == pytest.approx(9_900.0)
+        tiered.trade("a", "X", 20.0, 0)  # to $101,000: 10% of it all, $10,100 > $10,000
+    after = (tiered.collateral[row], tiered.size[row], tiered.entry[row], tiered.snapshot[row])
+    assert after[0] == state[0] and all((a == b).all() for a, b in zip(after[1:], state[1:]))
+    assert float(tiered.maintenance(0, row)) == pytest.approx(990.0)  # half the fractions by default: 1% of 99k
     with pytest.raises(ValueError, match="cannot withdraw"):
-        tiered.withdraw("a", 200.0, 0)
-    tiered.withdraw("a", 99.0, 0)
-    tiered.trade("a", "X", -1_790.0, 0)  # closing is always allowed
-    with pytest.raises(ValueError, match="initial margin below maintenance"):
-        market(im_tiers=((0.0, 0.02), (100_000.0, 0.004)))  # 0.4% above $100k < the 1% maintenance
+        tiered.withdraw("a", 8_100.0, 0)
+    tiered.withdraw("a", 8_000.0, 0)
+    tiered.trade("a", "X", -990.0, 0)  # closing is always allowed
+    with pytest.raises(ValueError, match="initial margin not above maintenance"):
+        market(im_tiers=((0.0, 0.02), (100_000.0, 0.015)), mm_tiers=((0.0, 0.01), (100_000.0, 0.02)))
+    with pytest.raises(ValueError, match="initial margin not above maintenance"):
+        market(im_tiers=((0.0, 0.01),), mm_tiers=((0.0, 0.01),))  # on the liquidation line at once
 
 
 def test_the_binance_mark_uses_the_last_rate_and_ignores_a_wick():
