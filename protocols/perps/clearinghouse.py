@@ -394,27 +394,33 @@ class Clearinghouse:
         return price
 
     def trade(self, owner: str, market: str, size: float, t_ms: int) -> float:
-        """A taker order of ``size`` (``+`` buys) into the book. Refused (``ValueError``, nothing
-        changes) when the account is below maintenance (it is the liquidation engine's), or when
-        the order opens or increases a position and the equity after it is below the initial
-        margin (§8.3); an order that only reduces needs no initial margin. Returns the fill
-        price."""
+        """A taker order of ``size`` (``+`` buys) into the book. An order that only reduces a
+        position is always taken; one that opens, increases or flips a position is refused
+        (``ValueError``, nothing changes) when the account is below maintenance (it is the
+        liquidation engine's) or when the equity after it is below the initial margin (§8.3);
+        a reducing order whose fill would leave the equity below 0 is refused too. Returns the
+        fill price."""
         r, m = self._row(owner), self.index[market]
         price = self._book_fill(m, size, t_ms, execute=False)
         marks = self.marks(t_ms)  # read every book before anything changes
-        if float(self.equity(t_ms, r)) < float(self.maintenance(t_ms, r)):
-            raise ValueError(f"{owner}: below maintenance, in liquidation: orders refused")
         s0 = self.size[r, m]
         reducing = s0 != 0.0 and np.sign(size) != np.sign(s0) and abs(size) <= abs(s0)
+        if not reducing and float(self.equity(t_ms, r)) < float(self.maintenance(t_ms, r)):
+            raise ValueError(f"{owner}: below maintenance, in liquidation: only orders that reduce a position")
         saved = (self.collateral[r], self.size[r].copy(), self.entry[r].copy(), self.snapshot[r].copy())
         self._fill(r, m, size, price)
-        if not reducing:
-            initial = float(self.initial(t_ms, r, marks))
-            equity = self.collateral[r] + float((self.size[r] * (marks - self.entry[r])).sum())
-            if equity < initial:
-                self.collateral[r], self.size[r], self.entry[r], self.snapshot[r] = saved
-                self._changed(r)
-                raise ValueError(f"{owner}: equity below initial margin after the order")
+        equity = self.collateral[r] + float((self.size[r] * (marks - self.entry[r])).sum())
+        # adding needs the initial margin after; reducing must not fill past the bankruptcy
+        # price (a loss beyond the collateral is the liquidation engine's to handle)
+        refusal = None
+        if not reducing and equity < float(self.initial(t_ms, r, marks)):
+            refusal = "equity below initial margin after the order"
+        elif reducing and equity < 0.0:
+            refusal = "the fill is past the bankruptcy price, in liquidation"
+        if refusal is not None:
+            self.collateral[r], self.size[r], self.entry[r], self.snapshot[r] = saved
+            self._changed(r)
+            raise ValueError(f"{owner}: {refusal}")
         self._book_fill(m, size, t_ms, execute=True)
         self._fill(self.rows[BOOK], m, -size, price)
         return price

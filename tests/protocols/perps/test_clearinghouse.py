@@ -343,3 +343,17 @@ def test_the_binance_mark_uses_the_last_rate_and_ignores_a_wick():
     assert hyperliquid.mark(0, t) == pytest.approx(100.0)  # median(index 100, mid 90, index + basis > 100)
     with pytest.raises(ValueError, match="mark_rule"):
         venue("bybit")
+
+
+def test_below_maintenance_an_account_may_still_reduce_but_not_add():
+    """An account below maintenance (waiting between partial liquidation steps) can cut its
+    position; it cannot add to it."""
+    feed = StepFeed(100.0, 91.0, 10_000)
+    ch = Clearinghouse([PerpMarket("X", feed, Venue(feed, LinearDepth(1e15), half_life_ms=None), 20.0)])
+    ch.open_positions(["a"], "X", [100.0], 100.0, 1_000.0)  # 10×; the fall to 91 leaves 100 of equity
+    r = ch.rows["a"]
+    assert float(ch.equity(10_000, r)) < float(ch.maintenance(10_000, r))
+    with pytest.raises(ValueError, match="only orders that reduce"):
+        ch.trade("a", "X", 1.0, 10_000)
+    ch.trade("a", "X", -60.0, 10_000)
+    assert ch.size[r].tolist() == [40.0]
