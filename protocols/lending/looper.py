@@ -52,6 +52,8 @@ def Looper(ctx, params: LooperParams, index: int):
     receipt = yield _send(ctx, params, params.pool, "supply", {"asset": params.collateral, "amount": params.equity})
     last = params.equity if receipt.ok else 0.0
     for _ in range(params.loops if receipt.ok else 0):
+        if params.max_borrow_rate is not None and pool.borrow_rates()[d] > params.max_borrow_rate:
+            break  # borrowing more would cost more than the limit
         prices = pool.prices_usd()
         amount = params.fraction * last * prices[c] / prices[d]
         receipt = yield _send(ctx, params, params.pool, "borrow", {"asset": params.debt, "amount": float(amount)})
@@ -74,11 +76,13 @@ def Looper(ctx, params: LooperParams, index: int):
         too_costly = params.max_borrow_rate is not None and pool.borrow_rates()[d] > params.max_borrow_rate
         if not (1.0 <= hf < params.unwind_below_hf or (hf >= 1.0 and too_costly)) or debt[d] <= 0:
             continue
-        # withdraw what keeps HF at 1 after (Σ coll·p·LT ≥ debt), sell it, repay
+        # withdraw what keeps HF at 1 after (Σ coll·p·LT ≥ debt), sell it, repay; never sell
+        # more than repays the debt (the swap's fee allowed for)
         prices = pool.prices_usd()
         lt = pool.thresholds(row)[c]
         spare = (coll[c] * prices[c] * lt - debt @ prices) / (prices[c] * lt)
-        amount = params.unwind_share * min(spare, coll[c])
+        to_repay = debt[d] * prices[d] / prices[c] / (1.0 - ctx.params_of(params.amm).fee)
+        amount = params.unwind_share * min(spare, coll[c], to_repay)
         if amount <= 0:
             continue
         receipt = yield _send(ctx, params, params.pool, "withdraw", {"asset": params.collateral, "amount": float(amount)})

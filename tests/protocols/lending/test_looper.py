@@ -134,7 +134,8 @@ def test_loopers_unwind_when_the_oracle_falls_and_nobody_is_liquidated(run):
 def test_loopers_unwind_when_their_own_borrowing_spikes_the_rate(tmp_path, max_rate):
     """§10.4: with 210,000 USDC to lend, three loops of 10,000 sUSDe at 15 × 0.89 take the USDC
     reserve past its kink. Loopers whose carry turns negative above 10% a year unwind until the
-    rate is back below it; without that rule they keep paying the spike."""
+    rate is back below it (and stop building once it is past), selling no more than repays their
+    debt; without that rule they keep paying the spike."""
     path = tmp_path / "loopers.toml"
     path.write_text(SCENARIO)
     overrides = ["protocols.aave.seed_supply.USDC=210000", "markets.feeds.sUSDe.moves=[]", "blocks=200"]
@@ -148,7 +149,11 @@ def test_loopers_unwind_when_their_own_borrowing_spikes_the_rate(tmp_path, max_r
     assert len(borrows) >= 30  # the loops were built
     if max_rate is None:
         assert rate > 0.10  # the spike stays
+        assert len(borrows) == 3 * 15
     else:
         assert rate <= 0.10  # unwound below the threshold
         assert "repay" in set(results.txs["method"].astype(str))
+        assert len(borrows) < 3 * 15  # the loops stop building once the rate is past the limit
+        idle = [sim.protocols["usdc"].balance_of(f"looper/{i}") for i in range(3)]
+        assert max(idle) < 0.01 * 10_000.0  # an unwind sells no more than repays the debt
     assert results.summary()["aave.liquidations"] == 0
