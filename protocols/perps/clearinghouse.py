@@ -48,6 +48,7 @@ References: mechanics.md §8.1–8.5, §12.4; :mod:`protocols.perps.math`.
 """
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,6 +58,9 @@ from defisim.venues import Venue
 from . import math as pm
 
 __all__ = ["PerpMarket", "Clearinghouse", "BOOK"]
+
+#: Binance's basis average covers this much time (§8.1: 30 s since 18 Sep 2025).
+BINANCE_BASIS_WINDOW_MS = 30_000
 
 #: The account holding the books' side of every book fill.
 BOOK = "book"
@@ -211,6 +215,8 @@ class Clearinghouse:
         self.cum_funding = np.zeros(n_markets)  # USD paid per unit of long size, cumulative
         self.basis_ema = np.zeros(n_markets)
         self.last_rate = np.zeros(n_markets)  # the last funding rate paid, per market (Binance's mark)
+        # Binance's basis average: the basis sampled at each tick over the last 30 s, per market
+        self._basis_window: list[deque] = [deque() for _ in range(n_markets)]
         self.premium_sum = np.zeros(n_markets)
         self.premium_samples = 0
         self.last_tick_ms: int | None = None
@@ -307,15 +313,18 @@ class Clearinghouse:
         return self.markets[m].feed.price_at(t_ms)
 
     def mark(self, m: int, t_ms: int) -> float:
-        """The market's mark (§8.1): Hyperliquid's ``median(index, book mid, index + EMA basis)``,
-        or Binance's ``median(index × (1 + last rate × time to funding / interval), index + EMA
-        basis, book mid)`` (:func:`~.math.binance_mark_price`)."""
+        """The market's mark (§8.1): Hyperliquid's ``median(index, book mid, index + EMA basis)``
+        (150 s), or Binance's ``median(index × (1 + last rate paid × time to funding / interval),
+        index + mean basis of the ticks in the last 30 s, book mid)``
+        (:func:`~.math.binance_mark_price`)."""
         index = self.index_price(m, t_ms)
         mid = self.markets[m].book.mid(t_ms)
         if self.markets[m].mark_rule == "binance":
             until_s = max(self.next_funding_ms - t_ms, 0) / 1000.0
+            window = self._basis_window[m]
+            basis = sum(b for _, b in window) / len(window) if window else 0.0
             return pm.binance_mark_price(index, float(self.last_rate[m]), until_s, self.funding_interval_ms / 1000.0,
-                                         float(self.basis_ema[m]), mid)
+                                         basis, mid)
         ema = index + float(self.basis_ema[m])
         return max(min(index, mid), min(max(index, mid), ema))  # the median of the three
 
@@ -440,7 +449,13 @@ class Clearinghouse:
         weight = 1.0 if first else 1.0 - np.exp(-dt / self.basis_ema_ms)
         for m, market in enumerate(self.markets):
             index = self.index_price(m, t_ms)
-            self.basis_ema[m] += weight * (market.book.mid(t_ms) - index - self.basis_ema[m])
+            basis = market.book.mid(t_ms) - index
+            self.basis_ema[m] += weight * (basis - self.basis_ema[m])
+            if market.mark_rule == "binance":
+                window = self._basis_window[m]
+                window.append((t_ms, basis))
+                while window[0][0] <= t_ms - BINANCE_BASIS_WINDOW_MS:
+                    window.popleft()
             q = market.impact_notional_usd / index
             bid = market.book.quote_sell(q, t_ms)[1]
             ask = market.book.quote_buy(q, t_ms)[1]

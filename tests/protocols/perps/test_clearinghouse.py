@@ -337,7 +337,11 @@ def test_the_binance_mark_uses_the_last_rate_and_ignores_a_wick():
     t = HOUR_MS + 30_001
     rate = binance.funding[-1][3]
     assert rate > 0 and binance.last_rate[0] == rate
-    expected = binance_mark_price(100.0, rate, (2 * HOUR_MS - t) / 1000.0, 3_600.0, float(binance.basis_ema[0]), 90.0)
+    # the basis averaged over the ticks of the last 30 s: 1.0 at each tick up to HOUR+30,000 ms
+    ticks = [u for u in range(HOUR_MS + 3_000, t, 3_000) if u > t - 30_000]
+    basis = sum(book_feed.price_at(u) - 100.0 for u in ticks) / len(ticks)
+    assert basis == pytest.approx(1.0)
+    expected = binance_mark_price(100.0, rate, (2 * HOUR_MS - t) / 1000.0, 3_600.0, basis, 90.0)
     assert binance.mark(0, t) == pytest.approx(expected, rel=1e-12)
     assert binance.mark(0, t) > 100.0  # the wick is ignored: both other legs are above the index
     assert hyperliquid.mark(0, t) == pytest.approx(100.0)  # median(index 100, mid 90, index + basis > 100)
