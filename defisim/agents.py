@@ -12,6 +12,7 @@ import numpy as np
 import simpy
 
 from .chain import Chain, TxEvent
+from .execution import argument_error
 from .mempool import MempoolWatch
 from .network import LatencySampler
 from .tx import Call, Revert, Tx
@@ -129,7 +130,10 @@ class AgentContext:
             raise KeyError(f"{target} has no call {method!r}")
         if not protocol.offchain:
             raise ValueError(f"{target} is on chain: call it in a transaction (submit)")
+        wrong = argument_error(spec, args)
         yield self.env.timeout(self._private.next_ms())
+        if wrong is not None:
+            return False, wrong
         try:
             return True, spec.fn(protocol, self.name, **args)
         except Revert as e:

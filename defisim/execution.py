@@ -11,13 +11,23 @@ from typing import Any, Mapping
 from .protocol import BlockInfo, Protocol
 from .tx import Revert, Tx, TxStatus
 
-__all__ = ["Executor", "INTRINSIC_GAS"]
+__all__ = ["Executor", "INTRINSIC_GAS", "argument_error"]
 
 #: Gas of a transaction that reaches no handler (the EVM's intrinsic cost).
 INTRINSIC_GAS = 21_000
 
 # enum members as module constants: ``TxStatus.INCLUDED`` costs ~0.2 µs per lookup on 3.11
 _INCLUDED, _REVERTED = TxStatus.INCLUDED, TxStatus.REVERTED
+
+
+def argument_error(spec, given) -> str | None:
+    """Why the argument names ``given`` do not fit the handler ``spec`` (``None`` when they do):
+    calldata that does not match the function's arguments reverts, as in the EVM."""
+    given = given.keys() if hasattr(given, "keys") else set(given)
+    if given == spec.arg_names or spec.required <= given <= spec.arg_names:
+        return None
+    missing, unknown = sorted(spec.required - given), sorted(given - spec.arg_names)
+    return f"bad arguments: missing {missing}, unknown {unknown}"
 
 
 class Executor:
@@ -46,9 +56,7 @@ class Executor:
             return _REVERTED, "out of gas", tx.gas_limit, None
         given = call.args.keys()
         if given != spec.arg_names and not (spec.required <= given <= spec.arg_names):
-            # calldata that does not match the function's arguments reverts, as in the EVM
-            missing, unknown = sorted(spec.required - given), sorted(given - spec.arg_names)
-            return _REVERTED, f"bad arguments: missing {missing}, unknown {unknown}", min(INTRINSIC_GAS, tx.gas_limit), None
+            return _REVERTED, argument_error(spec, given), min(INTRINSIC_GAS, tx.gas_limit), None
         try:
             result = spec.fn(protocol, tx.sender, **call.args)
         except Revert as r:

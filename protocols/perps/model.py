@@ -5,6 +5,8 @@ DESIGN §3), with its liquidations, ADL fills and funding payments in result tab
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from defisim.eventlog import Column
@@ -105,6 +107,13 @@ class PerpVenue(Protocol):
             yield env.timeout(self.params.tick)
 
     # -- calls ------------------------------------------------------------------------------
+    @staticmethod
+    def _number(value, what: str) -> float:
+        """``value`` as a finite float, or the call reverts."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise Revert(f"{what}: expected a finite number, got {value!r}")
+        return float(value)
+
     def _ledger(self):
         if self.params.collateral_token is None:
             raise Revert(f"{self.name} takes no deposits (no collateral_token)")
@@ -114,6 +123,7 @@ class PerpVenue(Protocol):
     def deposit(self, sender: str, usd: float) -> float:
         """Move ``usd`` tokens of the collateral token from ``sender`` into its account (USD)."""
         ledger = self._ledger()
+        usd = self._number(usd, "deposit")
         if not 0.0 < usd <= ledger.balance_of(sender):
             raise Revert(f"deposit: {usd} is not a positive amount within the balance")
         ledger.move(sender, self.name, float(usd))
@@ -125,6 +135,7 @@ class PerpVenue(Protocol):
         """A taker order of ``size`` base units into ``market``'s book (``+`` buys); returns the
         fill price (USD). Reverts on an unknown market, an account in liquidation or short of
         initial margin (§8.3)."""
+        size = self._number(size, "order")
         if market not in self.state.index:
             raise Revert(f"order: no market {market!r}")
         if sender not in self.state.rows:
@@ -139,6 +150,7 @@ class PerpVenue(Protocol):
         """Take ``usd`` of collateral back to ``sender``'s token balance, if its equity stays
         above its initial margin."""
         ledger = self._ledger()
+        usd = self._number(usd, "withdraw")
         if sender not in self.state.rows:
             raise Revert(f"withdraw: {sender} has no account")
         if ledger.balance_of(self.name) < usd:  # the venue's own tokens (populations start without any)

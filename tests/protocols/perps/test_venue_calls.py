@@ -74,3 +74,19 @@ def test_margin_is_checked_and_withdrawals_return_tokens(sandbox):
     usd = sim.protocols["usd"]
     assert usd.balance_of("alice/0") == 905.0 and usd.balance_of("perp") == 95.0
     assert usd.balance_of("alice/0") + usd.balance_of("perp") == 1000.0  # moved, not created
+
+
+def test_malformed_calls_revert_and_change_nothing(sandbox):
+    seen = {}
+
+    def trader(ctx):
+        yield ctx.delay(1_000)
+        seen["missing"] = yield ctx.call_offchain("perp", "deposit", amount=5.0)
+        seen["text"] = yield ctx.call_offchain("perp", "deposit", usd="500")
+        seen["nan"] = yield ctx.call_offchain("perp", "order", market="X", size=float("nan"))
+
+    sim = _run(sandbox, False, trader)
+    assert seen["missing"] == (False, "bad arguments: missing ['usd'], unknown ['amount']")
+    assert seen["text"][0] is False and "finite number" in seen["text"][1]
+    assert seen["nan"][0] is False
+    assert sim.protocols["usd"].balance_of("alice/0") == 1000.0 and "alice/0" not in sim.protocols["perp"].state.rows
