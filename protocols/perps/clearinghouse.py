@@ -57,7 +57,7 @@ from defisim.venues import Venue
 
 from . import math as pm
 
-__all__ = ["PerpMarket", "Clearinghouse", "BOOK"]
+__all__ = ["margin_tiers", "maintenance_margin", "initial_margin", "PerpMarket", "Clearinghouse", "BOOK"]
 
 #: Binance's basis average covers this much time (§8.1: 30 s since 18 Sep 2025).
 BINANCE_BASIS_WINDOW_MS = 30_000
@@ -65,6 +65,31 @@ BINANCE_BASIS_WINDOW_MS = 30_000
 #: The account holding the books' side of every book fill.
 BOOK = "book"
 _MS_PER_HOUR = 3_600_000
+
+
+def margin_tiers(symbol: str, max_leverage: float, mm_tiers: tuple, im_tiers: tuple) -> tuple[tuple, tuple]:
+    """The maintenance and initial brackets of a market, the missing one derived (Hyperliquid's
+    rule: maintenance half of initial, initial at least ``1/max_leverage``), checked: each starts
+    at 0 and rises, and the initial margin is above the maintenance margin at every notional
+    (§8.3). Raises ``ValueError`` naming the market otherwise."""
+    if mm_tiers and not im_tiers:
+        im_tiers = tuple((a, max(2.0 * f, 1.0 / max_leverage)) for a, f in mm_tiers)
+    elif im_tiers and not mm_tiers:
+        mm_tiers = tuple((a, f / 2.0) for a, f in im_tiers)
+    for name, tiers in (("mm_tiers", mm_tiers), ("im_tiers", im_tiers)):
+        starts = [a for a, _ in tiers]
+        if tiers and (starts[0] != 0.0 or any(b <= a for a, b in zip(starts, starts[1:]))):
+            raise ValueError(f"{symbol}: {name} must start at 0 and rise, got starts {starts}")
+    # both margins are linear between kinks (the initial one jumps at its own): comparing them
+    # on both sides of every kink and far out compares them everywhere
+    kinks = sorted({a for a, _ in mm_tiers + im_tiers} - {0.0})
+    points = np.array([x for k in kinks for x in (k * (1.0 - 1e-9), k)] + [1.0, 1e18])
+    initial = initial_margin(points, im_tiers, 1.0 / max_leverage)
+    maintenance = maintenance_margin(points, mm_tiers, pm.maintenance_fraction_at_max_leverage(max_leverage))
+    short = initial <= maintenance * (1.0 + 1e-12)
+    if short.any():
+        raise ValueError(f"{symbol}: initial margin not above maintenance at notional {points[short][0]:g} USD")
+    return tuple(mm_tiers), tuple(im_tiers)
 
 
 @dataclass
@@ -106,21 +131,7 @@ class PerpMarket:
     def __post_init__(self):
         if self.mark_rule not in ("hyperliquid", "binance"):
             raise ValueError(f"{self.symbol}: mark_rule must be 'hyperliquid' or 'binance', got {self.mark_rule!r}")
-        if self.mm_tiers and not self.im_tiers:
-            self.im_tiers = tuple((a, max(2.0 * f, 1.0 / self.max_leverage)) for a, f in self.mm_tiers)
-        elif self.im_tiers and not self.mm_tiers:
-            self.mm_tiers = tuple((a, f / 2.0) for a, f in self.im_tiers)
-        for name, tiers in (("mm_tiers", self.mm_tiers), ("im_tiers", self.im_tiers)):
-            starts = [a for a, _ in tiers]
-            if tiers and (starts[0] != 0.0 or any(b <= a for a, b in zip(starts, starts[1:]))):
-                raise ValueError(f"{self.symbol}: {name} must start at 0 and rise, got starts {starts}")
-        # both margins are linear between kinks (the initial one jumps at its own): comparing them
-        # on both sides of every kink and far out compares them everywhere
-        kinks = sorted({a for a, _ in self.mm_tiers + self.im_tiers} - {0.0})
-        points = np.array([x for k in kinks for x in (k * (1.0 - 1e-9), k)] + [1.0, 1e18])
-        short = self.initial_usd(points) <= self.maintenance_usd(points) * (1.0 + 1e-12)
-        if short.any():
-            raise ValueError(f"{self.symbol}: initial margin not above maintenance at notional {points[short][0]:g} USD")
+        self.mm_tiers, self.im_tiers = margin_tiers(self.symbol, self.max_leverage, self.mm_tiers, self.im_tiers)
 
     @property
     def imf(self) -> float:
@@ -139,23 +150,35 @@ class PerpMarket:
 
     def maintenance_usd(self, notional_usd):
         """Maintenance margin of positions of ``notional_usd`` (USD, array): slice by slice."""
-        n = np.asarray(notional_usd, dtype=np.float64)
-        if not self.mm_tiers:
-            return n * self.mmf
-        out = np.zeros_like(n)
-        uppers = [a for a, _ in self.mm_tiers[1:]] + [np.inf]
-        for (lower, fraction), upper in zip(self.mm_tiers, uppers):
-            out = out + np.clip(n - lower, 0.0, upper - lower) * fraction
-        return out
+        return maintenance_margin(notional_usd, self.mm_tiers, self.mmf)
 
     def initial_usd(self, notional_usd):
         """Initial margin of positions of ``notional_usd`` (USD, array): all of it at its bracket's fraction."""
-        n = np.asarray(notional_usd, dtype=np.float64)
-        if not self.im_tiers:
-            return n * self.imf
-        starts = np.array([a for a, _ in self.im_tiers])
-        fractions = np.array([f for _, f in self.im_tiers])
-        return n * fractions[np.searchsorted(starts, n, side="right") - 1]
+        return initial_margin(notional_usd, self.im_tiers, self.imf)
+
+
+def maintenance_margin(notional_usd, mm_tiers: tuple, flat: float):
+    """Each slice of ``notional_usd`` inside a bracket of ``mm_tiers`` at its fraction (``flat``
+    throughout without brackets) (USD, §8.3)."""
+    n = np.asarray(notional_usd, dtype=np.float64)
+    if not mm_tiers:
+        return n * flat
+    out = np.zeros_like(n)
+    uppers = [a for a, _ in mm_tiers[1:]] + [np.inf]
+    for (lower, fraction), upper in zip(mm_tiers, uppers):
+        out = out + np.clip(n - lower, 0.0, upper - lower) * fraction
+    return out
+
+
+def initial_margin(notional_usd, im_tiers: tuple, flat: float):
+    """All of ``notional_usd`` at the fraction of the bracket of ``im_tiers`` it falls in
+    (``flat`` without brackets) (USD, §8.3)."""
+    n = np.asarray(notional_usd, dtype=np.float64)
+    if not im_tiers:
+        return n * flat
+    starts = np.array([a for a, _ in im_tiers])
+    fractions = np.array([f for _, f in im_tiers])
+    return n * fractions[np.searchsorted(starts, n, side="right") - 1]
 
 
 class Clearinghouse:

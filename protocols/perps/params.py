@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from defisim.distributions import Distribution, LogNormal
 from defisim.spec import DurationMs
 
+from .clearinghouse import margin_tiers
+
 __all__ = ["PerpMarketParams", "PerpPopulationParams", "PerpVenueParams", "PoolPerpVenueParams"]
 
 _CONFIG = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
@@ -38,12 +40,10 @@ class PerpMarketParams(BaseModel):
     def _tiers(self) -> "PerpMarketParams":
         for name in ("mm_tiers", "im_tiers"):
             tiers = getattr(self, name)
-            starts = [a for a, _ in tiers]
-            if tiers and (starts[0] != 0.0 or any(b <= a for a, b in zip(starts, starts[1:]))):
-                raise ValueError(f"{name} must start at 0 and rise, got starts {starts}")
             top = 1.0 if name == "im_tiers" else 1.0 - 1e-12  # 100% initial margin is 1× leverage
             if any(not 0.0 < f <= top for _, f in tiers):
                 raise ValueError(f"{name}: margin fractions must be in (0, 1{']' if name == 'im_tiers' else ')'}")
+        margin_tiers(self.symbol, self.max_leverage, self.mm_tiers, self.im_tiers)  # the market's own check
         return self
 
 
