@@ -63,8 +63,8 @@ class PerpVenue(Protocol):
     def __init__(self, name: str, params: PerpVenueParams, host):
         super().__init__(name, params, host)
         self.offchain = not params.onchain
-        if params.collateral_token is not None and params.collateral_token not in host.protocols:
-            raise ValueError(f"protocols.{name}.collateral_token: no protocol {params.collateral_token!r} listed before it")
+        if params.collateral_token is not None and getattr(host.protocols.get(params.collateral_token), "kind", "") != "token.ledger":
+            raise ValueError(f"protocols.{name}.collateral_token: {params.collateral_token!r} must be a token.ledger listed before it")
         markets = []
         for i, m in enumerate(params.markets):
             if m.asset not in host.feeds:
