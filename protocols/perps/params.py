@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from defisim.distributions import Distribution, LogNormal
 from defisim.spec import DurationMs
 
-from .clearinghouse import margin_tiers
+from .margin import margin_tiers
 
 __all__ = ["PerpMarketParams", "PerpPopulationParams", "PerpVenueParams", "PoolPerpVenueParams"]
 
