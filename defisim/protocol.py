@@ -13,7 +13,7 @@ from typing import Any, Callable, ClassVar, NamedTuple
 
 from pydantic import BaseModel
 
-__all__ = ["Protocol", "handler", "HandlerSpec", "BlockInfo"]
+__all__ = ["Protocol", "handler", "HandlerSpec", "BlockInfo", "is_number"]
 
 
 class BlockInfo(NamedTuple):
@@ -42,6 +42,16 @@ def _arguments(fn: Callable) -> tuple[frozenset, frozenset]:
     names = frozenset(p.name for p in params)
     required = frozenset(p.name for p in params if p.default is inspect.Parameter.empty)
     return names, required
+
+
+def is_number(x) -> bool:
+    """Whether a call argument is a real number (``int`` or ``float``, not ``bool``): handlers
+    check amounts with it before any effect.
+
+    >>> [is_number(x) for x in (1, 2.5, True, "3", None)]
+    [True, True, False, False, False]
+    """
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
 def handler(gas: int, revert_gas: int | None = None):

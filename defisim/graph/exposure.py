@@ -93,8 +93,7 @@ class ExposureGraph:
     def from_spec(cls, spec: EcosystemSpec) -> "ExposureGraph":
         """The graph a scenario's ``[ecosystem]`` section declares."""
         g = cls()
-        g.add(Node(n.name, n.kind, math.nan if n.equity_usd is None else n.equity_usd, n.external_assets_usd)
-              for n in spec.nodes)
+        g.add(_declared_nodes(spec))
         g.add(Exposure(e.source, e.target, e.kind, e.amount_usd, e.recovery, e.delay_blocks, e.asset) for e in spec.edges)
         return g
 
@@ -109,8 +108,7 @@ class ExposureGraph:
                 g.add([Node(name, getattr(p, "node_kind", "protocol"))])
             g.add(p.exposures(large_account_usd))
         if ecosystem is not None:  # what the scenario declares about a node wins over what protocols say
-            g.add(Node(n.name, n.kind, math.nan if n.equity_usd is None else n.equity_usd, n.external_assets_usd)
-                  for n in ecosystem.nodes)
+            g.add(_declared_nodes(ecosystem))
         for name, p in protocols.items():  # a protocol is also an account elsewhere: it stays what it is
             g.graph.nodes[name]["kind"] = getattr(p, "node_kind", "protocol")
         g.remove(cut)
@@ -190,6 +188,12 @@ class ExposureGraph:
         self.edges_frame().to_csv(paths[1], index=False)
         self.nodes_frame().to_csv(paths[2], index=False)
         return paths
+
+
+def _declared_nodes(spec: EcosystemSpec) -> list[Node]:
+    """The nodes a scenario's ``[ecosystem]`` declares (unknown equity: NaN)."""
+    return [Node(n.name, n.kind, math.nan if n.equity_usd is None else n.equity_usd, n.external_assets_usd)
+            for n in spec.nodes]
 
 
 def _read_csv(path: Path) -> pd.DataFrame:

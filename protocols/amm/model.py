@@ -21,7 +21,7 @@ from typing import ClassVar
 
 from defisim.eventlog import Column
 from defisim.graph.exposure import Exposure
-from defisim.protocol import Protocol, handler
+from defisim.protocol import Protocol, handler, is_number
 from defisim.tx import Revert
 
 from .math import cpmm_spot_price, exchange_amounts, get_amount_out, get_D, stableswap_spot_price
@@ -56,10 +56,6 @@ class PoolState:
 
     reserves: list[float]
     fees: list[float]
-
-
-def _is_number(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
 class _TwoTokenPool(Protocol, ABC):
@@ -134,9 +130,9 @@ class _TwoTokenPool(Protocol, ABC):
         """Checks, then effects, of ``swap``; returns the output (token units)."""
         if token_in not in self.tokens:
             raise Revert(f"unknown token {token_in!r}")
-        if not (_is_number(amount_in) and math.isfinite(amount_in) and amount_in > 0):
+        if not (is_number(amount_in) and math.isfinite(amount_in) and amount_in > 0):
             raise Revert("amount_in must be a positive finite number")
-        if not (_is_number(min_amount_out) and min_amount_out >= 0 and not math.isnan(min_amount_out)):
+        if not (is_number(min_amount_out) and min_amount_out >= 0 and not math.isnan(min_amount_out)):
             raise Revert("min_amount_out must be a non-negative number")
         i = self.tokens.index(token_in)
         j = 1 - i

@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from defisim.eventlog import Column
-from defisim.protocol import Protocol, handler
+from defisim.protocol import Protocol, handler, is_number
 from defisim.tx import Revert
 
 from defisim.graph.exposure import Exposure
@@ -79,7 +79,7 @@ class PushOracle(_Oracle):
         p = self.params
         if sender != p.transmitter:
             raise Revert("caller is not the transmitter")
-        if not (isinstance(answer, (int, float)) and math.isfinite(answer) and answer > 0):
+        if not (is_number(answer) and math.isfinite(answer) and answer > 0):
             raise Revert("answer must be a positive number")
         if observed_ms <= self.state.observed_ms and self.state.round_id > 0:
             raise Revert("stale report")

@@ -238,8 +238,8 @@ class Clearinghouse:
         self._changed(row)
 
     def take_back(self, owner: str, usd: float) -> None:
-        """Return a deposit whose purpose failed right after it (the order it funded was
-        refused): ``usd`` leaves ``owner``'s account with no margin check."""
+        """``usd`` leaves ``owner``'s account with no margin check: the end of :meth:`withdraw`
+        once checked, or a deposit returned right after the order it funded was refused."""
         row = self.rows[owner]
         self.collateral[row] -= usd
         self.net_deposits_usd -= usd
@@ -266,9 +266,7 @@ class Clearinghouse:
         if not 0 <= usd <= float(self.equity(t_ms, row)) - initial:
             raise ValueError(f"{owner}: cannot withdraw {usd} USD (equity above initial margin: "
                              f"{float(self.equity(t_ms, row)) - initial:.2f})")
-        self.collateral[row] -= usd
-        self.net_deposits_usd -= usd
-        self._changed(row)
+        self.take_back(owner, usd)
 
     def open_positions(self, owners, market: str, sizes, entry_price: float, collateral_usd) -> None:
         """Open new accounts ``owners`` with ``collateral_usd`` and a position of ``sizes`` in

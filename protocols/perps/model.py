@@ -11,7 +11,7 @@ import numpy as np
 
 from defisim.eventlog import Column
 from defisim.graph.exposure import Exposure, Node
-from defisim.protocol import Protocol, handler
+from defisim.protocol import Protocol, handler, is_number
 from defisim.tx import Revert
 
 from .clearinghouse import Clearinghouse, PerpMarket
@@ -110,7 +110,7 @@ class PerpVenue(Protocol):
     @staticmethod
     def _number(value, what: str) -> float:
         """``value`` as a finite float, or the call reverts."""
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if not (is_number(value) and math.isfinite(value)):
             raise Revert(f"{what}: expected a finite number, got {value!r}")
         return float(value)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from defisim.eventlog import Column
-from defisim.protocol import Protocol, handler
+from defisim.protocol import Protocol, handler, is_number
 from defisim.tables import Table
 from defisim.tx import Revert
 
@@ -79,7 +79,7 @@ class TokenLedger(Protocol):
 
     @staticmethod
     def _check_amount(amount: float) -> None:
-        if not (isinstance(amount, (int, float)) and math.isfinite(amount) and amount > 0):
+        if not (is_number(amount) and math.isfinite(amount) and amount > 0):
             raise Revert("amount must be a positive number")
 
     # -- effects, for this ledger's handlers and for other protocols after their own checks --
