@@ -168,17 +168,6 @@ class ExposureGraph:
         """:meth:`node_rows` as a DataFrame, columns :data:`NODE_COLUMNS`."""
         return pd.DataFrame(self.node_rows(), columns=list(NODE_COLUMNS))
 
-    def simple(self, weight: str = "amount_usd") -> nx.DiGraph:
-        """A ``DiGraph`` with parallel edges merged (their ``weight`` summed), node data kept."""
-        g = nx.DiGraph()
-        g.add_nodes_from(self.graph.nodes(data=True))
-        for u, v, d in self.graph.edges(data=True):
-            if g.has_edge(u, v):
-                g[u][v][weight] += d[weight]
-            else:
-                g.add_edge(u, v, **{weight: d[weight]})
-        return g
-
     def write(self, stem: str | Path) -> list[Path]:
         """Write ``STEM.graphml``, ``STEM.csv`` (edges) and ``STEM.nodes.csv``; returns the paths."""
         stem = Path(stem)
