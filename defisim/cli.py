@@ -131,9 +131,8 @@ def _cmd_graph(args) -> int:
         if not len(blocks):
             raise ValueError(f"--block {args.block}: the first snapshot is after block {int(snapshots['block'].min())}")
         block = int(blocks.max())
+        graph = ExposureGraph.from_snapshot(snapshots, nodes, block)
         mine = nodes[nodes["block"] == block]
-        graph = ExposureGraph.from_frames(snapshots[snapshots["block"] == block].drop(columns=["block", "time_ms", "trigger"]),
-                                          mine.drop(columns=["block", "distress"]))
         distress = dict(zip(mine["name"], mine["distress"]))
         tables = {name: (t[t["block"] <= block] if "block" in t else t) for name, t in results.tables.items()}
         what = f"{source} at block {block}"
@@ -144,9 +143,7 @@ def _cmd_graph(args) -> int:
         from .simulation import Simulation
 
         scenario = load_scenario(args.source, args.overrides)
-        sim = Simulation(scenario)
-        spec = scenario.spec.exposures
-        graph = ExposureGraph.from_protocols(sim.protocols, scenario.spec.ecosystem, spec.cut, spec.large_account_usd)
+        graph = Simulation(scenario).exposures.graph  # the snapshot every run starts with
         what = f"scenario {scenario.spec.name} at the start"
     out.mkdir(parents=True, exist_ok=True)
     print(f"exposure graph of {what}")

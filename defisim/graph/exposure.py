@@ -133,6 +133,13 @@ class ExposureGraph:
         return cls.from_spec(spec)
 
     @classmethod
+    def from_snapshot(cls, exposures: pd.DataFrame, exposure_nodes: pd.DataFrame, block: int) -> "ExposureGraph":
+        """The graph a run recorded after ``block`` (its ``exposures`` and ``exposure_nodes`` tables)."""
+        edges = exposures[exposures["block"] == block].drop(columns=["block", "time_ms", "trigger"])
+        nodes = exposure_nodes[exposure_nodes["block"] == block].drop(columns=["block", "distress"])
+        return cls.from_frames(edges, nodes)
+
+    @classmethod
     def read(cls, path: str | Path) -> "ExposureGraph":
         """Read a graph file: a CSV edge list (with ``NAME.nodes.csv`` beside ``NAME.csv`` for
         the nodes, if present) or a JSON document ``{"nodes": [...], "edges": [...]}``."""
