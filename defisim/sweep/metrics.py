@@ -55,11 +55,10 @@ def var(losses: Iterable[float], alpha: float) -> float:
     """
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
-    a = np.sort(_losses(losses))
+    a = _losses(losses)
     if not a.size:
         return float("nan")
-    k = max(math.ceil(alpha * a.size - 1e-12), 1)  # the tolerance keeps 0.95 * 100 at 95
-    return float(a[k - 1])
+    return float(np.quantile(a, alpha, method="inverted_cdf"))  # the empirical lower quantile
 
 
 def cvar(losses: Iterable[float], alpha: float) -> float:
