@@ -99,13 +99,10 @@ class DeltaNeutralStablecoin(Protocol):
         out: list = [Node(self.name, "protocol", equity_usd=s.reserve_fund_usd), Node(p.symbol, "token"),
                      Node(f"s{p.symbol}", "token"),
                      Exposure(p.symbol, self.name, "backing", s.supply)]
-        if s.hedge_equity(t) > 0:
-            out.append(Exposure(self.name, p.venue, "backing", s.hedge_equity(t)))
-        if s.spot_units > 0:
-            out.append(Exposure(self.name, p.asset, "backing", s.spot_units * s.spot_feed.price_at(t)))
-        if s.vault.total_assets(t) > 0:
-            out.append(Exposure(f"s{p.symbol}", p.symbol, "wrapping", s.vault.total_assets(t)))
-        return out
+        held = ((self.name, p.venue, "backing", s.hedge_equity(t)),
+                (self.name, p.asset, "backing", s.spot_units * s.spot_feed.price_at(t)),
+                (f"s{p.symbol}", p.symbol, "wrapping", s.vault.total_assets(t)))
+        return out + [Exposure(*edge) for edge in held if edge[3] > 0]
 
     def distress(self) -> float:
         """The backing's shortfall: ``max(0, 1 − collateral ratio)``."""
