@@ -174,6 +174,8 @@ class ExactPool:
     def _update_rates(self, r: _Reserve, added: int, taken: int) -> None:
         """``updateInterestRates`` (v3.6: ``…AndVirtualBalance``): rates after the action."""
         c = r.config
+        if r.cash + added - taken < 0:
+            raise Revert("PANIC_0x11")  # the strategy's available liquidity underflows: not enough cash
         total_debt = x.debt_token_balance(self.version, r.scaled_debt, r.borrow_index)
         unbacked = r.deficit if self.version == "v3.6" else 0
         r.liquidity_rate, r.borrow_rate = x.interest_rates_exact(
@@ -245,15 +247,15 @@ class ExactPool:
             if scaled == 0:
                 raise Revert("INVALID_MINT_AMOUNT")
         else:
-            scaled = x.ray_div_ceil(amount, r.borrow_index)
-            if x.a_token_balance(self.version, r.scaled_supply, r.liquidity_index) < amount:
+            scaled = x.debt_token_scaled_mint(self.version, amount, r.borrow_index)
+            # the supply must cover the debt the scaled amount is worth (rounded up: may be amount + 1)
+            if x.a_token_balance(self.version, r.scaled_supply, r.liquidity_index) < x.debt_token_balance(
+                    self.version, scaled, r.borrow_index):
                 raise Revert("INVALID_AMOUNT")
         account.owed[sym] = account.owed.get(sym, 0) + scaled
         account.borrowing.add(sym)
         r.scaled_debt += scaled
         self._update_rates(r, 0, amount)
-        if r.cash < 0:
-            raise Revert("PANIC_0x11")  # not enough underlying to hand out
         if self.version == "v3.6":
             totals = self._totals(account)
             if totals.ltv == 0:
