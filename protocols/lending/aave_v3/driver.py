@@ -32,10 +32,13 @@ from .model import AaveV3Pool
 from .params import PoolParams
 from .replay import MAX_UINT256, AccountData, LiquidationResult, ReserveConfig, ReserveData
 
-__all__ = ["EnginePool", "RULES_FOR_VERSION", "reserve_params"]
+__all__ = ["EnginePool", "RULES_FOR_VERSION", "CONTRACT_REASONS", "reserve_params"]
 
 #: The engine's rule set for each contract version.
 RULES_FOR_VERSION = {"v3.0": "v3.0", "v3.6": "v3.3"}
+#: The engine's revert reasons the contracts spell differently: handing out more than the
+#: reserve's cash underflows the rate strategy's available liquidity (a panic).
+CONTRACT_REASONS = {"not enough liquidity": "PANIC_0x11"}
 _BPS = 1e4
 _BLOCK_MS = 12_000
 
@@ -122,7 +125,7 @@ class EnginePool:
         tx = Tx(sender, self._seq, Call("pool", method, args), 10_000_000, 0.0, 0.0, False, -1, self._seq, 0, 0)
         status, reason, _gas, out = self.executor.execute(tx)
         if status != TxStatus.INCLUDED:
-            raise Revert(reason)
+            raise Revert(CONTRACT_REASONS.get(reason, reason))
         return out
 
     def _fund(self, user: str, sym: str, tokens: float) -> None:

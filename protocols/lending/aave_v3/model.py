@@ -474,6 +474,8 @@ class AaveV3Pool(Protocol):
         collateral with the bonus; the protocol fee goes to the treasury; under v3.3 rules an
         account left without collateral has its remaining debt written off as deficit."""
         rc, rd = self._reserve(collateral_asset), self._reserve(debt_asset)
+        if sender == user and self.params.rules == "v3.3":
+            raise Revert("SELF_LIQUIDATION")
         row = self.state.accounts.get(user)
         if row is None:
             raise Revert("unknown user")
@@ -492,6 +494,8 @@ class AaveV3Pool(Protocol):
         debt_ledger = self._ledger(debt_asset)
         if debt_ledger.balance_of(sender) < out.debt_repaid:
             raise Revert("liquidator cannot pay the debt")
+        if self._ledger(collateral_asset).balance_of(self.name) < out.liquidator_collateral:
+            raise Revert("not enough liquidity")  # the collateral is lent out: it cannot be handed over
         # effects
         debt_ledger.move(sender, self.name, out.debt_repaid)
         self._add_debt(row, rd, -out.debt_repaid)
