@@ -47,6 +47,8 @@ from protocols.lending.aave_v3.replay import (
     ReserveData,
 )
 
+from .failure import why
+
 __all__ = ["PACKAGES", "SetupError", "Build", "load_build", "AaveCore", "EvmAaveMarket"]
 
 #: version -> (cache sub-directory, npm packages) to ``npm_install``.
@@ -201,8 +203,7 @@ def _compile_v36(modules: Path, cached: Path) -> None:
                        check=True, capture_output=True, text=True, timeout=900)
         output = json.loads(output_file.read_text())
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
-        detail = (getattr(e, "stderr", "") or str(e)).strip().splitlines()[-1:]
-        raise SetupError(f"tests/evm: solc-js compilation of aave-v3-origin failed: {detail}") from None
+        raise SetupError(f"tests/evm: solc-js compilation of aave-v3-origin failed ({why(e)})") from None
     finally:
         for file in (script, source_file, output_file):
             file.unlink(missing_ok=True)

@@ -20,6 +20,7 @@ from defisim.tx import Revert
 
 from .aave_market import PACKAGES as AAVE_PACKAGES
 from .aave_market import AaveCore, EvmAaveMarket, SetupError, load_build
+from .failure import why
 
 UNISWAP_PACKAGES = ["@uniswap/v2-core@1.0.1", "@uniswap/v2-periphery@1.1.0-beta.0"]
 
@@ -42,11 +43,10 @@ def npm_install(name: str, packages: list[str]) -> Path:
         pytest.skip("tests/evm: npm is not installed (needed to fetch the contracts' npm packages)")
     root.mkdir(parents=True, exist_ok=True)
     try:
-        subprocess.run([npm, "install", "--no-audit", "--no-fund", "--silent", "--prefix", str(root), *packages],
+        subprocess.run([npm, "install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix", str(root), *packages],
                        check=True, capture_output=True, text=True, timeout=600)
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
-        detail = getattr(e, "stderr", "") or str(e)
-        pytest.skip(f"tests/evm: npm install {' '.join(packages)} failed: {detail.strip().splitlines()[-1:]}")
+        pytest.skip(f"tests/evm: npm install {' '.join(packages)} failed ({why(e)})")
     stamp.write_text(json.dumps(packages))
     return root / "node_modules"
 
