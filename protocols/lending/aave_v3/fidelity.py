@@ -15,7 +15,9 @@ largest of the case's indices), measured in value (base units). So, with ``RTOL`
   (``scale`` is the amount itself; for the deficit and the protocol fee, which are differences
   of larger amounts, the debt before the call and the collateral seized);
 - base-currency values: ``≤ RTOL·value + K·g``;
-- health factor, relative: ``≤ RTOL + K·g/collateral_base + K·g/debt_base``;
+- health factor, relative: ``≤ RTOL + K·g/collateral_base + K·g/debt_base``, plus under v3.0
+  with more than one collateral one bps of the average liquidation threshold (v3.0 floors that
+  average to whole bps; the engine does not);
 - rates: compared on the float side's own balances (the exact strategy applied to the float
   model's total debt, cash and deficit), relative ``RTOL`` plus ``1e18/total_debt + 2`` ray units
   for v3.0's wad-to-ray round trip in ``_getOverallBorrowRate``;
@@ -27,7 +29,8 @@ differently only when the exact path is within the tolerance of one of the contr
 thresholds, or when an amount rounds to zero in the contract:
 
 - ``dust``: the contract reverts ``INVALID_BURN_AMOUNT`` because the collateral to seize or the
-  scaled debt to burn rounds to 0; the float path has no integers to round;
+  scaled debt to burn rounds to 0; the float path has no integers to round, and its call must
+  move at most ``K`` scaled units (plus one raw unit) of one of the two tokens;
 - ``health factor at 1``: HF within tolerance of 1.0 (liquidatable or not);
 - ``close factor at 0.95``: HF within tolerance of 0.95 (50% or 100% close factor);
 - ``$2,000 / $1,000 thresholds`` (v3.6): a reserve's collateral or debt value within tolerance
@@ -38,8 +41,11 @@ thresholds, or when an amount rounds to zero in the contract:
 - ``no collateral left`` (v3.6): what remains is worth less than the tolerance (the contract
   compares floored base values; v3.6 then writes off the rest as deficit).
 
-After a liquidation decided differently the two states differ by design, so the observations
-that follow it are not compared. ``setup`` steps (supply, borrow) are compared on revert or not:
+A boundary explains only the decision it can flip: HF at 1 whether the account is liquidatable
+(``HEALTH_FACTOR_NOT_BELOW_THRESHOLD`` on one side), the others v3.6's leftover check
+(``MUST_NOT_LEAVE_DUST`` on one side). After a liquidation decided differently, or one on an
+amount boundary (the close factor or the branch switched), the two states differ by design, so
+the observations that follow it are not compared. ``setup`` steps (supply, borrow) are compared on revert or not:
 the engine checks a borrow against LTV only, so a borrow at the LTV limit can revert for
 ``HEALTH_FACTOR_LOWER_THAN_LIQUIDATION_THRESHOLD`` in the contract and for
 ``COLLATERAL_CANNOT_COVER_NEW_BORROW`` in the engine.
@@ -52,7 +58,7 @@ from . import exact as x
 from .cases import Case, Reverted
 from .replay import MAX_UINT256, AccountData, LiquidationResult, ReserveData
 
-__all__ = ["RTOL", "K", "BOUNDARIES", "Comparison", "granularity", "compare", "boundaries_of"]
+__all__ = ["RTOL", "K", "BOUNDARIES", "Comparison", "granularity", "hf_tolerance", "compare", "boundaries_of"]
 
 #: Relative tolerance of float64 arithmetic chains (about 1e6 ulps).
 RTOL = 1e-9
@@ -74,6 +80,17 @@ def granularity(case: Case, prices: tuple[int, int] | None = None, index: float 
     default: the prices after the move)."""
     pc, pd = prices or (case.collateral_price_after, case.debt_price_after)
     return max(1.0, index * _unit_value(pc, case.collateral.decimals), index * _unit_value(pd, case.debt.decimals))
+
+
+def hf_tolerance(version: str, exact: AccountData, g: float) -> float:
+    """Relative tolerance of the health factor: ``RTOL + K·g/collateral + K·g/debt``, plus, under
+    v3.0 with more than one collateral, one bps of the average liquidation threshold, which v3.0
+    floors to whole bps (``Σ base·LT // Σ base``) and the engine does not."""
+    rel = RTOL + K * g / max(exact.total_collateral_base, 1) + K * g / max(exact.total_debt_base, 1)
+    if version == "v3.0" and sum(balance > 0 for balance in exact.collateral.values()) > 1 and exact.total_debt_base:
+        average_lt_bps = exact.health_factor / x.WAD * exact.total_debt_base / exact.total_collateral_base * 1e4
+        rel += 1 / max(average_lt_bps, 1.0)
+    return rel
 
 
 class _Checker:
@@ -101,8 +118,8 @@ class _Checker:
             if e.total_debt_base > K * g or f.total_debt_base > K * g:
                 self.near(f.health_factor, e.health_factor, 0, f"{what}.health_factor (no debt on one side)")
             return
-        rel = RTOL + K * g / max(e.total_collateral_base, 1) + K * g / max(e.total_debt_base, 1)
-        self.near(f.health_factor, e.health_factor, rel * e.health_factor + 1, f"{what}.health_factor")
+        self.near(f.health_factor, e.health_factor, hf_tolerance(self.version, e, g) * e.health_factor + 1,
+                  f"{what}.health_factor")
 
     def reserve(self, f: ReserveData, e: ReserveData, cfg, price: int, g: float, what: str,
                 rate_drift: float, rates_set_now: bool = True) -> None:
@@ -151,21 +168,22 @@ def boundaries_of(case: Case, version: str, before: AccountData, index: float = 
     sits on, judged on the exact account data before the call (``index``: raw units per scaled
     unit, see :func:`granularity`); empty if it is clear of all."""
     c = case
-    pc, pd = c.collateral_price_after, c.debt_price_after
+    seized, repaid = c.seized, c.repaid
+    pc, pd = c.price_after(seized), c.price_after(repaid)
     g = granularity(c, None, index)
     near = []
     hf = before.health_factor
     if hf != MAX_UINT256:
-        rel = RTOL + K * g / max(before.total_collateral_base, 1) + K * g / max(before.total_debt_base, 1)
+        rel = hf_tolerance(version, before, g)
         for threshold, name in ((x.WAD, "health factor at 1"), (x.CLOSE_FACTOR_HF_THRESHOLD, "close factor at 0.95")):
             if abs(hf - threshold) <= rel * threshold + 1:
                 near.append(name)
-    coll = before.collateral[c.collateral.symbol]
-    debt = before.debt[c.debt.symbol]
-    coll_value, debt_value = coll * pc / 10**c.collateral.decimals, debt * pd / 10**c.debt.decimals
+    coll = before.collateral[seized.symbol]
+    debt = before.debt[repaid.symbol]
+    coll_value, debt_value = coll * pc / 10**seized.decimals, debt * pd / 10**repaid.decimals
     tol = RTOL * max(coll_value, debt_value) + K * g
-    bonus = c.collateral.liquidation_bonus / 1e4
-    cover = min(c.debt_to_cover, debt) * pd / 10**c.debt.decimals
+    bonus = seized.liquidation_bonus / 1e4
+    cover = min(c.debt_to_cover, debt) * pd / 10**repaid.decimals
     covers = (cover, cover / 2)
     if version == "v3.6":
         cap = before.total_debt_base / 2
@@ -174,11 +192,10 @@ def boundaries_of(case: Case, version: str, before: AccountData, index: float = 
                       or abs(debt_value - x.MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD) <= tol
                       or abs(debt_value - cap) <= tol)
         for to_cover in covers:
-            seized = min(to_cover * bonus, coll_value)
-            repaid = seized / bonus
-            thresholds = thresholds or (abs(debt_value - repaid - x.MIN_LEFTOVER_BASE) <= tol * bonus
-                                        or abs(coll_value - seized - x.MIN_LEFTOVER_BASE) <= tol * bonus)
-            if 0 < coll_value - seized <= tol * bonus:
+            taken = min(to_cover * bonus, coll_value)  # collateral value seized
+            thresholds = thresholds or (abs(debt_value - taken / bonus - x.MIN_LEFTOVER_BASE) <= tol * bonus
+                                        or abs(coll_value - taken - x.MIN_LEFTOVER_BASE) <= tol * bonus)
+            if 0 < before.total_collateral_base - taken <= tol * bonus:
                 near.append("no collateral left")
         if thresholds:
             near.append("$2,000 / $1,000 thresholds")
@@ -200,6 +217,19 @@ class Comparison(NamedTuple):
 
 #: Boundaries across which the same decision moves different amounts.
 _AMOUNT_BOUNDARIES = ("close factor at 0.95", "$2,000 / $1,000 thresholds", "collateral cap", "no collateral left")
+#: The revert a boundary can flip: HF at 1 decides liquidatable or not; the others switch the
+#: close factor or the branch, which decides v3.6's leftover check.
+_FLIPS = {"health factor at 1": "HEALTH_FACTOR_NOT_BELOW_THRESHOLD"} | {b: "MUST_NOT_LEAVE_DUST" for b in _AMOUNT_BOUNDARIES}
+
+
+def _explained(decided_e: str, decided_f: str, float_outcome, near: list[str], dust_raw: float) -> str | None:
+    """The named boundary that explains exact deciding ``decided_e`` and float ``decided_f``
+    (``""``: the call went through), or ``None``. ``dust``: the contract could not burn an amount
+    that rounds to 0 and the float call moved at most ``dust_raw`` raw units of one token."""
+    if decided_e == "INVALID_BURN_AMOUNT" and isinstance(float_outcome, LiquidationResult):
+        if min(float_outcome.debt_repaid, float_outcome.collateral_to_liquidator) <= dust_raw:
+            return "dust"
+    return next((b for b in near if _FLIPS[b] in (decided_e, decided_f)), None)
 
 
 def compare(case: Case, version: str, exact: dict, engine: dict) -> Comparison:
@@ -229,17 +259,17 @@ def compare(case: Case, version: str, exact: dict, engine: dict) -> Comparison:
     decided_f = lf.reason if isinstance(lf, Reverted) else ""
     near = boundaries_of(c, version, exact["account_after_prices"], check.index)
     if decided_e != decided_f:
-        name = "dust" if decided_e == "INVALID_BURN_AMOUNT" else next(iter(near), None)
+        name = _explained(decided_e, decided_f, lf, near, K * check.index + 1)
         if name is None:
-            check.problems.append(f"liquidation: exact {le} vs float {lf}, on no named boundary")
+            check.problems.append(f"liquidation: exact {le} vs float {lf}, on no named boundary that explains it")
         return Comparison(check.problems, name)
     unchecked = next((b for b in near if b in _AMOUNT_BOUNDARIES), None)
     if unchecked and isinstance(le, LiquidationResult):
         return Comparison(check.problems, None, unchecked)
     if isinstance(le, LiquidationResult):
         g = granularity(c, None, check.index)
-        cd, dd = c.collateral, c.debt
-        pc, pd = prices1
+        cd, dd = c.seized, c.repaid
+        pc, pd = c.price_after(cd), c.price_after(dd)
         check.amount(lf.debt_repaid, le.debt_repaid, dd.decimals, pd, g, "liquidation.debt_repaid")
         check.amount(lf.collateral_to_liquidator, le.collateral_to_liquidator, cd.decimals, pc, g,
                      "liquidation.collateral_to_liquidator")

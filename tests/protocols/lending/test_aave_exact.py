@@ -4,8 +4,10 @@ vectors in raw units, invariants of the pool's bookkeeping; and the engine's flo
 it on generated replays (the same comparison ``tests/evm`` runs next to the real contracts)."""
 from __future__ import annotations
 
+import collections
 import copy
 import math
+from dataclasses import replace
 from fractions import Fraction
 
 import pytest
@@ -15,7 +17,7 @@ from hypothesis import strategies as st
 from defisim.tx import Revert
 from protocols.lending.aave_v3 import exact as x
 from protocols.lending.aave_v3 import math as am
-from protocols.lending.aave_v3.cases import generate_cases, run_case
+from protocols.lending.aave_v3.cases import FAMILIES, Case, Reverted, generate_cases, run_case
 from protocols.lending.aave_v3.driver import EnginePool
 from protocols.lending.aave_v3.exact_pool import ExactPool
 from protocols.lending.aave_v3.fidelity import compare
@@ -264,15 +266,55 @@ def test_pool_bookkeeping_holds_through_random_calls_and_reverts_change_nothing(
 
 
 # -- the engine's float path against the exact path ---------------------------------------------
+@pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("version", VERSIONS)
-def test_engine_agrees_with_the_exact_model_on_generated_replays(version):
+def test_engine_agrees_with_the_exact_model_on_generated_replays(version, family):
     problems = []
-    for case in generate_cases(11, 250):
+    for case in generate_cases(11, 250 if family == "random" else 60, family):
         prices = {case.collateral.symbol: case.collateral_price, case.debt.symbol: case.debt_price}
         exact = run_case(ExactPool(version, (case.collateral, case.debt), prices), case)
         engine = run_case(EnginePool(version, (case.collateral, case.debt), prices), case)
         problems += compare(case, version, exact, engine).problems
     assert not problems, problems[:3]
+
+
+def test_health_factor_edge_cases_land_exactly_on_the_thresholds():
+    """The aimed family's construction (k·p·LT = 10⁴·t·m·q) gives HF = 1 or 0.95 exactly in both
+    versions' integer math whenever the price is not nudged."""
+    hits = collections.Counter()
+    for case in generate_cases(3, 200, "health_factor_edges"):
+        prices = {case.collateral.symbol: case.collateral_price, case.debt.symbol: case.debt_price}
+        for version in VERSIONS:
+            hf = run_case(ExactPool(version, (case.collateral, case.debt), prices), case)["account_after_prices"].health_factor
+            hits[hf] += hf in (WAD, 95 * WAD // 100)
+    assert hits[WAD] > 50 and hits[95 * WAD // 100] > 50, hits
+
+
+def test_liquidation_that_needs_lent_out_collateral_reverts_in_both_paths():
+    """The lender borrowed 9.9 of the 10 COLL the borrower posted: the reserve's cash (0.1) cannot
+    hand over the 10 COLL a liquidation at $1,500 seizes (the contracts' rate strategy
+    underflows), and the engine refuses too instead of driving the pool's balance negative."""
+    case = Case("lent-out", replace(WETH_EXAMPLE, symbol="COLL"), replace(USDC_EXAMPLE, symbol="DEBT"),
+                2_000 * 10**8, 10**8, lender_supply=40_000 * 10**6, saver_supply=0, borrower_supply=10 * 10**18,
+                lender_borrow=99 * 10**17, borrower_borrow=15_000 * 10**6, elapsed=0,
+                collateral_price_after=1_500 * 10**8, debt_price_after=10**8, debt_to_cover=MAX_UINT256)
+    prices = {"COLL": case.collateral_price, "DEBT": case.debt_price}
+    for version in VERSIONS:
+        for market in (ExactPool(version, (case.collateral, case.debt), prices),
+                       EnginePool(version, (case.collateral, case.debt), prices)):
+            out = run_case(market, case)
+            assert not any(isinstance(o, Reverted) for o in out["setup"]), out["setup"]
+            assert out["account_after_prices"].health_factor < WAD
+            assert out["liquidation"] == Reverted("PANIC_0x11"), (version, type(market).__name__, out["liquidation"])
+
+
+def test_v36_refuses_self_liquidation_in_both_paths():
+    case = replace(next(c for c in generate_cases(11, 250) if c.collateral_price_after < c.collateral_price // 2),
+                   liquidator="borrower")
+    prices = {case.collateral.symbol: case.collateral_price, case.debt.symbol: case.debt_price}
+    for market in (ExactPool("v3.6", (case.collateral, case.debt), prices),
+                   EnginePool("v3.6", (case.collateral, case.debt), prices)):
+        assert run_case(market, case)["liquidation"] == Reverted("SELF_LIQUIDATION")
 
 
 def test_the_tolerance_is_not_vacuous():
