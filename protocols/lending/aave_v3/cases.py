@@ -232,6 +232,20 @@ def _opening_price(debt_base: int, tokens: int, ltv: int, rng: np.random.Generat
     return -(-debt_base * 10_000 * int(rng.integers(110, 201)) // (tokens * ltv * 100))
 
 
+def _whole_token_case(label: str, family: str, coll: ReserveConfig, debt: ReserveConfig, tokens: int,
+                      debt_tokens: int, debt_price: int, opening_price: int, usage_pct: int, price_after: int,
+                      debt_to_cover: int) -> Case:
+    """The borrower posts ``tokens`` whole collateral tokens at ``opening_price`` and borrows
+    ``debt_tokens`` whole debt tokens (``usage_pct`` % of what the lender supplied); no time
+    passes; the collateral price moves to ``price_after`` (prices USD·1e8, at least 1 unit)."""
+    debt_raw = debt_tokens * 10**debt.decimals
+    return Case(
+        label, coll, debt, opening_price, debt_price,
+        lender_supply=debt_raw * 100 // usage_pct + 1, saver_supply=0, borrower_supply=tokens * 10**coll.decimals,
+        lender_borrow=0, borrower_borrow=debt_raw, elapsed=0, collateral_price_after=max(1, price_after),
+        debt_price_after=debt_price, debt_to_cover=max(1, debt_to_cover), family=family)
+
+
 #: Divisors of 10,000 and of 190,000: whole-token collateral at prices that hit an HF exactly.
 _DIVISORS = {t: [g for g in range(1, 10_001) if 10_000 * t % g == 0] for t in (1, 19)}
 
@@ -247,14 +261,11 @@ def _health_factor_edge(rng: np.random.Generator, label: str) -> Case:
     q = max(1, int(_log_uniform(rng, 1e-4, 1e2) * 1e8))
     tokens, debt_tokens = a * g, coll.liquidation_threshold * t_den * a
     price_after = 10_000 * t_num * q // g + int(rng.choice([0, 0, -1, 1]))
+    opening, usage_pct = _opening_price(debt_tokens * q, tokens, coll.ltv, rng), _whole(rng, 30, 99)
     debt_raw = debt_tokens * 10**debt.decimals
-    return Case(
-        label, coll, debt, _opening_price(debt_tokens * q, tokens, coll.ltv, rng), q,
-        lender_supply=debt_raw * 100 // _whole(rng, 30, 99) + 1, saver_supply=0,
-        borrower_supply=tokens * 10**coll.decimals, lender_borrow=0, borrower_borrow=debt_raw, elapsed=0,
-        collateral_price_after=max(1, price_after), debt_price_after=q,
-        debt_to_cover=MAX_UINT256 if rng.random() < 0.5 else _debt_to_cover(rng, debt_raw),
-        family="health_factor_edges")
+    cover = MAX_UINT256 if rng.random() < 0.5 else _debt_to_cover(rng, debt_raw)
+    return _whole_token_case(label, "health_factor_edges", coll, debt, tokens, debt_tokens, q, opening, usage_pct,
+                             price_after, cover)
 
 
 #: Debt prices (USD·1e8) that divide $1,000 and $2,000: whole tokens worth exactly those.
@@ -278,7 +289,6 @@ def _base_thresholds(rng: np.random.Generator, label: str) -> Case:
         price_after = 2 * _THOUSAND // tokens + int(rng.choice([-1, 0, 1]))
     else:  # a health factor of 0.8 to 1
         price_after = int(rng.uniform(0.8, 1.0) * debt_base * 10_000 / coll.liquidation_threshold / tokens)
-    price_after = max(1, price_after)
     unit, debt_raw = 10**debt.decimals, debt_tokens * 10**debt.decimals
     kind = rng.integers(0, 4)
     if kind == 0:
@@ -290,12 +300,9 @@ def _base_thresholds(rng: np.random.Generator, label: str) -> Case:
     else:  # leaves about $1,000 of collateral
         seized_base = tokens * price_after - _THOUSAND
         cover = seized_base * 10_000 * unit // (coll.liquidation_bonus * q) + int(rng.integers(-2, 3))
-    return Case(
-        label, coll, debt, _opening_price(debt_base, tokens, coll.ltv, rng), q,
-        lender_supply=debt_raw * 100 // _whole(rng, 30, 99) + 1, saver_supply=0,
-        borrower_supply=tokens * 10**coll.decimals, lender_borrow=0, borrower_borrow=debt_raw, elapsed=0,
-        collateral_price_after=price_after, debt_price_after=q, debt_to_cover=max(1, cover),
-        family="base_thresholds")
+    opening, usage_pct = _opening_price(debt_base, tokens, coll.ltv, rng), _whole(rng, 30, 99)
+    return _whole_token_case(label, "base_thresholds", coll, debt, tokens, debt_tokens, q, opening, usage_pct,
+                             price_after, cover)
 
 
 def _two_reserves(rng: np.random.Generator, label: str) -> Case:
