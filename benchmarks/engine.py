@@ -15,7 +15,7 @@ It prints one JSON document on stdout (and writes it to ``--out`` if given).
 How the measurement works
 -------------------------
 Every scenario is built as a plain dict, validated with
-:func:`defisim.scenario.validate_scenario` and run with ``Simulation(scenario).run()``; the
+:func:`defisim.scenario.loading.validate_scenario` and run with ``Simulation(scenario).run()``; the
 wall time of ``run()`` is measured with :func:`time.perf_counter` (here only, never inside
 the library). ``run()`` includes everything the engine does for a run: the slot loop, the
 agents' processes, the mempool, ordering, packing, execution, sealing, receipts, *and*
@@ -46,7 +46,7 @@ per-block protocol hooks cost the same in every run.
 * **Run C — engine only.** The same 150 transactions per block (50 agents × exactly 3),
   sent by a benchmark-only minimal agent (``bench.submitter``: fixed calls and fees, no
   random draws) to a do-nothing handler of the same gas (``bench.null``, registered in a
-  private :class:`~defisim.registry.Registry`, never in the library). What is left is the
+  private :class:`~defisim.base.registry.Registry`, never in the library). What is left is the
   engine's own path of a transaction: ``ctx.submit`` → stamping, latency draw, receipt
   event → mempool → heads, heap, packing against background demand → executor dispatch →
   seal (tx row, receipt, event) → the ``txs`` DataFrame.
@@ -99,11 +99,11 @@ from typing import Any  # noqa: E402
 
 from pydantic import BaseModel, ConfigDict, Field  # noqa: E402
 
-from defisim.protocol import Protocol, handler  # noqa: E402
-from defisim.registry import Registry, default_registry  # noqa: E402
-from defisim.scenario import validate_scenario  # noqa: E402
-from defisim.simulation import Simulation  # noqa: E402
-from defisim.tx import Call  # noqa: E402
+from defisim.base.protocol import Protocol, handler  # noqa: E402
+from defisim.base.registry import Registry, default_registry  # noqa: E402
+from defisim.scenario.loading import validate_scenario  # noqa: E402
+from defisim.run.simulation import Simulation  # noqa: E402
+from defisim.base.tx import Call  # noqa: E402
 
 from bench_env import emit, load_average, pin_to_one_core, python_speed_ns, source_state  # noqa: E402
 

@@ -20,7 +20,7 @@ stderr.
 What is measured
 ----------------
 The built-in ``eth-crash`` scenario (ETH -35% in 4 minutes on a thin venue, a push oracle, an
-Aave v3 pool, 3 keepers), loaded with :func:`defisim.scenario.load_scenario` and the dotted
+Aave v3 pool, 3 keepers), loaded with :func:`defisim.scenario.loading.load_scenario` and the dotted
 overrides ``blocks=7200`` (a day of 12 s slots; ``--blocks`` shortens it for a quick look) and
 ``protocols.aave.population.count=N``. For each size:
 
@@ -41,7 +41,7 @@ pool's deficit), the lowest venue mid and oracle answer, the largest candidate s
 The naive baseline
 ------------------
 ``NaivePool`` (kind ``bench.naive_aave_v3``) and ``NaiveKeeper`` (kind ``bench.naive_keeper``)
-live in this file only, registered in a private :class:`~defisim.registry.Registry` (the
+live in this file only, registered in a private :class:`~defisim.base.registry.Registry` (the
 library's registry is never touched). They implement the same lending model the obvious way:
 
 * one ``Position`` Python object per account (a ``__slots__`` class: owner, scaled and token
@@ -111,10 +111,10 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from defisim.gas import bid  # noqa: E402
-from defisim.registry import Registry, default_registry  # noqa: E402
-from defisim.scenario import Scenario, load_scenario  # noqa: E402
-from defisim.simulation import Simulation  # noqa: E402
+from defisim.chain.gas import bid  # noqa: E402
+from defisim.base.registry import Registry, default_registry  # noqa: E402
+from defisim.scenario.loading import Scenario, load_scenario  # noqa: E402
+from defisim.run.simulation import Simulation  # noqa: E402
 from protocols.lending.aave_v3 import agents as keeper_mod  # noqa: E402
 from protocols.lending.aave_v3 import math as am  # noqa: E402
 from protocols.lending.aave_v3.liquidation import liquidation_call  # noqa: E402

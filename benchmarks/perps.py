@@ -32,8 +32,8 @@ import time
 import numpy as np
 
 from bench_env import emit, pin_to_one_core, source_state
-from defisim.feeds import CsvFeed
-from defisim.venues import LinearDepth, Venue
+from defisim.markets.feeds import CsvFeed
+from defisim.markets.venues import LinearDepth, Venue
 from protocols.perps.clearinghouse import Clearinghouse, PerpMarket
 
 DAY_MS = 86_400_000

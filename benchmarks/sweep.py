@@ -43,8 +43,8 @@ import tempfile
 import time
 
 from bench_env import emit, load_average, python_speed_ns, source_state
-from defisim.scenario import load_scenario
-from defisim.simulation import Simulation
+from defisim.scenario.loading import load_scenario
+from defisim.run.simulation import Simulation
 from defisim.sweep import run_sweep
 
 GRID = {"protocols.aave.reserves.0.liquidation_threshold": [0.83, 0.86],

@@ -2,15 +2,15 @@
 
 The public surface is small; see the README and ``docs/``.
 """
-from .agents import AgentContext
-from .protocol import BlockInfo, Protocol, handler
-from .registry import Registry, default_registry
-from .results import Results
-from .rng import RngTree
-from .scenario import Scenario, ScenarioError, load_scenario, validate_scenario
-from .simulation import Simulation, run_scenario
-from .tx import Call, Receipt, Revert, Tx, TxStatus
-from .units import parse_duration_ms
+from defisim.run.context import AgentContext
+from defisim.base.protocol import BlockInfo, Protocol, handler
+from defisim.base.registry import Registry, default_registry
+from defisim.results.results import Results
+from defisim.base.rng import RngTree
+from defisim.scenario.loading import Scenario, ScenarioError, load_scenario, validate_scenario
+from defisim.run.simulation import Simulation, run_scenario
+from defisim.base.tx import Call, Receipt, Revert, Tx, TxStatus
+from defisim.base.units import parse_duration_ms
 
 __all__ = [
     "AgentContext",

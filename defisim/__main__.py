@@ -1,4 +1,4 @@
 """``python -m defisim``: the same as the ``defisim`` command."""
-from .cli import main
+from defisim.cli import main
 
 raise SystemExit(main())

@@ -78,8 +78,8 @@ def _sweep_parsers(sub) -> None:
 
 
 def _cmd_run(args) -> int:
-    from .scenario import load_scenario
-    from .simulation import Simulation
+    from defisim.scenario.loading import load_scenario
+    from defisim.run.simulation import Simulation
 
     overrides = list(args.overrides)
     if args.seed is not None:
@@ -94,7 +94,7 @@ def _cmd_run(args) -> int:
     progress = not args.no_progress and sys.stderr.isatty()
     results = Simulation(scenario).run(progress=progress)
     out = results.save(args.out)
-    from .plots import timeline_figure
+    from defisim.results.plots import timeline_figure
 
     figure = timeline_figure(results.tables, out / "timeline.png", scenario=scenario.spec.name)
     print(f"scenario {scenario.spec.name} ({scenario.source}), seed {results.meta['seed']}, hash {scenario.hash[:12]}")
@@ -109,9 +109,9 @@ def _cmd_run(args) -> int:
 def _cmd_graph(args) -> int:
     from pathlib import Path
 
-    from .graph.exposure import ExposureGraph
-    from .graph.figures import contagion_figure, graph_figure
-    from .graph.measures import format_measures, graph_measures
+    from defisim.graph.exposure import ExposureGraph
+    from defisim.graph.figures import contagion_figure, graph_figure
+    from defisim.graph.measures import format_measures, graph_measures
 
     source, out = Path(args.source), Path(args.out)
     distress, tables, what = None, None, args.source
@@ -121,7 +121,7 @@ def _cmd_graph(args) -> int:
     if args.overrides and (is_results or is_file):
         raise ValueError("--set applies to a scenario only")
     if is_results:
-        from .results import Results
+        from defisim.results.results import Results
 
         results = Results.load(source)
         snapshots, nodes = results.tables.get("exposures"), results.tables.get("exposure_nodes")
@@ -139,8 +139,8 @@ def _cmd_graph(args) -> int:
     elif is_file:
         graph = ExposureGraph.read(source)
     else:
-        from .scenario import load_scenario
-        from .simulation import Simulation
+        from defisim.scenario.loading import load_scenario
+        from defisim.run.simulation import Simulation
 
         scenario = load_scenario(args.source, args.overrides)
         graph = Simulation(scenario).exposures.graph  # the snapshot every run starts with
@@ -178,9 +178,9 @@ def _one_line_failures(handler):
 
 @_one_line_failures
 def _cmd_sweep(args) -> int:
-    from .sweep.api import ranking_columns, run_sweep
-    from .sweep.report import short_names
-    from .sweep.spec import parse_range, parse_values
+    from defisim.sweep.api import ranking_columns, run_sweep
+    from defisim.sweep.report import short_names
+    from defisim.scenario.sweep_spec import parse_range, parse_values
 
     grid = dict(parse_values(g, "--grid") for g in args.grid)
     zipped = dict(parse_values(z, "--zip") for z in args.zip)
@@ -210,11 +210,11 @@ def _cmd_sweep(args) -> int:
 
 @_one_line_failures
 def _cmd_compare(args) -> int:
-    from .sweep.comparison import compare
+    from defisim.sweep.comparison import compare
 
     table = compare(args.a, args.b)
     print(f"A = {args.a}, B = {args.b}")
-    from .sweep.report import short_names
+    from defisim.sweep.report import short_names
 
     print(table.rename(columns=short_names(table.columns)).to_string(index=False, float_format=lambda v: f"{v:,.6g}"))
     if args.out:
@@ -224,7 +224,7 @@ def _cmd_compare(args) -> int:
 
 
 def _cmd_validate(args) -> int:
-    from .scenario import load_scenario
+    from defisim.scenario.loading import load_scenario
 
     s = load_scenario(args.file, args.overrides)
     print(f"ok: {args.file} ({s.spec.name}), hash {s.hash}")
@@ -232,14 +232,14 @@ def _cmd_validate(args) -> int:
 
 
 def _cmd_schema(args) -> int:
-    from .spec import ScenarioSpec
+    from defisim.scenario.spec import ScenarioSpec
 
     print(json.dumps(ScenarioSpec.model_json_schema(), indent=2))
     return 0
 
 
 def _cmd_scenarios(args) -> int:
-    from .scenario import builtin_scenarios
+    from defisim.scenario.loading import builtin_scenarios
 
     for name, desc in builtin_scenarios().items():
         print(f"{name:24s} {desc}")

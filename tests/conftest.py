@@ -7,9 +7,9 @@ import os
 import pytest
 from hypothesis import settings
 
-from defisim.registry import Registry
-from defisim.scenario import validate_scenario
-from defisim.simulation import Simulation
+from defisim.base.registry import Registry
+from defisim.scenario.loading import validate_scenario
+from defisim.run.simulation import Simulation
 from pydantic import BaseModel, ConfigDict
 
 import protocols

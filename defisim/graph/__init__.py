@@ -7,9 +7,10 @@
   :mod:`.debtrank`, :mod:`.cascades` (threshold cascades, fire sales), :mod:`.rehypothecation`
   (TVL double counting, loops, layers, concentration); :mod:`.matrix` compiles a graph to CSR.
 """
-from . import cascades, clearing, debtrank, matrix, rehypothecation
-from .exposure import ExposureGraph, Exposure, Node
-from .spec import EcosystemSpec, ExposureSpec
+from defisim.graph import cascades, clearing, debtrank, matrix, rehypothecation
+from defisim.graph.exposure import ExposureGraph, Exposure, Node
+from defisim.graph.rehypothecation import loop_leverage
+from defisim.graph.spec import EcosystemSpec, ExposureSpec
 
-__all__ = ["ExposureGraph", "Exposure", "Node", "EcosystemSpec", "ExposureSpec",
+__all__ = ["ExposureGraph", "Exposure", "Node", "EcosystemSpec", "ExposureSpec", "loop_leverage",
            "cascades", "clearing", "debtrank", "matrix", "rehypothecation"]

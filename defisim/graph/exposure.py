@@ -24,7 +24,7 @@ import networkx as nx
 import pandas as pd
 from pydantic import ValidationError
 
-from .spec import EDGE_KINDS, NODE_KINDS, CutSpec, EcosystemSpec
+from defisim.graph.spec import EDGE_KINDS, NODE_KINDS, CutSpec, EcosystemSpec
 
 __all__ = ["Exposure", "Node", "ExposureGraph", "EDGE_COLUMNS", "NODE_COLUMNS"]
 

@@ -1,6 +1,6 @@
 """Pictures of an exposure graph and of a run's contagion (DESIGN §7).
 
-matplotlib's object API on an Agg canvas, as :mod:`defisim.plots`: no ``pyplot`` state, nothing
+matplotlib's object API on an Agg canvas, as :mod:`defisim.results.plots`: no ``pyplot`` state, nothing
 done on import.
 """
 from __future__ import annotations
@@ -13,8 +13,8 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from .exposure import ExposureGraph
-from .rehypothecation import derivation_layers
+from defisim.graph.exposure import ExposureGraph
+from defisim.graph.rehypothecation import derivation_layers
 
 __all__ = ["graph_figure", "contagion_figure"]
 

@@ -4,9 +4,9 @@ concentration and systemic importance (DebtRank of each node shocked alone).
 """
 from __future__ import annotations
 
-from .debtrank import systemic_importance
-from .exposure import ExposureGraph
-from .rehypothecation import concentration, derivation_layers, find_loops, tvl_double_counting
+from defisim.graph.debtrank import systemic_importance
+from defisim.graph.exposure import ExposureGraph
+from defisim.graph.rehypothecation import concentration, derivation_layers, find_loops, tvl_double_counting
 
 __all__ = ["graph_measures", "format_measures"]
 

@@ -28,9 +28,9 @@ are identical for the same seed.
 from collections import defaultdict
 from typing import Mapping
 
-from ..eventlog import Column, EventLog
-from .exposure import ExposureGraph
-from .spec import EcosystemSpec, ExposureSpec
+from defisim.base.eventlog import Column, EventLog
+from defisim.graph.exposure import ExposureGraph
+from defisim.graph.spec import EcosystemSpec, ExposureSpec
 
 __all__ = ["ExposureRecorder", "contagion_summary", "EXPOSURE_COLUMNS", "NODE_SNAPSHOT_COLUMNS", "LOSS_COLUMNS", "TRIGGER_TABLES"]
 

@@ -10,15 +10,15 @@ from typing import Any, Iterable, Mapping
 import pandas as pd
 from pydantic import ValidationError
 
-from ..scenario import ScenarioError, _one_line, load_scenario
-from .backends import Backend, make_backend
-from .metrics import metric_names, risk_metrics
-from .plan import PARAM_PREFIX, SweepPlan, plan_sweep
-from .progress import Progress
-from .report import distributions_figure, frontier_figure, heatmap_figure, rank_points, ranking_markdown
-from .spec import ReportSpec, SampleSpec, SweepSpec
-from .store import STATUS_ERROR, SweepStore
-from .worker import RunRecord, execute
+from defisim.scenario.loading import ScenarioError, _one_line, load_scenario
+from defisim.sweep.backends import Backend, make_backend
+from defisim.sweep.metrics import metric_names, risk_metrics
+from defisim.sweep.plan import PARAM_PREFIX, SweepPlan, plan_sweep
+from defisim.sweep.progress import Progress
+from defisim.sweep.report import distributions_figure, frontier_figure, heatmap_figure, rank_points, ranking_markdown
+from defisim.scenario.sweep_spec import ReportSpec, SampleSpec, SweepSpec
+from defisim.sweep.store import STATUS_ERROR, SweepStore
+from defisim.sweep.worker import RunRecord, execute
 
 __all__ = ["SweepResults", "run_sweep", "load_sweep", "sweep_spec"]
 
@@ -72,7 +72,7 @@ class SweepResults:
 
 def ranking_columns(ranking: pd.DataFrame) -> list[str]:
     """The columns worth showing of a ranking: rank, point, swept values, the main metrics."""
-    from .report import RANKING_COLUMNS
+    from defisim.sweep.report import RANKING_COLUMNS
 
     return ["rank", "point", *(c for c in ranking if c.startswith(PARAM_PREFIX)), *(c for c in RANKING_COLUMNS if c in ranking)]
 
@@ -141,7 +141,7 @@ def run_sweep(scenario: str | Path | None = None, *, grid: Mapping[str, list] | 
         any, is the starting point of the sweep.
     grid, zip, sample, seeds, seed, paired, report
         Laid over the scenario's ``[sweep]`` (see :func:`sweep_spec` and
-        :class:`~defisim.sweep.spec.SweepSpec`).
+        :class:`~defisim.scenario.sweep_spec.SweepSpec`).
     overrides : iterable of str
         ``"dotted.path=value"`` changes to the base scenario (as ``defisim run --set``).
     out : path

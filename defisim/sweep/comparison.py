@@ -1,6 +1,6 @@
 """Two runs, or two sweeps, side by side (``defisim compare A B``).
 
-A directory with ``meta.json`` is a run (:meth:`defisim.results.Results.save`); one with
+A directory with ``meta.json`` is a run (:meth:`defisim.results.results.Results.save`); one with
 ``sweep.json`` is a sweep (:func:`defisim.sweep.run_sweep`). Two runs compare their summaries
 key by key; two sweeps compare their risk metrics point by point where they have points with
 the same swept values, else over all their runs pooled.
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .plan import PARAM_PREFIX
-from .report import RANKING_COLUMNS
+from defisim.sweep.plan import PARAM_PREFIX
+from defisim.sweep.report import RANKING_COLUMNS
 
 __all__ = ["compare", "compare_summaries", "compare_metrics", "kind_of"]
 
@@ -76,7 +76,7 @@ def compare_metrics(a: pd.DataFrame, b: pd.DataFrame, metrics: tuple[str, ...] =
 
 
 def _pooled(runs: pd.DataFrame) -> pd.DataFrame:
-    from .metrics import risk_metrics
+    from defisim.sweep.metrics import risk_metrics
 
     runs = runs.drop(columns=[c for c in runs if c.startswith(PARAM_PREFIX)]).assign(point=0, point_key="all")
     return risk_metrics(runs)
@@ -92,7 +92,7 @@ def compare(a: str | Path, b: str | Path) -> pd.DataFrame:
         sa, sb = ({k: float("nan") if v is None else v for k, v in json.loads((Path(d) / "meta.json").read_text())["summary"].items()}
                   for d in (a, b))
         return compare_summaries(sa, sb)
-    from .api import load_sweep
+    from defisim.sweep.api import load_sweep
 
     ra, rb = load_sweep(a), load_sweep(b)
     pa = sorted(c for c in ra.metrics if c.startswith(PARAM_PREFIX))

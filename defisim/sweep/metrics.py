@@ -18,8 +18,8 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from .plan import PARAM_PREFIX
-from .store import STATUS_OK
+from defisim.sweep.plan import PARAM_PREFIX
+from defisim.sweep.store import STATUS_OK
 
 __all__ = ["var", "cvar", "risk_metrics", "metric_names", "efficiency_key", "insolvency_loss_usd", "LEVELS", "QUANTILES"]
 

@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from ..rng import RngTree, stream_key
-from ..scenario import ScenarioError, apply_overrides, validate_scenario
-from .spec import SampleSpec, SweepSpec
+from defisim.base.rng import RngTree, stream_key
+from defisim.scenario.loading import ScenarioError, apply_overrides, validate_scenario
+from defisim.scenario.sweep_spec import SampleSpec, SweepSpec
 
 __all__ = ["RunTask", "SweepPlan", "plan_sweep", "point_key", "run_seed", "override_text", "value_text", "sample_points",
            "PARAM_PREFIX"]
@@ -42,7 +42,7 @@ def value_text(value: Any) -> str:
 
 
 def override_text(path: str, value: Any) -> str:
-    """``"path=value"`` for :func:`~defisim.scenario.apply_overrides`, the value written as YAML
+    """``"path=value"`` for :func:`~defisim.scenario.loading.apply_overrides`, the value written as YAML
     that reads back to the same value (floats to the last bit).
 
     >>> override_text("protocols.aave.reserves.0.ltv", 0.8)
@@ -68,7 +68,7 @@ def point_key(overrides: dict[str, Any]) -> str:
 def run_seed(sweep_seed: int, key: str, replicate: int, paired: bool = False) -> int:
     """Root seed of one run, from the sweep seed, the point's key and the replicate number.
 
-    A ``numpy.random.SeedSequence`` keyed like the engine's named streams (:mod:`defisim.rng`);
+    A ``numpy.random.SeedSequence`` keyed like the engine's named streams (:mod:`defisim.base.rng`);
     63 bits, so it is a valid scenario ``seed``. With ``paired``, replicate ``r`` of every point
     gets the same seed (common random numbers: points differ only by their parameters).
 
@@ -214,7 +214,7 @@ def plan_sweep(base: dict, spec: SweepSpec, source: str = "<dict>", overrides: t
 
     Examples
     --------
-    >>> from defisim.scenario import load_scenario
+    >>> from defisim.scenario.loading import load_scenario
     >>> base = load_scenario("payers").to_dict()
     >>> plan = plan_sweep(base, SweepSpec(grid={"chain.slot": ["2s", "12s"], "blocks": [3, 4]}, seeds=2))
     >>> len(plan.points), len(plan.tasks()), plan.points[1]
@@ -222,11 +222,11 @@ def plan_sweep(base: dict, spec: SweepSpec, source: str = "<dict>", overrides: t
     >>> plan_sweep(base, SweepSpec(grid={"chain.slott": ["2s"]}))
     Traceback (most recent call last):
     ...
-    defisim.scenario.ScenarioError: sweep.grid["chain.slott"]: chain.slott: unknown key
+    defisim.scenario.loading.ScenarioError: sweep.grid["chain.slott"]: chain.slott: unknown key
     >>> plan_sweep(base, SweepSpec(grid={"seed": [1, 2]}))
     Traceback (most recent call last):
     ...
-    defisim.scenario.ScenarioError: sweep.grid["seed"]: cannot be swept: a run's seed derives from sweep.seed, the point and the replicate (use seeds, or paired)
+    defisim.scenario.loading.ScenarioError: sweep.grid["seed"]: cannot be swept: a run's seed derives from sweep.seed, the point and the replicate (use seeds, or paired)
     """
     if not spec.paths():
         raise ScenarioError("sweep: nothing to sweep (give grid, zip or sample paths)")

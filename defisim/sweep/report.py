@@ -3,7 +3,7 @@ post, and figures (a heatmap over two swept parameters, the frontier of bad-debt
 capital efficiency, the distribution of bad debt and liquidated debt per point).
 
 Figures use matplotlib's object API on the Agg canvas (no ``pyplot`` state, nothing on import),
-like :mod:`defisim.plots`.
+like :mod:`defisim.results.plots`.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .plan import PARAM_PREFIX
+from defisim.sweep.plan import PARAM_PREFIX
 
 __all__ = ["rank_points", "pareto_front", "ranking_markdown", "short_names", "heatmap_figure", "frontier_figure",
            "distributions_figure", "RANKING_COLUMNS"]

@@ -34,9 +34,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..results import package_version
-from .plan import PARAM_PREFIX, SweepPlan, value_text
-from .worker import RunRecord
+from defisim.results.results import package_version
+from defisim.sweep.plan import PARAM_PREFIX, SweepPlan, value_text
+from defisim.sweep.worker import RunRecord
 
 __all__ = ["SweepStore", "ID_COLUMNS", "STATUS_OK", "STATUS_ERROR"]
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..results import Results
-from ..scenario import validate_scenario
-from ..simulation import Simulation
-from .plan import RunTask
+from defisim.results.results import Results
+from defisim.scenario.loading import validate_scenario
+from defisim.run.simulation import Simulation
+from defisim.sweep.plan import RunTask
 
 __all__ = ["RunRecord", "execute"]
 
@@ -44,7 +44,7 @@ def execute(task: RunTask, scenario_data: dict, keep_tables: bool = False) -> Ru
 
     Examples
     --------
-    >>> from defisim.scenario import load_scenario
+    >>> from defisim.scenario.loading import load_scenario
     >>> from defisim.sweep.plan import RunTask
     >>> data = load_scenario("payers", ["blocks=2"]).to_dict()
     >>> rec = execute(RunTask("k-00000", 0, "k", 0, 11, {}), data)

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from defisim.gas import GasStrategy, PercentileTip, bid
-from defisim.tx import Call
+from defisim.chain import GasStrategy, PercentileTip, bid
+from defisim.base import Call
 
 from .math import amount_to_move_price, get_amount_out
 

@@ -9,7 +9,7 @@ is within one raw unit (the floor) plus a relative ``FLOAT_RTOL`` of the exact o
 """
 from __future__ import annotations
 
-from defisim.tx import Revert
+from defisim.base import Revert
 
 __all__ = ["get_amount_out_exact", "get_amount_in_exact", "FEE_NUMERATOR", "FEE_DENOMINATOR", "FLOAT_RTOL"]
 

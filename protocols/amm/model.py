@@ -19,10 +19,10 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
-from defisim.eventlog import Column
-from defisim.graph.exposure import Exposure
-from defisim.protocol import Protocol, handler, is_number
-from defisim.tx import Revert
+from defisim.base import Column
+from defisim.graph import Exposure
+from defisim.base import Protocol, handler, is_number
+from defisim.base import Revert
 
 from .math import cpmm_spot_price, exchange_amounts, get_amount_out, get_D, stableswap_spot_price
 from .params import CpmmParams, StableSwapParams
@@ -62,7 +62,7 @@ class _TwoTokenPool(Protocol, ABC):
     """Shared checks, effects, view and summary of the two-token pools.
 
     A subclass gives the pure :meth:`_quote` (output and fee of a swap), :meth:`_spot` (price at given
-    reserves) and :meth:`_invariant` (k or D at given reserves), and declares ``swap`` with its own gas through :func:`~defisim.protocol.handler`.
+    reserves) and :meth:`_invariant` (k or D at given reserves), and declares ``swap`` with its own gas through :func:`~defisim.base.protocol.handler`.
     """
 
     def __init__(self, name: str, params, host):
@@ -213,7 +213,7 @@ class CpmmPool(_TwoTokenPool):
 
     Examples
     --------
-    >>> from defisim.eventlog import EventLog
+    >>> from defisim.base import EventLog
     >>> class Host: log = EventLog()
     >>> pool = CpmmPool("eth_usdc", CpmmParams(token0="ETH", token1="USDC", reserve0=1_000, reserve1=2_000_000), Host())
     >>> out = CpmmPool.handlers["swap"].fn(pool, "alice", token_in="ETH", amount_in=100.0, min_amount_out=180_000.0)
@@ -250,7 +250,7 @@ class StableSwapPool(_TwoTokenPool):
 
     Examples
     --------
-    >>> from defisim.eventlog import EventLog
+    >>> from defisim.base import EventLog
     >>> class Host: log = EventLog()
     >>> params = StableSwapParams(token0="USDe", token1="USDC", reserve0=50e6, reserve1=50e6, A=100)
     >>> pool = StableSwapPool("curve", params, Host())

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from defisim.eventlog import Column
-from defisim.graph.exposure import Exposure, Node
-from defisim.protocol import Protocol
+from defisim.base import Column
+from defisim.graph import Exposure, Node
+from defisim.base import Protocol
 
 from .params import UnifiedVenueParams
 from .unified import CollateralAsset, UnifiedAccounts

@@ -6,8 +6,8 @@ import math
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from defisim.distributions import Distribution, LogNormal, Uniform
-from defisim.spec import DurationMs
+from defisim.base import Distribution, LogNormal, Uniform
+from defisim.base import DurationMs
 
 __all__ = ["CollateralAssetParams", "UnifiedPopulationParams", "UnifiedVenueParams"]
 

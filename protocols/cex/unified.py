@@ -4,7 +4,7 @@
 A plain data structure (STYLE 5). :class:`UnifiedAccounts` keeps every account's net balance of
 each asset (units; negative for loans and realised losses in the settlement asset) and its
 maintenance margin (USD, from its derivatives) as arrays. Each collateral asset has a book on
-the venue (a :class:`~defisim.venues.Venue`), and the venue marks the asset there (optionally a
+the venue (a :class:`~defisim.markets.venues.Venue`), and the venue marks the asset there (optionally a
 blend with a conversion rate, as wBETH and BNSOL were: ``weight · book mid + (1 − weight) ·
 conversion price``). Collateral counts at a tiered value ratio (the marginal ratio falls with the
 amount held, §9.1); liabilities count in full.
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from defisim.venues import Venue
+from defisim.markets import Venue
 
 __all__ = ["LIQUIDATION_LINE", "CollateralAsset", "tiered_value", "UnifiedAccounts"]
 
@@ -88,8 +88,8 @@ class UnifiedAccounts:
     §9.5: 100,000 USDe against 80,000 USDT of losses and $5,000 of maintenance: liquidated once
     the venue's USDe book trades at 0.93.
 
-    >>> from defisim.feeds import ConstantFeed
-    >>> from defisim.venues import LinearDepth
+    >>> from defisim.markets import ConstantFeed
+    >>> from defisim.markets import LinearDepth
     >>> usde = CollateralAsset("USDe", Venue(ConstantFeed(0.93), LinearDepth(1e6), half_life_ms=None), ((np.inf, 0.9),))
     >>> accounts = UnifiedAccounts([CollateralAsset("USDT"), usde])
     >>> accounts.open("trader", {"USDe": 100_000.0, "USDT": -80_000.0}, maintenance_usd=5_000.0)

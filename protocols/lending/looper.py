@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from defisim.gas import GasStrategy, PercentileTip, bid
-from defisim.tx import Call
+from defisim.chain import GasStrategy, PercentileTip, bid
+from defisim.base import Call
 
 __all__ = ["LooperParams", "Looper"]
 

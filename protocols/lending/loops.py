@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from defisim.graph.rehypothecation import loop_leverage  # the closed form lives with the graph measures
+from defisim.graph import loop_leverage  # the closed form lives with the graph measures
 
 __all__ = ["loop_leverage", "max_loop_leverage", "loop_roe", "wipeout_fall", "liquidation_fall", "build_loop"]
 

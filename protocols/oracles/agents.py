@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import statistics
 
-from defisim.gas import bid, rebid
-from defisim.tx import Call
+from defisim.chain import bid, rebid
+from defisim.base import Call
 
 from .params import PokerParams, PushUpdaterParams
 

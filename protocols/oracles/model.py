@@ -10,11 +10,11 @@ import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-from defisim.eventlog import Column
-from defisim.protocol import Protocol, handler, is_number
-from defisim.tx import Revert
+from defisim.base import Column
+from defisim.base import Protocol, handler, is_number
+from defisim.base import Revert
 
-from defisim.graph.exposure import Exposure
+from defisim.graph import Exposure
 
 from .params import ExchangeRateOracleParams, FixedOracleParams, OsmParams, PushOracleParams
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from defisim.distributions import LatencyMs, Uniform
-from defisim.gas import GasStrategy, PercentileTip
-from defisim.spec import DurationMs
+from defisim.base import LatencyMs, Uniform
+from defisim.chain import GasStrategy, PercentileTip
+from defisim.base import DurationMs
 
 __all__ = ["PushOracleParams", "FixedOracleParams", "OsmParams", "ExchangeRateOracleParams", "PushUpdaterParams",
            "PokerParams"]

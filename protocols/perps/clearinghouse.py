@@ -3,7 +3,7 @@
 A plain data structure (STYLE 5): no SimPy needed. A :class:`Clearinghouse` holds cross-margin
 accounts over one or more markets as a struct of arrays (collateral per account; size, entry
 price and funding snapshot per account and market) and trades against each market's book, an
-off-chain :class:`~defisim.venues.Venue` whose walk gives the fill price. The book's resting
+off-chain :class:`~defisim.markets.venues.Venue` whose walk gives the fill price. The book's resting
 liquidity is one account, ``"book"``, that takes the other side of every book fill, so that
 every trade has two sides and value is conserved (see *Invariant*).
 
@@ -53,7 +53,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from defisim.venues import Venue
+from defisim.markets import Venue
 
 from . import math as pm
 from .margin import initial_margin, maintenance_margin, margin_tiers
@@ -84,8 +84,8 @@ class PerpMarket:
     the maintenance fraction, at least ``1/max_leverage``). The initial margin must exceed the
     maintenance margin at every size.
 
-    >>> from defisim.feeds import ConstantFeed
-    >>> from defisim.venues import LinearDepth
+    >>> from defisim.markets import ConstantFeed
+    >>> from defisim.markets import LinearDepth
     >>> book = Venue(ConstantFeed(100.0), LinearDepth(1e9))
     >>> m = PerpMarket("X", ConstantFeed(100.0), book, 50.0, im_tiers=((0.0, 0.02), (100_000.0, 0.1)))
     >>> m.initial_usd(np.array([50_000.0, 300_000.0])).tolist()   # 2% of 50k; above 100k, 10% of it all
@@ -152,8 +152,8 @@ class Clearinghouse:
 
     Examples
     --------
-    >>> from defisim.feeds import ConstantFeed
-    >>> from defisim.venues import LinearDepth
+    >>> from defisim.markets import ConstantFeed
+    >>> from defisim.markets import LinearDepth
     >>> btc = PerpMarket("BTC", ConstantFeed(100_000.0), Venue(ConstantFeed(100_000.0), LinearDepth(1e9)), 40.0)
     >>> ch = Clearinghouse([btc], insurance_fund_usd=1e6)
     >>> ch.deposit("alice", 10_000.0)

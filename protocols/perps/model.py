@@ -9,10 +9,10 @@ import math
 
 import numpy as np
 
-from defisim.eventlog import Column
-from defisim.graph.exposure import Exposure, Node
-from defisim.protocol import Protocol, handler, is_number
-from defisim.tx import Revert
+from defisim.base import Column
+from defisim.graph import Exposure, Node
+from defisim.base import Protocol, handler, is_number
+from defisim.base import Revert
 
 from .clearinghouse import Clearinghouse, PerpMarket
 from .params import PerpVenueParams, PoolPerpVenueParams
@@ -52,7 +52,7 @@ class PerpVenue(Protocol):
     """``perps.orderbook``: cross-margin accounts on order-book perps. Its process ticks the
     clearinghouse every ``tick``; populations are opened at the start. Calls ``deposit(usd)``,
     ``order(market, size)`` (a taker order, ``+`` buys, base units) and ``withdraw(usd)``: off
-    the chain by default (on arrival, :meth:`~defisim.agents.AgentContext.call_offchain`), in
+    the chain by default (on arrival, :meth:`~defisim.run.context.AgentContext.call_offchain`), in
     transactions through the mempool with ``onchain`` (dYdX v4, Hyperliquid's L1). Deposits and
     withdrawals move ``collateral_token`` between the sender and the venue's address."""
 

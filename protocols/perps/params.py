@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from defisim.distributions import Distribution, LogNormal
-from defisim.spec import DurationMs
+from defisim.base import Distribution, LogNormal
+from defisim.base import DurationMs
 
 from .margin import margin_tiers
 

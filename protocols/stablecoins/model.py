@@ -2,15 +2,15 @@
 redemption arbitrageurs (``stablecoins.redeem_arbitrageur``), mechanics.md §10.
 
 The issuer is off-chain (mints and redemptions are signed RFQs): agents reach it with
-:meth:`~defisim.agents.AgentContext.call_offchain`, after their latency. Its own process
+:meth:`~defisim.run.context.AgentContext.call_offchain`, after their latency. Its own process
 rebalances the hedge and books the result every ``settle_every``.
 """
 from __future__ import annotations
 
-from defisim.eventlog import Column
-from defisim.graph.exposure import Exposure, Node
-from defisim.protocol import Protocol, handler
-from defisim.tx import Revert
+from defisim.base import Column
+from defisim.graph import Exposure, Node
+from defisim.base import Protocol, handler
+from defisim.base import Revert
 
 from .delta_neutral import DeltaNeutralIssuer
 from .params import DeltaNeutralParams, RedeemArbitrageurParams

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from defisim.spec import DurationMs
+from defisim.base import DurationMs
 
 __all__ = ["DeltaNeutralParams", "RedeemArbitrageurParams"]
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from defisim.distributions import Distribution, LogNormal
-from defisim.rng import ChunkedDraws
-from defisim.tx import Call
+from defisim.base import Distribution, LogNormal
+from defisim.base import ChunkedDraws
+from defisim.base import Call
 
 __all__ = ["PayerParams", "Payer"]
 

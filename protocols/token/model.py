@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from defisim.eventlog import Column
-from defisim.protocol import Protocol, handler, is_number
-from defisim.tables import Table
-from defisim.tx import Revert
+from defisim.base import Column
+from defisim.base import Protocol, handler, is_number
+from defisim.base import Table
+from defisim.base import Revert
 
 from .params import LedgerParams
 
@@ -41,7 +41,7 @@ class TokenLedger(Protocol):
     Examples
     --------
     >>> from protocols.token.params import LedgerParams
-    >>> from defisim.eventlog import EventLog
+    >>> from defisim.base import EventLog
     >>> class Host: log = EventLog()
     >>> t = TokenLedger("usd", LedgerParams(initial_balances={"alice": 10.0}), Host())
     >>> _ = TokenLedger.handlers["transfer"].fn(t, "alice", to="bob", amount=4.0)

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from defisim.background import BackgroundDemand, BlockDemand
-from defisim.spec import BackgroundSpec
+from defisim.chain.background import BackgroundDemand, BlockDemand
+from defisim.chain.spec import BackgroundSpec
 
 BASE = 72.0  # gwei
 N = 40  # background transactions in the block

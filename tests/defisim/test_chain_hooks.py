@@ -2,9 +2,9 @@
 import pandas as pd
 import pytest
 
-from defisim.protocol import Protocol, handler
-from defisim.results import Results
-from defisim.tx import Call, Revert
+from defisim.base.protocol import Protocol, handler
+from defisim.results.results import Results
+from defisim.base.tx import Call, Revert
 from pydantic import BaseModel, ConfigDict
 
 

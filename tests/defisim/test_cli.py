@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from defisim.cli import main
-from defisim.scenario import load_scenario
+from defisim.scenario.loading import load_scenario
 
 SMALL_TOML = """\
 name = "small"
@@ -199,7 +199,7 @@ def test_scenarios_lists_default(capsys):
     rc, out, err = cli(capsys, "scenarios")
     assert rc == 0
     rows = {line.split(None, 1)[0]: line.split(None, 1)[1] for line in out.splitlines()}
-    default = tomllib.loads(resources.files("defisim.scenarios").joinpath("default.toml").read_text())
+    default = tomllib.loads(resources.files("defisim.scenario.builtins").joinpath("default.toml").read_text())
     assert rows["default"] == default["description"]
 
 

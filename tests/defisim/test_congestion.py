@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from defisim.distributions import LogNormal
-from defisim.tx import Call, TxStatus
+from defisim.base.distributions import LogNormal
+from defisim.base.tx import Call, TxStatus
 
 LAM, GAS_BG, LIMIT = 400.0, 120_000, 36_000_000
 TIPS = LogNormal(median=2.0, sigma=0.5)

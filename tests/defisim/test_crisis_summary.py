@@ -6,10 +6,10 @@ import math
 import pandas as pd
 import pytest
 
-from defisim.crisis import crisis_summary, keeper_profit_usd, time_to_liquidate_s
-from defisim.results import Results
-from defisim.scenario import load_scenario
-from defisim.simulation import Simulation
+from defisim.results.crisis import crisis_summary, keeper_profit_usd, time_to_liquidate_s
+from defisim.results.results import Results
+from defisim.scenario.loading import load_scenario
+from defisim.run.simulation import Simulation
 
 
 def _liquidations(rows):

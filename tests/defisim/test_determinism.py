@@ -1,9 +1,9 @@
 """Same scenario + same seed ⇒ byte-identical saved results; other seeds differ (DESIGN §2)."""
 import filecmp
 
-from defisim.rng import RngTree
-from defisim.scenario import load_scenario
-from defisim.simulation import Simulation
+from defisim.base.rng import RngTree
+from defisim.scenario.loading import load_scenario
+from defisim.run.simulation import Simulation
 
 
 def run_and_save(tmp_path, name, seed):

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from defisim.scenario import load_scenario
-from defisim.simulation import Simulation
+from defisim.scenario.loading import load_scenario
+from defisim.run.simulation import Simulation
 
 DOC = Path(__file__).parents[2] / "docs" / "results.md"
 

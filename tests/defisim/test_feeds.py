@@ -8,22 +8,21 @@ import numpy as np
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from defisim.feeds import (
+from defisim.markets.feeds import (
     MS_PER_YEAR,
     ConstantFeed,
     CsvFeed,
-    FeedFileError,
     GbmFeed,
     JumpDiffusionFeed,
     ScriptedFeed,
     build_feed,
-    read_price_csv,
     realized_volatility,
     trailing_realized_volatility,
 )
-from defisim.market_spec import CsvFeedSpec, FeedSpec, ScriptedFeedSpec
-from defisim.rng import RngTree
-from defisim.units import parse_duration_ms
+from defisim.markets.price_csv import FeedFileError, read_price_csv
+from defisim.markets.spec import CsvFeedSpec, FeedSpec, ScriptedFeedSpec
+from defisim.base.rng import RngTree
+from defisim.base.units import parse_duration_ms
 
 FEED = TypeAdapter(FeedSpec)
 DAY_MS = 86_400_000

@@ -1,8 +1,8 @@
 """EIP-1559 base fee (mechanics §7.2 and vector 21), in isolation and through the chain."""
 import pytest
 
-from defisim.fees import effective_gas_price_gwei, next_base_fee_wei
-from defisim.units import GWEI
+from defisim.chain.fees import effective_gas_price_gwei, next_base_fee_wei
+from defisim.base.units import GWEI
 
 
 def test_ten_full_blocks_from_20_gwei():

@@ -2,8 +2,8 @@
 import pytest
 import simpy
 
-from defisim.mempool import Mempool
-from defisim.tx import Call, Tx
+from defisim.chain.mempool import Mempool
+from defisim.base.tx import Call, Tx
 
 CALL = Call("usd", "transfer", {"to": "x", "amount": 1.0})
 

@@ -2,7 +2,7 @@
 deterministic ties, policies, and atomic bundles placed right behind their target."""
 import pytest
 
-from defisim.tx import Call, TxStatus
+from defisim.base.tx import Call, TxStatus
 
 
 def pay(to: str, amount: float) -> Call:

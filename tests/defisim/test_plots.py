@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from defisim.plots import HEADER_PX, HF_TABLE, build_timeline, timeline_figure, timeline_panels
-from defisim.scenario import load_scenario
-from defisim.simulation import Simulation
+from defisim.results.plots import HEADER_PX, HF_TABLE, build_timeline, timeline_figure, timeline_panels
+from defisim.scenario.loading import load_scenario
+from defisim.run.simulation import Simulation
 
 SMALL = {"width_px": 640, "panel_height_px": 160}
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from defisim.scenario import ScenarioError, apply_overrides, builtin_scenarios, load_scenario
-from defisim.units import parse_duration_ms
+from defisim.scenario.loading import ScenarioError, apply_overrides, builtin_scenarios, load_scenario
+from defisim.base.units import parse_duration_ms
 
 # The same small scenario, as TOML and as YAML.
 GOOD_TOML = """\

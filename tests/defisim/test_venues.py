@@ -10,10 +10,10 @@ import simpy
 from pydantic import ValidationError
 from scipy.integrate import quad
 
-from defisim.feeds import ConstantFeed, CsvFeed, GbmFeed, realized_volatility
-from defisim.market_spec import MarketMakerSpec, MarketSpec, VenueSpec
-from defisim.rng import RngTree
-from defisim.venues import (
+from defisim.markets.feeds import ConstantFeed, CsvFeed, GbmFeed, realized_volatility
+from defisim.markets.spec import MarketMakerSpec, MarketSpec, VenueSpec
+from defisim.base.rng import RngTree
+from defisim.markets.venues import (
     LinearDepth,
     RollingRealizedVolatility,
     SqrtDepth,

@@ -15,7 +15,7 @@ milliseconds. Hence **one live market per core**: creating a market retires the 
 the same version (using a retired market raises ``RuntimeError``).
 
 Units are the contracts' (see replay.py): raw token amounts, prices USD·1e8, rays, wad health
-factor, bps. Reverts raise :class:`defisim.tx.Revert` with the contract's error name in upper
+factor, bps. Reverts raise :class:`defisim.base.tx.Revert` with the contract's error name in upper
 snake case: v3.0's ``Error(string)`` numeric codes are mapped through the package's
 ``Errors.sol``, v3.6's custom errors through the selectors of the compiled ABIs, and arithmetic
 panics read ``PANIC_0x11`` (the code in hex). Other ``Error(string)`` texts (the mock ERC20's) are
@@ -38,7 +38,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from defisim.tx import Revert
+from defisim.base.tx import Revert
 from protocols.lending.aave_v3.replay import (
     MAX_UINT256,
     AccountData,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from defisim.tx import Revert
+from defisim.base.tx import Revert
 
 from .aave_market import PACKAGES as AAVE_PACKAGES
 from .aave_market import AaveCore, EvmAaveMarket, SetupError, load_build
@@ -94,7 +94,7 @@ class Contract:
         return k.digest()[:4]
 
     def call_uint(self, signature: str, *args: int) -> int:
-        """``signature``'s uint256 result; a revert raises :class:`~defisim.tx.Revert` with its reason."""
+        """``signature``'s uint256 result; a revert raises :class:`~defisim.base.tx.Revert` with its reason."""
         data = self.selector(signature) + b"".join(word(a) for a in args)
         try:
             out = self.evm.message_call(self.caller, self.address, data, is_static=True)

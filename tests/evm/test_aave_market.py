@@ -12,7 +12,7 @@ refuses partial liquidations that leave less than $1,000 (``MUST_NOT_LEAVE_DUST`
 """
 import pytest
 
-from defisim.tx import Revert
+from defisim.base.tx import Revert
 from protocols.lending.aave_v3.replay import MAX_UINT256, VERSIONS, LiquidationResult, ReserveConfig
 
 WETH = ReserveConfig("WETH", 18, ltv=8050, liquidation_threshold=8300, liquidation_bonus=10500, protocol_fee=1000,

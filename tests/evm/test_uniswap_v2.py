@@ -7,7 +7,7 @@ output, and revert exactly when it reverts; the float path stays within its docu
 import numpy as np
 import pytest
 
-from defisim.tx import Revert
+from defisim.base.tx import Revert
 from protocols.amm.exact import FLOAT_RTOL, get_amount_in_exact, get_amount_out_exact
 from protocols.amm.math import get_amount_in, get_amount_out
 

@@ -6,10 +6,10 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from defisim.eventlog import EventLog
-from defisim.execution import Executor
-from defisim.protocol import BlockInfo
-from defisim.tx import Call, Tx, TxStatus
+from defisim.base.eventlog import EventLog
+from defisim.chain.execution import Executor
+from defisim.base.protocol import BlockInfo
+from defisim.base.tx import Call, Tx, TxStatus
 from protocols.token import LedgerParams, TokenLedger
 
 ADDRS = ["alice", "bob", "carol", "minter", "zed"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from defisim.scenario import load_scenario
-from defisim.simulation import Simulation
+from defisim.scenario.loading import load_scenario
+from defisim.run.simulation import Simulation
 
 CUT_LST = "exposures.cut=[{source: wsteth_usd, target: steth_usd}]"
 CUT_RECEIPT = "exposures.cut=[{source: ausdc_usd, target: lender_a}]"

@@ -17,9 +17,9 @@ from typing import NamedTuple
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from defisim.distributions import Distribution, Exponential, LatencyMs, Uniform
-from defisim.gas import GasStrategy, PercentileTip, bid, rebid
-from defisim.tx import Call
+from defisim.base import Distribution, Exponential, LatencyMs, Uniform
+from defisim.chain import GasStrategy, PercentileTip, bid, rebid
+from defisim.base import Call
 
 from protocols.amm.math import get_amount_out
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from defisim.tx import Revert
+from defisim.base import Revert
 
 from .replay import MAX_UINT256, Market, ReserveConfig
 

@@ -1,7 +1,7 @@
 """The engine's float64 Aave v3 pool driven step by step from Python, without SimPy.
 
 :class:`EnginePool` builds an :class:`~.model.AaveV3Pool` with its token ledgers and fixed-price
-oracles, runs calls through the engine's :class:`~defisim.execution.Executor` exactly as a block
+oracles, runs calls through the engine's :class:`~defisim.chain.execution.Executor` exactly as a block
 would (a new block per :meth:`~EnginePool.advance`, so accrual happens in ``on_block``), and
 speaks the contracts' integer units of :class:`~.replay.Market` at its edges, so one scenario can
 be replayed on it, on :class:`~.exact_pool.ExactPool` and on the real contracts.
@@ -19,10 +19,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from defisim.eventlog import EventLog
-from defisim.execution import Executor
-from defisim.protocol import BlockInfo
-from defisim.tx import Call, Revert, Tx, TxStatus
+from defisim.base import EventLog
+from defisim.chain import Executor
+from defisim.base import BlockInfo
+from defisim.base import Call, Revert, Tx, TxStatus
 
 from protocols.oracles import FixedOracle
 from protocols.oracles.params import FixedOracleParams

@@ -18,7 +18,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
-from defisim.tx import Revert
+from defisim.base import Revert
 
 from . import exact as x
 from .replay import AccountData, LiquidationResult, ReserveConfig, ReserveData

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from defisim.eventlog import Column
-from defisim.graph.exposure import Exposure, Node
-from defisim.protocol import Protocol, handler
-from defisim.tables import Table
-from defisim.tx import Revert
+from defisim.base import Column
+from defisim.graph import Exposure, Node
+from defisim.base import Protocol, handler
+from defisim.base import Table
+from defisim.base import Revert
 
 from . import math as am
 from .liquidation import liquidation_call

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from defisim.distributions import Distribution, LogNormal, Uniform
+from defisim.base import Distribution, LogNormal, Uniform
 
 __all__ = ["PopulationParams", "generate_population", "read_population_csv"]
 

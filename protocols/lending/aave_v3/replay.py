@@ -12,7 +12,7 @@ Everything here is in the contracts' units, so that the three can be compared wi
 conversions in the comparison: token amounts are raw integers (``10**decimals`` per token), prices
 are in the base currency with 8 decimals (USD·1e8), rates and indices are rays (1e27), the health
 factor is a wad (1e18), risk parameters are bps (``10_000`` = 100%; the liquidation bonus is stored
-as ``10_000 + bonus``, e.g. 10500), times are seconds. Reverts raise :class:`defisim.tx.Revert`
+as ``10_000 + bonus``, e.g. 10500), times are seconds. Reverts raise :class:`defisim.base.tx.Revert`
 whose ``reason`` is the contract's error name in upper snake case (v3.0's numeric codes and
 v3.6's custom errors both map to it, e.g. ``HEALTH_FACTOR_NOT_BELOW_THRESHOLD``).
 
@@ -122,7 +122,7 @@ class Market(Protocol):
 
     Accounts are names (``"lender"``, ``"borrower"``, ``"liquidator"``); each has as many tokens as
     its calls need (a replay checks the protocol, not the wallets). Calls that revert raise
-    :class:`defisim.tx.Revert` and change nothing.
+    :class:`defisim.base.tx.Revert` and change nothing.
     """
 
     def set_price(self, symbol: str, price: int) -> None:

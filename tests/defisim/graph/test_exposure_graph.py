@@ -12,7 +12,7 @@ from defisim.graph.exposure import Exposure, ExposureGraph, Node
 from defisim.graph.measures import graph_measures
 from defisim.graph.rehypothecation import tvl_inflation
 from defisim.graph.spec import CutSpec, EcosystemSpec
-from defisim.scenario import ScenarioError, validate_scenario
+from defisim.scenario.loading import ScenarioError, validate_scenario
 
 
 def _chain(base_usd: float, f: float, layers: int) -> ExposureGraph:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from defisim.tx import Call
+from defisim.base.tx import Call
 
 ORACLE = {"kind": "oracles.push", "initial_answer": 100.0, "transmitter": "oracle/0"}
 ECOSYSTEM = {

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from defisim.scenario import ScenarioError, load_scenario
+from defisim.scenario.loading import ScenarioError, load_scenario
 from defisim.sweep.api import sweep_spec
 from defisim.sweep.plan import plan_sweep, run_seed, sample_points
-from defisim.sweep.spec import SampleSpec, SweepSpec, parse_range, parse_values
+from defisim.scenario.sweep_spec import SampleSpec, SweepSpec, parse_range, parse_values
 
 SWEEP_TOML = """\
 extends = "payers"

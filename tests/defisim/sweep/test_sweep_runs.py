@@ -17,7 +17,7 @@ import pytest
 
 import defisim.sweep.worker as worker
 from defisim.cli import main
-from defisim.results import Results
+from defisim.results.results import Results
 from defisim.sweep import load_sweep, run_sweep
 from defisim.sweep.plan import PARAM_PREFIX, override_text
 

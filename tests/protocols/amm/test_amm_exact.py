@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from defisim.tx import Revert
+from defisim.base.tx import Revert
 from protocols.amm.exact import FLOAT_RTOL, get_amount_in_exact, get_amount_out_exact
 from protocols.amm.math import get_amount_in, get_amount_out
 

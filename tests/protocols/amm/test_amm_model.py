@@ -6,12 +6,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from defisim.eventlog import EventLog
-from defisim.execution import Executor
-from defisim.protocol import BlockInfo
-from defisim.registry import Registry
-from defisim.scenario import ScenarioError
-from defisim.tx import Call, Revert, Tx, TxStatus
+from defisim.base.eventlog import EventLog
+from defisim.chain.execution import Executor
+from defisim.base.protocol import BlockInfo
+from defisim.base.registry import Registry
+from defisim.scenario.loading import ScenarioError
+from defisim.base.tx import Call, Revert, Tx, TxStatus
 from protocols.amm import CpmmParams, CpmmPool, StableSwapParams, StableSwapPool, register
 from protocols.amm.math import get_amount_out, get_D, get_dy
 

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from defisim.scenario import validate_scenario
-from defisim.simulation import Simulation
+from defisim.scenario.loading import validate_scenario
+from defisim.run.simulation import Simulation
 from protocols.amm.agents import arbitrage_trade
 from protocols.amm.math import get_amount_out
 
@@ -74,7 +74,7 @@ def test_a_swap_without_the_tokens_reverts_and_changes_nothing():
     sim = Simulation(validate_scenario(raw))
     pool = sim.protocols["uni"]
     before = (list(pool.state.reserves), sim.protocols["weth"].state.balances["balance"].copy())
-    from defisim.tx import Revert
+    from defisim.base.tx import Revert
     with pytest.raises(Revert, match="insufficient balance"):
         type(pool).handlers["swap"].fn(pool, "nobody", token_in="WETH", amount_in=1.0)
     assert pool.state.reserves == before[0]

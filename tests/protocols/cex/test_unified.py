@@ -4,9 +4,9 @@ pool whose oracle is pegged or marked on the same book."""
 import numpy as np
 import pytest
 
-from defisim.feeds import ConstantFeed
-from defisim.tx import Revert
-from defisim.venues import LinearDepth, Venue
+from defisim.markets.feeds import ConstantFeed
+from defisim.base.tx import Revert
+from defisim.markets.venues import LinearDepth, Venue
 from protocols.cex.unified import LIQUIDATION_LINE, CollateralAsset, UnifiedAccounts, tiered_value
 from protocols.lending.aave_v3.driver import EnginePool
 from protocols.lending.aave_v3.replay import MAX_UINT256, ReserveConfig
@@ -94,9 +94,9 @@ def test_market_makers_pulling_depth_deepen_the_alts_minimum():
     """A thin alt falls 15% in a minute; unified accounts holding it are liquidated into its book.
     When the venue's market makers pull 70% of the depth on the volatility, the same path and
     the same accounts take the alt measurably lower (DESIGN §4, the "liquidity vacuum")."""
-    from defisim.feeds import CsvFeed
-    from defisim.market_spec import MarketMakerSpec
-    from defisim.venues import market_maker_step
+    from defisim.markets.feeds import CsvFeed
+    from defisim.markets.spec import MarketMakerSpec
+    from defisim.markets.venues import market_maker_step
 
     def lowest(market_maker):
         feed = CsvFeed([0, 60_000, 600_000], [10.0, 8.5, 8.5], "linear")

@@ -3,7 +3,7 @@ members, on its collateral reserves; members may borrow only the category's rese
 import pytest
 from pydantic import ValidationError
 
-from defisim.tx import TxStatus
+from defisim.base.tx import TxStatus
 from protocols.lending.aave_v3.model import AaveV3Pool
 from protocols.lending.aave_v3.params import PoolParams
 

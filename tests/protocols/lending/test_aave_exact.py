@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from defisim.tx import Revert
+from defisim.base.tx import Revert
 from protocols.lending.aave_v3 import exact as x
 from protocols.lending.aave_v3 import math as am
 from protocols.lending.aave_v3.cases import FAMILIES, Case, Reverted, generate_cases, run_case

@@ -5,10 +5,10 @@ import copy
 import numpy as np
 import pytest
 
-from defisim.eventlog import EventLog
-from defisim.execution import Executor
-from defisim.protocol import BlockInfo
-from defisim.tx import Call, Tx, TxStatus
+from defisim.base.eventlog import EventLog
+from defisim.chain.execution import Executor
+from defisim.base.protocol import BlockInfo
+from defisim.base.tx import Call, Tx, TxStatus
 from protocols.lending.aave_v3.model import AaveV3Pool
 from protocols.lending.aave_v3.params import PoolParams
 from protocols.oracles import FixedOracle

@@ -3,9 +3,9 @@ race, tokens are conserved, bad debt is booked, and the keepers' selling deepens
 import numpy as np
 import pytest
 
-from defisim.scenario import load_scenario
+from defisim.scenario.loading import load_scenario
 from protocols.lending.aave_v3 import math as am
-from defisim.simulation import Simulation
+from defisim.run.simulation import Simulation
 
 SMALL = ["protocols.aave.population.count=1500", "blocks=90"]
 

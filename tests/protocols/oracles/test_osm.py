@@ -1,12 +1,12 @@
 """Maker's OSM (mechanics §3.6): the source's price is released one hop late, by pokes."""
 import pytest
 
-from defisim.eventlog import EventLog
-from defisim.execution import Executor
-from defisim.protocol import BlockInfo
-from defisim.scenario import validate_scenario
-from defisim.simulation import Simulation
-from defisim.tx import Call, Tx, TxStatus
+from defisim.base.eventlog import EventLog
+from defisim.chain.execution import Executor
+from defisim.base.protocol import BlockInfo
+from defisim.scenario.loading import validate_scenario
+from defisim.run.simulation import Simulation
+from defisim.base.tx import Call, Tx, TxStatus
 from protocols.oracles import FixedOracle, Osm
 from protocols.oracles.params import FixedOracleParams, OsmParams
 

@@ -1,10 +1,10 @@
 """Push oracle (mechanics §5.1): only transmissions move the answer; clamping; stale reports."""
 import pytest
 
-from defisim.eventlog import EventLog
-from defisim.execution import Executor
-from defisim.protocol import BlockInfo
-from defisim.tx import Call, Tx, TxStatus
+from defisim.base.eventlog import EventLog
+from defisim.chain.execution import Executor
+from defisim.base.protocol import BlockInfo
+from defisim.base.tx import Call, Tx, TxStatus
 from protocols.oracles import PushOracle
 from protocols.oracles.params import PushOracleParams
 

@@ -1,7 +1,7 @@
 """The push feed's node network in a run (mechanics §5.1, §12.2): rounds on deviation and
 heartbeat, and congestion delaying the on-chain answer."""
-from defisim.scenario import validate_scenario
-from defisim.simulation import Simulation
+from defisim.scenario.loading import validate_scenario
+from defisim.run.simulation import Simulation
 
 
 def scenario(background_rate=0.0, blocks=60, moves=None, heartbeat="10m"):

@@ -5,8 +5,8 @@ value invariant through all of it (mechanics.md §8.2–8.5)."""
 import numpy as np
 import pytest
 
-from defisim.feeds import ConstantFeed, CsvFeed
-from defisim.venues import LinearDepth, Venue
+from defisim.markets.feeds import ConstantFeed, CsvFeed
+from defisim.markets.venues import LinearDepth, Venue
 from protocols.perps.clearinghouse import BOOK, Clearinghouse, PerpMarket
 from protocols.perps.math import adl_score, funding_rate
 

@@ -3,7 +3,7 @@ on chain it waits in the mempool for its block (DESIGN §3); deposits and withdr
 collateral token, nothing else does (conservation)."""
 import pytest
 
-from defisim.tx import Call, TxStatus
+from defisim.base.tx import Call, TxStatus
 
 MARKETS = {
     # the index jumps 10% at 5 s, between an order's arrival (1 s) and the next block (12 s)

@@ -5,8 +5,8 @@ import math
 
 import pytest
 
-from defisim.feeds import ConstantFeed, CsvFeed
-from defisim.venues import LinearDepth, Venue
+from defisim.markets.feeds import ConstantFeed, CsvFeed
+from defisim.markets.venues import LinearDepth, Venue
 from protocols.perps.clearinghouse import Clearinghouse, PerpMarket
 from protocols.stablecoins.delta_neutral import COOLDOWN_MS, VESTING_MS, DeltaNeutralIssuer, StakedVault
 

@@ -1,7 +1,7 @@
 """Transactions, calls and receipts (DESIGN §3).
 
 A :class:`Tx` is immutable. Its ``seq`` and timestamps are stamped by the engine when an
-agent submits it (see :meth:`defisim.agents.AgentContext.submit`), never by the agent.
+agent submits it (see :meth:`defisim.run.context.AgentContext.submit`), never by the agent.
 """
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ import numpy as np
 from scipy.special import ndtri
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from .units import parse_duration_ms
+from defisim.base.units import parse_duration_ms
 
 _SQRT2 = math.sqrt(2.0)
 

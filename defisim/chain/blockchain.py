@@ -19,16 +19,16 @@ import numpy as np
 import simpy
 from simpy.events import PENDING
 
-from .background import BackgroundDemand
-from .eventlog import Column, EventLog
-from .execution import Executor
-from .fees import next_base_fee_wei
-from .mempool import Mempool
-from .ordering import OrderingPolicy
-from .protocol import BlockInfo
-from .spec import ChainSpec, MempoolSpec
-from .tx import Call, Receipt, Tx, TxStatus
-from .units import GWEI
+from defisim.chain.background import BackgroundDemand
+from defisim.base.eventlog import Column, EventLog
+from defisim.chain.execution import Executor
+from defisim.chain.fees import next_base_fee_wei
+from defisim.chain.mempool import Mempool
+from defisim.chain.ordering import OrderingPolicy
+from defisim.base.protocol import BlockInfo
+from defisim.chain.spec import ChainSpec, MempoolSpec
+from defisim.base.tx import Call, Receipt, Tx, TxStatus
+from defisim.base.units import GWEI
 
 __all__ = ["Chain", "Bundle", "TX_COLUMNS", "BLOCK_COLUMNS"]
 

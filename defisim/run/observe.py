@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from .eventlog import Column, EventLog
-from .protocol import BlockInfo, Protocol
+from defisim.base.eventlog import Column, EventLog
+from defisim.base.protocol import BlockInfo, Protocol
 
 __all__ = ["PriceRecorder", "PRICE_COLUMNS", "VENUE_EVENT_COLUMNS", "VENUE_TRADE_COLUMNS"]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .rng import ChunkedDraws
+from defisim.base.rng import ChunkedDraws
 
 __all__ = ["LatencySampler"]
 
@@ -17,7 +17,7 @@ class LatencySampler:
 
     Examples
     --------
-    >>> from defisim.distributions import Uniform
+    >>> from defisim.base.distributions import Uniform
     >>> s = LatencySampler(Uniform(low=100, high=200), np.random.default_rng(0))
     >>> all(100 <= s.next_ms() <= 200 for _ in range(100))
     True

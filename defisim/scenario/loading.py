@@ -1,7 +1,7 @@
 """Loading, overriding, validating and hashing scenarios (DESIGN §8; STYLE 9).
 
 A scenario is a TOML or YAML file (or a built-in, by name). It is validated in two steps:
-the engine-level :class:`~defisim.spec.ScenarioSpec`, then each protocol's and agent's
+the engine-level :class:`~defisim.scenario.spec.ScenarioSpec`, then each protocol's and agent's
 parameters through the registry. Every problem is reported as one line naming the dotted
 path and the reason.
 """
@@ -19,8 +19,8 @@ from typing import Any, Iterable
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from .registry import Registry, default_registry
-from .spec import ScenarioSpec
+from defisim.base.registry import Registry, default_registry
+from defisim.scenario.spec import ScenarioSpec
 
 __all__ = [
     "Scenario",
@@ -178,7 +178,7 @@ def apply_overrides(raw: dict, overrides: Iterable[str]) -> dict:
 def builtin_scenarios() -> dict[str, str]:
     """Built-in scenario names and their descriptions."""
     out = {}
-    for f in sorted(resources.files("defisim.scenarios").iterdir(), key=lambda p: p.name):
+    for f in sorted(resources.files("defisim.scenario.builtins").iterdir(), key=lambda p: p.name):
         if f.name.endswith(".toml"):
             data = tomllib.loads(f.read_text())
             out[f.name[:-5]] = data.get("description", "")
@@ -232,7 +232,7 @@ def _read(name_or_path: str, builtins: dict[str, str], relative_to: Path | None 
     """Raw data and source label of a built-in (by name) or a scenario file."""
     candidate = Path(name_or_path) if relative_to is None else relative_to / name_or_path
     if name_or_path in builtins and not candidate.exists():
-        res = resources.files("defisim.scenarios").joinpath(f"{name_or_path}.toml")
+        res = resources.files("defisim.scenario.builtins").joinpath(f"{name_or_path}.toml")
         return tomllib.loads(res.read_text()), f"builtin:{name_or_path}"
     if candidate.suffix.lower() in (".toml", ".yaml", ".yml") or candidate.exists():
         return read_scenario_file(candidate), str(candidate)

@@ -11,11 +11,11 @@ from typing import Any, Sequence
 import numpy as np
 import simpy
 
-from .chain import Chain, TxEvent
-from .execution import argument_error
-from .mempool import MempoolWatch
-from .network import LatencySampler
-from .tx import Call, Revert, Tx
+from defisim.chain.blockchain import Chain, TxEvent
+from defisim.chain.execution import argument_error
+from defisim.chain.mempool import MempoolWatch
+from defisim.chain.network import LatencySampler
+from defisim.base.tx import Call, Revert, Tx
 
 __all__ = ["AgentContext"]
 
@@ -120,7 +120,7 @@ class AgentContext:
     def call_offchain(self, target: str, method: str, **args) -> simpy.Process:
         """Call an off-chain protocol (an exchange, an issuer's RFQ desk): the request arrives
         after the agent's private latency and runs then, no block involved. The event's value is
-        ``(ok, result_or_reason)``; a :class:`~defisim.tx.Revert` changes nothing."""
+        ``(ok, result_or_reason)``; a :class:`~defisim.base.tx.Revert` changes nothing."""
         return self.env.process(self._call_offchain(target, method, args))
 
     def _call_offchain(self, target: str, method: str, args: dict):

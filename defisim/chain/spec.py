@@ -1,38 +1,15 @@
-"""Engine-level scenario specification: pydantic models, frozen, unknown keys rejected (DESIGN §8).
-
-Protocol and agent parameters are validated separately, through the registry
-(:mod:`defisim.registry`), by :func:`defisim.scenario.validate_scenario`.
-"""
+"""The chain's specification: slots, gas, EIP-1559, ordering, the network's latencies, the public
+mempool and the background demand. Frozen pydantic models; unknown keys are rejected."""
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .distributions import Distribution, Fixed, LatencyMs, LogNormal
-from .graph.spec import EcosystemSpec, ExposureSpec
-from .market_spec import MarketSpec
-from .sweep.spec import SweepSpec
-from .units import parse_duration_ms
+from defisim.base.distributions import Distribution, Fixed, LatencyMs, LogNormal
+from defisim.base.units import DurationMs
 
-__all__ = [
-    "DurationMs",
-    "ChainSpec",
-    "NetworkSpec",
-    "MempoolSpec",
-    "DemandSpike",
-    "BackgroundSpec",
-    "AgentSpec",
-    "ScenarioSpec",
-    "ORDERING_POLICIES",
-]
-
-#: A duration: a string such as ``"12s"`` or ``"150ms"`` (or an integer of milliseconds).
-DurationMs = Annotated[
-    int,
-    BeforeValidator(parse_duration_ms),
-    WithJsonSchema({"type": ["string", "integer"], "description": "duration such as '12s', '150ms', '1h'"}),
-]
+__all__ = ["ChainSpec", "NetworkSpec", "MempoolSpec", "DemandSpike", "BackgroundSpec", "ORDERING_POLICIES"]
 
 ORDERING_POLICIES = ("priority_fee", "fifo", "random", "bundle_auction", "sequencer")
 
@@ -99,33 +76,3 @@ class BackgroundSpec(_Spec):
     tip_gwei: Distribution = LogNormal(median=1.5, sigma=0.8)
     max_fee_gwei: Distribution = LogNormal(median=60.0, sigma=0.6)
     spikes: tuple[DemandSpike, ...] = ()
-
-
-class AgentSpec(_Spec):
-    """A group of ``count`` agents of one kind; ``params`` are validated by the agent kind's model."""
-
-    kind: str
-    name: str | None = None
-    count: int = Field(1, ge=1)
-    params: dict[str, Any] = {}
-
-
-class ScenarioSpec(_Spec):
-    """A whole scenario. ``markets`` holds the exogenous price feeds and the off-chain venues;
-    ``protocols`` maps an instance name to ``{kind = "...", <params>}``."""
-
-    name: str = "unnamed"
-    description: str = ""
-    seed: int = Field(0, ge=0)
-    blocks: int = Field(300, gt=0, description="blocks to simulate")
-    chain: ChainSpec = ChainSpec()
-    network: NetworkSpec = NetworkSpec()
-    mempool: MempoolSpec = MempoolSpec()
-    background: BackgroundSpec = BackgroundSpec()
-    markets: MarketSpec = MarketSpec()
-    protocols: dict[str, dict[str, Any]] = {}
-    agents: tuple[AgentSpec, ...] = ()
-    exposures: ExposureSpec = ExposureSpec()
-    ecosystem: EcosystemSpec = EcosystemSpec()
-    # a sweep is not part of any one run: left out of the dump, so of the scenario hash
-    sweep: SweepSpec | None = Field(None, exclude=True, description="parameter sweep (defisim sweep)")

@@ -11,8 +11,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .rng import ChunkedDraws
-from .spec import BackgroundSpec
+from defisim.base.rng import ChunkedDraws
+from defisim.chain.spec import BackgroundSpec
 
 __all__ = ["BackgroundDemand", "BlockDemand"]
 

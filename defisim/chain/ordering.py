@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .tx import Tx
+from defisim.base.tx import Tx
 
 __all__ = [
     "OrderingPolicy",

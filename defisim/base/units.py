@@ -6,8 +6,11 @@ Durations in scenario files are strings such as ``"12s"``, ``"150ms"``, ``"1h"``
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
-__all__ = ["MS_PER", "parse_duration_ms", "format_duration_ms", "GWEI"]
+from pydantic import BeforeValidator, WithJsonSchema
+
+__all__ = ["MS_PER", "parse_duration_ms", "format_duration_ms", "DurationMs", "GWEI"]
 
 #: Milliseconds per unit suffix.
 MS_PER = {"ms": 1, "s": 1_000, "m": 60_000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}
@@ -67,3 +70,12 @@ def format_duration_ms(ms: int) -> str:
     h, rem = divmod(s, 3600)
     m, sec = divmod(rem, 60)
     return f"{h:02d}:{m:02d}:{sec:02d}.{milli:03d}"
+
+
+#: A duration field of a spec: a string such as ``"12s"`` or ``"150ms"`` (or an integer of
+#: milliseconds), held as whole milliseconds.
+DurationMs = Annotated[
+    int,
+    BeforeValidator(parse_duration_ms),
+    WithJsonSchema({"type": ["string", "integer"], "description": "duration such as '12s', '150ms', '1h'"}),
+]

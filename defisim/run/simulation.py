@@ -7,22 +7,22 @@ from typing import Any, Iterable, Iterator, Mapping
 
 import simpy
 
-from .agents import AgentContext
-from .background import BackgroundDemand
-from .chain import Chain
-from .eventlog import EventLog
-from .execution import Executor
-from .graph.recorder import ExposureRecorder, contagion_summary
-from .network import LatencySampler
-from .observe import PriceRecorder
-from .venues import build_markets, market_maker_process
-from .ordering import make_policy
-from .protocol import BlockInfo, Protocol
-from .registry import Registry, default_registry
-from .crisis import crisis_summary
-from .results import Results, engine_summary
-from .rng import RngTree
-from .scenario import Scenario
+from defisim.run.context import AgentContext
+from defisim.chain.background import BackgroundDemand
+from defisim.chain.blockchain import Chain
+from defisim.base.eventlog import EventLog
+from defisim.chain.execution import Executor
+from defisim.graph.recorder import ExposureRecorder, contagion_summary
+from defisim.chain.network import LatencySampler
+from defisim.run.observe import PriceRecorder
+from defisim.markets.venues import build_markets, market_maker_process
+from defisim.chain.ordering import make_policy
+from defisim.base.protocol import BlockInfo, Protocol
+from defisim.base.registry import Registry, default_registry
+from defisim.results.crisis import crisis_summary
+from defisim.results.results import Results, engine_summary
+from defisim.base.rng import RngTree
+from defisim.scenario.loading import Scenario
 
 __all__ = ["Simulation", "ProtocolHost", "run_scenario"]
 

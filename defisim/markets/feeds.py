@@ -10,14 +10,13 @@ log price) between grid points, so a query costs O(1).
 Kinds: :class:`GbmFeed`, :class:`JumpDiffusionFeed`, :class:`ScriptedFeed` (ramps, holds and
 jumps, optionally times GBM noise), :class:`CsvFeed` (replay of a file), plus
 :class:`ConstantFeed` for tests. :func:`build_feed` builds one from its spec
-(:mod:`defisim.market_spec`). :func:`realized_volatility` is the estimator the market makers
-of :mod:`defisim.venues` use.
+(:mod:`defisim.markets.spec`). :func:`realized_volatility` is the estimator the market makers
+of :mod:`defisim.markets.venues` use.
 
 Time in years counts 365 days (mechanics §0.3): ``MS_PER_YEAR = 31_536_000_000``.
 """
 from __future__ import annotations
 
-import csv
 import math
 from array import array
 from bisect import bisect_right
@@ -26,8 +25,9 @@ from typing import Callable, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from .market_spec import CsvFeedSpec, GbmFeedSpec, HoldMove, JumpDiffusionFeedSpec, JumpMove, RampMove, ScriptedFeedSpec
-from .units import parse_duration_ms
+from defisim.markets.spec import CsvFeedSpec, GbmFeedSpec, HoldMove, JumpDiffusionFeedSpec, JumpMove, RampMove, ScriptedFeedSpec
+from defisim.base.units import parse_duration_ms
+from defisim.markets.price_csv import read_price_csv
 
 __all__ = [
     "MS_PER_YEAR",
@@ -37,8 +37,6 @@ __all__ = [
     "JumpDiffusionFeed",
     "ScriptedFeed",
     "CsvFeed",
-    "FeedFileError",
-    "read_price_csv",
     "build_feed",
     "realized_volatility",
     "trailing_realized_volatility",
@@ -149,7 +147,7 @@ class GbmFeed:
 
     Examples
     --------
-    >>> from defisim.rng import RngTree
+    >>> from defisim.base.rng import RngTree
     >>> feed = GbmFeed(2000.0, 0.0, 0.8, RngTree(1).stream("feed/ETH"))
     >>> feed.price_at(0)
     2000.0
@@ -183,7 +181,7 @@ class GbmFeed:
 
     @classmethod
     def from_spec(cls, spec: GbmFeedSpec, rng: np.random.Generator, **kwargs) -> "GbmFeed":
-        """Build from a :class:`~defisim.market_spec.GbmFeedSpec`."""
+        """Build from a :class:`~defisim.markets.spec.GbmFeedSpec`."""
         return cls(spec.initial_price_usd, spec.drift_annual, spec.volatility_annual, rng, step_ms=spec.step, **kwargs)
 
     def price_at(self, t_ms: int) -> float:
@@ -218,7 +216,7 @@ class JumpDiffusionFeed(GbmFeed):
 
     Examples
     --------
-    >>> from defisim.rng import RngTree
+    >>> from defisim.base.rng import RngTree
     >>> feed = JumpDiffusionFeed(2000.0, 0.0, 0.5, 50.0, -0.05, 0.02, RngTree(1).stream("feed/ETH"))
     >>> 0 < feed.price_at(86_400_000) < float("inf")
     True
@@ -253,7 +251,7 @@ class JumpDiffusionFeed(GbmFeed):
 
     @classmethod
     def from_spec(cls, spec: JumpDiffusionFeedSpec, rng: np.random.Generator, **kwargs) -> "JumpDiffusionFeed":
-        """Build from a :class:`~defisim.market_spec.JumpDiffusionFeedSpec`."""
+        """Build from a :class:`~defisim.markets.spec.JumpDiffusionFeedSpec`."""
         return cls(spec.initial_price_usd, spec.drift_annual, spec.volatility_annual, spec.jump_rate_per_year,
                    spec.jump_log_mean, spec.jump_log_std, rng, step_ms=spec.step, **kwargs)
 
@@ -262,7 +260,7 @@ class ScriptedFeed:
     """A base price times a scripted factor, optionally times a noise feed.
 
     ``price_at(t) = base_price_usd × f(t) × noise.price_at(t)``. The factor ``f`` starts at 1.
-    Moves (:mod:`defisim.market_spec`) take effect in time order:
+    Moves (:mod:`defisim.markets.spec`) take effect in time order:
 
     - ramp ``(start, duration, change)``: over ``[start, start + duration]``,
       ``f = f₀ (1 + change (t − start) / duration)`` where ``f₀`` is the factor at ``start``;
@@ -277,7 +275,7 @@ class ScriptedFeed:
     ----------
     base_price_usd : float
     moves : sequence of RampMove, HoldMove, JumpMove
-        Must not overlap (checked by :class:`~defisim.market_spec.ScriptedFeedSpec`).
+        Must not overlap (checked by :class:`~defisim.markets.spec.ScriptedFeedSpec`).
     noise : Feed, optional
         A factor feed starting at 1 (e.g. ``GbmFeed(1.0, 0.0, 0.3, rng)``); injected.
 
@@ -285,7 +283,7 @@ class ScriptedFeed:
     --------
     "−35% over 20 blocks (240 s) starting at 00:30":
 
-    >>> from defisim.market_spec import ScriptedFeedSpec
+    >>> from defisim.markets.spec import ScriptedFeedSpec
     >>> spec = ScriptedFeedSpec(base_price_usd=2000, moves=[
     ...     {"kind": "ramp", "start": "30m", "duration": "4m", "change": -0.35}])
     >>> feed = ScriptedFeed.from_spec(spec)
@@ -320,7 +318,7 @@ class ScriptedFeed:
 
     @classmethod
     def from_spec(cls, spec: ScriptedFeedSpec, rng: np.random.Generator | None = None, **kwargs) -> "ScriptedFeed":
-        """Build from a :class:`~defisim.market_spec.ScriptedFeedSpec`; ``rng`` is needed only with noise."""
+        """Build from a :class:`~defisim.markets.spec.ScriptedFeedSpec`; ``rng`` is needed only with noise."""
         noise = None
         if spec.noise is not None:
             if rng is None:
@@ -353,108 +351,6 @@ class ScriptedFeed:
 # --------------------------------------------------------------------------------------------
 # CSV replay
 # --------------------------------------------------------------------------------------------
-
-
-class FeedFileError(ValueError):
-    """A price file that cannot be replayed; the message names the file, the line and the reason."""
-
-
-def _read_time_ms(cell: str) -> int:
-    """Seconds (``"90"``, ``"0.5"``) or a duration string (``"1m30s"``) → whole ms."""
-    try:
-        seconds = float(cell)
-    except ValueError:
-        return parse_duration_ms(cell)  # raises ValueError with its own reason
-    if not math.isfinite(seconds):
-        raise ValueError(f"time {cell!r} is not finite")
-    if seconds < 0:
-        raise ValueError(f"time {cell!r} must not be negative")
-    ms = round(seconds * 1000.0)
-    if abs(seconds * 1000.0 - ms) > 1e-6:
-        raise ValueError(f"time {cell!r} is not a whole number of milliseconds")
-    return int(ms)
-
-
-def read_price_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """Read and check a price path file: ``(times_ms int64, prices_usd float64)``.
-
-    Format: a header naming the columns ``t`` and ``price`` (other columns are ignored), then
-    one row per point. ``t`` is the time from the start of the run, in seconds (``90``,
-    ``0.5``) or as a duration string (``1m30s``); times must increase strictly. ``price`` is
-    USD per token, positive and finite. Blank lines and lines starting with ``#`` are skipped.
-
-    Raises
-    ------
-    FeedFileError
-        Naming the file, the line (1-based) and the reason: missing file, bad header, a value
-        that cannot be read, a time not after the previous one, a price not positive and
-        finite, no rows.
-
-    Examples
-    --------
-    >>> import tempfile, os
-    >>> with tempfile.TemporaryDirectory() as d:
-    ...     p = os.path.join(d, "eth.csv")
-    ...     _ = open(p, "w").write("t,price\\n0,2000\\n1m,1900.5\\n")
-    ...     times_ms, prices_usd = read_price_csv(p)
-    >>> times_ms.tolist(), prices_usd.tolist()
-    ([0, 60000], [2000.0, 1900.5])
-    """
-    path = Path(path)
-    where = str(path)
-    if not path.is_file():
-        raise FeedFileError(f"{where}: file not found" if not path.exists() else f"{where}: not a file")
-    times: list[int] = []
-    prices: list[float] = []
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.reader(fh)
-            header: list[str] | None = None
-            col_t = col_p = -1
-            prev_line = 0
-            for row in reader:
-                line = reader.line_num
-                cells = [c.strip() for c in row]
-                if not cells or all(not c for c in cells) or cells[0].startswith("#"):
-                    continue
-                if header is None:
-                    header = [c.lower() for c in cells]
-                    if "t" not in header or "price" not in header:
-                        raise FeedFileError(
-                            f"{where}, line {line}: the header must name the columns 't' and 'price', "
-                            f"got {','.join(cells)!r}"
-                        )
-                    col_t, col_p = header.index("t"), header.index("price")
-                    continue
-                if len(cells) <= max(col_t, col_p):
-                    raise FeedFileError(f"{where}, line {line}: expected {len(header)} columns, got {len(cells)}")
-                try:
-                    t_ms = _read_time_ms(cells[col_t])
-                except ValueError as exc:
-                    raise FeedFileError(f"{where}, line {line}: cannot read time {cells[col_t]!r}: {exc}") from None
-                try:
-                    price = float(cells[col_p])
-                except ValueError:
-                    raise FeedFileError(f"{where}, line {line}: cannot read price {cells[col_p]!r}") from None
-                if not (price > 0 and math.isfinite(price)):
-                    raise FeedFileError(f"{where}, line {line}: price {cells[col_p]} must be positive and finite")
-                if times and t_ms <= times[-1]:
-                    raise FeedFileError(
-                        f"{where}, line {line}: time {cells[col_t]} ({t_ms} ms) is not after the previous time "
-                        f"({times[-1]} ms, line {prev_line}); times must increase strictly"
-                    )
-                times.append(t_ms)
-                prices.append(price)
-                prev_line = line
-    except UnicodeDecodeError as exc:
-        raise FeedFileError(f"{where}: not a UTF-8 text file ({exc.reason})") from None
-    except csv.Error as exc:
-        raise FeedFileError(f"{where}: not a readable CSV file ({exc})") from None
-    if header is None:
-        raise FeedFileError(f"{where}, line 1: empty file; expected a header 't,price'")
-    if not times:
-        raise FeedFileError(f"{where}: no price rows after the header")
-    return np.asarray(times, dtype=np.int64), np.asarray(prices, dtype=np.float64)
 
 
 class CsvFeed:
@@ -505,7 +401,7 @@ class CsvFeed:
 
     @classmethod
     def from_spec(cls, spec: CsvFeedSpec, rng: np.random.Generator | None = None) -> "CsvFeed":
-        """Build from a :class:`~defisim.market_spec.CsvFeedSpec` (no randomness)."""
+        """Build from a :class:`~defisim.markets.spec.CsvFeedSpec` (no randomness)."""
         return cls.from_file(spec.path, spec.interpolation)
 
     def price_at(self, t_ms: int) -> float:
@@ -550,8 +446,8 @@ def build_feed(spec, rng: np.random.Generator | None = None) -> Feed:
     Examples
     --------
     >>> from pydantic import TypeAdapter
-    >>> from defisim.market_spec import FeedSpec
-    >>> from defisim.rng import RngTree
+    >>> from defisim.markets.spec import FeedSpec
+    >>> from defisim.base.rng import RngTree
     >>> spec = TypeAdapter(FeedSpec).validate_python({"kind": "gbm", "initial_price_usd": 2000, "volatility_annual": 0.8})
     >>> build_feed(spec, RngTree(0).stream("feed/ETH")).price_at(0)
     2000.0

@@ -1,6 +1,6 @@
 """Execution of calls against protocol handlers (DESIGN §3).
 
-A handler checks, then applies effects. A :class:`~defisim.tx.Revert` raised during the
+A handler checks, then applies effects. A :class:`~defisim.base.tx.Revert` raised during the
 checks becomes a reverted receipt: gas is paid and state is untouched. A call whose gas
 limit is below the handler's gas runs out of gas: it reverts and uses its whole limit.
 """
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from .protocol import BlockInfo, Protocol
-from .tx import Revert, Tx, TxStatus
+from defisim.base.protocol import BlockInfo, Protocol
+from defisim.base.tx import Revert, Tx, TxStatus
 
 __all__ = ["Executor", "INTRINSIC_GAS", "argument_error"]
 

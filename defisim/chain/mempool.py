@@ -13,7 +13,7 @@ from typing import Callable
 
 import simpy
 
-from .tx import Tx
+from defisim.base.tx import Tx
 
 __all__ = ["Mempool", "MempoolWatch"]
 
@@ -28,7 +28,7 @@ class MempoolWatch:
         self._store = simpy.Store(env)
 
     def get(self) -> simpy.Event:
-        """Event whose value is the next arriving public :class:`~defisim.tx.Tx`."""
+        """Event whose value is the next arriving public :class:`~defisim.base.tx.Tx`."""
         return self._store.get()
 
     def _put(self, tx: Tx) -> None:

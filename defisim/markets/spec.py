@@ -16,7 +16,7 @@
 
 Durations are strings (``"30m"``) parsed once into integer milliseconds; every model rejects
 unknown keys, and a bad value fails at construction with the field's dotted path in the
-error. The models only describe; :mod:`defisim.feeds` and :mod:`defisim.venues` build the
+error. The models only describe; :mod:`defisim.markets.feeds` and :mod:`defisim.markets.venues` build the
 objects.
 """
 from __future__ import annotations
@@ -26,16 +26,15 @@ from typing import Annotated, Literal, Union
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     ValidationInfo,
-    WithJsonSchema,
     field_validator,
     model_validator,
 )
 
-from .units import format_duration_ms, parse_duration_ms
+from defisim.base.units import DurationMs, format_duration_ms
+from defisim.markets.price_csv import read_price_csv
 
 __all__ = [
     "GbmFeedSpec",
@@ -56,13 +55,6 @@ __all__ = [
     "MarketSpec",
 ]
 
-# The same type as ``defisim.spec.DurationMs``, declared here so that ``spec`` can import this
-# module without a cycle.
-DurationMs = Annotated[
-    int,
-    BeforeValidator(parse_duration_ms),
-    WithJsonSchema({"type": ["string", "integer"], "description": "duration such as '12s', '150ms', '1h'"}),
-]
 
 
 class _Spec(BaseModel):
@@ -193,7 +185,7 @@ class ScriptedFeedSpec(_Spec):
 
 
 class CsvFeedSpec(_Spec):
-    """Replay of a ``t,price`` CSV file (see :func:`defisim.feeds.read_price_csv` for the format).
+    """Replay of a ``t,price`` CSV file (see :func:`defisim.markets.price_csv.read_price_csv` for the format).
 
     The file is read and checked when the spec is built, so a bad file fails with the scenario.
     A relative ``path`` is taken relative to ``base_dir`` in the validation context when the
@@ -208,8 +200,6 @@ class CsvFeedSpec(_Spec):
     @field_validator("path")
     @classmethod
     def _readable(cls, value: str, info: ValidationInfo) -> str:
-        from .feeds import read_price_csv  # the reader lives beside the feeds; imported late (no cycle)
-
         base = (info.context or {}).get("base_dir")
         if base is not None and not Path(value).is_absolute():
             value = str(Path(base) / value)
@@ -230,7 +220,7 @@ FeedSpec = Annotated[
 class LinearDepthSpec(_Spec):
     """A flat book: ``depth_usd_per_pct`` USD of notional in every 1% of the feed price.
 
-    See :class:`defisim.venues.LinearDepth` for the formulas.
+    See :class:`defisim.markets.venues.LinearDepth` for the formulas.
     """
 
     kind: Literal["linear"] = "linear"
@@ -241,7 +231,7 @@ class SqrtDepthSpec(_Spec):
     """Square-root impact: selling ``Q`` USD of notional from rest moves the log price by
     ``coefficient · sqrt(Q / volume_usd)``.
 
-    See :class:`defisim.venues.SqrtDepth` for the formulas.
+    See :class:`defisim.markets.venues.SqrtDepth` for the formulas.
     """
 
     kind: Literal["sqrt"] = "sqrt"

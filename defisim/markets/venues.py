@@ -31,7 +31,7 @@ At one instant the trade is a walk along a fixed curve, so it is path independen
 sells of ``q/2`` right after each other give the proceeds and the mid of one sell of ``q``.
 
 **Market makers** (:class:`MarketMakerSpec`): :func:`market_maker_step` reads the mid,
-updates the trailing realised volatility (:func:`defisim.feeds.realized_volatility`
+updates the trailing realised volatility (:func:`defisim.markets.feeds.realized_volatility`
 estimator) and pulls depth to ``1 − withdraw_share`` when it reaches the threshold; depth
 comes back once volatility has stayed below the threshold for ``cooldown``. Each change is
 appended to ``venue.events`` as a :class:`VenueEvent` tuple. :func:`market_maker_process` is
@@ -45,9 +45,9 @@ from typing import NamedTuple
 
 from scipy.special import lambertw
 
-from .feeds import MS_PER_YEAR, Feed, build_feed
-from .market_spec import LinearDepthSpec, MarketMakerSpec, MarketSpec, SqrtDepthSpec, VenueSpec
-from .rng import RngTree
+from defisim.markets.feeds import MS_PER_YEAR, Feed, build_feed
+from defisim.markets.spec import LinearDepthSpec, MarketMakerSpec, MarketSpec, SqrtDepthSpec, VenueSpec
+from defisim.base.rng import RngTree
 
 __all__ = [
     "LinearDepth",
@@ -246,7 +246,7 @@ def depth_curve(spec: LinearDepthSpec | SqrtDepthSpec) -> LinearDepth | SqrtDept
 
 
 class RollingRealizedVolatility:
-    """:func:`defisim.feeds.realized_volatility` over a trailing window, updated in O(1) per sample.
+    """:func:`defisim.markets.feeds.realized_volatility` over a trailing window, updated in O(1) per sample.
 
     Keeps the samples with ``t ≥ t_now − window_ms`` and the running sum of their squared log
     returns (recomputed exactly every few thousand samples against drift).
@@ -377,7 +377,7 @@ class Venue:
     A flat book of 1 M USD per 1% around a constant 100 USD: selling 1,000 tokens moves the
     mid by ``exp(−1000 · 100 / 1e8) − 1 ≈ −0.1%``; the log impact halves in a minute.
 
-    >>> from defisim.feeds import ConstantFeed
+    >>> from defisim.markets.feeds import ConstantFeed
     >>> v = Venue(ConstantFeed(100.0), LinearDepth(1e6), half_life_ms=60_000)
     >>> usd, avg = v.sell(1_000, t_ms=0)
     >>> round(usd, 2), round(avg, 4), round(v.mid(0), 4)
@@ -404,7 +404,7 @@ class Venue:
 
     @classmethod
     def from_spec(cls, spec: VenueSpec, feed: Feed, name: str = "venue") -> "Venue":
-        """Build from a :class:`~defisim.market_spec.VenueSpec` and the asset's feed."""
+        """Build from a :class:`~defisim.markets.spec.VenueSpec` and the asset's feed."""
         return cls(feed, depth_curve(spec.depth), half_life_ms=spec.half_life, market_maker=spec.market_maker, name=name)
 
     # ---- reading ---------------------------------------------------------------------------
@@ -526,7 +526,7 @@ class Venue:
 def market_maker_step(venue: Venue, t_ms: int) -> VenueEvent | None:
     """The market makers of ``venue`` read the mid at ``t_ms`` and pull or return depth.
 
-    Rule (:class:`~defisim.market_spec.MarketMakerSpec`): with ``σ̂`` the annualised realised
+    Rule (:class:`~defisim.markets.spec.MarketMakerSpec`): with ``σ̂`` the annualised realised
     volatility of the mid over the trailing ``vol_window``,
 
     - quoting normally, ``σ̂ ≥ vol_threshold_annual`` → depth share ``1 − withdraw_share``;
@@ -538,7 +538,7 @@ def market_maker_step(venue: Venue, t_ms: int) -> VenueEvent | None:
 
     Examples
     --------
-    >>> from defisim.feeds import CsvFeed
+    >>> from defisim.markets.feeds import CsvFeed
     >>> mm = MarketMakerSpec(vol_window="10s", vol_threshold_annual=5.0, withdraw_share=0.5, cooldown="5s")
     >>> zigzag = CsvFeed([0, 1_000, 2_000, 3_000], [100.0, 102.0, 100.0, 100.0], "step")
     >>> v = Venue(zigzag, LinearDepth(1e6), market_maker=mm, name="cex")
@@ -582,7 +582,7 @@ def market_maker_process(env, venue: Venue, every_ms: int | None = None):
     Examples
     --------
     >>> import simpy
-    >>> from defisim.feeds import ConstantFeed
+    >>> from defisim.markets.feeds import ConstantFeed
     >>> mm = MarketMakerSpec(vol_threshold_annual=1.0, withdraw_share=0.5)
     >>> v = Venue(ConstantFeed(100.0), LinearDepth(1e6), market_maker=mm)
     >>> env = simpy.Environment()
@@ -611,7 +611,7 @@ def build_venue(spec: VenueSpec, feed: Feed, name: str) -> Venue:
 
     Examples
     --------
-    >>> from defisim.feeds import ConstantFeed
+    >>> from defisim.markets.feeds import ConstantFeed
     >>> v = build_venue(VenueSpec(asset="ETH", depth={"kind": "sqrt", "coefficient": 0.1, "volume_usd": 5e7}),
     ...                 ConstantFeed(2000.0), "cex_eth")
     >>> v.mid(0), v.half_life_ms

@@ -3,7 +3,7 @@
 A protocol keeps all of its mutable state in ``self.state`` (tables, arrays, scalars), so
 the engine can checkpoint and roll it back for atomic bundles. Calls reach it through
 handlers registered per method name. A handler checks first and raises
-:class:`~defisim.tx.Revert` before it changes anything; only then does it apply effects.
+:class:`~defisim.base.tx.Revert` before it changes anything; only then does it apply effects.
 """
 from __future__ import annotations
 
@@ -86,7 +86,7 @@ class Protocol:
         Instance name in the scenario (the ``target`` of calls).
     params : pydantic.BaseModel
         Validated parameters.
-    host : defisim.simulation.ProtocolHost
+    host : defisim.run.simulation.ProtocolHost
         The engine services a protocol may use: event tables, random streams, block info.
     """
 
@@ -104,7 +104,7 @@ class Protocol:
         cls.handlers = found
 
     #: Off-chain protocols (an exchange, an issuer's desk) take calls on arrival through
-    #: :meth:`~defisim.agents.AgentContext.call_offchain`; on-chain ones only in transactions.
+    #: :meth:`~defisim.run.context.AgentContext.call_offchain`; on-chain ones only in transactions.
     offchain: bool = False
 
     def __init__(self, name: str, params: BaseModel, host: Any):
