@@ -456,8 +456,8 @@ def timed_run(n: int, blocks: int, naive: bool, registry: Registry) -> tuple[dic
         "sanity": {
             "liquidations": int(s.get(f"{name}.liquidations", len(liq))),
             "liquidated_debt_usd": round(float(s.get(f"{name}.liquidated_debt_usd", 0.0)), 2),
-            "bad_debt_usd": round(float(s.get(f"{name}.deficit_usd", 0.0)), 2),
-            "bad_debt_in_liquidations_usd": round(float(liq["deficit_usd"].sum()), 2),
+            "written_off_usd": round(float(s.get("written_off_usd", 0.0)), 2),
+            "total_loss_usd": round(float(s.get("total_loss_usd", 0.0)), 2),
             "txs_submitted": int(s["txs_submitted"]),
             "txs_reverted": int(s["txs_reverted"]),
             "liquidation_calls_sent": int(is_liq.sum()),

@@ -68,7 +68,7 @@ def _sweep_parsers(sub) -> None:
     s.add_argument("--tables", action="store_true", help="also store every run's full tables")
     s.add_argument("--retry-failed", action="store_true", help="run again the runs recorded as failed")
     s.add_argument("--axes", default=None, metavar="PATH[,PATH]", help="swept paths of the heatmap (default: the first two)")
-    s.add_argument("--rank-by", default=None, metavar="METRIC", help="metric ranking the points, lowest first (default: bad_debt_cvar95_usd)")
+    s.add_argument("--rank-by", default=None, metavar="METRIC", help="metric ranking the points, lowest first (default: total_loss_cvar95_usd)")
     s.add_argument("--top", type=int, default=20, metavar="N", help="ranked points printed (default: 20)")
     s.add_argument("--no-progress", action="store_true", help="do not show progress")
     c = sub.add_parser("compare", help="compare two runs or two sweeps (their directories)")
@@ -96,12 +96,14 @@ def _cmd_run(args) -> int:
     out = results.save(args.out)
     from defisim.results.plots import timeline_figure
 
-    figure = timeline_figure(results.tables, out / "timeline.png", scenario=scenario.spec.name)
+    figure = timeline_figure(results.tables, out / "timeline.png", schema=results.schema, scenario=scenario.spec.name)
     print(f"scenario {scenario.spec.name} ({scenario.source}), seed {results.meta['seed']}, hash {scenario.hash[:12]}")
     summary = results.summary()
     width = max(len(k) for k in summary)
     for k, v in summary.items():
         print(f"  {k:<{width}}  {v:,.6g}" if isinstance(v, float) else f"  {k:<{width}}  {v:,}")
+    for warning in results.meta.get("warnings", []):
+        print(f"warning: {warning}")
     print(f"results written to {out}/ (timeline figure: {figure.name})")
     return 0
 
@@ -201,7 +203,7 @@ def _cmd_sweep(args) -> int:
     for _, row in failed.head(5).iterrows():
         print(f"  failed: run {row['run_id']} (point {row['point']}, seed {row['seed']}): {row['error']}")
     table = res.ranking[ranking_columns(res.ranking)].head(args.top)
-    print(f"points ranked by {spec.report.rank_by} (lowest first; pareto: on the frontier of bad-debt CVaR 95% and LTV used):")
+    print(f"points ranked by {spec.report.rank_by} (lowest first; pareto: on the frontier of total-loss CVaR 95% and LTV used):")
     print(table.rename(columns=short_names(table.columns)).to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
     written = sorted(p.name for p in res.directory.iterdir() if p.is_file())
     print(f"written to {res.directory}/: {', '.join(written)} (one part per run in runs/)")

@@ -2,7 +2,7 @@
 
 Time in integer milliseconds and units (:mod:`.units`), the seeded random-stream tree (:mod:`.rng`),
 transactions and receipts (:mod:`.tx`), the event log (:mod:`.eventlog`), struct-of-arrays
-tables (:mod:`.tables`), the protocol interface (:mod:`.protocol`), the registry of protocol and
+tables (:mod:`.tables`), the protocol interface (:mod:`.protocol`) and the result roles it fills (:mod:`.roles`), the registry of protocol and
 agent kinds (:mod:`.registry`) and the parameter distributions (:mod:`.distributions`).
 """
 from defisim.base.units import MS_PER, parse_duration_ms, format_duration_ms, DurationMs, GWEI
@@ -10,11 +10,18 @@ from defisim.base.rng import RngTree, stream_key, ChunkedDraws
 from defisim.base.tx import Call, Tx, Receipt, TxStatus, Revert
 from defisim.base.eventlog import Column, EventTable, EventLog
 from defisim.base.tables import Table
+from defisim.base.roles import RoleField, Role, ROLES, LIQUIDATION_CALL, fill_role, Positions
 from defisim.base.protocol import Protocol, handler, HandlerSpec, BlockInfo, is_number
 from defisim.base.registry import Registry, KindEntry, default_registry
 from defisim.base.distributions import Fixed, Uniform, LogNormal, Exponential, Distribution, LatencyMs
 
 __all__ = [
+    "RoleField",
+    "Role",
+    "ROLES",
+    "LIQUIDATION_CALL",
+    "fill_role",
+    "Positions",
     "MS_PER",
     "parse_duration_ms",
     "format_duration_ms",

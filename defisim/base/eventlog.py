@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from defisim.base.roles import fill_role
+
 __all__ = ["Column", "EventTable", "EventLog"]
 
 
@@ -40,10 +42,13 @@ class EventTable:
     np.float64(3.0)
     """
 
-    __slots__ = ("name", "doc", "columns", "rows", "append", "expand")
+    __slots__ = ("name", "doc", "columns", "rows", "append", "expand", "role", "role_columns")
 
-    def __init__(self, name: str, doc: str, columns: list[Column], expand=None):
+    def __init__(self, name: str, doc: str, columns: list[Column], expand=None, role: str | None = None,
+                 role_columns: dict | None = None):
         self.name, self.doc, self.columns = name, doc, tuple(columns)
+        self.role = role  # the result role this table fills (defisim.base.roles), if any
+        self.role_columns = fill_role(role, self.columns, role_columns) if role else {}
         self.rows: list = []
         self.append = self.rows.append  # a row is a tuple in column order, or what ``expand`` reads
         self.expand = expand  # expand(rows) -> one sequence per column
@@ -68,17 +73,22 @@ class EventLog:
     def __init__(self):
         self.tables: dict[str, EventTable] = {}
 
-    def declare(self, name: str, doc: str, columns: list[Column], expand=None) -> EventTable:
+    def declare(self, name: str, doc: str, columns: list[Column], expand=None, role: str | None = None,
+                role_columns: dict | None = None) -> EventTable:
         """Declare (or return the already declared, identical) table ``name``.
+
+        ``role`` names the result role the table fills (:data:`defisim.base.roles.ROLES`) and
+        ``role_columns`` maps a role field to the column that fills it where the names differ;
+        a table that does not fill the role is a ``ValueError``.
 
         ``expand(rows) -> [column, ...]`` lets a hot path append one existing object per row
         (e.g. a receipt) and build the columns from all rows at once at the end of the run."""
         if name in self.tables:
             t = self.tables[name]
-            if t.columns != tuple(columns):
-                raise ValueError(f"event table {name!r} declared twice with different columns")
+            if t.columns != tuple(columns) or t.role != role:
+                raise ValueError(f"event table {name!r} declared twice with different columns or roles")
             return t
-        t = EventTable(name, doc, columns, expand)
+        t = EventTable(name, doc, columns, expand, role, role_columns)
         self.tables[name] = t
         return t
 
@@ -96,7 +106,11 @@ class EventLog:
         return {n: t.to_frame() for n, t in self.tables.items()}
 
     def schema(self) -> dict[str, dict]:
-        """Table and column documentation: ``{table: {"doc": ..., "columns": {name: (dtype, doc)}}}``."""
-        return {
-            n: {"doc": t.doc, "columns": {c.name: (c.dtype, c.doc) for c in t.columns}} for n, t in self.tables.items()
-        }
+        """Table and column documentation: ``{table: {"doc": ..., "columns": {name: (dtype, doc)}}}``,
+        with ``"role"`` and ``"role_columns"`` for a table that fills a result role."""
+        out = {}
+        for n, t in self.tables.items():
+            out[n] = {"doc": t.doc, "columns": {c.name: (c.dtype, c.doc) for c in t.columns}}
+            if t.role:
+                out[n]["role"], out[n]["role_columns"] = t.role, dict(t.role_columns)
+        return out

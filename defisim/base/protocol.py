@@ -13,6 +13,8 @@ from typing import Any, Callable, ClassVar, NamedTuple
 
 from pydantic import BaseModel
 
+from defisim.base.roles import LIQUIDATION_CALL, Positions
+
 __all__ = ["Protocol", "handler", "HandlerSpec", "BlockInfo", "is_number"]
 
 
@@ -27,12 +29,14 @@ class BlockInfo(NamedTuple):
 
 
 class HandlerSpec(NamedTuple):
-    """A call handler: the function, its gas use on success and on revert (gas units), and the
-    names of its call arguments (all, and those without a default)."""
+    """A call handler: the function, its gas use on success and on revert (gas units), its call
+    role (:data:`defisim.base.roles.LIQUIDATION_CALL` or None), and the names of its call
+    arguments (all, and those without a default)."""
 
     fn: Callable
     gas: int
     revert_gas: int
+    role: str | None = None
     arg_names: frozenset = frozenset()
     required: frozenset = frozenset()
 
@@ -54,7 +58,7 @@ def is_number(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
-def handler(gas: int, revert_gas: int | None = None):
+def handler(gas: int, revert_gas: int | None = None, role: str | None = None):
     """Register a method as the handler of the call of the same name.
 
     Parameters
@@ -63,10 +67,15 @@ def handler(gas: int, revert_gas: int | None = None):
         Gas used when the call succeeds.
     revert_gas : int, optional
         Gas used when it reverts (default: ``gas``).
+    role : str, optional
+        The call's result role: :data:`defisim.base.roles.LIQUIDATION_CALL` for a liquidation
+        attempt (the engine counts its reverts and gas).
     """
+    if role is not None and role != LIQUIDATION_CALL:
+        raise ValueError(f"no call role {role!r} (roles: {LIQUIDATION_CALL!r})")
 
     def deco(fn):
-        fn._defisim_handler = (gas, gas if revert_gas is None else revert_gas)
+        fn._defisim_handler = (gas, gas if revert_gas is None else revert_gas, role)
         return fn
 
     return deco
@@ -78,7 +87,7 @@ class Protocol:
     Subclasses set ``kind`` and ``Params`` (a frozen pydantic model), build ``self.state``
     in ``__init__`` and decorate their call handlers with :func:`handler`. Hooks with
     do-nothing defaults: :meth:`on_block`, :meth:`view`, :meth:`prices`,
-    :meth:`exposures`, :meth:`summary`.
+    :meth:`exposures`, :meth:`summary`, :meth:`positions`.
 
     Parameters
     ----------
@@ -150,6 +159,20 @@ class Protocol:
     def summary(self, tables: dict) -> dict:
         """Headline metrics of this protocol from the run's result tables."""
         return {}
+
+    def positions(self) -> Positions | None:
+        """The accounts now (:class:`~defisim.base.roles.Positions`), for a lending protocol: the
+        engine reads them at the end of the run for the debt left uncovered and still
+        liquidatable. None (the default) for a protocol that lends nothing."""
+        return None
+
+    def calls_by_role(self) -> dict[str, list[str]]:
+        """This protocol's handler names per call role (``{"liquidation": ["liquidation_call"]}``)."""
+        out: dict[str, list[str]] = {}
+        for method, spec in self.handlers.items():
+            if spec.role:
+                out.setdefault(spec.role, []).append(method)
+        return out
 
     # -- atomicity -----------------------------------------------------------------------
     def checkpoint(self) -> Any:

@@ -6,7 +6,7 @@ Called once per block after its transactions, an :class:`ExposureRecorder`
 - writes the live graph (each protocol's ``exposures()`` plus the scenario's ``[ecosystem]``,
   minus the cut edges) to the ``exposures`` and ``exposure_nodes`` tables at the start (block
   0, before the first block), every ``every_blocks`` blocks, at every block that added a row to
-  a liquidation table, and after the last block (``end``);
+  a table of a liquidation, closeout, loss or auction (:data:`TRIGGER_ROLES`), and after the last block (``end``);
 - records every node's *distress* ``h ∈ [0, 1]`` with each snapshot: a simulated protocol's own
   measure (``distress()``: a lending pool's deficit over its deposits, an oracle's fall from its
   first answer), a token's from its issuer (``issued_distress()``: a receipt token written down)
@@ -32,7 +32,7 @@ from defisim.base.eventlog import Column, EventLog
 from defisim.graph.exposure import ExposureGraph
 from defisim.graph.spec import EcosystemSpec, ExposureSpec
 
-__all__ = ["ExposureRecorder", "contagion_summary", "EXPOSURE_COLUMNS", "NODE_SNAPSHOT_COLUMNS", "LOSS_COLUMNS", "TRIGGER_TABLES"]
+__all__ = ["ExposureRecorder", "contagion_summary", "EXPOSURE_COLUMNS", "NODE_SNAPSHOT_COLUMNS", "LOSS_COLUMNS", "TRIGGER_ROLES"]
 
 EXPOSURE_COLUMNS = [
     Column("block", "int64", "block after which the snapshot was taken"),
@@ -63,8 +63,8 @@ LOSS_COLUMNS = [
     Column("loss_usd", "float64", "amount × (1 − recovery) × rise of the target's distress (USD)"),
     Column("target_distress", "float64", "the target's distress (running maximum) that caused it"),
 ]
-#: Tables whose new rows make the block a snapshot block.
-TRIGGER_TABLES = ("liquidations", "perp_liquidations", "unified_liquidations", "pool_perp_events")
+#: Result roles (:mod:`defisim.base.roles`) whose tables' new rows make the block a snapshot block.
+TRIGGER_ROLES = ("liquidations", "closeouts", "losses", "auctions")
 
 
 class ExposureRecorder:
@@ -96,9 +96,9 @@ class ExposureRecorder:
                 raise ValueError(f"exposures.cut.{i}: the exposure graph has no edge {c.source} → {c.target}")
 
     def _triggered(self) -> bool:
-        counts = self.log.mark()
-        hit = any(counts.get(t, 0) > self._seen_rows.get(t, 0) for t in TRIGGER_TABLES)
-        self._seen_rows = {t: counts.get(t, 0) for t in TRIGGER_TABLES}
+        counts = {n: len(t.rows) for n, t in self.log.tables.items() if t.role in TRIGGER_ROLES}
+        hit = any(n > self._seen_rows.get(t, 0) for t, n in counts.items())
+        self._seen_rows = counts
         return hit
 
     def snapshot(self, block: int, time_ms: int, trigger: str) -> ExposureGraph:

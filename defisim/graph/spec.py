@@ -82,7 +82,7 @@ class CutSpec(BaseModel):
 
 class ExposureSpec(BaseModel):
     """Exposure snapshots in a run: every ``every_blocks`` blocks (0: never on a cadence), and at
-    every block with a liquidation or bad-debt event when ``on_events``; a lending pool's
+    every block with a liquidation, closeout, loss or auction when ``on_events``; a lending pool's
     borrowers owing at least ``large_account_usd`` are nodes of their own. ``cut`` removes edges."""
 
     model_config = _CONFIG

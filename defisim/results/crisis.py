@@ -12,11 +12,10 @@ from typing import Mapping
 
 import pandas as pd
 
-__all__ = ["crisis_summary", "keeper_profit_usd", "time_to_liquidate_s", "below_1_by_block"]
+from defisim.base.roles import LIQUIDATION_CALL
+from defisim.results.roles import role_calls, role_frame
 
-#: ``txs.method`` of a liquidation attempt (Aave v3 ``liquidationCall``, mechanics §1.3).
-LIQUIDATION_METHOD = "liquidation_call"
-
+__all__ = ["crisis_summary", "run_warnings", "keeper_profit_usd", "time_to_liquidate_s", "below_1_by_block", "END_TABLE"]
 
 def _f(x) -> float:
     x = float(x)
@@ -29,7 +28,7 @@ def keeper_profit_usd(liquidations: pd.DataFrame, venue_trades: pd.DataFrame) ->
     Σ over every liquidator (each distinct ``liquidations.liquidator``) of what its trades on the
     off-chain venues brought in (``usd`` of its ``sell`` fills minus ``usd`` of its ``buy`` fills)
     minus the debt it repaid (``debt_repaid_usd``, at the oracle price of the call). This is
-    mechanics §12.3's ``proceeds − repay`` with the proceeds actually realised, price impact and
+    the keeper's ``proceeds − repay`` with the proceeds actually realised, price impact and
     the protocol fee included; the gas is not subtracted (see ``keeper_gas_eth``).
 
     Collateral a liquidator has not sold by the end of the run counts as zero, so a run that ends
@@ -39,7 +38,7 @@ def keeper_profit_usd(liquidations: pd.DataFrame, venue_trades: pd.DataFrame) ->
     Parameters
     ----------
     liquidations : DataFrame
-        The ``liquidations`` table (``liquidator``, ``debt_repaid_usd``).
+        The ``liquidations`` role frame (``liquidator``, ``debt_repaid_usd``).
     venue_trades : DataFrame
         The ``venue_trades`` table (``trader``, ``side``, ``usd``).
 
@@ -61,67 +60,91 @@ def keeper_profit_usd(liquidations: pd.DataFrame, venue_trades: pd.DataFrame) ->
     return _f(proceeds - float(liquidations["debt_repaid_usd"].sum()))
 
 
-def _lending(tables: Mapping[str, pd.DataFrame]) -> dict:
-    liq = tables.get("liquidations")
-    if liq is None:
+#: The engine's table of the protocols' books at the end of the run (written by the run from each
+#: protocol's ``positions()``): one row per lending protocol.
+END_TABLE = "loss_at_end"
+
+
+def _lending(tables: Mapping[str, pd.DataFrame], schema: Mapping) -> dict:
+    liq = role_frame(tables, schema, "liquidations")
+    losses = role_frame(tables, schema, "losses")
+    end = tables.get(END_TABLE)
+    if liq is None and losses is None and (end is None or not len(end)):
         return {}
-    out = {
-        "liquidations": int(len(liq)),
-        "liquidated_usd": _f(liq["debt_repaid_usd"].sum()),
-        "bad_debt_usd": _f(liq["deficit_usd"].sum()),
-    }
+    written_off = (_f(liq["written_off_usd"].sum()) if liq is not None else 0.0) + (
+        _f(losses["written_off_usd"].sum()) if losses is not None else 0.0)
+    out = {}
+    if liq is not None:
+        out["liquidations"] = int(len(liq))
+        out["liquidated_usd"] = _f(liq["debt_repaid_usd"].sum())
+    out["written_off_usd"] = written_off
+    if end is not None and len(end):
+        out["uncovered_usd"] = _f(end["uncovered_usd"].sum())
+        out["uncovered_venue_usd"] = _f(end["uncovered_venue_usd"].sum())
+        out["total_loss_usd"] = written_off + out["uncovered_usd"]
+        out["total_loss_venue_usd"] = written_off + out["uncovered_venue_usd"]
+        out["liquidation_backlog_at_end"] = int(end["liquidatable_accounts"].sum())
+        out["liquidation_backlog_usd_at_end"] = _f(end["liquidatable_debt_usd"].sum())
+    else:
+        out["total_loss_usd"] = written_off
+    calls = role_calls(schema, LIQUIDATION_CALL)
     txs = tables.get("txs")
-    if txs is not None:
-        calls = txs[txs["method"] == LIQUIDATION_METHOD]
-        out["reverted_liquidations"] = int((calls["status"] == "reverted").sum())
-        out["keeper_gas_eth"] = _f(calls["fee_paid_gwei"].sum() / 1e9)
+    if calls and txs is not None:
+        mine = pd.MultiIndex.from_arrays([txs["target"].astype(str), txs["method"].astype(str)]).isin(calls)
+        attempts = txs[mine]
+        out["reverted_liquidations"] = int((attempts["status"] == "reverted").sum())
+        out["keeper_gas_eth"] = _f(attempts["fee_paid_gwei"].sum() / 1e9)
     trades = tables.get("venue_trades")
-    if trades is not None:
+    if liq is not None and trades is not None:
         out["keeper_profit_usd"] = keeper_profit_usd(liq, trades)
-    health, blocks = tables.get("health_factors"), tables.get("blocks")
-    if health is not None and blocks is not None:
-        out["time_to_liquidate_s"] = time_to_liquidate_s(health, blocks)
-        below = below_1_by_block(health)
-        out["liquidation_backlog_at_end"] = int(below.iloc[-1]) if len(below) else 0
-        debt = below_1_by_block(health, "debt_below_1_usd") if "debt_below_1_usd" in health else below.iloc[:0]
-        out["liquidation_backlog_usd_at_end"] = _f(debt.iloc[-1]) if len(debt) else 0.0
+    auctions = role_frame(tables, schema, "auctions")
+    if auctions is not None:
+        out["auctions"] = int(len(auctions))
+        out["auction_debt_usd"] = _f(auctions["debt_usd"].sum())
+        out["auction_proceeds_usd"] = _f(auctions["proceeds_usd"].sum())
+    positions, blocks = role_frame(tables, schema, "positions"), tables.get("blocks")
+    if positions is not None and blocks is not None:
+        ttl = time_to_liquidate_s(positions, blocks)
+        cut_off = out.get("liquidation_backlog_at_end", 0) > 0
+        out["time_to_liquidate_s"] = float("nan") if cut_off else ttl
+        out["liquidation_cut_off"] = int(cut_off)
     return out
 
 
-def below_1_by_block(health_factors: pd.DataFrame, column: str = "below_1") -> pd.Series:
-    """``column`` of the ``health_factors`` table (default ``below_1``) summed over the pools at
-    every block where one of them wrote a row, each pool counting its last row at or before that
-    block (pools write rows at different blocks; a pool's value holds until its next row).
+def below_1_by_block(positions: pd.DataFrame, column: str = "below_1") -> pd.Series:
+    """``column`` of a ``positions`` role frame (default ``below_1``; also ``debt_below_1_usd``,
+    ``uncovered_usd``) summed over the protocols at every block where one of them wrote a row,
+    each counting its last row at or before that block (protocols sample at different blocks; a
+    protocol's value holds until its next row).
 
-    A table without a ``pool`` column is one pool. Before a pool's first row it counts 0.
+    A frame without a ``protocol`` column is one protocol. Before a protocol's first row it counts 0.
 
     Examples
     --------
-    >>> hf = pd.DataFrame({"block": [10, 15, 20], "pool": ["a", "b", "a"], "below_1": [5, 0, 3]})
+    >>> hf = pd.DataFrame({"block": [10, 15, 20], "protocol": ["a", "b", "a"], "below_1": [5, 0, 3]})
     >>> below_1_by_block(hf).to_dict()
     {10: 5, 15: 5, 20: 3}
     """
-    pools = health_factors["pool"].astype(str) if "pool" in health_factors else pd.Series("", index=health_factors.index)
-    last = health_factors.assign(_pool=pools).groupby(["block", "_pool"], sort=True)[column].last()
-    wide = last.unstack("_pool").sort_index().ffill().fillna(0)
+    owners = positions["protocol"].astype(str) if "protocol" in positions else pd.Series("", index=positions.index)
+    last = positions.assign(_protocol=owners).groupby(["block", "_protocol"], sort=True)[column].last()
+    wide = last.unstack("_protocol").sort_index().ffill().fillna(0)
     total = wide.sum(axis=1)
-    return total.astype(health_factors[column].dtype) if len(total) else total
+    return total.astype(positions[column].dtype) if len(total) else total
 
 
-def time_to_liquidate_s(health_factors: pd.DataFrame, blocks: pd.DataFrame) -> float:
-    """Seconds from the first ``health_factors`` sample with an account below HF 1 to the first
-    later sample with none, all pools together (:func:`below_1_by_block`: each pool's last row
-    holds until its next).
+def time_to_liquidate_s(positions: pd.DataFrame, blocks: pd.DataFrame) -> float:
+    """Seconds from the first ``positions`` sample with an account below HF 1 to the first
+    later sample with none, all protocols together (:func:`below_1_by_block`: each protocol's
+    last row holds until its next).
 
-    The resolution is the table's sampling (``health_every_blocks``). A backlog never cleared
-    counts until the last block of the run (a lower bound: the summary's
-    ``liquidation_backlog_at_end`` is then above 0); a run in which no account went below HF 1
-    gives NaN.
+    The resolution is the protocols' sampling. A backlog never cleared counts until the last
+    block of the run (a lower bound; the summary reports such a run's time as NaN with
+    ``liquidation_cut_off`` = 1); a run in which no account went below HF 1 gives NaN.
 
     Parameters
     ----------
-    health_factors : DataFrame
-        The ``health_factors`` table (``block``, ``pool``, ``below_1``).
+    positions : DataFrame
+        A ``positions`` role frame (``block``, ``protocol``, ``below_1``).
     blocks : DataFrame
         The ``blocks`` table (``block``, ``time_ms``).
 
@@ -131,7 +154,7 @@ def time_to_liquidate_s(health_factors: pd.DataFrame, blocks: pd.DataFrame) -> f
     >>> time_to_liquidate_s(hf, pd.DataFrame({"block": range(1, 41), "time_ms": range(12_000, 492_000, 12_000)}))
     240.0
     """
-    below = below_1_by_block(health_factors)
+    below = below_1_by_block(positions)
     if not (below > 0).any():
         return float("nan")
     times = dict(zip(blocks["block"].tolist(), blocks["time_ms"].tolist()))
@@ -141,8 +164,8 @@ def time_to_liquidate_s(health_factors: pd.DataFrame, blocks: pd.DataFrame) -> f
     return _f((times[end] - times[first]) / 1000.0)
 
 
-def _oracles(tables: Mapping[str, pd.DataFrame]) -> dict:
-    upd = tables.get("oracle_updates")
+def _oracles(tables: Mapping[str, pd.DataFrame], schema: Mapping) -> dict:
+    upd = role_frame(tables, schema, "oracle_rounds")
     if upd is None:
         return {}
     lag_s = upd["lag_ms"] / 1000.0
@@ -165,37 +188,55 @@ def _min_prices(tables: Mapping[str, pd.DataFrame]) -> dict:
     return out
 
 
-def crisis_summary(tables: Mapping[str, pd.DataFrame]) -> dict:
-    """Headline metrics of a crisis from a run's tables: a flat dict of Python ints and floats.
+def crisis_summary(tables: Mapping[str, pd.DataFrame], schema: Mapping) -> dict:
+    """Headline metrics of a crisis from a run's tables, read by result role (``schema``: which
+    table fills which role, :mod:`defisim.results.roles`): a flat dict of Python ints and floats.
 
-    Keys carry their unit; a group is present only when its tables are (``liquidations``,
-    ``txs`` and ``venue_trades`` for lending, ``oracle_updates`` for oracles, ``prices`` for
-    prices). A mean or maximum over nothing is NaN.
+    Keys carry their unit; a group is present only when a table of its role is. A mean or
+    maximum over nothing is NaN. Debt in USD follows one convention (:mod:`defisim.base.roles`):
+    tokens times the protocol's oracle price when the figure is recorded.
 
-    ========================================  =====  ==========================================
-    key                                       unit   meaning
-    ========================================  =====  ==========================================
-    ``liquidations``                          count  rows of ``liquidations`` (successful calls)
-    ``liquidated_usd``                        USD    Σ ``debt_repaid_usd``
-    ``bad_debt_usd``                          USD    Σ ``deficit_usd``: debt written off as deficit
-    ``reverted_liquidations``                 count  ``txs`` rows, method ``liquidation_call``, status ``reverted``
-    ``keeper_gas_eth``                        ETH    Σ ``fee_paid_gwei`` / 1e9 of every ``liquidation_call`` (won or reverted)
-    ``keeper_profit_usd``                     USD    realised, before gas: see :func:`keeper_profit_usd`
-    ``time_to_liquidate_s``                   s      first sample with HF < 1 to the first with none: see :func:`time_to_liquidate_s`
-    ``liquidation_backlog_at_end``            count  accounts below HF 1 in the pools' last ``health_factors`` rows (0: cleared)
-    ``liquidation_backlog_usd_at_end``        USD    their debt (``debt_below_1_usd``)
-    ``oracle_updates``                        count  rows of ``oracle_updates``, all oracles
-    ``oracle_lag_max_s``                      s      max ``lag_ms`` / 1000 (observation to answer on chain)
-    ``oracle_lag_mean_s``                     s      mean of the same
-    ``min_price_usd.venue.<venue>``           USD    lowest venue mid of ``prices``
-    ``min_price_usd.feed.<asset>``            USD    lowest true (feed) price
-    ``min_price_usd.protocol.<name>``         USD    lowest on-chain price (e.g. ``eth_usd.answer``)
-    ========================================  =====  ==========================================
+    ==================================  =====  ===============================================
+    key                                 unit   meaning
+    ==================================  =====  ===============================================
+    ``liquidations``                    count  rows of the ``liquidations`` role (successful calls)
+    ``liquidated_usd``                  USD    Σ ``debt_repaid_usd``
+    ``written_off_usd``                 USD    debt written off: Σ ``written_off_usd`` of the
+                                               liquidations and of the ``losses`` role
+    ``uncovered_usd``                   USD    debt still owed at the end that collateral does not
+                                               cover: Σ over accounts of max(0, debt − collateral),
+                                               collateral at the oracle price
+    ``uncovered_venue_usd``             USD    the same with collateral at its venue's mid price
+    ``total_loss_usd``                  USD    ``written_off_usd + uncovered_usd``: the headline loss
+    ``total_loss_venue_usd``            USD    ``written_off_usd + uncovered_venue_usd``
+    ``liquidation_backlog_at_end``      count  accounts still liquidatable (HF < 1) at the end
+    ``liquidation_backlog_usd_at_end``  USD    their debt
+    ``reverted_liquidations``           count  reverted calls of the ``liquidation`` call role
+    ``keeper_gas_eth``                  ETH    Σ ``fee_paid_gwei`` / 1e9 of those calls (won or reverted)
+    ``keeper_profit_usd``               USD    realised, before gas: see :func:`keeper_profit_usd`
+    ``auctions``                        count  rows of the ``auctions`` role; and their
+                                               ``auction_debt_usd``, ``auction_proceeds_usd``
+    ``time_to_liquidate_s``             s      first sample with HF < 1 to the first with none
+                                               (:func:`time_to_liquidate_s`); NaN when cut off
+    ``liquidation_cut_off``             0/1    1 when the run ends with a backlog: liquidating was
+                                               cut off by the end, so it has no time
+    ``oracle_updates``                  count  rows of the ``oracle_rounds`` role, all oracles
+    ``oracle_lag_max_s``                s      max ``lag_ms`` / 1000 (observation to answer on chain)
+    ``oracle_lag_mean_s``               s      mean of the same
+    ``min_price_usd.venue.<venue>``     USD    lowest venue mid of ``prices``
+    ``min_price_usd.feed.<asset>``      USD    lowest true (feed) price
+    ``min_price_usd.protocol.<name>``   USD    lowest on-chain price (e.g. an oracle's answer)
+    ==================================  =====  ===============================================
+
+    The end-of-run figures come from the engine's ``loss_at_end`` table (one row per protocol
+    reporting positions); without it ``total_loss_usd`` is the debt written off.
 
     Parameters
     ----------
     tables : mapping of str to DataFrame
         A run's tables (``Results.tables``), loaded or fresh.
+    schema : mapping
+        The run's table schema with roles (``Results.schema``).
 
     Returns
     -------
@@ -204,10 +245,32 @@ def crisis_summary(tables: Mapping[str, pd.DataFrame]) -> dict:
 
     Examples
     --------
-    >>> crisis_summary({"blocks": pd.DataFrame({"block": [1]})})
+    >>> crisis_summary({"blocks": pd.DataFrame({"block": [1]})}, {})
     {}
-    >>> liq = pd.DataFrame({"liquidator": ["k/0"], "debt_repaid_usd": [1000.0], "deficit_usd": [0.0]})
-    >>> crisis_summary({"liquidations": liq})
-    {'liquidations': 1, 'liquidated_usd': 1000.0, 'bad_debt_usd': 0.0}
+    >>> liq = pd.DataFrame({"block": [3], "pool": ["p"], "user": ["u"], "liquidator": ["k/0"],
+    ...                     "debt_repaid_usd": [1000.0], "collateral_seized_usd": [1050.0], "deficit_usd": [20.0]})
+    >>> schema = {"liq": {"role": "liquidations", "role_columns": {"block": "block", "protocol": "pool",
+    ...     "account": "user", "liquidator": "liquidator", "debt_repaid_usd": "debt_repaid_usd",
+    ...     "collateral_seized_usd": "collateral_seized_usd", "written_off_usd": "deficit_usd"}}}
+    >>> crisis_summary({"liq": liq}, schema)
+    {'liquidations': 1, 'liquidated_usd': 1000.0, 'written_off_usd': 20.0, 'total_loss_usd': 20.0}
     """
-    return {**_lending(tables), **_oracles(tables), **_min_prices(tables)}
+    return {**_lending(tables, schema), **_oracles(tables, schema), **_min_prices(tables)}
+
+
+def run_warnings(summary: Mapping, notes: Mapping[str, str] = {}) -> list[str]:
+    """What a reader of a run's summary must not miss, one sentence each: a liquidatable backlog
+    at the end, and the agents' own notes (``notes``: e.g. a keeper that ran out of capital while
+    profitable liquidations existed).
+
+    >>> run_warnings({"liquidation_backlog_at_end": 3, "liquidation_backlog_usd_at_end": 1.5e6})
+    ['the run ends with 3 accounts ($1,500,000 of debt) still liquidatable (HF < 1): liquidating was cut off, so time_to_liquidate_s has no value']
+    """
+    out = []
+    backlog = summary.get("liquidation_backlog_at_end", 0)
+    if backlog:
+        debt = summary.get("liquidation_backlog_usd_at_end", float("nan"))
+        out.append(f"the run ends with {backlog:,} accounts (${debt:,.0f} of debt) still liquidatable (HF < 1): "
+                   "liquidating was cut off, so time_to_liquidate_s has no value")
+    out += [f"{who}: {text}" for who, text in sorted(notes.items())]
+    return out

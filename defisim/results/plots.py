@@ -1,4 +1,4 @@
-"""The crisis timeline: one PNG of a run's prices, liquidations, bad debt and chain congestion.
+"""The crisis timeline: one PNG of a run's prices, liquidations, losses and chain congestion.
 
 Drawn from the run's tables alone (``Results.tables``, fresh or loaded) with matplotlib's
 object API and the Agg canvas: no ``pyplot`` state, no change to ``rcParams``, nothing done
@@ -13,12 +13,11 @@ from typing import Callable, Mapping, NamedTuple
 import numpy as np
 import pandas as pd
 
-__all__ = ["timeline_figure", "build_timeline", "timeline_panels", "HF_TABLE", "HEADER_PX"]
+from defisim.base.roles import LIQUIDATION_CALL
+from defisim.results.crisis import below_1_by_block
+from defisim.results.roles import role_calls, role_frame
 
-#: Name of the table of health-factor quantiles per block, drawn when a run has it: a ``block``
-#: column, one column per quantile named ``hf_<label>`` (e.g. ``hf_p05``, ``hf_p50``), and
-#: optionally ``pool``. No protocol writes it yet.
-HF_TABLE = "health_factors"
+__all__ = ["timeline_figure", "build_timeline", "timeline_panels", "HEADER_PX"]
 
 #: Pixels of the figure's height not given to panels (title and x-axis label).
 HEADER_PX = 80
@@ -106,16 +105,14 @@ class _Series(NamedTuple):
     price: np.ndarray
 
 
-def _price_series(tables: Mapping[str, pd.DataFrame]) -> list[_Series]:
+def _price_series(tables: Mapping[str, pd.DataFrame], oracles: set) -> list[_Series]:
     prices = tables.get("prices")
     if prices is None or not len(prices):
         return []
-    updates = tables.get("oracle_updates")
-    oracles = set(updates["oracle"].astype(str)) if updates is not None else set()
     out = []
     for (source, name), rows in prices.groupby([prices["source"].astype(str), prices["name"].astype(str)], sort=False):
         if source == "protocol":
-            if name.endswith(".answer") or name.split(".", 1)[0] in oracles:
+            if name.split(".", 1)[0] in oracles:
                 kind = "oracle"
             elif name.endswith(".mark"):
                 kind = "mark"  # a perp venue's mark price
@@ -140,8 +137,8 @@ def _magnitude(s: _Series) -> int:
     return round(math.log10(med)) if med > 0 else 0
 
 
-def _price_panels(tables: Mapping[str, pd.DataFrame]) -> list[_Panel]:
-    series = _price_series(tables)
+def _price_panels(tables: Mapping[str, pd.DataFrame], oracles: set) -> list[_Panel]:
+    series = _price_series(tables, oracles)
     if not series:
         return []
     moving = [s for s in series if not _constant(s)] or series
@@ -188,9 +185,31 @@ def _draw_prices(series: list[_Series], flat: list[_Series], label: str):
 # -- lending --------------------------------------------------------------------------------------------------------
 
 
-def _draw_liquidations(tables: Mapping[str, pd.DataFrame]):
-    liq = tables["liquidations"]
-    txs = tables.get("txs")
+class _Roles(NamedTuple):
+    """The run's tables read by result role (:mod:`defisim.results.roles`)."""
+
+    liquidations: pd.DataFrame | None
+    losses: pd.DataFrame | None
+    positions: pd.DataFrame | None
+    closeouts: pd.DataFrame | None
+    oracles: set
+    reverted_calls: pd.DataFrame | None
+
+    @classmethod
+    def of(cls, tables: Mapping[str, pd.DataFrame], schema: Mapping) -> "_Roles":
+        rounds = role_frame(tables, schema, "oracle_rounds")
+        calls, txs = role_calls(schema, LIQUIDATION_CALL), tables.get("txs")
+        reverted = None
+        if calls and txs is not None:
+            mine = pd.MultiIndex.from_arrays([txs["target"].astype(str), txs["method"].astype(str)]).isin(calls)
+            reverted = txs[mine & (txs["status"] == "reverted").to_numpy()]
+        return cls(role_frame(tables, schema, "liquidations"), role_frame(tables, schema, "losses"),
+                   role_frame(tables, schema, "positions"), role_frame(tables, schema, "closeouts"),
+                   set(rounds["oracle"].astype(str)) if rounds is not None else set(), reverted)
+
+
+def _draw_liquidations(roles: _Roles):
+    liq = roles.liquidations
 
     def draw(ax, axis: _Axis) -> None:
         per_block = liq.groupby("block").agg(usd=("debt_repaid_usd", "sum"), n=("debt_repaid_usd", "size"))
@@ -203,9 +222,8 @@ def _draw_liquidations(tables: Mapping[str, pd.DataFrame]):
         if len(per_block):
             handles += twin.plot(axis.of_blocks(per_block.index), per_block["n"], "o", ms=3.5, color="black",
                                  label="liquidations (count, right)")
-        if txs is not None:
-            rev = txs[(txs["method"] == "liquidation_call") & (txs["status"] == "reverted")]
-            counts = rev.groupby("block").size()
+        if roles.reverted_calls is not None:
+            counts = roles.reverted_calls.groupby("block").size()
             if len(counts):
                 handles += twin.plot(axis.of_blocks(counts.index), counts.to_numpy(), "x", ms=4.5, color="tab:gray",
                                      label="reverted liquidation calls (count, right)")
@@ -223,44 +241,55 @@ def _draw_liquidations(tables: Mapping[str, pd.DataFrame]):
     return draw
 
 
-def _draw_bad_debt(tables: Mapping[str, pd.DataFrame]):
-    liq = tables["liquidations"]
+def _draw_losses(roles: _Roles):
+    written = [f[["block", "written_off_usd"]] for f in (roles.liquidations, roles.losses) if f is not None]
+    written = pd.concat(written) if written else pd.DataFrame({"block": [], "written_off_usd": []})
+    positions = roles.positions
 
     def draw(ax, axis: _Axis) -> None:
         blocks = axis.all_blocks()
-        per_block = liq.groupby("block")["deficit_usd"].sum()
+        per_block = written.groupby("block")["written_off_usd"].sum()
         if not len(blocks):
             blocks = per_block.index.to_numpy(np.int64)
         cum = per_block.reindex(blocks, fill_value=0.0).cumsum()
         total = float(cum.iloc[-1]) if len(cum) else 0.0
         ax.fill_between(axis.of_blocks(blocks), cum.to_numpy(float), step="post", color="tab:purple", alpha=0.25)
         ax.plot(axis.of_blocks(blocks), cum.to_numpy(float), drawstyle="steps-post", color="tab:purple", lw=1.6,
-                label=f"cumulative bad debt (total {_usd(total)})")
-        ax.set_ylabel("bad debt, cumulative\n(USD)", fontsize=_FONT + 1)
+                label=f"debt written off, cumulative (total {_usd(total)})")
+        top = total
+        if positions is not None and len(positions):
+            for column, label, color, style in (("uncovered_usd", "debt uncovered by collateral", "tab:red", "-"),
+                                                ("debt_below_1_usd", "debt below HF 1 (liquidatable)", "tab:orange", "--")):
+                series = below_1_by_block(positions, column)
+                if len(series):
+                    ax.plot(axis.of_blocks(series.index), series.to_numpy(float), drawstyle="steps-post", color=color,
+                            ls=style, lw=1.3, label=f"{label} (end {_usd(float(series.iloc[-1]))})")
+                    top = max(top, float(series.max()))
+        ax.set_ylabel("losses\n(USD)", fontsize=_FONT + 1)
         ax.yaxis.set_major_formatter(_usd_formatter())
-        if total == 0.0:
+        if top == 0.0:
             ax.set_ylim(-0.1, 1.0)
             ax.set_yticks([0.0])
-            ax.text(0.5, 0.5, "no bad debt in this run", transform=ax.transAxes, ha="center", va="center",
-                    color="dimgray", fontsize=_FONT + 1)
-        _legend(ax, loc="upper left" if total > 0 else "upper right")
-        _tag(ax, "bad debt (deficit)")
+            ax.text(0.5, 0.5, "no debt written off or uncovered in this run", transform=ax.transAxes, ha="center",
+                    va="center", color="dimgray", fontsize=_FONT + 1)
+        _legend(ax, loc="upper left" if top > 0 else "upper right")
+        _tag(ax, "losses")
 
     return draw
 
 
-def _draw_health_factors(tables: Mapping[str, pd.DataFrame]):
-    hf = tables[HF_TABLE]
-    cols = [c for c in hf.columns if c.startswith("hf_")]
+def _draw_health_factors(roles: _Roles):
+    hf = roles.positions
+    cols = hf.attrs.get("hf_quantiles", [])
 
     def draw(ax, axis: _Axis) -> None:
-        groups = hf.groupby(hf["pool"].astype(str), sort=False) if "pool" in hf.columns else [("", hf)]
+        groups = hf.groupby(hf["protocol"].astype(str), sort=False)
         for pool, rows in groups:
             rows = rows.sort_values("block")
             for c in cols:
                 y = rows[c].to_numpy(float)
                 y = np.where(np.isfinite(y), y, np.nan)
-                label = c[3:] + (f" ({pool})" if pool else "")
+                label = c.removeprefix("hf_") + (f" ({pool})" if pool else "")
                 ax.plot(axis.of_blocks(rows["block"]), y, lw=1.3, label=label)
         ax.axhline(1.0, color="tab:red", ls=":", lw=1.2, label="HF = 1 (liquidatable below)")
         ax.set_ylabel("health factor\n(quantiles)", fontsize=_FONT + 1)
@@ -270,23 +299,17 @@ def _draw_health_factors(tables: Mapping[str, pd.DataFrame]):
     return draw
 
 
-def _draw_offchain(tables: Mapping[str, pd.DataFrame]):
-    """Off-chain venues: perp liquidations by kind, ADL, unified-account collateral sold (USD per
-    block), and the perp venues' insurance-fund P&L (cumulative)."""
-    perp = tables.get("perp_liquidations")
-    adl = tables.get("perp_adl")
-    unified = tables.get("unified_liquidations")
+def _draw_offchain(roles: _Roles):
+    """Positions closed by off-chain venues (the ``closeouts`` role): notional per block by table
+    and kind, and the insurance funds' P&L (cumulative ``fund_delta_usd``)."""
+    closed = roles.closeouts
+    colors = iter(["tab:red", "tab:orange", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan", "tab:gray"])
 
     def draw(ax, axis: _Axis) -> None:
         series = []
-        if perp is not None and len(perp):
-            for kind, color in (("book", "tab:red"), ("backstop", "tab:orange")):
-                rows = perp[perp["kind"].astype(str) == kind]
-                series.append((f"perp liquidations into the {kind} (notional)", rows["t_ms"], rows["notional_usd"], color))
-        if adl is not None and len(adl):
-            series.append(("ADL (notional)", adl["t_ms"], adl["size"] * adl["price_usd"], "tab:purple"))
-        if unified is not None and len(unified):
-            series.append(("unified accounts: collateral sold", unified["t_ms"], unified["usd"], "tab:brown"))
+        for (table, kind), rows in closed.groupby([closed["table"].astype(str), closed["kind"].astype(str)], sort=False):
+            label = f"{table}: {kind}" if kind else table
+            series.append((f"{label} (notional)", rows["t_ms"], rows["notional_usd"].abs(), next(colors, "black")))
         handles, bottom = [], None
         for label, t_ms, usd, color in series:
             per_block = pd.Series(np.asarray(usd, float)).groupby(axis.block_of_time(np.asarray(t_ms))).sum()
@@ -299,11 +322,12 @@ def _draw_offchain(tables: Mapping[str, pd.DataFrame]):
             bottom = per_block if bottom is None else bottom.add(per_block, fill_value=0.0)
         ax.set_ylabel("off-chain\n(USD per block)", fontsize=_FONT + 1)
         ax.yaxis.set_major_formatter(_usd_formatter())
-        if perp is not None and len(perp):
+        fund = closed[closed["fund_delta_usd"].notna()]
+        if len(fund):
             twin = ax.twinx()
-            order = np.argsort(perp["t_ms"].to_numpy(), kind="stable")
-            t = perp["t_ms"].to_numpy()[order]
-            pnl = np.cumsum(perp["fund_delta_usd"].to_numpy(float)[order])
+            order = np.argsort(fund["t_ms"].to_numpy(), kind="stable")
+            t = fund["t_ms"].to_numpy()[order]
+            pnl = np.cumsum(fund["fund_delta_usd"].to_numpy(float)[order])
             handles += twin.plot(axis.of_blocks(axis.block_of_time(t)), pnl, drawstyle="steps-post", color="black",
                                  lw=1.3, label=f"insurance fund P&L, cumulative (USD, right; end {_usd(float(pnl[-1]))})")
             twin.yaxis.set_major_formatter(_usd_formatter())
@@ -344,23 +368,24 @@ def _draw_chain(tables: Mapping[str, pd.DataFrame]):
 # -- assembly -------------------------------------------------------------------------------------------------------
 
 
-def _plan(tables: Mapping[str, pd.DataFrame]) -> list[_Panel]:
-    panels = _price_panels(tables)
-    if "liquidations" in tables:
-        panels.append(_Panel("liquidations", _draw_liquidations(tables)))
-        panels.append(_Panel("bad debt", _draw_bad_debt(tables)))
-    if any(name in tables for name in ("perp_liquidations", "unified_liquidations")):
-        panels.append(_Panel("off-chain venues", _draw_offchain(tables)))
+def _plan(tables: Mapping[str, pd.DataFrame], schema: Mapping) -> list[_Panel]:
+    roles = _Roles.of(tables, schema)
+    panels = _price_panels(tables, roles.oracles)
+    if roles.liquidations is not None:
+        panels.append(_Panel("liquidations", _draw_liquidations(roles)))
+    if roles.liquidations is not None or roles.losses is not None or roles.positions is not None:
+        panels.append(_Panel("losses", _draw_losses(roles)))
+    if roles.closeouts is not None:
+        panels.append(_Panel("off-chain venues", _draw_offchain(roles)))
     blocks = tables.get("blocks")
     if blocks is not None and len(blocks):
         panels.append(_Panel("chain", _draw_chain(tables)))
-    hf = tables.get(HF_TABLE)
-    if hf is not None and len(hf) and any(c.startswith("hf_") for c in hf.columns):
-        panels.append(_Panel("health factors", _draw_health_factors(tables)))
+    if roles.positions is not None and len(roles.positions) and roles.positions.attrs.get("hf_quantiles"):
+        panels.append(_Panel("health factors", _draw_health_factors(roles)))
     return panels
 
 
-def timeline_panels(tables: Mapping[str, pd.DataFrame]) -> list[str]:
+def timeline_panels(tables: Mapping[str, pd.DataFrame], schema: Mapping | None = None) -> list[str]:
     """Labels of the panels :func:`timeline_figure` draws for these tables, top to bottom.
 
     Examples
@@ -370,16 +395,17 @@ def timeline_panels(tables: Mapping[str, pd.DataFrame]) -> list[str]:
     >>> timeline_panels({"blocks": blocks})
     ['chain']
     """
-    return [p.label for p in _plan(tables)]
+    return [p.label for p in _plan(tables, schema or {})]
 
 
-def build_timeline(tables: Mapping[str, pd.DataFrame], *, scenario: str | None = None, x: str = "block",
+def build_timeline(tables: Mapping[str, pd.DataFrame], *, schema: Mapping | None = None, scenario: str | None = None,
+                   x: str = "block",
                    width_px: int = 1400, panel_height_px: int = 260, dpi: int = 100):
     """The timeline as a ``matplotlib.figure.Figure`` on an Agg canvas (see :func:`timeline_figure`)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    panels = _plan(tables)
+    panels = _plan(tables, schema or {})
     axis = _Axis(tables, x)
     height_px = HEADER_PX + panel_height_px * max(1, len(panels))
     fig = Figure(figsize=(width_px / dpi, height_px / dpi), dpi=dpi, layout="constrained")
@@ -404,29 +430,35 @@ def build_timeline(tables: Mapping[str, pd.DataFrame], *, scenario: str | None =
     return fig
 
 
-def timeline_figure(tables: Mapping[str, pd.DataFrame], path: str | Path, *, scenario: str | None = None,
-                    x: str = "block", width_px: int = 1400, panel_height_px: int = 260, dpi: int = 100) -> Path:
+def timeline_figure(tables: Mapping[str, pd.DataFrame], path: str | Path, *, schema: Mapping | None = None,
+                    scenario: str | None = None, x: str = "block", width_px: int = 1400, panel_height_px: int = 260, dpi: int = 100) -> Path:
     """Write the crisis timeline of a run as a PNG.
 
     Stacked panels sharing the x axis (block number, or minutes since the start), each drawn only
-    when the run has its tables:
+    when the run has tables of its result role (``schema``, :mod:`defisim.results.roles`):
 
     - prices (``prices``): every feed (true price), venue mid, protocol spot price other than an
-      oracle's (dashed) and oracle answer (steps); series of very different magnitudes get one
-      panel each, and series that never move are listed in a note instead of drawn;
-    - liquidations (``liquidations``): debt liquidated per block (USD bars) with, on a twin axis,
-      the count of liquidations and of reverted ``liquidation_call`` transactions per block;
-    - bad debt (``liquidations``): cumulative ``deficit_usd``;
+      oracle's (dashed) and oracle answer (steps; an oracle is a protocol filling the
+      ``oracle_rounds`` role); series of very different magnitudes get one panel each, and
+      series that never move are listed in a note instead of drawn;
+    - liquidations (``liquidations`` role): debt liquidated per block (USD bars) with, on a twin
+      axis, the count of liquidations and of reverted calls of the ``liquidation`` call role;
+    - losses (``liquidations``, ``losses``, ``positions`` roles): debt written off, cumulative,
+      and the sampled debt uncovered by collateral and debt below HF 1;
+    - off-chain venues (``closeouts`` role): notional closed per block by table and kind, and the
+      insurance funds' cumulative P&L;
     - chain congestion (``blocks``): base fee (gwei per gas) and, on a twin axis, the agents'
       transactions still pending in the mempool after each block;
-    - health factors (:data:`HF_TABLE`): the quantile columns per block and the HF = 1 line.
-      Skipped when the run has no such table (no protocol writes one yet); nothing is estimated
-      in its place.
+    - health factors (``positions`` role with ``hf_quantiles``): the quantile columns per block
+      and the HF = 1 line. Nothing is estimated where a run has no such table.
 
     Parameters
     ----------
     tables : mapping of str to DataFrame
         A run's tables (``Results.tables``, fresh or from ``Results.load``).
+    schema : mapping, optional
+        The run's schema with its roles (``Results.schema``); without it only prices and the
+        chain are drawn.
     path : str or Path
         PNG file to write (its directory must exist).
     scenario : str, optional
@@ -452,7 +484,7 @@ def timeline_figure(tables: Mapping[str, pd.DataFrame], path: str | Path, *, sce
     ...     out.stat().st_size > 0
     True
     """
-    fig = build_timeline(tables, scenario=scenario, x=x, width_px=width_px, panel_height_px=panel_height_px, dpi=dpi)
+    fig = build_timeline(tables, schema=schema, scenario=scenario, x=x, width_px=width_px, panel_height_px=panel_height_px, dpi=dpi)
     path = Path(path)
     fig.savefig(path, dpi=dpi, format="png", metadata={"Software": None})
     return path

@@ -40,11 +40,13 @@ class AgentContext:
         Where off-chain venue trades are logged.
     spawn : callable, optional
         ``spawn(address) -> AgentContext``: contexts for the other addresses an agent acts for.
+    notes : dict, optional
+        Where :meth:`warn` leaves the agent's warning for the run's summary.
     """
 
     def __init__(self, name: str, env: simpy.Environment, chain: Chain, protocols, rng: np.random.Generator,
                  public_latency: LatencySampler, private_latency: LatencySampler, markets=None, trades=None,
-                 spawn=None):
+                 spawn=None, notes=None):
         self.name = name
         self.env = env
         self.chain = chain
@@ -58,6 +60,15 @@ class AgentContext:
         self._trades = trades
         self._spawn = spawn
         self._accounts: dict[str, "AgentContext"] = {}
+        self._notes = {} if notes is None else notes
+
+    def warn(self, text: str) -> bool:
+        """Leave a warning for the run's summary (``Results.meta["warnings"]``), once per agent: the
+        first one stands, with the block it was given at. Returns whether this one was kept."""
+        if self.name in self._notes:
+            return False
+        self._notes[self.name] = f"{text} (first at block {self.chain.number})"
+        return True
 
     @property
     def now(self) -> int:

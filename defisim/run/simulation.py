@@ -19,7 +19,9 @@ from defisim.markets.venues import build_markets, market_maker_process
 from defisim.chain.ordering import make_policy
 from defisim.base.protocol import BlockInfo, Protocol
 from defisim.base.registry import Registry, default_registry
-from defisim.results.crisis import crisis_summary
+from defisim.results.crisis import crisis_summary, run_warnings
+from defisim.results.roles import CALLS_KEY
+from defisim.run.end_loss import record_books_at_end
 from defisim.results.results import Results, engine_summary
 from defisim.base.rng import RngTree
 from defisim.scenario.loading import Scenario
@@ -119,6 +121,7 @@ class Simulation:
         self.prices = PriceRecorder(self.log, self.feeds, self.venues, self.protocols)
         self.exposures = ExposureRecorder(self.log, self.protocols, spec.exposures, spec.ecosystem)
         self.agents: list[AgentContext] = []
+        self.notes: dict[str, str] = {}  # agent -> its warning for the summary (AgentContext.warn)
         for group, params in zip(spec.agents, scenario.agents):
             factory = registry.agents[group.kind].factory
             for i in range(group.count):
@@ -141,6 +144,7 @@ class Simulation:
             self.venues,
             self.prices.trades,
             self._context,
+            self.notes,
         )
 
     def run(self, blocks: int | None = None, progress: bool = False) -> Results:
@@ -167,10 +171,18 @@ class Simulation:
             self.chain.finish()
             self.prices.finish()
             self.exposures.finish(self.chain.number, int(self.env.now))
+            record_books_at_end(self.log, self.protocols, self.feeds, self.venues, int(self.env.now))
             tables = self.log.frames()
         if bar is not None:
             bar.close()
-        summary: dict[str, Any] = {**engine_summary(tables), **crisis_summary(tables), **contagion_summary(tables)}
+        schema = self.log.schema()
+        calls: dict[str, list[list[str]]] = {}
+        for name, p in self.protocols.items():
+            for role, methods in p.calls_by_role().items():
+                calls.setdefault(role, []).extend([name, m] for m in methods)
+        if "txs" in schema:
+            schema["txs"][CALLS_KEY] = calls
+        summary: dict[str, Any] = {**engine_summary(tables), **crisis_summary(tables, schema), **contagion_summary(tables)}
         for name, p in self.protocols.items():
             for k, v in p.summary(tables).items():
                 summary[f"{name}.{k}"] = v
@@ -180,8 +192,9 @@ class Simulation:
             "source": self.scenario.source,
             "seed": self.seed,
             "blocks": n,
+            "warnings": run_warnings(summary, self.notes),
         }
-        return Results(tables, meta, summary, self.log.schema())
+        return Results(tables, meta, summary, schema)
 
 
 def run_scenario(scenario: Scenario, seed: int | None = None, blocks: int | None = None, progress: bool = False) -> Results:

@@ -63,10 +63,10 @@ class ReportSpec(BaseModel):
     model_config = _CONFIG
 
     axes: tuple[str, ...] = Field((), max_length=2, description="one or two swept paths for the heatmap (default: the first two)")
-    rank_by: str = Field("bad_debt_cvar95_usd", description="metric column to rank the points by, lowest first")
+    rank_by: str = Field("total_loss_cvar95_usd", description="metric column to rank the points by, lowest first")
     efficiency: str | None = Field(None, description="summary key of capital efficiency (default: the first '<pool>.ltv_used')")
-    insolvency_usd: float = Field(0.0, ge=0, description="a run is insolvent when its bad debt written off plus the "
-                                  "shortfall left at the end (Σ <pool>.shortfall_usd) exceeds this (USD)")
+    insolvency_usd: float = Field(0.0, ge=0, description="a run is insolvent when its total loss (debt written "
+                                  "off plus debt left uncovered at the end, total_loss_usd) exceeds this (USD)")
 
 
 class SweepSpec(BaseModel):

@@ -55,7 +55,7 @@ class SweepResults:
         return [
             heatmap_figure(self.metrics, axes, d / "heatmap.png", value=self.report.rank_by,
                            title=f"{name}: {self.report.rank_by} by point"),
-            frontier_figure(self.ranking, d / "frontier.png", title=f"{name}: bad-debt CVaR 95% against LTV used"),
+            frontier_figure(self.ranking, d / "frontier.png", title=f"{name}: total-loss CVaR 95% against LTV used"),
             distributions_figure(self.runs, d / "distributions.png", title=f"{name}: per point, over its runs"),
         ]
 

@@ -19,7 +19,7 @@ from defisim.sweep.report import RANKING_COLUMNS
 __all__ = ["compare", "compare_summaries", "compare_metrics", "kind_of"]
 
 #: Metrics compared between sweeps.
-COMPARED = tuple(c for c in RANKING_COLUMNS if c not in ("runs", "failed", "pareto")) + ("bad_debt_var95_usd", "liquidated_var95_usd")
+COMPARED = tuple(c for c in RANKING_COLUMNS if c not in ("runs", "failed", "pareto")) + ("total_loss_var95_usd", "liquidated_var95_usd")
 
 
 def kind_of(directory: str | Path) -> str:
@@ -58,10 +58,10 @@ def compare_metrics(a: pd.DataFrame, b: pd.DataFrame, metrics: tuple[str, ...] =
     ``metric, a, b, diff, rel_change``. Points are matched on their ``param.<path>`` values;
     with no common point, each sweep's runs must be pooled first (see :func:`compare`).
 
-    >>> a = pd.DataFrame({"param.x": [1, 2], "bad_debt_mean_usd": [10.0, 20.0]})
-    >>> b = pd.DataFrame({"param.x": [2, 3], "bad_debt_mean_usd": [30.0, 0.0]})
-    >>> compare_metrics(a, b, ("bad_debt_mean_usd",)).to_dict("records")
-    [{'param.x': 2, 'metric': 'bad_debt_mean_usd', 'a': 20.0, 'b': 30.0, 'diff': 10.0, 'rel_change': 0.5}]
+    >>> a = pd.DataFrame({"param.x": [1, 2], "total_loss_mean_usd": [10.0, 20.0]})
+    >>> b = pd.DataFrame({"param.x": [2, 3], "total_loss_mean_usd": [30.0, 0.0]})
+    >>> compare_metrics(a, b, ("total_loss_mean_usd",)).to_dict("records")
+    [{'param.x': 2, 'metric': 'total_loss_mean_usd', 'a': 20.0, 'b': 30.0, 'diff': 10.0, 'rel_change': 0.5}]
     """
     params = [c for c in a if c.startswith(PARAM_PREFIX)]
     joined = a.merge(b, on=params, suffixes=("\0a", "\0b")) if params else a.join(b, lsuffix="\0a", rsuffix="\0b")

@@ -1,6 +1,7 @@
-"""Risk metrics across the runs of each point of a sweep (DESIGN §8): the distribution of bad
-debt, value at risk and expected shortfall of bad debt and of liquidated volume, probability of
-insolvency, time to liquidate, oracle lag, keepers' profit and gas, capital efficiency.
+"""Risk metrics across the runs of each point of a sweep: the distribution of the total loss
+(debt written off plus debt left uncovered at the end), value at risk and expected shortfall of
+the total loss and of liquidated volume, probability of insolvency, time to liquidate, oracle
+lag, keepers' profit and gas, capital efficiency.
 
 Everything is computed from the runs' summaries (the ``runs`` table of a sweep): no run is
 re-read. Losses are positive numbers; the tail is the upper tail.
@@ -21,11 +22,11 @@ import pandas as pd
 from defisim.sweep.plan import PARAM_PREFIX
 from defisim.sweep.store import STATUS_OK
 
-__all__ = ["var", "cvar", "risk_metrics", "metric_names", "efficiency_key", "insolvency_loss_usd", "LEVELS", "QUANTILES"]
+__all__ = ["var", "cvar", "risk_metrics", "metric_names", "efficiency_key", "LEVELS", "QUANTILES"]
 
 #: Confidence levels of VaR and CVaR.
 LEVELS = (0.95, 0.99)
-#: Quantiles of bad debt reported per point (linear interpolation, as ``numpy.quantile``).
+#: Quantiles of the total loss reported per point (linear interpolation, as ``numpy.quantile``).
 QUANTILES = (0.5, 0.9, 0.99)
 
 
@@ -44,7 +45,7 @@ def var(losses: Iterable[float], alpha: float) -> float:
     Parameters
     ----------
     losses : array_like
-        Losses (positive = loss), e.g. bad debt in USD.
+        Losses (positive = loss), e.g. the total loss in USD.
     alpha : float
         Confidence level in (0, 1), e.g. 0.95.
 
@@ -96,7 +97,7 @@ def efficiency_key(columns: Iterable[str], wanted: str | None = None) -> str | N
     """The summary key that measures capital efficiency: ``wanted`` if given, else the first
     ``<pool>.ltv_used`` among ``columns`` (None if there is none).
 
-    >>> efficiency_key(["bad_debt_usd", "aave.ltv_used", "spark.ltv_used"])
+    >>> efficiency_key(["total_loss_usd", "aave.ltv_used", "spark.ltv_used"])
     'aave.ltv_used'
     """
     if wanted:
@@ -110,48 +111,32 @@ def _col(runs: pd.DataFrame, key: str | None) -> pd.Series:
     return pd.to_numeric(runs[key], errors="coerce").astype(float)
 
 
-def insolvency_loss_usd(runs: pd.DataFrame) -> pd.Series:
-    """Per run, what the lenders stand to lose: the bad debt written off in liquidations
-    (``bad_debt_usd``) plus the debt no collateral covers still outstanding at the end (Σ of
-    the ``<pool>.shortfall_usd`` keys); NaN only when a run has none of these keys.
-
-    >>> insolvency_loss_usd(pd.DataFrame({"bad_debt_usd": [10.0, 0.0], "aave.shortfall_usd": [0.0, 5.0],
-    ...                                   "spark.shortfall_usd": [1.0, float("nan")]})).tolist()
-    [11.0, 5.0]
-    """
-    return pd.concat([_col(runs, "bad_debt_usd"), _shortfall(runs)], axis=1).sum(axis=1, min_count=1)
-
-
-def _shortfall(runs: pd.DataFrame) -> pd.Series:
-    cols = [c for c in runs.columns if c.endswith(".shortfall_usd") and not c.startswith(PARAM_PREFIX)]
-    if not cols:
-        return pd.Series(np.nan, index=runs.index, dtype=float)
-    return pd.concat([_col(runs, c) for c in cols], axis=1).sum(axis=1, min_count=1)
-
-
 def _mean(x: pd.Series) -> float:
     x = x.dropna()
     return float(x.mean()) if len(x) else float("nan")
 
 
 def _point_metrics(g: pd.DataFrame, insolvency_usd: float, eff: str | None) -> dict:
-    bad, liq = _col(g, "bad_debt_usd"), _col(g, "liquidated_usd")
-    row: dict = {"bad_debt_mean_usd": _mean(bad)}
+    loss, liq = _col(g, "total_loss_usd"), _col(g, "liquidated_usd")
+    row: dict = {"total_loss_mean_usd": _mean(loss)}
     for q in QUANTILES:
-        row[f"bad_debt_p{round(q * 100):02d}_usd"] = float(np.quantile(bad.dropna(), q)) if bad.notna().any() else float("nan")
-    for name, x in (("bad_debt", bad), ("liquidated", liq)):
+        row[f"total_loss_p{round(q * 100):02d}_usd"] = float(np.quantile(loss.dropna(), q)) if loss.notna().any() else float("nan")
+    for name, x in (("total_loss", loss), ("liquidated", liq)):
         for level in LEVELS:
             row[f"{name}_var{round(level * 100)}_usd"] = var(x, level)
             row[f"{name}_cvar{round(level * 100)}_usd"] = cvar(x, level)
+    row["written_off_mean_usd"] = _mean(_col(g, "written_off_usd"))
+    row["uncovered_mean_usd"] = _mean(_col(g, "uncovered_usd"))
+    row["total_loss_venue_mean_usd"] = _mean(_col(g, "total_loss_venue_usd"))
     row["liquidated_mean_usd"] = _mean(liq)
-    row["shortfall_mean_usd"] = _mean(_shortfall(g))
-    loss = insolvency_loss_usd(g).dropna()
-    row["p_insolvency"] = float((loss > insolvency_usd).mean()) if len(loss) else float("nan")
+    known = loss.dropna()
+    row["p_insolvency"] = float((known > insolvency_usd).mean()) if len(known) else float("nan")
     ttl = _col(g, "time_to_liquidate_s")
     row["time_to_liquidate_mean_s"] = _mean(ttl)
     row["time_to_liquidate_max_s"] = float(ttl.max()) if ttl.notna().any() else float("nan")
-    backlog = _col(g, "liquidation_backlog_at_end").dropna()
-    row["liquidation_cut_off_share"] = float((backlog > 0).mean()) if len(backlog) else float("nan")
+    cut_off = _col(g, "liquidation_cut_off").dropna()
+    row["liquidation_cut_off_share"] = float((cut_off > 0).mean()) if len(cut_off) else float("nan")
+    row["liquidation_backlog_mean_usd"] = _mean(_col(g, "liquidation_backlog_usd_at_end"))
     lag = _col(g, "oracle_lag_max_s")
     row["oracle_lag_max_mean_s"] = _mean(lag)
     row["oracle_lag_max_s"] = float(lag.max()) if lag.notna().any() else float("nan")
@@ -170,8 +155,9 @@ def risk_metrics(runs: pd.DataFrame, insolvency_usd: float = 0.0, efficiency: st
     ``p_insolvency`` included (a failed run is in no denominator); ``runs`` and ``failed`` count
     them per point, so read every share next to ``failed``. Points are told apart by their key
     (``point_key``); ``point`` is the number the ``runs`` table gives them. Source keys of the run
-    summary (docs/results.md): ``bad_debt_usd``, ``<pool>.shortfall_usd``, ``liquidated_usd``,
-    ``time_to_liquidate_s``, ``liquidation_backlog_at_end``, ``oracle_lag_max_s``,
+    summary (docs/results.md): ``total_loss_usd``, ``written_off_usd``, ``uncovered_usd``,
+    ``total_loss_venue_usd``, ``liquidated_usd``, ``time_to_liquidate_s``,
+    ``liquidation_cut_off``, ``liquidation_backlog_usd_at_end``, ``oracle_lag_max_s``,
     ``keeper_profit_usd``, ``keeper_gas_eth``, and capital efficiency from ``<pool>.ltv_used``
     and ``<pool>.borrowable_usd`` (the pool of ``efficiency``). A metric whose key no run has is
     NaN.
@@ -182,18 +168,21 @@ def risk_metrics(runs: pd.DataFrame, insolvency_usd: float = 0.0, efficiency: st
     ``point``, ``point_key``        —      the point (plan order, stable key)
     ``param.<path>``                —      its swept values
     ``runs``, ``failed``            count  successful and failed runs
-    ``bad_debt_mean_usd``           USD    mean bad debt
-    ``bad_debt_p50_usd`` …          USD    quantiles 50, 90, 99 % (linear interpolation)
-    ``bad_debt_var95_usd`` …        USD    VaR at 95 and 99 % (:func:`var`)
-    ``bad_debt_cvar95_usd`` …       USD    CVaR at 95 and 99 % (:func:`cvar`)
+    ``total_loss_mean_usd``         USD    mean total loss (written off + uncovered at the end)
+    ``total_loss_p50_usd`` …        USD    quantiles 50, 90, 99 % (linear interpolation)
+    ``total_loss_var95_usd`` …      USD    VaR at 95 and 99 % (:func:`var`)
+    ``total_loss_cvar95_usd`` …     USD    CVaR at 95 and 99 % (:func:`cvar`); the default rank
     ``liquidated_var95_usd`` …      USD    liquidations-at-risk: VaR / CVaR of liquidated debt
+    ``written_off_mean_usd``        USD    mean debt written off
+    ``uncovered_mean_usd``          USD    mean debt left uncovered at the end (oracle prices)
+    ``total_loss_venue_mean_usd``   USD    mean total loss with collateral at its venue's price
     ``liquidated_mean_usd``         USD    mean liquidated debt
-    ``shortfall_mean_usd``          USD    mean Σ ``<pool>.shortfall_usd``: uncovered debt left at the end
-    ``p_insolvency``                —      share of successful runs whose bad debt plus shortfall
-                                           (:func:`insolvency_loss_usd`) exceeds ``insolvency_usd``
-    ``time_to_liquidate_mean_s``    s      mean over runs with an HF < 1 backlog; and ``_max_s``
+    ``p_insolvency``                —      share of successful runs whose total loss exceeds
+                                           ``insolvency_usd`` (0: any loss)
+    ``time_to_liquidate_mean_s``    s      mean over runs that cleared their HF < 1 backlog; and ``_max_s``
     ``liquidation_cut_off_share``   —      share of runs ending with accounts below HF 1 (their
-                                           time to liquidate is cut off by the end: a lower bound)
+                                           time to liquidate is cut off by the end: not a time)
+    ``liquidation_backlog_mean_usd`` USD   mean debt still liquidatable at the end
     ``oracle_lag_max_mean_s``       s      mean over runs of the largest oracle lag; and the max
     ``keeper_profit_mean_usd``      USD    mean keepers' realised profit before gas
     ``keeper_gas_mean_eth``         ETH    mean gas paid on liquidation calls
@@ -204,10 +193,10 @@ def risk_metrics(runs: pd.DataFrame, insolvency_usd: float = 0.0, efficiency: st
     Examples
     --------
     >>> runs = pd.DataFrame({"point": [0] * 4 + [1] * 4, "point_key": ["a"] * 4 + ["b"] * 4,
-    ...                      "status": ["ok"] * 8, "bad_debt_usd": [0, 0, 0, 100.0, 0, 0, 0, 0]})
+    ...                      "status": ["ok"] * 8, "total_loss_usd": [0, 0, 0, 100.0, 0, 0, 0, 0]})
     >>> m = risk_metrics(runs)
-    >>> m[["point", "runs", "bad_debt_mean_usd", "bad_debt_cvar95_usd", "p_insolvency"]].to_dict("records")[0]
-    {'point': 0, 'runs': 4, 'bad_debt_mean_usd': 25.0, 'bad_debt_cvar95_usd': 100.0, 'p_insolvency': 0.25}
+    >>> m[["point", "runs", "total_loss_mean_usd", "total_loss_cvar95_usd", "p_insolvency"]].to_dict("records")[0]
+    {'point': 0, 'runs': 4, 'total_loss_mean_usd': 25.0, 'total_loss_cvar95_usd': 100.0, 'p_insolvency': 0.25}
     """
     params = [c for c in runs.columns if c.startswith(PARAM_PREFIX)]
     eff = efficiency_key(runs.columns, efficiency)
@@ -227,7 +216,7 @@ def metric_names() -> tuple[str, ...]:
     """Every column of :func:`risk_metrics` other than the ``param.<path>`` ones, known before
     any run (a ``rank_by`` is checked against them).
 
-    >>> "bad_debt_cvar95_usd" in metric_names() and "p_insolvency" in metric_names()
+    >>> "total_loss_cvar95_usd" in metric_names() and "p_insolvency" in metric_names()
     True
     """
     return ("point", "point_key", "runs", "failed", *_point_metrics(pd.DataFrame(), 0.0, None))

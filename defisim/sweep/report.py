@@ -1,6 +1,6 @@
 """The comparison at the end of a sweep: the points ranked, a Markdown table for a governance
-post, and figures (a heatmap over two swept parameters, the frontier of bad-debt CVaR against
-capital efficiency, the distribution of bad debt and liquidated debt per point).
+post, and figures (a heatmap over two swept parameters, the frontier of total-loss CVaR against
+capital efficiency, the distribution of total loss and liquidated debt per point).
 
 Figures use matplotlib's object API on the Agg canvas (no ``pyplot`` state, nothing on import),
 like :mod:`defisim.results.plots`.
@@ -20,7 +20,8 @@ __all__ = ["rank_points", "pareto_front", "ranking_markdown", "short_names", "he
            "distributions_figure", "RANKING_COLUMNS"]
 
 #: Metric columns shown in the ranking, after the rank, the point and its parameters.
-RANKING_COLUMNS = ("runs", "failed", "bad_debt_mean_usd", "bad_debt_cvar95_usd", "bad_debt_cvar99_usd", "shortfall_mean_usd",
+RANKING_COLUMNS = ("runs", "failed", "total_loss_mean_usd", "total_loss_cvar95_usd", "total_loss_cvar99_usd",
+                   "written_off_mean_usd", "uncovered_mean_usd",
                    "p_insolvency", "liquidated_cvar95_usd", "time_to_liquidate_mean_s", "liquidation_cut_off_share",
                    "oracle_lag_max_mean_s",
                    "keeper_profit_mean_usd", "ltv_used_mean", "borrowable_mean_usd", "pareto")
@@ -42,14 +43,14 @@ def pareto_front(risk: Sequence[float], efficiency: Sequence[float]) -> np.ndarr
     return front
 
 
-def rank_points(metrics: pd.DataFrame, rank_by: str = "bad_debt_cvar95_usd") -> pd.DataFrame:
+def rank_points(metrics: pd.DataFrame, rank_by: str = "total_loss_cvar95_usd") -> pd.DataFrame:
     """The points ranked: lowest ``rank_by`` first, ties broken by higher capital efficiency
     (``ltv_used_mean``), then by point; NaN ranks last. Adds ``rank`` (1 = best) and ``pareto``
-    (on the frontier of bad-debt CVaR 95 % against ``ltv_used_mean``).
+    (on the frontier of total-loss CVaR 95 % against ``ltv_used_mean``).
 
     Examples
     --------
-    >>> m = pd.DataFrame({"point": [0, 1, 2], "bad_debt_cvar95_usd": [5.0, 0.0, 0.0], "ltv_used_mean": [0.7, 0.5, 0.6]})
+    >>> m = pd.DataFrame({"point": [0, 1, 2], "total_loss_cvar95_usd": [5.0, 0.0, 0.0], "ltv_used_mean": [0.7, 0.5, 0.6]})
     >>> rank_points(m)[["rank", "point", "pareto"]].to_dict("list")
     {'rank': [1, 2, 3], 'point': [2, 1, 0], 'pareto': [True, False, True]}
     """
@@ -57,7 +58,7 @@ def rank_points(metrics: pd.DataFrame, rank_by: str = "bad_debt_cvar95_usd") -> 
         raise ValueError(f"rank_by: no metric {rank_by!r} (metrics: {', '.join(c for c in metrics if not c.startswith(PARAM_PREFIX))})")
     m = metrics.copy()
     eff = m["ltv_used_mean"] if "ltv_used_mean" in m else pd.Series(np.nan, index=m.index)
-    m["pareto"] = pareto_front(m.get("bad_debt_cvar95_usd", pd.Series(np.nan, index=m.index)), eff)
+    m["pareto"] = pareto_front(m.get("total_loss_cvar95_usd", pd.Series(np.nan, index=m.index)), eff)
     key = pd.DataFrame({"r": m[rank_by].astype(float), "e": -eff.astype(float), "p": m["point"]})
     order = key.sort_values(["r", "e", "p"], na_position="last", kind="stable").index
     m = m.loc[order].reset_index(drop=True)
@@ -101,8 +102,8 @@ def _fmt(v) -> str:
 def ranking_markdown(ranking: pd.DataFrame, columns: Sequence[str] | None = None) -> str:
     """The ranking as a Markdown table (numbers rounded for reading; ``—`` for NaN).
 
-    >>> print(ranking_markdown(pd.DataFrame({"rank": [1], "param.a": [0.8], "bad_debt_mean_usd": [12345.6]})))
-    | rank | a | bad_debt_mean_usd |
+    >>> print(ranking_markdown(pd.DataFrame({"rank": [1], "param.a": [0.8], "total_loss_mean_usd": [12345.6]})))
+    | rank | a | total_loss_mean_usd |
     |---:|---:|---:|
     | 1 | 0.8 | 12,346 |
     """
@@ -135,7 +136,7 @@ def _label(v) -> str:
     return f"{v:.4g}" if isinstance(v, (float, np.floating)) else str(v)
 
 
-def heatmap_figure(metrics: pd.DataFrame, axes: Sequence[str], path: str | Path, value: str = "bad_debt_cvar95_usd",
+def heatmap_figure(metrics: pd.DataFrame, axes: Sequence[str], path: str | Path, value: str = "total_loss_cvar95_usd",
                    title: str = "") -> Path:
     """A heatmap of ``value`` over one or two swept paths (``axes``, without the ``param.``
     prefix); points that share a cell (other swept paths) are averaged."""
@@ -164,7 +165,7 @@ def heatmap_figure(metrics: pd.DataFrame, axes: Sequence[str], path: str | Path,
     return _save(fig, path)
 
 
-def frontier_figure(ranking: pd.DataFrame, path: str | Path, x: str = "ltv_used_mean", y: str = "bad_debt_cvar95_usd",
+def frontier_figure(ranking: pd.DataFrame, path: str | Path, x: str = "ltv_used_mean", y: str = "total_loss_cvar95_usd",
                     title: str = "") -> Path:
     """Capital efficiency (``x``) against tail risk (``y``), one dot per point labelled with its
     number; the Pareto front (``pareto`` column of :func:`rank_points`) joined by a line."""
@@ -184,7 +185,7 @@ def frontier_figure(ranking: pd.DataFrame, path: str | Path, x: str = "ltv_used_
     return _save(fig, path)
 
 
-def distributions_figure(runs: pd.DataFrame, path: str | Path, columns: Sequence[str] = ("bad_debt_usd", "liquidated_usd"),
+def distributions_figure(runs: pd.DataFrame, path: str | Path, columns: Sequence[str] = ("total_loss_usd", "liquidated_usd"),
                          title: str = "") -> Path:
     """Per point, the distribution over its runs of each summary key in ``columns``: box plots
     (median, quartiles, 1.5 IQR whiskers) with every run as a dot."""

@@ -54,7 +54,8 @@ class UnifiedVenue(Protocol):
             self.state.open_many([f"{name}/{pop.collateral}/{k}/{i}" for i in range(pop.count)], balances,
                                  value * pop.maintenance_ratio.sample(rng, pop.count))
         self._table = host.log.declare("unified_liquidations", "unified-account collateral sold by the liquidation engine",
-                                       UNIFIED_LIQUIDATION_COLUMNS)
+                                       UNIFIED_LIQUIDATION_COLUMNS, role="closeouts",
+                                       role_columns={"protocol": "venue", "kind": "asset", "notional_usd": "usd"})
         host.env.process(self._run(host.env))
 
     def _run(self, env):

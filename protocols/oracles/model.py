@@ -66,7 +66,7 @@ class PushOracle(_Oracle):
     def __init__(self, name: str, params: PushOracleParams, host):
         super().__init__(name, params, host)
         self.state = OracleState(params.initial_answer, 0, 0, 0)
-        self._log = host.log.declare("oracle_updates", "on-chain oracle rounds", UPDATE_COLUMNS)
+        self._log = host.log.declare("oracle_updates", "on-chain oracle rounds", UPDATE_COLUMNS, role="oracle_rounds")
         self.first_price = self.price()
 
     def price(self) -> float:

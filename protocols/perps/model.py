@@ -91,7 +91,8 @@ class PerpVenue(Protocol):
             self.state.open_positions([f"{name}/{pop.market}/{k}/{i}" for i in range(pop.count)], pop.market,
                                       side * notional / price, price, notional / leverage)
         self._tables = (
-            (host.log.declare("perp_liquidations", "perp accounts liquidated (book or ADL)", LIQUIDATION_COLUMNS),
+            (host.log.declare("perp_liquidations", "perp accounts liquidated (book or ADL)", LIQUIDATION_COLUMNS,
+                              role="closeouts", role_columns={"protocol": "venue"}),
              self.state.liquidations),
             (host.log.declare("perp_adl", "auto-deleveraging fills", ADL_COLUMNS), self.state.adl),
             (host.log.declare("perp_funding", "funding payments", FUNDING_COLUMNS), self.state.funding),
@@ -252,7 +253,8 @@ class PoolPerpVenue(Protocol):
             price = self.feed.price_at(0)
             for i in range(params.count):
                 self.state.open(f"{name}/{i}", float(side[i] * notional[i]), float(notional[i] / leverage[i]), price, 0)
-        self._table = host.log.declare("pool_perp_events", "pool-based perp liquidations and ADL", POOL_EVENT_COLUMNS)
+        self._table = host.log.declare("pool_perp_events", "pool-based perp liquidations and ADL", POOL_EVENT_COLUMNS,
+                                       role="closeouts", role_columns={"protocol": "market", "notional_usd": "size_usd"})
         self._written = [0, 0]
         host.env.process(self._run(host.env))
 

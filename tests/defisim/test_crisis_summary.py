@@ -1,21 +1,43 @@
-"""``crisis_summary``: headline crisis metrics from a run's tables alone, fresh or loaded."""
+"""``crisis_summary``: headline crisis metrics from a run's tables alone, read by result role, fresh or loaded."""
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from defisim.results.crisis import crisis_summary, keeper_profit_usd, time_to_liquidate_s
+from defisim.base.eventlog import EventLog
+from defisim.results.crisis import crisis_summary, keeper_profit_usd, run_warnings, time_to_liquidate_s
 from defisim.results.results import Results
-from defisim.scenario.loading import load_scenario
+from defisim.results.roles import CALLS_KEY
+from defisim.run.end_loss import END_COLUMNS
+from defisim.scenario.loading import builtin_scenarios, load_scenario
 from defisim.run.simulation import Simulation
+from protocols.lending.aave_v3.model import (HEALTH_COLUMNS, HEALTH_ROLE, LIQUIDATION_COLUMNS, LIQUIDATION_ROLE)
+from protocols.oracles.model import UPDATE_COLUMNS
+
+
+def _schema() -> dict:
+    """The schema a run with an Aave-like pool and a push oracle writes: tables, roles, liquidation calls."""
+    log = EventLog()
+    log.declare("liquidations", "", LIQUIDATION_COLUMNS, role="liquidations", role_columns=LIQUIDATION_ROLE)
+    log.declare("health_factors", "", HEALTH_COLUMNS, role="positions", role_columns=HEALTH_ROLE)
+    log.declare("oracle_updates", "", UPDATE_COLUMNS, role="oracle_rounds")
+    schema = log.schema()
+    schema["txs"] = {"doc": "", "columns": {}, CALLS_KEY: {"liquidation": [["aave", "liquidation_call"]]}}
+    return schema
+
+
+SCHEMA = _schema()
 
 
 def _liquidations(rows):
     cols = ["block", "pool", "liquidator", "user", "collateral_asset", "debt_asset", "debt_repaid", "debt_repaid_usd",
             "collateral_seized", "liquidator_collateral", "protocol_fee_collateral", "deficit_usd", "hf_before"]
-    return pd.DataFrame(rows, columns=cols)
+    df = pd.DataFrame(rows, columns=cols)
+    df.insert(9, "collateral_seized_usd", df["collateral_seized"] * 1900.0)
+    return df
 
 
 def _txs(rows):
@@ -48,7 +70,7 @@ def tiny() -> dict[str, pd.DataFrame]:
             "side": ["sell", "sell", "sell", "buy", "sell", "sell"],
             "usd": [1100.0, 540.0, 2050.0, 100.0, 999.0, 70.0],
         }),
-        "oracle_updates": pd.DataFrame({"oracle": ["eth_usd"] * 3, "lag_ms": [8000, 12000, 15500]}),
+        "oracle_updates": pd.DataFrame({"block": [9, 10, 11], "oracle": ["eth_usd"] * 3, "lag_ms": [8000, 12000, 15500]}),
         "prices": pd.DataFrame({
             "block": [1, 1, 1, 1, 2, 2, 2, 2, 3, 3],
             "source": ["feed", "venue", "venue", "protocol", "feed", "venue", "venue", "protocol", "feed", "venue"],
@@ -59,11 +81,12 @@ def tiny() -> dict[str, pd.DataFrame]:
 
 
 def test_tiny_tables_give_hand_computed_metrics(tiny):
-    result = crisis_summary(tiny)
+    result = crisis_summary(tiny, SCHEMA)
     expected = {
         "liquidations": 3,
         "liquidated_usd": 3500.0,  # 1000 + 2000 + 500
-        "bad_debt_usd": 200.0,  # 150 + 50
+        "written_off_usd": 200.0,  # 150 + 50
+        "total_loss_usd": 200.0,  # no end-of-run books: only what was written off
         "reverted_liquidations": 2,  # k/1 and k/2; the reverted transfer is not a liquidation
         "keeper_gas_eth": 0.07,  # (2e7 + 3e7 + 1e7 + 5e6 + 5e6) gwei / 1e9
         "keeper_profit_usd": 90.0,  # k/0, k/1 only: (1100 + 540 + 2050 − 100) − 3500
@@ -80,30 +103,43 @@ def test_tiny_tables_give_hand_computed_metrics(tiny):
     assert all(type(v) in (int, float) for v in result.values())
 
 
+def test_a_table_is_read_by_its_role_not_its_name(tiny):
+    # the same rows under other table and column names, declared with the same roles, give the same summary
+    renamed = {("loans_closed" if n == "liquidations" else n): df for n, df in tiny.items()}
+    renamed["loans_closed"] = renamed["loans_closed"].rename(columns={"user": "borrower"})
+    schema = {("loans_closed" if n == "liquidations" else n): dict(e) for n, e in SCHEMA.items()}
+    schema["loans_closed"]["role_columns"] = {**schema["loans_closed"]["role_columns"], "account": "borrower"}
+    assert crisis_summary(renamed, schema) == crisis_summary(tiny, SCHEMA)
+    # without roles the tables mean nothing to the engine
+    assert crisis_summary(tiny, {}).keys() == {"min_price_usd.venue.cex", "min_price_usd.venue.dex",
+                                               "min_price_usd.feed.ETH", "min_price_usd.protocol.eth_usd.answer"}
+
+
 def test_keeper_profit_counts_unsold_collateral_as_zero(tiny):
     assert keeper_profit_usd(tiny["liquidations"], tiny["venue_trades"].iloc[:0]) == -3500.0
 
 
 def test_no_crisis_tables_give_an_empty_dict():
-    assert crisis_summary({}) == {}
+    assert crisis_summary({}, {}) == {}
     scenario = load_scenario("payers", ["blocks=5"])  # token payers only: no lending, oracle or market
-    tables = Simulation(scenario).run().tables
-    assert "liquidations" not in tables
-    assert crisis_summary(tables) == {}
+    results = Simulation(scenario).run()
+    assert "liquidations" not in results.tables
+    assert crisis_summary(results.tables, results.schema) == {}
 
 
 def test_each_group_needs_only_its_own_tables(tiny):
-    assert list(crisis_summary({"oracle_updates": tiny["oracle_updates"]})) == [
+    assert list(crisis_summary({"oracle_updates": tiny["oracle_updates"]}, SCHEMA)) == [
         "oracle_updates", "oracle_lag_max_s", "oracle_lag_mean_s"]
-    assert list(crisis_summary({"liquidations": tiny["liquidations"]})) == ["liquidations", "liquidated_usd", "bad_debt_usd"]
-    assert crisis_summary({"prices": tiny["prices"].iloc[:0]}) == {}
+    assert list(crisis_summary({"liquidations": tiny["liquidations"]}, SCHEMA)) == [
+        "liquidations", "liquidated_usd", "written_off_usd", "total_loss_usd"]
+    assert crisis_summary({"prices": tiny["prices"].iloc[:0]}, SCHEMA) == {}
 
 
 def test_empty_tables_give_zeros_and_nan_not_errors(tiny):
     empty = {name: df.iloc[:0] for name, df in tiny.items()}
-    result = crisis_summary(empty)
+    result = crisis_summary(empty, SCHEMA)
     assert result["liquidations"] == 0 and result["reverted_liquidations"] == 0
-    assert result["liquidated_usd"] == result["bad_debt_usd"] == result["keeper_gas_eth"] == result["keeper_profit_usd"] == 0.0
+    assert result["liquidated_usd"] == result["written_off_usd"] == result["keeper_gas_eth"] == result["keeper_profit_usd"] == 0.0
     assert result["oracle_updates"] == 0
     assert math.isnan(result["oracle_lag_max_s"]) and math.isnan(result["oracle_lag_mean_s"])
 
@@ -116,13 +152,13 @@ def crash_tables():
 
 def test_real_run_is_consistent_with_its_tables(crash_tables):
     tables = crash_tables.tables
-    result = crisis_summary(tables)
+    result = crisis_summary(tables, crash_tables.schema)
     liq, txs = tables["liquidations"], tables["txs"]
     assert result["liquidations"] == len(liq) > 0
     calls = txs[txs["method"] == "liquidation_call"]
     assert result["reverted_liquidations"] == int((calls["status"] == "reverted").sum())
     assert result["liquidated_usd"] == pytest.approx(float(liq["debt_repaid_usd"].sum()))
-    assert result["bad_debt_usd"] == pytest.approx(float(liq["deficit_usd"].sum()))
+    assert result["written_off_usd"] == pytest.approx(float(liq["deficit_usd"].sum()))
     assert result["keeper_gas_eth"] == pytest.approx(float(calls["fee_paid_gwei"].sum()) / 1e9) and result["keeper_gas_eth"] > 0
     assert result["oracle_updates"] == len(tables["oracle_updates"]) > 0
     assert 0 < result["oracle_lag_mean_s"] <= result["oracle_lag_max_s"]
@@ -132,42 +168,95 @@ def test_real_run_is_consistent_with_its_tables(crash_tables):
 
 def test_loaded_results_give_the_same_summary(crash_tables, tmp_path):
     loaded = Results.load(crash_tables.save(tmp_path / "run"))
-    assert crisis_summary(loaded.tables) == crisis_summary(crash_tables.tables)
+    assert {n: e.get("role") for n, e in loaded.schema.items()} == {n: e.get("role") for n, e in crash_tables.schema.items()}
+    a, b = crisis_summary(loaded.tables, loaded.schema), crisis_summary(crash_tables.tables, crash_tables.schema)
+    assert a.keys() == b.keys() and all(a[k] == b[k] or (math.isnan(a[k]) and math.isnan(b[k])) for k in a)
+    assert loaded.meta["warnings"] == crash_tables.meta["warnings"]
+
+
+def _health(block, pool, below_1, debt_below_1_usd, uncovered_usd):
+    n = len(block)
+    return pd.DataFrame({"block": block, "pool": pool, "hf_p01": [0.9] * n, "hf_p05": [1.0] * n, "hf_p25": [1.2] * n,
+                         "hf_p50": [1.5] * n, "borrowers": [10] * n, "below_1": below_1,
+                         "debt_below_1_usd": debt_below_1_usd, "uncovered_usd": uncovered_usd})
+
+
+def _end(liquidatable_accounts, liquidatable_debt_usd, uncovered_usd, uncovered_venue_usd):
+    return pd.DataFrame([("aave", 10, 1e6, liquidatable_accounts, liquidatable_debt_usd, uncovered_usd,
+                          uncovered_venue_usd, "WETH=venue:cex")], columns=[c.name for c in END_COLUMNS])
 
 
 def test_time_to_liquidate_carries_each_pools_last_row_forward(tiny):
     # pool a: 5, 3, 0 accounts below HF 1 at blocks 10, 20, 30; pool b: 0 at 15 and 25. Between its
     # rows a pool's backlog holds, so all pools together: 5 from block 10, 3 from 20, none from 30
-    hf = pd.DataFrame({"block": [10, 15, 20, 25, 30], "pool": ["a", "b", "a", "b", "a"], "below_1": [5, 0, 3, 0, 0],
-                       "debt_below_1_usd": [500.0, 0.0, 300.0, 0.0, 0.0]})
+    hf = _health([10, 15, 20, 25, 30], ["a", "b", "a", "b", "a"], [5, 0, 3, 0, 0], [500.0, 0.0, 300.0, 0.0, 0.0],
+                 [0.0] * 5)
     blocks = pd.DataFrame({"block": range(1, 41), "time_ms": range(12_000, 492_000, 12_000)})
-    assert time_to_liquidate_s(hf, blocks) == (30 - 10) * 12.0
-    result = crisis_summary({**tiny, "health_factors": hf, "blocks": blocks})
-    assert result["time_to_liquidate_s"] == 240.0
+    frame = hf.rename(columns={"pool": "protocol"})
+    assert time_to_liquidate_s(frame, blocks) == (30 - 10) * 12.0
+    result = crisis_summary({**tiny, "health_factors": hf, "blocks": blocks, "loss_at_end": _end(0, 0.0, 0.0, 0.0)},
+                            SCHEMA)
+    assert result["time_to_liquidate_s"] == 240.0 and result["liquidation_cut_off"] == 0
     assert result["liquidation_backlog_at_end"] == 0 and result["liquidation_backlog_usd_at_end"] == 0.0
-    # the run ends before pool a's backlog clears: counted to the last block (a lower bound), reported as cut off
-    cut = crisis_summary({**tiny, "health_factors": hf.iloc[:4], "blocks": blocks})
-    assert cut["time_to_liquidate_s"] == (40 - 10) * 12.0
+    # the run ends before pool a's backlog clears: counted to the last block it would be a lower
+    # bound, so it is no time at all, and the summary says the run was cut off
+    assert time_to_liquidate_s(frame.iloc[:4], blocks) == (40 - 10) * 12.0
+    cut = crisis_summary({**tiny, "health_factors": hf.iloc[:4], "blocks": blocks,
+                          "loss_at_end": _end(3, 300.0, 20.0, 35.0)}, SCHEMA)
+    assert math.isnan(cut["time_to_liquidate_s"]) and cut["liquidation_cut_off"] == 1
     assert cut["liquidation_backlog_at_end"] == 3 and cut["liquidation_backlog_usd_at_end"] == 300.0
+    # total loss: written off (150 + 50) plus what no collateral covers at the end
+    assert cut["uncovered_usd"] == 20.0 and cut["total_loss_usd"] == 220.0
+    assert cut["uncovered_venue_usd"] == 35.0 and cut["total_loss_venue_usd"] == 235.0
+    assert run_warnings(cut)[0].startswith("the run ends with 3 accounts ($300 of debt) still liquidatable")
 
 
-def _shortfall_by_account(pool) -> float:
-    """Σ over accounts of max(debt − collateral, 0) in USD, one account and one reserve at a time."""
-    prices = pool.prices_usd()
+def _uncovered_by_account(pool, prices) -> float:
+    """Σ over accounts of max(debt − collateral, 0) in USD, one account and one reserve at a time;
+    debt at the pool's oracle prices, collateral at ``prices``."""
+    debt_prices = pool.prices_usd()
     coll, debt = pool.balances()
     total = 0.0
     for row in range(coll.shape[0]):
-        debt_usd = sum(float(debt[row, r]) * float(prices[r]) for r in range(len(prices)))
+        debt_usd = sum(float(debt[row, r]) * float(debt_prices[r]) for r in range(len(prices)))
         coll_usd = sum(float(coll[row, r]) * float(prices[r]) for r in range(len(prices)))
         total += max(debt_usd - coll_usd, 0.0)
     return total
 
 
-def test_pool_shortfall_is_the_uncovered_debt_left_at_the_end():
+def test_total_loss_counts_the_uncovered_debt_left_at_the_end():
     # a deep crash the keepers (one call a block) cannot keep up with: accounts left under water
     scenario = load_scenario("sweep-small", ["protocols.aave.population.count=200", "agents.1.params.max_per_block=1",
                                              "markets.feeds.ETH.moves.0.change=-0.6"])
     sim = Simulation(scenario)
-    summary = sim.run().summary()
-    expected = _shortfall_by_account(sim.protocols["aave"])
-    assert expected > 0 and summary["aave.shortfall_usd"] == pytest.approx(expected, rel=1e-9)
+    results = sim.run()
+    summary = results.summary()
+    pool = sim.protocols["aave"]
+    at_oracle = _uncovered_by_account(pool, pool.prices_usd())
+    venue_mid = sim.venues["cex"].mid(sim.env.now)  # WETH sells as ETH on the venue cex
+    at_venue = _uncovered_by_account(pool, np.array([venue_mid, pool.prices_usd()[1]]))
+    assert at_oracle > 0 and summary["uncovered_usd"] == pytest.approx(at_oracle, rel=1e-9)
+    assert summary["uncovered_venue_usd"] == pytest.approx(at_venue, rel=1e-9) and at_venue != at_oracle
+    assert summary["total_loss_usd"] == summary["written_off_usd"] + summary["uncovered_usd"]
+    hf = pool.health_factors()
+    below = (hf < 1) & (pool.balances()[1].sum(axis=1) > 0)
+    assert summary["liquidation_backlog_at_end"] == int(below.sum()) > 0
+    assert summary["liquidation_cut_off"] == 1 and math.isnan(summary["time_to_liquidate_s"])
+    assert any("still liquidatable" in w for w in results.meta["warnings"])
+
+
+LENDING_BUILTINS = [n for n in builtin_scenarios() if n not in ("payers", "usde-redemptions")]
+
+
+@pytest.mark.parametrize("name", LENDING_BUILTINS)
+def test_written_off_plus_uncovered_is_the_total_on_every_builtin(name):
+    results = Simulation(load_scenario(name, ["blocks=40"])).run()
+    s = results.summary()
+    if "total_loss_usd" not in s:
+        pytest.skip(f"{name} has no lending book")
+    assert s["total_loss_usd"] == pytest.approx(s["written_off_usd"] + s.get("uncovered_usd", 0.0), rel=1e-12, abs=1e-9)
+    if "uncovered_venue_usd" in s:
+        assert s["total_loss_venue_usd"] == pytest.approx(s["written_off_usd"] + s["uncovered_venue_usd"], rel=1e-12,
+                                                          abs=1e-9)
+    written = sum(float(results.tables[t]["deficit_usd"].sum()) for t in ("liquidations",) if t in results.tables)
+    assert s["written_off_usd"] == pytest.approx(written)

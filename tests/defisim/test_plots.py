@@ -8,7 +8,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from defisim.results.plots import HEADER_PX, HF_TABLE, build_timeline, timeline_figure, timeline_panels
+from defisim.base.eventlog import EventLog
+from defisim.results.plots import HEADER_PX, build_timeline, timeline_figure, timeline_panels
+from protocols.lending.aave_v3.model import HEALTH_COLUMNS, HEALTH_ROLE
+from protocols.perps.model import LIQUIDATION_COLUMNS as PERP_COLUMNS
 from defisim.scenario.loading import load_scenario
 from defisim.run.simulation import Simulation
 
@@ -18,7 +21,8 @@ SMALL = {"width_px": 640, "panel_height_px": 160}
 @pytest.fixture(scope="module")
 def crash():
     scenario = load_scenario("eth-crash", ["protocols.aave.population.count=500", "blocks=60"])
-    return Simulation(scenario).run().tables
+    results = Simulation(scenario).run()
+    return results.tables, results.schema
 
 
 @pytest.fixture(scope="module")
@@ -34,9 +38,11 @@ def _read(path) -> tuple[int, int]:
 
 
 def test_crash_timeline_is_a_png_of_the_documented_size(crash, tmp_path):
-    panels = timeline_panels(crash)
-    assert panels == ["prices", "liquidations", "bad debt", "chain", "health factors"]
-    out = timeline_figure(crash, tmp_path / "t.png", scenario="eth-crash", **SMALL)
+    tables, schema = crash
+    panels = timeline_panels(tables, schema)
+    assert panels == ["prices", "liquidations", "losses", "chain", "health factors"]
+    assert timeline_panels(tables) == ["prices", "chain"]  # without the roles the protocols' tables are not read
+    out = timeline_figure(tables, tmp_path / "t.png", schema=schema, scenario="eth-crash", **SMALL)
     assert out == tmp_path / "t.png" and out.stat().st_size > 0
     assert _read(out) == (640, HEADER_PX + 160 * len(panels))
     image = matplotlib.image.imread(out)
@@ -45,11 +51,15 @@ def test_crash_timeline_is_a_png_of_the_documented_size(crash, tmp_path):
 
 
 def test_axes_carry_units_and_the_title_names_the_scenario(crash):
-    fig = build_timeline(crash, scenario="eth-crash", x="minutes", **SMALL)
+    tables, schema = crash
+    fig = build_timeline(tables, schema=schema, scenario="eth-crash", x="minutes", **SMALL)
     assert fig.get_suptitle() == "eth-crash: crisis timeline"
     labels = [ax.get_ylabel() for ax in fig.axes]
-    for unit in ("price (USD)", "(USD per block)", "count per block", "bad debt", "(gwei per gas)", "pending txs"):
+    for unit in ("price (USD)", "(USD per block)", "count per block", "losses\n(USD)", "(gwei per gas)", "pending txs"):
         assert any(unit in label for label in labels), unit
+    legend = [t.get_text() for ax in fig.axes for t in (ax.get_legend().get_texts() if ax.get_legend() else [])]
+    for series in ("debt written off, cumulative", "debt uncovered by collateral", "debt below HF 1", "reverted liquidation calls"):
+        assert any(series in text for text in legend), series
     assert fig.axes[0].get_shared_x_axes().joined(fig.axes[0], fig.axes[-1])
     bottom = [ax for ax in fig.axes if ax.get_xlabel()]
     assert [ax.get_xlabel() for ax in bottom] == ["time since start (min)"]
@@ -71,19 +81,26 @@ def test_no_pyplot_figures_and_no_rcparams_changes(crash, tmp_path):
     before = dict(matplotlib.rcParams)
     backend = matplotlib.get_backend()
     assert plt.get_fignums() == []
-    timeline_figure(crash, tmp_path / "a.png", **SMALL)
-    build_timeline(crash)
+    timeline_figure(crash[0], tmp_path / "a.png", schema=crash[1], **SMALL)
+    build_timeline(crash[0], schema=crash[1])
     assert plt.get_fignums() == []
     assert dict(matplotlib.rcParams) == before
     assert matplotlib.get_backend() == backend
 
 
-def test_health_factor_panel_only_when_its_table_exists(quiet, tmp_path):
+def test_health_factor_panel_only_when_a_positions_table_has_quantiles(quiet, tmp_path):
     assert "health factors" not in timeline_panels(quiet)
-    hf = pd.DataFrame({"block": [1, 2, 3], "hf_p05": [1.1, 1.0, 0.9], "hf_p50": [1.5, 1.4, np.inf]})
-    tables = {**quiet, HF_TABLE: hf}
-    assert timeline_panels(tables) == ["chain", "health factors"]
-    assert _read(timeline_figure(tables, tmp_path / "hf.png", **SMALL)) == (640, HEADER_PX + 2 * 160)
+    log = EventLog()
+    log.declare("book", "", HEALTH_COLUMNS, role="positions", role_columns=HEALTH_ROLE)
+    hf = pd.DataFrame({"block": [1, 2, 3], "pool": "p", "hf_p01": [1.0, 0.9, 0.8], "hf_p05": [1.1, 1.0, 0.9],
+                       "hf_p25": [1.3, 1.2, 1.1], "hf_p50": [1.5, 1.4, np.inf], "borrowers": 5, "below_1": [0, 1, 2],
+                       "debt_below_1_usd": [0.0, 10.0, 20.0], "uncovered_usd": [0.0, 0.0, 5.0]})
+    tables = {**quiet, "book": hf}
+    assert timeline_panels(tables, log.schema()) == ["losses", "chain", "health factors"]
+    assert _read(timeline_figure(tables, tmp_path / "hf.png", schema=log.schema(), **SMALL)) == (640, HEADER_PX + 3 * 160)
+    no_quantiles = {"book": {**log.schema()["book"], "role_columns": {k: v for k, v in HEALTH_ROLE.items() if k != "hf_quantiles"} | {
+        f: f for f in ("block", "below_1", "debt_below_1_usd", "uncovered_usd")}}}
+    assert timeline_panels(tables, no_quantiles) == ["losses", "chain"]
 
 
 def test_prices_of_different_magnitudes_get_their_own_panels_and_constants_a_note():
@@ -115,8 +132,12 @@ def test_off_chain_venues_get_a_panel_with_their_liquidations_and_fund():
     adl = pd.DataFrame({"t_ms": [14_000], "venue": "hl", "market": "X", "bankrupt": "c", "counterparty": "d",
                         "size": [2.0], "price_usd": [90.0]})
     tables = {"blocks": blocks, "perp_liquidations": perp, "perp_adl": adl}
-    assert "off-chain venues" in timeline_panels(tables)
-    assert "off-chain venues" not in timeline_panels({"blocks": blocks})
-    fig = build_timeline(tables)
+    log = EventLog()
+    log.declare("perp_liquidations", "", PERP_COLUMNS, role="closeouts", role_columns={"protocol": "venue"})
+    assert "off-chain venues" in timeline_panels(tables, log.schema())
+    assert "off-chain venues" not in timeline_panels({"blocks": blocks}, log.schema())
+    fig = build_timeline(tables, schema=log.schema())
     labels = [t.get_text() for ax in fig.axes for t in (ax.get_legend().get_texts() if ax.get_legend() else [])]
-    assert any("ADL" in label for label in labels) and any("insurance fund" in label for label in labels)
+    assert [label for label in labels if "notional" in label] == [
+        f"perp_liquidations: {kind} (notional) (USD, left)" for kind in ("book", "backstop", "adl")]
+    assert any("insurance fund P&L, cumulative (USD, right; end $-1k)" in label for label in labels)

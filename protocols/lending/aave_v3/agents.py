@@ -186,6 +186,7 @@ def Keeper(ctx, params: KeeperParams, index: int):
     tokens = ctx.params_of(params.pool).tokens
     in_flight: dict[int, object] = {}  # account row -> receipt event of our liquidation
     sent_at: dict[int, int] = {}  # account row -> block number when it was (re)sent
+    warned = False  # told the summary it ran out of capital
     while True:
         yield ctx.new_block
         if params.think:
@@ -209,7 +210,9 @@ def Keeper(ctx, params: KeeperParams, index: int):
         capital = _balance(ctx, tokens, pool.symbols)
         if not worth_planning(capital, prices, pool.max_bonus, venue.mid(now), gas_usd, params.min_profit_usd,
                               pool.borrowed()):
-            continue  # out of capital: nothing it could afford would pay
+            if not warned:  # out of capital: would the liquidations pay with the capital they need?
+                warned = _warn_if_out_of_capital(ctx, pool, venue, prices, gas_usd, params.min_profit_usd, now)
+            continue  # nothing it could afford would pay
         rows, hf, debt_usd = pool.liquidation_candidates()
         if in_flight:
             free = ~np.isin(rows, np.fromiter(in_flight, dtype=np.int64, count=len(in_flight)))
@@ -224,6 +227,21 @@ def Keeper(ctx, params: KeeperParams, index: int):
             capital[plan.debt] -= plan.debt_repaid
             in_flight[plan.row] = ctx.submit(_liquidation(params.pool, pool, plan), params.gas_limit, cap_gwei, tip_gwei)
             sent_at[plan.row] = ctx.chain.number
+
+
+def _warn_if_out_of_capital(ctx, pool, venue, prices: np.ndarray, gas_usd: float, min_profit_usd: float,
+                            now: int) -> bool:
+    """When the keeper's capital is spent: whether a liquidation it could not afford would have
+    paid (sized with the capital it needs); if so, warn the run's summary. Returns whether it warned."""
+    rows, hf, debt_usd = pool.liquidation_candidates()
+    if rows.size == 0:
+        return False
+    plans = plan_liquidations(pool, venue, rows, prices, hf, gas_usd, min_profit_usd, now, 1, debt_usd)
+    if not plans:
+        return False
+    ctx.warn(f"ran out of capital while {rows.size:,} accounts were liquidatable, the best at a profit of "
+             f"${plans[0].profit_usd:,.0f}")
+    return True
 
 
 class BackrunnerParams(KeeperParams):

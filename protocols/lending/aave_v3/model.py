@@ -14,11 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from defisim.base import Column
+from defisim.base import LIQUIDATION_CALL, Column, Positions, Protocol, Revert, Table, handler
 from defisim.graph import Exposure, Node
-from defisim.base import Protocol, handler
-from defisim.base import Table
-from defisim.base import Revert
 
 from . import math as am
 from .liquidation import liquidation_call
@@ -39,7 +36,12 @@ HEALTH_COLUMNS = [
     Column("borrowers", "int64", "accounts with debt"),
     Column("below_1", "int64", "of which with health factor below 1 (liquidatable)"),
     Column("debt_below_1_usd", "float64", "their debt at oracle prices (USD)"),
+    Column("uncovered_usd", "float64", "Σ over accounts with debt of max(0, debt − collateral), at oracle prices (USD)"),
 ]
+
+#: The ``positions`` result role (:mod:`defisim.base.roles`) filled by the ``health_factors`` table.
+HEALTH_ROLE = {"protocol": "pool", "accounts": "borrowers",
+               "hf_quantiles": [f"hf_p{round(q * 100):02d}" for q in HEALTH_QUANTILES]}
 
 LIQUIDATION_COLUMNS = [
     Column("block", "int64", "block number"),
@@ -51,11 +53,14 @@ LIQUIDATION_COLUMNS = [
     Column("debt_repaid", "float64", "debt tokens repaid by the liquidator"),
     Column("debt_repaid_usd", "float64", "the same at the oracle price (USD)"),
     Column("collateral_seized", "float64", "collateral tokens leaving the account (liquidator + protocol fee)"),
+    Column("collateral_seized_usd", "float64", "the same at the oracle price (USD)"),
     Column("liquidator_collateral", "float64", "collateral tokens received by the liquidator"),
     Column("protocol_fee_collateral", "float64", "collateral credited to the treasury as aTokens (tokens)"),
     Column("deficit_usd", "float64", "debt written off as reserve deficit by this call, all reserves (USD)"),
     Column("hf_before", "float64", "health factor before the call at oracle prices"),
 ]
+#: The ``liquidations`` result role filled by the ``liquidations`` table.
+LIQUIDATION_ROLE = {"protocol": "pool", "account": "user", "written_off_usd": "deficit_usd"}
 
 
 @dataclass
@@ -124,9 +129,11 @@ class AaveV3Pool(Protocol):
             {}, [], Table({"collateral_scaled": width, "debt_scaled": width, "emode": np.int64}, capacity=1024),
             np.ones(n), np.ones(n), np.zeros(n), np.zeros(n), np.zeros(n), 0, 0,
         )
-        self._log = host.log.declare("liquidations", "liquidationCall executions", LIQUIDATION_COLUMNS)
+        self._log = host.log.declare("liquidations", "liquidationCall executions", LIQUIDATION_COLUMNS,
+                                     role="liquidations", role_columns=LIQUIDATION_ROLE)
         self._health_log = host.log.declare("health_factors", "borrowers' health factors, every few blocks",
-                                            HEALTH_COLUMNS)
+                                            HEALTH_COLUMNS, role="positions", role_columns=HEALTH_ROLE)
+        self._check_venues()
         self._hf_cache: tuple | None = None
         self._candidates_cache: tuple | None = None
         self._health = HealthIndex(self.lt)
@@ -145,6 +152,13 @@ class AaveV3Pool(Protocol):
             self.load_positions(table, pop.emode_category)
         # capital efficiency of the parameters: the borrowers opened at the start (the population)
         self._capital_at_start = self.capital_use() if params.population is not None else (float("nan"), 0.0)
+
+    def _check_venues(self) -> None:
+        missing = {s: v for s, v in self.params.collateral_venues.items() if v not in self.host.venues}
+        if missing:
+            sym, venue = sorted(missing.items())[0]
+            raise ValueError(f"protocols.{self.name}.collateral_venues.{sym}: no venue {venue!r} in markets.venues "
+                             f"(have: {', '.join(sorted(self.host.venues)) or 'none'})")
 
     def _initial_prices(self) -> np.ndarray:
         missing = [o for o in self.params.oracles.values() if o not in self.host.protocols]
@@ -297,11 +311,13 @@ class AaveV3Pool(Protocol):
             weighted = (coll_scaled[borrowing] * lt[borrowing]) @ (prices * s.liquidity_index)
         else:
             weighted = coll_scaled[borrowing] @ (prices * s.liquidity_index * lt)
-        hf = weighted / debt_usd[borrowing]
+        owed = debt_usd[borrowing]
+        hf = weighted / owed
         below = hf < am.HEALTH_FACTOR_LIQUIDATION_THRESHOLD
+        uncovered = owed - coll_scaled[borrowing] @ (prices * s.liquidity_index)
         qs = np.quantile(hf, HEALTH_QUANTILES).tolist() if hf.size else [float("nan")] * len(HEALTH_QUANTILES)
         self._health_log.append((block.number, self.name, *qs, int(hf.size), int(below.sum()),
-                                 float(debt_usd[borrowing][below].sum())))
+                                 float(owed[below].sum()), float(uncovered[uncovered > 0].sum())))
         self._health_recorded = (block.number, self._position_changes, prices.tobytes())
 
     # -- accrual ----------------------------------------------------------------------------
@@ -467,7 +483,7 @@ class AaveV3Pool(Protocol):
         self._changed(row)
         return category
 
-    @handler(gas=350_000, revert_gas=60_000)
+    @handler(gas=350_000, revert_gas=60_000, role=LIQUIDATION_CALL)
     def liquidation_call(self, sender: str, collateral_asset: str, debt_asset: str, user: str,
                          debt_to_cover: float = float("inf")):
         """``liquidationCall`` (mechanics §1.3): repay debt of an unhealthy account and take its
@@ -511,7 +527,8 @@ class AaveV3Pool(Protocol):
                 deficit_usd += left[r] * prices[r]
                 self._add_debt(row, int(r), -left[r])
         self._log.append((self.block.number, self.name, sender, user, collateral_asset, debt_asset, out.debt_repaid,
-                          out.debt_repaid * prices[rd], out.collateral_seized, out.liquidator_collateral,
+                          out.debt_repaid * prices[rd], out.collateral_seized, out.collateral_seized * prices[rc],
+                          out.liquidator_collateral,
                           out.protocol_fee_collateral, deficit_usd, hf))
         return out
 
@@ -598,20 +615,23 @@ class AaveV3Pool(Protocol):
     def summary(self, tables: dict) -> dict:
         t = tables["liquidations"]
         mine = t[t["pool"] == self.name]
-        prices = self.prices_usd()
         ltv_used, borrowable_usd = self._capital_at_start
-        coll, debt = self.balances()
-        # Σ over accounts of max(debt − collateral, 0), USD at the pool's oracle prices at the end: the
-        # debt no collateral covers that is still on the books (written-off debt is in deficit_usd)
-        shortfall_usd = float(np.maximum(debt @ prices - coll @ prices, 0.0).sum())
         return {
             "liquidations": int(len(mine)),
             "liquidated_debt_usd": float(mine["debt_repaid_usd"].sum()),
-            "deficit_usd": float(self.state.deficit @ prices),
-            "shortfall_usd": shortfall_usd,
             "ltv_used": ltv_used,
             "borrowable_usd": borrowable_usd,
         }
+
+    def positions(self) -> Positions:
+        """Every account's balances at the oracle prices now; liquidatable: HF < 1 with debt
+        (mechanics §1.2); each reserve's venue from ``params.collateral_venues``."""
+        coll, debt = self.balances()
+        hf = self.health_factors()
+        owes = debt.any(axis=1)
+        return Positions(tuple(self.symbols), coll, debt, self.prices_usd(),
+                         owes & (hf < am.HEALTH_FACTOR_LIQUIDATION_THRESHOLD),
+                         tuple(self.params.collateral_venues.get(s) for s in self.symbols))
 
 
 class PoolView:

@@ -243,6 +243,10 @@ class PoolParams(BaseModel):
     receipt_tokens: dict[str, str] = Field(
         default_factory=dict, description="symbol -> name of its receipt (aToken) node in the exposure graph "
         "(default 'a<SYMBOL>@<pool>'; name a token ledger that stands for it elsewhere to join the two)")
+    collateral_venues: dict[str, str] = Field(
+        default_factory=dict, description="symbol -> the off-chain venue (`markets.venues`) its collateral would "
+        "sell on, for valuing the collateral left at the end at that venue's mid price (default: the feed of the "
+        "same name, else the oracle price)")
     population: PopulationParams | None = Field(None, description="borrowers present at the start")
     emode_categories: tuple[EModeParams, ...] = Field(
         (), description="e-mode categories; category k (1, 2, …) is the k-th; 0 is no e-mode (§1.9)")
@@ -257,7 +261,7 @@ class PoolParams(BaseModel):
         symbols = [r.symbol for r in self.reserves]
         if len(set(symbols)) != len(symbols):
             raise ValueError(f"reserves: symbols must be unique, got {symbols}")
-        for field in ("tokens", "oracles", "seed_supply", "receipt_tokens"):
+        for field in ("tokens", "oracles", "seed_supply", "receipt_tokens", "collateral_venues"):
             mapping = getattr(self, field)
             unknown = sorted(set(mapping) - set(symbols))
             if unknown:

@@ -64,7 +64,7 @@ def test_risk_metrics_per_point():
         "point_key": ["a"] * 20 + ["b"] * 21,
         "param.x": [0.8] * 20 + [0.9] * 21,
         "status": ["ok"] * 40 + ["error"],
-        "bad_debt_usd": HAND + [0.0] * 20 + [np.nan],
+        "total_loss_usd": HAND + [0.0] * 20 + [np.nan],
         "liquidated_usd": [float(i) for i in range(40)] + [np.nan],
         "oracle_lag_max_s": [12.0] * 39 + [60.0, np.nan],
         "aave.ltv_used": [0.5] * 20 + [0.6] * 20 + [np.nan],
@@ -73,11 +73,11 @@ def test_risk_metrics_per_point():
     m = risk_metrics(runs, insolvency_usd=1_500.0)
     result = m.set_index("point")
     assert result.loc[0, "runs"] == 20 and result.loc[1, "runs"] == 20 and result.loc[1, "failed"] == 1
-    assert result.loc[0, "bad_debt_mean_usd"] == pytest.approx(sum(HAND) / 20)
-    assert result.loc[0, "bad_debt_var95_usd"] == 40_000.0 and result.loc[0, "bad_debt_cvar95_usd"] == 100_000.0
-    assert result.loc[0, "bad_debt_p50_usd"] == 0.0
+    assert result.loc[0, "total_loss_mean_usd"] == pytest.approx(sum(HAND) / 20)
+    assert result.loc[0, "total_loss_var95_usd"] == 40_000.0 and result.loc[0, "total_loss_cvar95_usd"] == 100_000.0
+    assert result.loc[0, "total_loss_p50_usd"] == 0.0
     assert result.loc[0, "p_insolvency"] == 4 / 20  # above 1,500 USD
-    assert result.loc[1, "bad_debt_cvar99_usd"] == 0.0 and result.loc[1, "p_insolvency"] == 0.0
+    assert result.loc[1, "total_loss_cvar99_usd"] == 0.0 and result.loc[1, "p_insolvency"] == 0.0
     assert result.loc[1, "liquidated_var95_usd"] == 38.0 and result.loc[1, "liquidated_cvar95_usd"] == 39.0
     assert result.loc[1, "oracle_lag_max_s"] == 60.0
     assert result.loc[1, "ltv_used_mean"] == pytest.approx(0.6) and result.loc[0, "borrowable_mean_usd"] == 1e6
@@ -86,7 +86,7 @@ def test_risk_metrics_per_point():
 
 
 def test_ranking_and_pareto_front():
-    m = pd.DataFrame({"point": [0, 1, 2, 3], "bad_debt_cvar95_usd": [10.0, 0.0, np.nan, 10.0],
+    m = pd.DataFrame({"point": [0, 1, 2, 3], "total_loss_cvar95_usd": [10.0, 0.0, np.nan, 10.0],
                       "ltv_used_mean": [0.7, 0.5, 0.9, 0.6]})
     ranking = rank_points(m)
     assert ranking["point"].tolist() == [1, 0, 3, 2]  # NaN last; a tie broken by efficiency
@@ -97,14 +97,17 @@ def test_ranking_and_pareto_front():
         rank_points(m, "nope")
 
 
-def test_insolvency_counts_outstanding_shortfall_over_successful_runs_only():
+def test_insolvency_counts_the_total_loss_over_successful_runs_only():
     nan = float("nan")
     runs = pd.DataFrame({"point": [0] * 4, "point_key": ["a"] * 4, "status": ["ok", "ok", "ok", "error"],
-                         "bad_debt_usd": [0.0, 0.0, 10.0, nan], "aave.shortfall_usd": [0.0, 6.0, 0.0, nan],
-                         "spark.shortfall_usd": [0.0, 3.0, 0.0, nan], "liquidation_backlog_at_end": [0, 2, 0, nan]})
+                         "written_off_usd": [0.0, 0.0, 10.0, nan], "uncovered_usd": [0.0, 9.0, 0.0, nan],
+                         "total_loss_usd": [0.0, 9.0, 10.0, nan], "liquidation_cut_off": [0, 1, 0, nan],
+                         "time_to_liquidate_s": [60.0, nan, 120.0, nan]})
     m = risk_metrics(runs).iloc[0]
-    # run 2: no bad debt written off, but 9 USD of debt no collateral covers; the failed run is in no denominator
+    # run 2: nothing written off, but 9 USD of debt no collateral covers; the failed run is in no denominator
     assert m["runs"] == 3 and m["failed"] == 1
-    assert m["p_insolvency"] == pytest.approx(2 / 3) and m["shortfall_mean_usd"] == pytest.approx(3.0)
+    assert m["p_insolvency"] == pytest.approx(2 / 3) and m["uncovered_mean_usd"] == pytest.approx(3.0)
+    assert m["written_off_mean_usd"] == pytest.approx(10 / 3) and m["total_loss_mean_usd"] == pytest.approx(19 / 3)
     assert m["liquidation_cut_off_share"] == pytest.approx(1 / 3)
+    assert m["time_to_liquidate_mean_s"] == pytest.approx(90.0)  # the cut-off run has no time
     assert risk_metrics(runs, insolvency_usd=9.5).iloc[0]["p_insolvency"] == pytest.approx(1 / 3)

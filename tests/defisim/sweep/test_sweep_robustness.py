@@ -120,8 +120,8 @@ def test_expected_failures_give_one_line_and_status_2(tmp_path, capsys, monkeypa
 
 
 def test_rank_by_is_checked_before_any_run(tmp_path, capsys):
-    rc, out, err = cli(capsys, "sweep", "payers", "--grid", "blocks=2,3", "--rank-by", "bad_debt_cvar96_usd", "--out", tmp_path / "s")
-    assert rc == 2 and err.startswith("defisim: error: sweep.report.rank_by: no metric 'bad_debt_cvar96_usd' (metrics: ")
+    rc, out, err = cli(capsys, "sweep", "payers", "--grid", "blocks=2,3", "--rank-by", "total_loss_cvar96_usd", "--out", tmp_path / "s")
+    assert rc == 2 and err.startswith("defisim: error: sweep.report.rank_by: no metric 'total_loss_cvar96_usd' (metrics: ")
     assert err.count("\n") == 1 and not (tmp_path / "s").exists()
 
 

@@ -43,7 +43,7 @@ def test_serial_sweep_of_3x3_points_and_20_seeds(serial):
     assert runs["seed"].is_unique
     assert len(serial.metrics) == 9 and serial.ranking["rank"].tolist() == list(range(1, 10))
     assert (serial.metrics["runs"] == 20).all()
-    assert serial.metrics["bad_debt_cvar95_usd"].ge(serial.metrics["bad_debt_var95_usd"]).all()
+    assert serial.metrics["total_loss_cvar95_usd"].ge(serial.metrics["total_loss_var95_usd"]).all()
     # capital efficiency grows with the liquidation threshold (the population borrows against it)
     by_lt = serial.metrics.groupby("param.protocols.aave.reserves.0.liquidation_threshold")["ltv_used_mean"].mean()
     assert by_lt.is_monotonic_increasing
@@ -165,14 +165,14 @@ def test_cli_sweep_and_compare(tmp_path, capsys):
     common = ["--set", "blocks=3", "--seeds", "2", "--workers", "1", "--no-progress"]
     rc, out, err = cli(capsys, "sweep", "payers", "--grid", "chain.slot=6s,12s", *common, "--out", tmp_path / "a")
     assert rc == 0, err
-    assert "2 points × 2 seeds = 4 runs, 0 failed" in out and "points ranked by bad_debt_cvar95_usd" in out
+    assert "2 points × 2 seeds = 4 runs, 0 failed" in out and "points ranked by total_loss_cvar95_usd" in out
     assert {"runs.parquet", "metrics.parquet", "ranking.csv", "ranking.md", "heatmap.png", "frontier.png",
             "distributions.png", "sweep.json"} <= {p.name for p in (tmp_path / "a").iterdir()}
     rc, out, err = cli(capsys, "sweep", "payers", "--grid", "chain.slot=6s,12s", "--sweep-seed", "1", *common, "--out", tmp_path / "b")
     assert rc == 0, err
     rc, out, err = cli(capsys, "compare", tmp_path / "a", tmp_path / "b", "--out", tmp_path / "ab.csv")
     assert rc == 0, err
-    assert "slot" in out and "bad_debt_mean_usd" in out and (tmp_path / "ab.csv").is_file()
+    assert "slot" in out and "total_loss_mean_usd" in out and (tmp_path / "ab.csv").is_file()
     for seed, name in ((1, "r1"), (2, "r2")):
         assert cli(capsys, "run", "payers", "--blocks", 3, "--seed", seed, "--out", tmp_path / name, "--no-progress")[0] == 0
     rc, out, err = cli(capsys, "compare", tmp_path / "r1", tmp_path / "r2")

@@ -107,11 +107,14 @@ def test_vector_4_deficit_is_booked_not_hidden(market):
     assert market.pool.state.deficit[1] == pytest.approx(1_666.67, abs=0.01)
     coll, debt = market.pool.account("alice")
     assert coll[0] == pytest.approx(0.0, abs=1e-12) and debt[1] == pytest.approx(0.0, abs=1e-6)
-    row = market.pool._log.rows[-1]
-    assert row[11] == pytest.approx(1_666.67, abs=0.01)  # deficit_usd
-    # the debt left without collateral is exactly the deficit
-    assert market.pool.summary({"liquidations": market.host.log.tables["liquidations"].to_frame()})["deficit_usd"] == \
-        pytest.approx(15_000.0 - out.debt_repaid, rel=1e-9)
+    row = market.host.log.tables["liquidations"].to_frame().iloc[-1]
+    # the debt left without collateral is exactly the deficit, written off at the call's oracle price (USDC $1)
+    assert row["deficit_usd"] == pytest.approx(15_000.0 - out.debt_repaid, rel=1e-9)
+    assert row["collateral_seized_usd"] == pytest.approx(row["collateral_seized"] * 1_400.0, rel=1e-12)
+    # and nothing of it is left on the books: the account owes nothing, so nothing is uncovered
+    positions = market.pool.positions()
+    alice = market.pool.state.accounts["alice"]
+    assert positions.debt[alice].sum() == pytest.approx(0.0, abs=1e-6) and not positions.liquidatable[alice]
 
 
 def test_v30_rules_keep_the_debt_instead(market):
