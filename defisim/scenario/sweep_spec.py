@@ -43,7 +43,8 @@ class SampleSpec(BaseModel):
 
     model_config = _CONFIG
 
-    method: Literal["random", "lhs"] = "lhs"
+    method: Literal["random", "lhs"] = Field("lhs",
+        description="Latin hypercube (lhs) or independent uniform draws (random)")
     n: int = Field(gt=0, description="points drawn")
     ranges: dict[str, tuple[float | int, float | int]] = Field(min_length=1, description="path -> [low, high]")
 
@@ -62,9 +63,11 @@ class ReportSpec(BaseModel):
 
     model_config = _CONFIG
 
-    axes: tuple[str, ...] = Field((), max_length=2, description="one or two swept paths for the heatmap (default: the first two)")
+    axes: tuple[str, ...] = Field((), max_length=2,
+        description="one or two swept paths for the heatmap (default: the first two)")
     rank_by: str = Field("bad_debt_cvar95_usd", description="metric column to rank the points by, lowest first")
-    efficiency: str | None = Field(None, description="summary key of capital efficiency (default: the first '<pool>.ltv_used')")
+    efficiency: str | None = Field(None,
+        description="summary key of capital efficiency (default: the first '<pool>.ltv_used')")
     insolvency_usd: float = Field(0.0, ge=0, description="a run is insolvent when its bad debt written off plus the "
                                   "shortfall left at the end (Σ <pool>.shortfall_usd) exceeds this (USD)")
 
@@ -89,10 +92,11 @@ class SweepSpec(BaseModel):
     seed: int = Field(0, ge=0, description="sweep seed: every run's seed derives from it, the point and the replicate")
     seeds: int = Field(1, gt=0, description="replicates (runs) per point")
     paired: bool = Field(False, description="replicate r of every point uses the same seed (common random numbers)")
-    grid: dict[str, list[Any]] = {}
-    zip: dict[str, list[Any]] = {}
-    sample: SampleSpec | None = None
-    report: ReportSpec = ReportSpec()
+    grid: dict[str, list[Any]] = Field({}, description="dotted path -> values; axes multiply")
+    zip: dict[str, list[Any]] = Field({},
+        description="dotted path -> values, walked in step as one axis (equal lengths)")
+    sample: SampleSpec | None = Field(None, description="ranges sampled n times")
+    report: ReportSpec = Field(ReportSpec(), description="ranking and figures")
 
     @field_validator("grid")
     @classmethod
