@@ -277,14 +277,13 @@ Where the real contracts (and the exact-integer twins of `protocols/lending/aave
 | LTV, liquidation threshold, reserve factor, protocol liquidation fee | fraction: `ltv = 0.805` | bps (`PercentageMath`, 1e4 = 100%): `ltv = 8050` | `bps = round(fraction × 10_000)` |
 | liquidation bonus | bonus on top of the repaid value: `liquidation_bonus = 0.05` | `10_000 + bonus` in bps: `liquidation_bonus = 10500` | `bps = 10_000 + round(bonus × 10_000)` |
 | e-mode LTV / LT / bonus | fractions as above | bps as above (`EModeCategory`) | as above |
-| interest-rate strategy (base rate, slopes, optimal usage) | annual fractions: `slope1 = 0.027` | bps in `DefaultReserveInterestRateStrategyV2` (`slope1 = 270`); rays (1e27) in the reserve's rates | `bps = round(fraction × 10_000)`; `ray = fraction × 1e27` |
+| interest-rate strategy (base rate, slopes, optimal usage) | annual fractions: `slope1 = 0.027`, `optimal_utilization = 0.9` | bps in `ReserveConfig` (`slope1 = 270`, `optimal_usage = 9000`); the v3.0 `DefaultReserveInterestRateStrategy` takes rays (`bps × 10**23`), v3.6's `…StrategyV2` bps; the reserve's current rates are rays | `bps = round(fraction × 10_000)`; `ray = fraction × 1e27` |
 | liquidity and borrow indices, rates | float64 factors | ray (1e27, `WadRayMath`) | `ray = factor × 1e27` |
-| health factor | float: 1.0 | wad (1e18) | `wad = hf × 1e18` |
+| health factor | float: 1.0 | wad (1e18; `2**256 − 1` without debt) | `wad = hf × 1e18` |
 | prices | USD per whole token, float | USD × 1e8 (`AaveOracle`, Chainlink 8 decimals) | `price × 10**8` |
 | token amounts | whole tokens, float | raw units (`amount × 10**decimals`) | `tokens × 10**decimals` |
-| time | milliseconds (SimPy clock), duration strings in files | seconds (`block.timestamp`; `ExactPool.advance(seconds)`) | `s = ms / 1000` |
+| time | milliseconds (SimPy clock), duration strings in files | seconds (`block.timestamp`; `ExactPool.advance(seconds)`; the index accrual's `SECONDS_PER_YEAR = 31_536_000`) | `s = ms / 1000` |
 | Chainlink deviation threshold | fraction: `deviation = 0.005` | percent in the feed's docs (0.5%) | `percent = fraction × 100` |
-| Maker `chop`, `mat`, `buf` | fractions on top (penalty 0.13) where a params field says so | wad / ray multipliers (`chop = 1.13e18`) | `multiplier = 1 + fraction` |
 
 ## Aave rule versions
 

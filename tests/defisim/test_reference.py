@@ -170,3 +170,32 @@ def test_show_yaml_option(capsys):
     data = yaml.safe_load(out)
     assert data["blocks"] == 9
     assert validate_scenario(data).hash == load_scenario("payers", ["blocks=9"]).hash
+
+
+# --- the units and rule-version tables against the code ---------------------------------------
+
+
+def test_rule_versions_table_names_the_rules_the_code_takes():
+    from typing import get_args
+
+    from protocols.lending.aave_v3.driver import RULES_FOR_VERSION
+    from protocols.lending.aave_v3.params import PoolParams
+    from protocols.lending.aave_v3.replay import VERSIONS
+
+    table = render_reference().split("## Aave rule versions", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `(v3\.\d)` \|", table, re.M)
+    assert sorted(rows) == sorted(set(get_args(PoolParams.model_fields["rules"].annotation)) | set(VERSIONS))
+    assert f"`rules = {json.dumps(RULES_FOR_VERSION)}[version]`" in " ".join(table.split())
+
+
+def test_contract_units_table_converts_as_the_driver_does():
+    from protocols.lending.aave_v3.driver import reserve_params
+    from protocols.lending.aave_v3.replay import ReserveConfig
+
+    c = ReserveConfig("WETH", 18, ltv=8050, liquidation_threshold=8300, liquidation_bonus=10500, protocol_fee=1000,
+                      reserve_factor=1500, optimal_usage=9000, base_rate=0, slope1=270, slope2=8000)
+    p = reserve_params(c)
+    # the table: bps = round(fraction × 10_000); bonus bps = 10_000 + round(bonus × 10_000)
+    assert (round(p["ltv"] * 10_000), round(p["liquidation_threshold"] * 10_000)) == (8050, 8300)
+    assert 10_000 + round(p["liquidation_bonus"] * 10_000) == 10500 and p["liquidation_bonus"] == pytest.approx(0.05)
+    assert round(p["rate_strategy"]["slope1"] * 10_000) == 270

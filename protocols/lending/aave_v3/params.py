@@ -7,7 +7,9 @@ plain fractions (``ltv=0.805``, not 8050 bps); annual rates are fractions (``slo
 **Bonus convention.** ``liquidation_bonus`` is the bonus *on top of* the repaid value: ``0.05``
 means the liquidator receives collateral worth 105% of the debt repaid (the contract stores
 ``10500``; mechanics.md writes ``LB = 1.05``). The same convention is used by
-:func:`protocols.lending.aave_v3.liquidation.liquidation_call`.
+:func:`protocols.lending.aave_v3.liquidation.liquidation_call`. Every conversion to the contracts'
+units is in docs/reference.md, "Contract units"; what ``rules = "v3.3"`` / ``"v3.0"`` follow is in
+its "Aave rule versions".
 
 Validation mirrors the contracts' configurator checks (``PoolConfigurator``
 ``configureReserveAsCollateral`` / ``setEModeCategory``, ``DefaultReserveInterestRateStrategyV2``):
