@@ -1,4 +1,4 @@
-"""Command line: ``defisim run | graph | validate | schema | scenarios | sweep | compare`` (DESIGN §7, §8).
+"""Command line: ``defisim run | graph | validate | show | schema | scenarios | sweep | compare`` (DESIGN §7, §8).
 
 Bad input gives one line on stderr, ``defisim: error: …``, and exit status 2; never a
 traceback.
@@ -41,7 +41,12 @@ def _parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="check a scenario file and print its hash")
     v.add_argument("file", help="scenario file (.toml/.yaml) or built-in name")
     v.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    sub.add_parser("schema", help="print the JSON schema of the scenario format")
+    sh = sub.add_parser("show", help="print a scenario with every default filled in: a file to copy and edit")
+    sh.add_argument("scenario", help="built-in name or scenario file (.toml/.yaml)")
+    sh.add_argument("--format", choices=["toml", "yaml"], default="toml", help="file format (default: toml)")
+    sh.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a value by dotted path first (repeatable)")
+    sub.add_parser("schema", help="print the JSON schema of the scenario format, every protocol and agent kind included")
     sub.add_parser("scenarios", help="list the built-in scenarios")
     _sweep_parsers(sub)
     return p
@@ -233,10 +238,22 @@ def _cmd_validate(args) -> int:
     return 0
 
 
-def _cmd_schema(args) -> int:
-    from defisim.scenario.spec import ScenarioSpec
+def _cmd_show(args) -> int:
+    from defisim.scenario.loading import load_scenario
+    from defisim.scenario.show import scenario_document, to_toml, to_yaml
 
-    print(json.dumps(ScenarioSpec.model_json_schema(), indent=2))
+    s = load_scenario(args.scenario, args.overrides)
+    write = to_yaml if args.format == "yaml" else to_toml
+    print(f"# {s.spec.name} ({s.source}), hash {s.hash[:12]}: every default filled in; "
+          "durations are strings (a bare integer is ms); docs/reference.md describes every key")
+    sys.stdout.write(write(scenario_document(s)))
+    return 0
+
+
+def _cmd_schema(args) -> int:
+    from defisim.scenario.reference import scenario_schema
+
+    print(json.dumps(scenario_schema(), indent=2, ensure_ascii=False))
     return 0
 
 
@@ -251,7 +268,8 @@ def _cmd_scenarios(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``defisim`` command."""
     args = _parser().parse_args(argv)
-    handler = {"run": _cmd_run, "graph": _cmd_graph, "validate": _cmd_validate, "schema": _cmd_schema, "scenarios": _cmd_scenarios,
+    handler = {"run": _cmd_run, "graph": _cmd_graph, "validate": _cmd_validate, "show": _cmd_show, "schema": _cmd_schema,
+               "scenarios": _cmd_scenarios,
                "sweep": _cmd_sweep, "compare": _cmd_compare}[args.command]
     try:
         return handler(args)

@@ -5,7 +5,7 @@ transactions and receipts (:mod:`.tx`), the event log (:mod:`.eventlog`), struct
 tables (:mod:`.tables`), the protocol interface (:mod:`.protocol`) and the result roles it fills (:mod:`.roles`), the registry of protocol and
 agent kinds (:mod:`.registry`) and the parameter distributions (:mod:`.distributions`).
 """
-from defisim.base.units import MS_PER, parse_duration_ms, format_duration_ms, DurationMs, GWEI
+from defisim.base.units import MS_PER, parse_duration_ms, format_duration_ms, duration_string, DurationMs, GWEI, unit
 from defisim.base.rng import RngTree, stream_key, ChunkedDraws
 from defisim.base.tx import Call, Tx, Receipt, TxStatus, Revert
 from defisim.base.eventlog import Column, EventTable, EventLog
@@ -25,6 +25,8 @@ __all__ = [
     "MS_PER",
     "parse_duration_ms",
     "format_duration_ms",
+    "duration_string",
+    "unit",
     "DurationMs",
     "GWEI",
     "RngTree",

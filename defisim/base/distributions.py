@@ -31,8 +31,8 @@ class _Dist(BaseModel):
 class Fixed(_Dist):
     """Always ``value``."""
 
-    kind: Literal["fixed"] = "fixed"
-    value: float = Field(ge=0)
+    kind: Literal["fixed"] = Field("fixed", description="distribution kind")
+    value: float = Field(ge=0, description="the value (in the unit of the field it fills)")
 
     def sample(self, rng, n):
         return np.full(n, self.value)
@@ -50,9 +50,9 @@ class Fixed(_Dist):
 class Uniform(_Dist):
     """Uniform on ``[low, high]``."""
 
-    kind: Literal["uniform"] = "uniform"
-    low: float = Field(ge=0)
-    high: float = Field(ge=0)
+    kind: Literal["uniform"] = Field("uniform", description="distribution kind")
+    low: float = Field(ge=0, description="lower bound")
+    high: float = Field(ge=0, description="upper bound")
 
     @model_validator(mode="after")
     def _ordered(self):
@@ -80,9 +80,9 @@ class Uniform(_Dist):
 class LogNormal(_Dist):
     """Log-normal with the given ``median`` and log-space standard deviation ``sigma``."""
 
-    kind: Literal["lognormal"] = "lognormal"
-    median: float = Field(gt=0)
-    sigma: float = Field(ge=0)
+    kind: Literal["lognormal"] = Field("lognormal", description="distribution kind")
+    median: float = Field(gt=0, description="median (in the unit of the field it fills)")
+    sigma: float = Field(ge=0, description="standard deviation of the log")
 
     def sample(self, rng, n):
         # exp of a scaled standard normal: the same law as rng.lognormal, at half the cost
@@ -105,8 +105,8 @@ class LogNormal(_Dist):
 class Exponential(_Dist):
     """Exponential with the given ``mean``."""
 
-    kind: Literal["exponential"] = "exponential"
-    mean: float = Field(gt=0)
+    kind: Literal["exponential"] = Field("exponential", description="distribution kind")
+    mean: float = Field(gt=0, description="mean (in the unit of the field it fills)")
 
     def sample(self, rng, n):
         return rng.exponential(self.mean, n)

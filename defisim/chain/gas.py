@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field
+from defisim.base.units import unit
 
 __all__ = ["FixedTip", "PercentileTip", "GasStrategy", "bid", "rebid"]
 
@@ -27,18 +28,19 @@ class _Strategy(BaseModel):
 class FixedTip(_Strategy):
     """Always the same tip."""
 
-    kind: Literal["fixed"] = "fixed"
-    tip_gwei: float = Field(2.0, ge=0)
+    kind: Literal["fixed"] = Field("fixed", description="gas strategy kind")
+    tip_gwei: float = Field(2.0, ge=0, description="priority fee offered")
 
 
 class PercentileTip(_Strategy):
     """A quantile of the lowest included tips of recent blocks, times a markup."""
 
-    kind: Literal["percentile"] = "percentile"
-    quantile: float = Field(0.5, ge=0, le=1)
-    markup: float = Field(1.2, gt=0)
-    window_blocks: int = Field(20, ge=1)
-    min_tip_gwei: float = Field(0.1, ge=0)
+    kind: Literal["percentile"] = Field("percentile", description="gas strategy kind")
+    quantile: float = Field(0.5, ge=0, le=1,
+        description="quantile of the recent blocks' included tips to match", json_schema_extra=unit("fraction"))
+    markup: float = Field(1.2, gt=0, description="factor on that tip", json_schema_extra=unit("x"))
+    window_blocks: int = Field(20, ge=1, description="recent blocks looked at")
+    min_tip_gwei: float = Field(0.1, ge=0, description="never tip less than this")
 
 
 GasStrategy = Annotated[Union[FixedTip, PercentileTip], Field(discriminator="kind")]

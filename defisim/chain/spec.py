@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from defisim.base.distributions import Distribution, Fixed, LatencyMs, LogNormal
-from defisim.base.units import DurationMs
+from defisim.base.units import DurationMs, unit
 
 __all__ = ["ChainSpec", "NetworkSpec", "MempoolSpec", "DemandSpike", "BackgroundSpec", "ORDERING_POLICIES"]
 
@@ -22,12 +22,15 @@ class ChainSpec(_Spec):
     """The chain: slots, gas, EIP-1559 and the block builder's ordering (mechanics §7.1–7.4)."""
 
     slot: DurationMs = Field(12_000, gt=0, description="slot time")
-    missed_slot_probability: float = Field(0.0, ge=0, lt=1, description="chance that a slot has no block")
-    gas_limit: int = Field(36_000_000, gt=0, description="block gas limit (gas units)")
-    elasticity: int = Field(2, ge=1, description="gas target = gas_limit / elasticity")
-    base_fee_max_change_denominator: int = Field(8, ge=1)
-    initial_base_fee_gwei: float = Field(20.0, gt=0)
-    ordering: Literal["priority_fee", "fifo", "random", "bundle_auction", "sequencer"] = "priority_fee"
+    missed_slot_probability: float = Field(0.0, ge=0, lt=1,
+        description="chance that a slot has no block", json_schema_extra=unit("fraction"))
+    gas_limit: int = Field(36_000_000, gt=0, description="block gas limit (gas units)", json_schema_extra=unit("gas"))
+    elasticity: int = Field(2, ge=1, description="gas target = gas_limit / elasticity", json_schema_extra=unit("x"))
+    base_fee_max_change_denominator: int = Field(8, ge=1,
+        description="EIP-1559 BASE_FEE_MAX_CHANGE_DENOMINATOR: the base fee moves at most 1/this per block")
+    initial_base_fee_gwei: float = Field(20.0, gt=0, description="base fee of the first block")
+    ordering: Literal["priority_fee", "fifo", "random", "bundle_auction", "sequencer"] = Field("priority_fee",
+        description="the builder's ordering policy")
     build_cutoff: DurationMs = Field(
         0, ge=0, description="the builder takes transactions that arrived this long before the slot boundary"
     )
@@ -42,24 +45,29 @@ class ChainSpec(_Spec):
 class NetworkSpec(_Spec):
     """Latencies in milliseconds (duration strings accepted)."""
 
-    public_latency: LatencyMs = LogNormal(median=200, sigma=0.5)
-    private_latency: LatencyMs = Fixed(value=50)
+    public_latency: LatencyMs = Field(LogNormal(median=200, sigma=0.5),
+        description="sender to the public mempool", json_schema_extra=unit("ms"))
+    private_latency: LatencyMs = Field(Fixed(value=50),
+        description="sender to the builder (private bundles)", json_schema_extra=unit("ms"))
 
 
 class MempoolSpec(_Spec):
     """Public mempool of the simulated actors' transactions (mechanics §7.3)."""
 
     capacity: int = Field(10_000, gt=0, description="pending transactions kept; the lowest tip is evicted past it")
-    replace_bump: float = Field(0.10, ge=0, description="minimum relative bump of both fees for replace-by-fee")
+    replace_bump: float = Field(0.10, ge=0,
+        description="minimum relative bump of both fees for replace-by-fee", json_schema_extra=unit("fraction"))
 
 
 class DemandSpike(_Spec):
     """A window in which background demand is scaled."""
 
-    start: DurationMs
-    duration: DurationMs = Field(gt=0)
-    rate_multiplier: float = Field(1.0, ge=0)
-    tip_multiplier: float = Field(1.0, gt=0)
+    start: DurationMs = Field(description="start of the window, from the run's start")
+    duration: DurationMs = Field(gt=0, description="length of the window")
+    rate_multiplier: float = Field(1.0, ge=0,
+        description="factor on the background rate in the window", json_schema_extra=unit("x"))
+    tip_multiplier: float = Field(1.0, gt=0,
+        description="factor on the background tips and fee caps in the window", json_schema_extra=unit("x"))
 
 
 class BackgroundSpec(_Spec):
@@ -71,8 +79,11 @@ class BackgroundSpec(_Spec):
     not included in a block is not carried over: the next block draws afresh.
     """
 
-    rate_tx_per_block: float = Field(0.0, ge=0)
-    gas_per_tx: int = Field(120_000, gt=0)
-    tip_gwei: Distribution = LogNormal(median=1.5, sigma=0.8)
-    max_fee_gwei: Distribution = LogNormal(median=60.0, sigma=0.6)
-    spikes: tuple[DemandSpike, ...] = ()
+    rate_tx_per_block: float = Field(0.0, ge=0,
+        description="mean background transactions per block (Poisson)", json_schema_extra=unit("tx per block"))
+    gas_per_tx: int = Field(120_000, gt=0, description="gas used by each", json_schema_extra=unit("gas"))
+    tip_gwei: Distribution = Field(LogNormal(median=1.5, sigma=0.8),
+        description="priority fee offered", json_schema_extra=unit("gwei"))
+    max_fee_gwei: Distribution = Field(LogNormal(median=60.0, sigma=0.6),
+        description="fee cap", json_schema_extra=unit("gwei"))
+    spikes: tuple[DemandSpike, ...] = Field((), description="windows of scaled demand")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from defisim.base.units import unit
 
 __all__ = ["EDGE_KINDS", "NODE_KINDS", "EdgeSpec", "NodeSpec", "EcosystemSpec", "CutSpec", "ExposureSpec"]
 
@@ -26,10 +27,10 @@ class NodeSpec(BaseModel):
 
     model_config = _CONFIG
 
-    name: str = Field(min_length=1)
-    kind: Literal["token", "protocol", "venue", "account"] = "protocol"
-    equity_usd: float | None = Field(None, ge=0)
-    external_assets_usd: float = Field(0.0, ge=0)
+    name: str = Field(min_length=1, description="node name (a protocol instance's name joins it)")
+    kind: Literal["token", "protocol", "venue", "account"] = Field("protocol", description="node kind")
+    equity_usd: float | None = Field(None, ge=0, description="loss-absorbing equity (None: unknown, counted as none)")
+    external_assets_usd: float = Field(0.0, ge=0, description="assets outside the graph (for clearing)")
 
 
 class EdgeSpec(BaseModel):
@@ -38,12 +39,13 @@ class EdgeSpec(BaseModel):
 
     model_config = _CONFIG
 
-    source: str = Field(min_length=1)
-    target: str = Field(min_length=1)
-    kind: Literal["collateral", "backing", "lp", "oracle", "debt", "wrapping"]
-    amount_usd: float = Field(ge=0)
-    recovery: float = Field(0.0, ge=0, le=1)
-    delay_blocks: int = Field(0, ge=0)
+    source: str = Field(min_length=1, description="who loses when the target fails")
+    target: str = Field(min_length=1, description="whose failure the source is exposed to")
+    kind: Literal["collateral", "backing", "lp", "oracle", "debt", "wrapping"] = Field(description="kind of exposure")
+    amount_usd: float = Field(ge=0, description="exposure")
+    recovery: float = Field(0.0, ge=0, le=1,
+        description="share recovered when the target fails", json_schema_extra=unit("fraction"))
+    delay_blocks: int = Field(0, ge=0, description="blocks before a loss travels along the edge")
     asset: str = Field("", description="on an oracle edge: the token whose price the target gives")
 
     @model_validator(mode="after")
@@ -59,8 +61,8 @@ class EcosystemSpec(BaseModel):
 
     model_config = _CONFIG
 
-    nodes: tuple[NodeSpec, ...] = ()
-    edges: tuple[EdgeSpec, ...] = ()
+    nodes: tuple[NodeSpec, ...] = Field((), description="declared nodes (counterparties)")
+    edges: tuple[EdgeSpec, ...] = Field((), description="declared exposures")
 
     @model_validator(mode="after")
     def _known_nodes(self) -> "EcosystemSpec":
@@ -76,8 +78,8 @@ class CutSpec(BaseModel):
 
     model_config = _CONFIG
 
-    source: str = Field(min_length=1)
-    target: str = Field(min_length=1)
+    source: str = Field(min_length=1, description="source node of the edges removed")
+    target: str = Field(min_length=1, description="target node of the edges removed")
 
 
 class ExposureSpec(BaseModel):
@@ -87,7 +89,8 @@ class ExposureSpec(BaseModel):
 
     model_config = _CONFIG
 
-    every_blocks: int = Field(300, ge=0)
-    on_events: bool = True
-    large_account_usd: float = Field(1_000_000.0, gt=0)
-    cut: tuple[CutSpec, ...] = ()
+    every_blocks: int = Field(300, ge=0, description="snapshot every this many blocks (0: never on a cadence)")
+    on_events: bool = Field(True, description="also snapshot at every block with a liquidation or bad debt")
+    large_account_usd: float = Field(1_000_000.0, gt=0,
+        description="borrowers owing at least this are nodes of their own")
+    cut: tuple[CutSpec, ...] = Field((), description="edges removed from the graph (source, target)")

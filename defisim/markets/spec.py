@@ -33,7 +33,7 @@ from pydantic import (
     model_validator,
 )
 
-from defisim.base.units import DurationMs, format_duration_ms
+from defisim.base.units import DurationMs, format_duration_ms, unit
 from defisim.markets.price_csv import read_price_csv
 
 __all__ = [
@@ -73,10 +73,12 @@ class GbmFeedSpec(_Spec):
     of 365 days (mechanics §0.3).
     """
 
-    kind: Literal["gbm"] = "gbm"
-    initial_price_usd: float = Field(gt=0, allow_inf_nan=False)
-    drift_annual: float = Field(0.0, allow_inf_nan=False, description="expected return per year, E[S_t] = S_0 e^(drift t)")
-    volatility_annual: float = Field(ge=0, allow_inf_nan=False, description="annualised volatility of log returns")
+    kind: Literal["gbm"] = Field("gbm", description="feed kind")
+    initial_price_usd: float = Field(gt=0, allow_inf_nan=False, description="price at the start")
+    drift_annual: float = Field(0.0, allow_inf_nan=False,
+        description="expected return per year, E[S_t] = S_0 e^(drift t)", json_schema_extra=unit("annual fraction"))
+    volatility_annual: float = Field(ge=0, allow_inf_nan=False,
+        description="annualised volatility of log returns", json_schema_extra=unit("annual fraction"))
     step: DurationMs = Field(1_000, gt=0, description="grid step of the simulated path")
 
 
@@ -86,12 +88,15 @@ class JumpDiffusionFeedSpec(_Spec):
     The drift is compensated, so ``drift_annual`` keeps its GBM meaning ``E[S_t] = S_0 e^(drift t)``.
     """
 
-    kind: Literal["jump_diffusion"] = "jump_diffusion"
-    initial_price_usd: float = Field(gt=0, allow_inf_nan=False)
-    drift_annual: float = Field(0.0, allow_inf_nan=False, description="expected return per year, E[S_t] = S_0 e^(drift t)")
-    volatility_annual: float = Field(ge=0, allow_inf_nan=False, description="annualised volatility of the diffusion")
+    kind: Literal["jump_diffusion"] = Field("jump_diffusion", description="feed kind")
+    initial_price_usd: float = Field(gt=0, allow_inf_nan=False, description="price at the start")
+    drift_annual: float = Field(0.0, allow_inf_nan=False,
+        description="expected return per year, E[S_t] = S_0 e^(drift t)", json_schema_extra=unit("annual fraction"))
+    volatility_annual: float = Field(ge=0, allow_inf_nan=False,
+        description="annualised volatility of the diffusion", json_schema_extra=unit("annual fraction"))
     step: DurationMs = Field(1_000, gt=0, description="grid step of the simulated path")
-    jump_rate_per_year: float = Field(ge=0, allow_inf_nan=False)
+    jump_rate_per_year: float = Field(ge=0, allow_inf_nan=False,
+        description="mean number of jumps per year", json_schema_extra=unit("per year"))
     jump_log_mean: float = Field(0.0, allow_inf_nan=False, description="mean of the log jump size")
     jump_log_std: float = Field(0.0, ge=0, allow_inf_nan=False, description="std of the log jump size")
 
@@ -99,10 +104,11 @@ class JumpDiffusionFeedSpec(_Spec):
 class RampMove(_Spec):
     """Move the price by ``change`` (a fraction: −0.35 = −35%) linearly over ``[start, start + duration]``."""
 
-    kind: Literal["ramp"] = "ramp"
-    start: DurationMs
-    duration: DurationMs = Field(gt=0)
-    change: float = Field(gt=-1, allow_inf_nan=False)
+    kind: Literal["ramp"] = Field("ramp", description="move kind")
+    start: DurationMs = Field(description="when the ramp starts, from the run's start")
+    duration: DurationMs = Field(gt=0, description="how long it lasts")
+    change: float = Field(gt=-1, allow_inf_nan=False,
+        description="relative move over the ramp: -0.35 = -35%", json_schema_extra=unit("fraction"))
 
     @property
     def window_ms(self) -> tuple[int, int]:
@@ -116,11 +122,13 @@ class HoldMove(_Spec):
     force before the window.
     """
 
-    kind: Literal["hold"] = "hold"
-    start: DurationMs
-    duration: DurationMs = Field(gt=0)
-    level: float = Field(gt=0, allow_inf_nan=False)
-    after: Literal["stay", "revert"] = "stay"
+    kind: Literal["hold"] = Field("hold", description="move kind")
+    start: DurationMs = Field(description="when the hold starts")
+    duration: DurationMs = Field(gt=0, description="how long it lasts")
+    level: float = Field(gt=0, allow_inf_nan=False,
+        description="price level as a multiple of the base price", json_schema_extra=unit("x"))
+    after: Literal["stay", "revert"] = Field("stay",
+        description="after the window: keep the level or return to the one before")
 
     @property
     def window_ms(self) -> tuple[int, int]:
@@ -130,9 +138,10 @@ class HoldMove(_Spec):
 class JumpMove(_Spec):
     """Move the price by ``change`` (a fraction) at time ``at``, from then on."""
 
-    kind: Literal["jump"] = "jump"
-    at: DurationMs
-    change: float = Field(gt=-1, allow_inf_nan=False)
+    kind: Literal["jump"] = Field("jump", description="move kind")
+    at: DurationMs = Field(description="when the jump happens")
+    change: float = Field(gt=-1, allow_inf_nan=False,
+        description="relative move: -0.1 = -10%", json_schema_extra=unit("fraction"))
 
     @property
     def window_ms(self) -> tuple[int, int]:
@@ -145,9 +154,11 @@ Move = Annotated[Union[RampMove, HoldMove, JumpMove], Field(discriminator="kind"
 class NoiseSpec(_Spec):
     """A GBM noise factor (starting at 1) multiplied onto a scripted path."""
 
-    drift_annual: float = Field(0.0, allow_inf_nan=False)
-    volatility_annual: float = Field(ge=0, allow_inf_nan=False)
-    step: DurationMs = Field(1_000, gt=0)
+    drift_annual: float = Field(0.0, allow_inf_nan=False,
+        description="expected return per year of the noise factor", json_schema_extra=unit("annual fraction"))
+    volatility_annual: float = Field(ge=0, allow_inf_nan=False,
+        description="annualised volatility of the noise factor", json_schema_extra=unit("annual fraction"))
+    step: DurationMs = Field(1_000, gt=0, description="grid step of the noise")
 
 
 def _describe(move) -> str:
@@ -166,10 +177,10 @@ class ScriptedFeedSpec(_Spec):
     must not fall strictly inside a window.
     """
 
-    kind: Literal["scripted"] = "scripted"
-    base_price_usd: float = Field(gt=0, allow_inf_nan=False)
-    moves: tuple[Move, ...] = ()
-    noise: NoiseSpec | None = None
+    kind: Literal["scripted"] = Field("scripted", description="feed kind")
+    base_price_usd: float = Field(gt=0, allow_inf_nan=False, description="price at the start, before any move")
+    moves: tuple[Move, ...] = Field((), description="scripted moves (ramp, hold, jump)")
+    noise: NoiseSpec | None = Field(None, description="GBM noise factor multiplied onto the path (None: none)")
 
     @model_validator(mode="after")
     def _no_overlap(self):
@@ -193,9 +204,10 @@ class CsvFeedSpec(_Spec):
     the working directory.
     """
 
-    kind: Literal["csv"] = "csv"
-    path: str
-    interpolation: Literal["step", "linear"] = "linear"
+    kind: Literal["csv"] = Field("csv", description="feed kind")
+    path: str = Field(description="CSV file with columns t,price (relative to the scenario file)")
+    interpolation: Literal["step", "linear"] = Field("linear",
+        description="between rows: hold the last price (step) or interpolate (linear)")
 
     @field_validator("path")
     @classmethod
@@ -223,8 +235,9 @@ class LinearDepthSpec(_Spec):
     See :class:`defisim.markets.venues.LinearDepth` for the formulas.
     """
 
-    kind: Literal["linear"] = "linear"
-    depth_usd_per_pct: float = Field(gt=0, allow_inf_nan=False)
+    kind: Literal["linear"] = Field("linear", description="depth curve kind")
+    depth_usd_per_pct: float = Field(gt=0, allow_inf_nan=False,
+        description="notional in every 1% of the feed price", json_schema_extra=unit("USD per 1%"))
 
 
 class SqrtDepthSpec(_Spec):
@@ -234,8 +247,9 @@ class SqrtDepthSpec(_Spec):
     See :class:`defisim.markets.venues.SqrtDepth` for the formulas.
     """
 
-    kind: Literal["sqrt"] = "sqrt"
-    coefficient: float = Field(gt=0, allow_inf_nan=False, description="log move for a trade of volume_usd")
+    kind: Literal["sqrt"] = Field("sqrt", description="depth curve kind")
+    coefficient: float = Field(gt=0, allow_inf_nan=False,
+        description="log move for a trade of volume_usd", json_schema_extra=unit("log price"))
     volume_usd: float = Field(gt=0, allow_inf_nan=False, description="reference notional, e.g. daily volume")
 
 
@@ -252,8 +266,10 @@ class MarketMakerSpec(_Spec):
     """
 
     vol_window: DurationMs = Field(300_000, gt=0, description="trailing window of the realised volatility")
-    vol_threshold_annual: float = Field(gt=0, allow_inf_nan=False, description="annualised volatility, 1.0 = 100%")
-    withdraw_share: float = Field(ge=0, lt=1, description="share of depth pulled (0.7 leaves 30%)")
+    vol_threshold_annual: float = Field(gt=0, allow_inf_nan=False,
+        description="annualised volatility, 1.0 = 100%", json_schema_extra=unit("annual fraction"))
+    withdraw_share: float = Field(ge=0, lt=1,
+        description="share of depth pulled (0.7 leaves 30%)", json_schema_extra=unit("fraction"))
     cooldown: DurationMs = Field(600_000, ge=0, description="calm time before depth returns")
     sample_every: DurationMs = Field(1_000, gt=0, description="how often the market makers read the mid")
 
@@ -274,17 +290,19 @@ class VenueSpec(_Spec):
     impact permanent.
     """
 
-    asset: str = Field(min_length=1)
-    depth: DepthSpec
-    half_life: DurationMs | None = Field(60_000, gt=0)
-    market_maker: MarketMakerSpec | None = None
+    asset: str = Field(min_length=1, description="asset of the feed the book quotes")
+    depth: DepthSpec = Field(description="depth curve of the book")
+    half_life: DurationMs | None = Field(60_000, gt=0,
+        description="resilience: the log impact halves every half_life (None: permanent impact)")
+    market_maker: MarketMakerSpec | None = Field(None,
+        description="market makers who pull depth in volatility (None: none)")
 
 
 class MarketSpec(_Spec):
     """Feeds by asset and venues by name; every venue's asset must have a feed."""
 
-    feeds: dict[str, FeedSpec] = {}
-    venues: dict[str, VenueSpec] = {}
+    feeds: dict[str, FeedSpec] = Field({}, description="exogenous price feed per asset")
+    venues: dict[str, VenueSpec] = Field({}, description="off-chain venues by name")
 
     @model_validator(mode="after")
     def _venues_have_feeds(self):

@@ -15,6 +15,7 @@ from defisim.chain.spec import BackgroundSpec, ChainSpec, MempoolSpec, NetworkSp
 from defisim.graph.spec import EcosystemSpec, ExposureSpec
 from defisim.markets.spec import MarketSpec
 from defisim.scenario.sweep_spec import SweepSpec
+from defisim.base.units import unit
 
 __all__ = ["AgentSpec", "ScenarioSpec"]
 
@@ -26,28 +27,29 @@ class _Spec(BaseModel):
 class AgentSpec(_Spec):
     """A group of ``count`` agents of one kind; ``params`` are validated by the agent kind's model."""
 
-    kind: str
-    name: str | None = None
-    count: int = Field(1, ge=1)
-    params: dict[str, Any] = {}
+    kind: str = Field(description="agent kind (see Agent kinds)")
+    name: str | None = Field(None, description="group name; its agents are <name>/0, <name>/1, … (default: the kind)")
+    count: int = Field(1, ge=1, description="agents in the group")
+    params: dict[str, Any] = Field({}, description="the agent kind's parameters")
 
 
 class ScenarioSpec(_Spec):
     """A whole scenario. ``markets`` holds the exogenous price feeds and the off-chain venues;
     ``protocols`` maps an instance name to ``{kind = "...", <params>}``."""
 
-    name: str = "unnamed"
-    description: str = ""
-    seed: int = Field(0, ge=0)
-    blocks: int = Field(300, gt=0, description="blocks to simulate")
-    chain: ChainSpec = ChainSpec()
-    network: NetworkSpec = NetworkSpec()
-    mempool: MempoolSpec = MempoolSpec()
-    background: BackgroundSpec = BackgroundSpec()
-    markets: MarketSpec = MarketSpec()
-    protocols: dict[str, dict[str, Any]] = {}
-    agents: tuple[AgentSpec, ...] = ()
-    exposures: ExposureSpec = ExposureSpec()
-    ecosystem: EcosystemSpec = EcosystemSpec()
+    name: str = Field("unnamed", description="scenario name, shown in results")
+    description: str = Field("", description="one line on what the scenario shows")
+    seed: int = Field(0, ge=0, description="root seed of every random stream")
+    blocks: int = Field(300, gt=0, description="blocks to simulate", json_schema_extra=unit("blocks"))
+    chain: ChainSpec = Field(ChainSpec(), description="slots, gas, EIP-1559, ordering")
+    network: NetworkSpec = Field(NetworkSpec(), description="latencies of the simulated actors' transactions")
+    mempool: MempoolSpec = Field(MempoolSpec(), description="the public mempool")
+    background: BackgroundSpec = Field(BackgroundSpec(), description="the rest of the chain's users")
+    markets: MarketSpec = Field(MarketSpec(), description="exogenous price feeds and off-chain venues")
+    protocols: dict[str, dict[str, Any]] = Field({},
+        description="protocol instances by name: {kind = ..., <the kind's params>}")
+    agents: tuple[AgentSpec, ...] = Field((), description="agent groups")
+    exposures: ExposureSpec = Field(ExposureSpec(), description="exposure-graph snapshots in a run")
+    ecosystem: EcosystemSpec = Field(EcosystemSpec(), description="declared counterparties and their exposures")
     # a sweep is not part of any one run: left out of the dump, so of the scenario hash
     sweep: SweepSpec | None = Field(None, exclude=True, description="parameter sweep (defisim sweep)")

@@ -43,7 +43,8 @@ class SampleSpec(BaseModel):
 
     model_config = _CONFIG
 
-    method: Literal["random", "lhs"] = "lhs"
+    method: Literal["random", "lhs"] = Field("lhs",
+        description="Latin hypercube (lhs) or independent uniform draws (random)")
     n: int = Field(gt=0, description="points drawn")
     ranges: dict[str, tuple[float | int, float | int]] = Field(min_length=1, description="path -> [low, high]")
 
@@ -89,10 +90,11 @@ class SweepSpec(BaseModel):
     seed: int = Field(0, ge=0, description="sweep seed: every run's seed derives from it, the point and the replicate")
     seeds: int = Field(1, gt=0, description="replicates (runs) per point")
     paired: bool = Field(False, description="replicate r of every point uses the same seed (common random numbers)")
-    grid: dict[str, list[Any]] = {}
-    zip: dict[str, list[Any]] = {}
-    sample: SampleSpec | None = None
-    report: ReportSpec = ReportSpec()
+    grid: dict[str, list[Any]] = Field({}, description="dotted path -> values; axes multiply")
+    zip: dict[str, list[Any]] = Field({},
+        description="dotted path -> values, walked in step as one axis (equal lengths)")
+    sample: SampleSpec | None = Field(None, description="ranges sampled n times")
+    report: ReportSpec = Field(ReportSpec(), description="ranking and figures")
 
     @field_validator("grid")
     @classmethod

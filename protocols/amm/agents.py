@@ -13,7 +13,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from defisim.chain import GasStrategy, PercentileTip, bid
-from defisim.base import Call
+from defisim.base import Call, unit
 
 from .math import amount_to_move_price, get_amount_out
 
@@ -27,11 +27,14 @@ class ArbitrageurParams(BaseModel):
 
     pool: str = Field(description="constant-product pool (amm.cpmm) to arbitrage; token 1 is taken as worth $1")
     venue: str = Field(description="off-chain venue quoting token 0 in USD")
-    min_edge: float = Field(0.001, ge=0, description="gap beyond the fee (fraction of the price) worth a trade")
-    max_trade_share: float = Field(0.2, gt=0, le=1, description="largest input as a share of the pool's reserve")
-    slippage: float = Field(0.005, ge=0, lt=1, description="min_amount_out below the expected output")
-    gas: GasStrategy = PercentileTip(quantile=0.5, markup=1.5)
-    gas_limit: int = Field(150_000, gt=0)
+    min_edge: float = Field(0.001, ge=0,
+        description="gap beyond the fee (fraction of the price) worth a trade", json_schema_extra=unit("fraction"))
+    max_trade_share: float = Field(0.2, gt=0, le=1,
+        description="largest input as a share of the pool's reserve", json_schema_extra=unit("fraction"))
+    slippage: float = Field(0.005, ge=0, lt=1,
+        description="min_amount_out below the expected output", json_schema_extra=unit("fraction"))
+    gas: GasStrategy = Field(PercentileTip(quantile=0.5, markup=1.5), description="gas bidding of its swaps")
+    gas_limit: int = Field(150_000, gt=0, description="gas limit of a swap", json_schema_extra=unit("gas"))
     hedge: bool = Field(True, description="trade the opposite leg on the venue after the swap")
 
 

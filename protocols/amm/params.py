@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from defisim.base import unit
 
 __all__ = ["CpmmParams", "StableSwapParams"]
 
@@ -41,7 +42,8 @@ class CpmmParams(_PoolParams):
     0.003
     """
 
-    fee: float = Field(0.003, ge=0, lt=1, description="fraction of the input kept by the pool (0.003 = 0.3%)")
+    fee: float = Field(0.003, ge=0, lt=1,
+        description="fraction of the input kept by the pool (0.003 = 0.3%)", json_schema_extra=unit("fraction"))
 
 
 class StableSwapParams(_PoolParams):
@@ -60,5 +62,7 @@ class StableSwapParams(_PoolParams):
     0.0001
     """
 
-    A: float = Field(ge=1, allow_inf_nan=False, description="amplification as returned by pool.A(), at least 1 (Ann = A·n)")
-    fee: float = Field(0.0001, ge=0, lt=1, description="fraction of the output kept by the pool (0.0001 = 1 bp)")
+    A: float = Field(ge=1, allow_inf_nan=False,
+        description="amplification as returned by pool.A(), at least 1 (Ann = A·n)")
+    fee: float = Field(0.0001, ge=0, lt=1,
+        description="fraction of the output kept by the pool (0.0001 = 1 bp)", json_schema_extra=unit("fraction"))

@@ -6,7 +6,7 @@ import math
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from defisim.base import Distribution, LogNormal, Uniform
+from defisim.base import Distribution, LogNormal, Uniform, unit
 from defisim.base import DurationMs
 
 __all__ = ["CollateralAssetParams", "UnifiedPopulationParams", "UnifiedVenueParams"]
@@ -23,10 +23,13 @@ class CollateralAssetParams(BaseModel):
 
     model_config = _CONFIG
 
-    symbol: str = Field(min_length=1)
-    book: str | None = None
-    tiers: tuple[tuple[float, float], ...] = ((0.0, 1.0),)
-    book_weight: float = Field(1.0, ge=0.0, le=1.0)
+    symbol: str = Field(min_length=1, description="asset symbol")
+    book: str | None = Field(None,
+        description="venue (markets.venues) marking the asset (None: the settlement asset, $1)")
+    tiers: tuple[tuple[float, float], ...] = Field(((0.0, 1.0),),
+        description="[from USD, value ratio] pairs: collateral value ratio by the amount held")
+    book_weight: float = Field(1.0, ge=0.0, le=1.0,
+        description="weight of the book in the mark; the rest is the conversion feed", json_schema_extra=unit("fraction"))
     conversion: str | None = Field(None, description="feed of the conversion price, for book_weight < 1")
 
     @field_validator("tiers")
@@ -59,11 +62,14 @@ class UnifiedPopulationParams(BaseModel):
 
     model_config = _CONFIG
 
-    collateral: str
-    count: int = Field(ge=0)
-    value_usd: Distribution = LogNormal(median=100_000.0, sigma=1.0)
-    liability_ratio: Distribution = Uniform(low=0.3, high=0.8)
-    maintenance_ratio: Distribution = Uniform(low=0.02, high=0.06)
+    collateral: str = Field(description="collateral asset of the accounts")
+    count: int = Field(ge=0, description="accounts opened")
+    value_usd: Distribution = Field(LogNormal(median=100_000.0, sigma=1.0),
+        description="collateral value per account at the start")
+    liability_ratio: Distribution = Field(Uniform(low=0.3, high=0.8),
+        description="liabilities as a share of the collateral value", json_schema_extra=unit("fraction"))
+    maintenance_ratio: Distribution = Field(Uniform(low=0.02, high=0.06),
+        description="maintenance margin as a share of the liabilities", json_schema_extra=unit("fraction"))
 
 
 class UnifiedVenueParams(BaseModel):
@@ -72,8 +78,9 @@ class UnifiedVenueParams(BaseModel):
 
     model_config = _CONFIG
 
-    assets: tuple[CollateralAssetParams, ...] = Field(min_length=2)
-    populations: tuple[UnifiedPopulationParams, ...] = ()
+    assets: tuple[CollateralAssetParams, ...] = Field(min_length=2,
+        description="collateral assets (one is the settlement asset)")
+    populations: tuple[UnifiedPopulationParams, ...] = Field((), description="accounts opened at the start")
     check_every: DurationMs = Field(1_000, gt=0, description="between two runs of the liquidation engine")
 
     @model_validator(mode="after")

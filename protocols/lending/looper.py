@@ -14,7 +14,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from defisim.chain import GasStrategy, PercentileTip, bid
-from defisim.base import Call
+from defisim.base import Call, unit
 
 __all__ = ["LooperParams", "Looper"]
 
@@ -24,20 +24,23 @@ class LooperParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    pool: str
-    amm: str
-    collateral: str
-    debt: str
-    equity: float = Field(gt=0, description="collateral tokens each looper starts with")
-    fraction: float = Field(0.8, gt=0, lt=1, description="share of each supply's value borrowed (≤ LTV)")
-    loops: int = Field(5, ge=0)
+    pool: str = Field(description="lending pool it loops in")
+    amm: str = Field(description="constant-product pool it swaps debt into collateral on")
+    collateral: str = Field(description="reserve supplied as collateral")
+    debt: str = Field(description="reserve borrowed")
+    equity: float = Field(gt=0,
+        description="collateral tokens each looper starts with", json_schema_extra=unit("tokens"))
+    fraction: float = Field(0.8, gt=0, lt=1,
+        description="share of each supply's value borrowed (≤ LTV)", json_schema_extra=unit("fraction"))
+    loops: int = Field(5, ge=0, description="supply-borrow-swap rounds at the start")
     unwind_below_hf: float = Field(1.03, gt=1, description="unwind one step per block below this health factor")
-    unwind_share: float = Field(0.5, gt=0, le=1, description="share of the withdrawable collateral sold per step")
+    unwind_share: float = Field(0.5, gt=0, le=1,
+        description="share of the withdrawable collateral sold per step", json_schema_extra=unit("fraction"))
     max_borrow_rate: float | None = Field(
         None, gt=0, description="also unwind one step per block while the debt's borrow rate (annual) is above this: "
         "the loop's carry turns negative once it passes the collateral's yield (§10.4)")
-    gas: GasStrategy = PercentileTip(quantile=0.5, markup=1.2)
-    gas_limit: int = Field(400_000, gt=0)
+    gas: GasStrategy = Field(PercentileTip(quantile=0.5, markup=1.2), description="gas bidding")
+    gas_limit: int = Field(400_000, gt=0, description="gas limit of one step", json_schema_extra=unit("gas"))
 
 
 def _send(ctx, params: LooperParams, target: str, method: str, args: dict):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from defisim.base import LatencyMs, Uniform
+from defisim.base import LatencyMs, Uniform, unit
 from defisim.chain import GasStrategy, PercentileTip
 from defisim.base import DurationMs
 
@@ -19,11 +19,12 @@ class PushOracleParams(_Params):
     """A Chainlink-style push feed (mechanics §5.1): the answer changes only when a transmission
     transaction is included. ``min_answer``/``max_answer`` clamp as old aggregators did."""
 
-    initial_answer: float = Field(gt=0, description="answer at the start (USD)")
-    deviation: float = Field(0.005, gt=0, lt=1, description="relative move that triggers a round")
+    initial_answer: float = Field(gt=0, description="answer at the start (USD)", json_schema_extra=unit("USD"))
+    deviation: float = Field(0.005, gt=0, lt=1,
+        description="relative move that triggers a round", json_schema_extra=unit("fraction"))
     heartbeat: DurationMs = Field(3_600_000, gt=0, description="longest time between rounds")
-    min_answer: float = Field(0.0, ge=0)
-    max_answer: float | None = Field(None, gt=0, description="upper clamp (None: none)")
+    min_answer: float = Field(0.0, ge=0, description="lower clamp", json_schema_extra=unit("USD"))
+    max_answer: float | None = Field(None, gt=0, description="upper clamp (None: none)", json_schema_extra=unit("USD"))
     transmitter: str = Field("oracle/0", description="the only address allowed to transmit (an agent name)")
 
     @model_validator(mode="after")
@@ -45,8 +46,10 @@ class ExchangeRateOracleParams(_Params):
     """An exchange-rate adapter (mechanics §1.10): ``rate × receipt × underlying`` (USD)."""
 
     underlying: str = Field(description="oracle protocol, listed before, of the underlying token (USD)")
-    rate: float = Field(1.0, gt=0, description="underlying tokens one token redeems for")
-    receipt_pool: str | None = Field(None, description="lending pool whose receipt token this is (written down by its deficit)")
+    rate: float = Field(1.0, gt=0,
+        description="underlying tokens one token redeems for", json_schema_extra=unit("tokens per token"))
+    receipt_pool: str | None = Field(None,
+        description="lending pool whose receipt token this is (written down by its deficit)")
     receipt_asset: str | None = Field(None, description="the pool's reserve the receipt token is for")
 
     @model_validator(mode="after")
@@ -59,7 +62,7 @@ class ExchangeRateOracleParams(_Params):
 class FixedOracleParams(_Params):
     """A pegged or fixed price (mechanics §5.4: e.g. USDe priced as USDT = $1)."""
 
-    price: float = Field(gt=0, description="the constant answer (USD)")
+    price: float = Field(gt=0, description="the constant answer (USD)", json_schema_extra=unit("USD"))
 
 
 class PushUpdaterParams(_Params):
@@ -73,16 +76,17 @@ class PushUpdaterParams(_Params):
 
     oracle: str = Field(description="the push oracle protocol it transmits to")
     sources: tuple[str, ...] = Field(min_length=1, description="venues whose median mid is observed")
-    poll: DurationMs = Field(1_000, gt=0)
-    round_latency: LatencyMs = Uniform(low=2_000, high=10_000)
-    gas: GasStrategy = PercentileTip(quantile=0.5, markup=1.5)
-    gas_limit: int = Field(250_000, gt=0)
-    rebid_after_blocks: int = Field(2, ge=1)
+    poll: DurationMs = Field(1_000, gt=0, description="how often the nodes read the venues")
+    round_latency: LatencyMs = Field(Uniform(low=2_000, high=10_000),
+        description="from a round's start to its report being sent (OCR)", json_schema_extra=unit("ms"))
+    gas: GasStrategy = Field(PercentileTip(quantile=0.5, markup=1.5), description="gas bidding of the transmissions")
+    gas_limit: int = Field(250_000, gt=0, description="gas limit of a transmission", json_schema_extra=unit("gas"))
+    rebid_after_blocks: int = Field(2, ge=1, description="re-bid a transmission still waiting after this many blocks")
 
 
 class PokerParams(_Params):
     """Whoever pokes an OSM when its hop has passed (anyone may; keepers do at the top of the hour)."""
 
     oracle: str = Field(description="the OSM protocol to poke")
-    gas: GasStrategy = PercentileTip(quantile=0.5, markup=1.2)
-    gas_limit: int = Field(100_000, gt=0)
+    gas: GasStrategy = Field(PercentileTip(quantile=0.5, markup=1.2), description="gas bidding of the pokes")
+    gas_limit: int = Field(100_000, gt=0, description="gas limit of a poke", json_schema_extra=unit("gas"))

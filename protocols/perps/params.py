@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from defisim.base import Distribution, LogNormal
+from defisim.base import Distribution, LogNormal, unit
 from defisim.base import DurationMs
 
 from .margin import margin_tiers
@@ -23,12 +23,14 @@ class PerpMarketParams(BaseModel):
 
     model_config = _CONFIG
 
-    symbol: str = Field(min_length=1)
+    symbol: str = Field(min_length=1, description="market symbol")
     asset: str = Field(description="feed giving the index (oracle) price")
     book: str = Field(description="venue whose walk fills the market's orders")
-    max_leverage: float = Field(20.0, gt=1.0, description="initial margin 1/max_leverage, maintenance half of it")
+    max_leverage: float = Field(20.0, gt=1.0,
+        description="initial margin 1/max_leverage, maintenance half of it", json_schema_extra=unit("x"))
     impact_notional_usd: float = Field(20_000.0, gt=0.0, description="notional of the premium's impact prices")
-    funding_cap: float = Field(0.04, gt=0.0, description="cap on the funding rate per interval (fraction)")
+    funding_cap: float = Field(0.04, gt=0.0,
+        description="cap on the funding rate per interval (fraction)", json_schema_extra=unit("fraction"))
     mm_tiers: tuple[tuple[float, float], ...] = Field(
         (), description="maintenance brackets: [from notional USD, maintenance fraction] pairs from 0 up (empty: flat)")
     im_tiers: tuple[tuple[float, float], ...] = Field(
@@ -54,11 +56,13 @@ class PerpPopulationParams(BaseModel):
 
     model_config = _CONFIG
 
-    market: str
-    count: int = Field(ge=0)
-    notional_usd: Distribution = LogNormal(median=20_000.0, sigma=1.0)
-    leverage: Distribution = LogNormal(median=4.0, sigma=0.6)
-    long_share: float = Field(0.5, ge=0.0, le=1.0)
+    market: str = Field(description="market symbol of the positions")
+    count: int = Field(ge=0, description="accounts opened")
+    notional_usd: Distribution = Field(LogNormal(median=20_000.0, sigma=1.0), description="notional per position")
+    leverage: Distribution = Field(LogNormal(median=4.0, sigma=0.6),
+        description="leverage per position (kept below the market's maximum)", json_schema_extra=unit("x"))
+    long_share: float = Field(0.5, ge=0.0, le=1.0,
+        description="probability that a position is long", json_schema_extra=unit("fraction"))
 
 
 class PerpVenueParams(BaseModel):
@@ -67,19 +71,23 @@ class PerpVenueParams(BaseModel):
 
     model_config = _CONFIG
 
-    markets: tuple[PerpMarketParams, ...] = Field(min_length=1)
+    markets: tuple[PerpMarketParams, ...] = Field(min_length=1, description="the venue's markets")
     onchain: bool = Field(False, description="orders are transactions through the mempool (else off-chain calls)")
     collateral_token: str | None = Field(
         None, description="token.ledger protocol deposits and withdrawals move (USD-valued at 1 per token)")
     insurance_fund_usd: float = Field(0.0, ge=0.0, description="insurance fund (or vault) at the start")
-    liquidation_fee: float = Field(0.01, ge=0.0, lt=1.0, description="share of the liquidated notional paid to the fund")
+    liquidation_fee: float = Field(0.01, ge=0.0, lt=1.0,
+        description="share of the liquidated notional paid to the fund", json_schema_extra=unit("fraction"))
     funding_interval: DurationMs = Field(3_600_000, gt=0, description="between funding payments")
     tick: DurationMs = Field(3_000, gt=0, description="oracle tick: mark, premium sample, margin check")
-    partial_above_usd: float | None = Field(None, gt=0, description="accounts above this notional are liquidated a share at a time")
-    partial_share: float = Field(0.2, gt=0, le=1, description="share closed per partial step")
+    partial_above_usd: float | None = Field(None, gt=0,
+        description="accounts above this notional are liquidated a share at a time")
+    partial_share: float = Field(0.2, gt=0, le=1,
+        description="share closed per partial step", json_schema_extra=unit("fraction"))
     partial_cooldown: DurationMs = Field(30_000, ge=0, description="between two partial steps of one account")
-    backstop_fraction: float = Field(2.0 / 3.0, gt=0, le=1, description="below this share of maintenance: all at once")
-    populations: tuple[PerpPopulationParams, ...] = ()
+    backstop_fraction: float = Field(2.0 / 3.0, gt=0, le=1,
+        description="below this share of maintenance: all at once", json_schema_extra=unit("fraction"))
+    populations: tuple[PerpPopulationParams, ...] = Field((), description="accounts opened at the start")
 
     @model_validator(mode="after")
     def _consistent(self) -> "PerpVenueParams":
@@ -100,21 +108,31 @@ class PoolPerpVenueParams(BaseModel):
 
     asset: str = Field(description="feed giving the index price")
     pool_usd: float = Field(gt=0, description="liquidity pool at the start (USD)")
-    funding_factor: float = Field(1e-8, ge=0)
-    funding_exponent: float = Field(1.0, gt=0)
-    borrowing_factor: float = Field(1e-9, ge=0)
-    borrowing_exponent: float = Field(1.0, gt=0)
-    impact_factor: float = Field(0.0, ge=0)
-    impact_exponent: float = Field(2.0, gt=0)
-    min_collateral_usd: float = Field(1.0, ge=0)
-    min_collateral_factor: float = Field(0.01, ge=0, lt=1)
-    max_pnl_factor: float = Field(0.5, gt=0)
-    adl_target_factor: float = Field(0.4, gt=0)
+    funding_factor: float = Field(1e-8, ge=0,
+        description="GMX fundingFactor: the larger side pays factor · |OI_long − OI_short|^exponent / OI per second", json_schema_extra=unit("per second"))
+    funding_exponent: float = Field(1.0, gt=0, description="GMX fundingExponentFactor")
+    borrowing_factor: float = Field(1e-9, ge=0,
+        description="GMX borrowingFactor: each position pays factor · (OI / pool)^exponent of its size per second", json_schema_extra=unit("per second"))
+    borrowing_exponent: float = Field(1.0, gt=0, description="GMX borrowingExponentFactor")
+    impact_factor: float = Field(0.0, ge=0,
+        description="GMX price-impact factor f: impact = f·d_before^e − f·d_after^e, d the OI imbalance (USD)")
+    impact_exponent: float = Field(2.0, gt=0, description="GMX price-impact exponent e")
+    min_collateral_usd: float = Field(1.0, ge=0,
+        description="liquidated below max(this, |size| · min_collateral_factor) of collateral")
+    min_collateral_factor: float = Field(0.01, ge=0, lt=1,
+        description="see min_collateral_usd", json_schema_extra=unit("fraction"))
+    max_pnl_factor: float = Field(0.5, gt=0,
+        description="ADL starts when a side's pending profit exceeds this share of the pool", json_schema_extra=unit("fraction"))
+    adl_target_factor: float = Field(0.4, gt=0,
+        description="ADL closes positions until the pending profit is back at this share", json_schema_extra=unit("fraction"))
     tick: DurationMs = Field(1_000, gt=0, description="how often keepers look at the market")
     count: int = Field(0, ge=0, description="positions opened at the start")
-    notional_usd: Distribution = LogNormal(median=20_000.0, sigma=1.0)
-    leverage: Distribution = LogNormal(median=5.0, sigma=0.5)
-    long_share: float = Field(0.5, ge=0, le=1)
+    notional_usd: Distribution = Field(LogNormal(median=20_000.0, sigma=1.0),
+        description="notional per position opened at the start")
+    leverage: Distribution = Field(LogNormal(median=5.0, sigma=0.5),
+        description="leverage per position", json_schema_extra=unit("x"))
+    long_share: float = Field(0.5, ge=0, le=1,
+        description="probability that a position is long", json_schema_extra=unit("fraction"))
 
     @model_validator(mode="after")
     def _adl_target_below_trigger(self) -> "PoolPerpVenueParams":

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from defisim.base import Distribution, LogNormal
+from defisim.base import Distribution, DurationMs, LogNormal, unit
 from defisim.base import ChunkedDraws
 from defisim.base import Call
 
@@ -21,14 +21,18 @@ class PayerParams(BaseModel):
 
     token: str = Field(description="token ledger protocol to pay with")
     peers: int = Field(10, ge=1, description="payees are payer/0 … payer/(peers-1) of the same group")
-    txs_per_block: float = Field(1.0, ge=0)
-    amount: Distribution = LogNormal(median=100.0, sigma=1.0)
-    tip_quantile: float = Field(0.5, ge=0, le=1)
-    tip_markup: float = Field(1.1, gt=0)
-    min_tip_gwei: float = Field(0.1, ge=0)
-    max_fee_multiplier: float = Field(2.0, ge=1)
-    gas_limit: int = Field(60_000, gt=0)
-    think: int = Field(0, ge=0, description="compute delay after a block before sending (ms)")
+    txs_per_block: float = Field(1.0, ge=0,
+        description="mean payments per block per payer (Poisson)", json_schema_extra=unit("tx per block"))
+    amount: Distribution = Field(LogNormal(median=100.0, sigma=1.0),
+        description="tokens per payment", json_schema_extra=unit("tokens"))
+    tip_quantile: float = Field(0.5, ge=0, le=1,
+        description="tip at this quantile of the recent blocks' tips", json_schema_extra=unit("fraction"))
+    tip_markup: float = Field(1.1, gt=0, description="factor on that tip", json_schema_extra=unit("x"))
+    min_tip_gwei: float = Field(0.1, ge=0, description="never tip less than this")
+    max_fee_multiplier: float = Field(2.0, ge=1,
+        description="fee cap = base fee × this + tip", json_schema_extra=unit("x"))
+    gas_limit: int = Field(60_000, gt=0, description="gas limit of a payment", json_schema_extra=unit("gas"))
+    think: DurationMs = Field(0, ge=0, description="compute delay after a block before sending")
 
 
 def Payer(ctx, params: PayerParams, index: int):

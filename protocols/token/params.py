@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from defisim.base import unit
 
 __all__ = ["LedgerParams"]
 
@@ -11,9 +12,10 @@ class LedgerParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    symbol: str = "TKN"
+    symbol: str = Field("TKN", description="token symbol")
     minter: str | None = Field(None, description="the only address allowed to mint (None: nobody)")
-    initial_balances: dict[str, float] = Field(default_factory=dict, description="address -> token units")
+    initial_balances: dict[str, float] = Field(default_factory=dict,
+        description="address -> token units", json_schema_extra=unit("tokens"))
 
     @field_validator("initial_balances")
     @classmethod

@@ -17,7 +17,7 @@ from typing import NamedTuple
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from defisim.base import Distribution, Exponential, LatencyMs, Uniform
+from defisim.base import Distribution, DurationMs, Exponential, LatencyMs, Uniform, unit
 from defisim.chain import GasStrategy, PercentileTip, bid, rebid
 from defisim.base import Call
 
@@ -38,10 +38,12 @@ class KeeperParams(BaseModel):
     venue: str = Field(description="venue where seized collateral is sold")
     gas_venue: str | None = Field(None, description="venue pricing ETH for gas costs (default: venue)")
     max_per_block: int = Field(5, ge=1, description="most liquidations sent after one block")
-    min_profit_usd: float = Field(10.0, ge=0)
-    gas: GasStrategy = PercentileTip(quantile=0.9, markup=2.0)
-    gas_limit: int = Field(450_000, gt=0, description="gas limit of a liquidation (mechanics §7.5)")
-    think: int = Field(500, ge=0, description="compute delay after a block before sending (ms)")
+    min_profit_usd: float = Field(10.0, ge=0,
+        description="send a liquidation only if its expected profit after gas exceeds this")
+    gas: GasStrategy = Field(PercentileTip(quantile=0.9, markup=2.0), description="gas bidding of its liquidations")
+    gas_limit: int = Field(450_000, gt=0,
+        description="gas limit of a liquidation (mechanics §7.5)", json_schema_extra=unit("gas"))
+    think: DurationMs = Field(500, ge=0, description="compute delay after a block before sending")
     sell: bool = Field(True, description="sell seized collateral on the venue (False: keep it)")
     sell_pool: str | None = Field(
         None, description="sell seized collateral into this constant-product pool (amm.cpmm, token 1 taken as $1) "
@@ -249,7 +251,8 @@ class BackrunnerParams(KeeperParams):
     the expected profit goes to the builder as priority fee."""
 
     oracle: str = Field(description="push oracle whose transmissions it backruns")
-    payment_share: float = Field(0.5, ge=0, le=1)
+    payment_share: float = Field(0.5, ge=0, le=1,
+        description="share of the expected profit paid to the builder as priority fee", json_schema_extra=unit("fraction"))
 
 
 def Backrunner(ctx, params: BackrunnerParams, index: int):
@@ -329,13 +332,16 @@ class BorrowerGuardParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    pool: str
-    share: float = Field(0.3, ge=0, le=1)
-    threshold: Distribution = Uniform(low=1.02, high=1.15)
-    target_hf: float = Field(1.3, gt=1)
-    reaction: LatencyMs = Exponential(mean=30_000)
-    gas: GasStrategy = PercentileTip(quantile=0.5, markup=1.2)
-    gas_limit: int = Field(200_000, gt=0)
+    pool: str = Field(description="lending pool whose borrowers defend themselves")
+    share: float = Field(0.3, ge=0, le=1,
+        description="share of the pool's borrowers that do", json_schema_extra=unit("fraction"))
+    threshold: Distribution = Field(Uniform(low=1.02, high=1.15),
+        description="health factor below which a guard acts, drawn per borrower")
+    target_hf: float = Field(1.3, gt=1, description="health factor a repayment brings the position back to")
+    reaction: LatencyMs = Field(Exponential(mean=30_000),
+        description="delay between the health factor crossing the threshold and the repayment", json_schema_extra=unit("ms"))
+    gas: GasStrategy = Field(PercentileTip(quantile=0.5, markup=1.2), description="gas bidding of the repayments")
+    gas_limit: int = Field(200_000, gt=0, description="gas limit of a repayment", json_schema_extra=unit("gas"))
 
 
 def BorrowerGuard(ctx, params: BorrowerGuardParams, index: int):

@@ -34,7 +34,7 @@ from .replay import MAX_UINT256, AccountData, LiquidationResult, ReserveConfig, 
 
 __all__ = ["EnginePool", "RULES_FOR_VERSION", "CONTRACT_REASONS", "reserve_params"]
 
-#: The engine's rule set for each contract version.
+#: The engine's rule set for each contract version (docs/reference.md, "Aave rule versions").
 RULES_FOR_VERSION = {"v3.0": "v3.0", "v3.6": "v3.3"}
 #: The engine's revert reasons the contracts spell differently: handing out more than the
 #: reserve's cash underflows the rate strategy's available liquidity (a panic).

@@ -13,7 +13,9 @@ routine, for two rule sets (``version``):
 
 Units are the contracts': raw token amounts (``10**decimals`` per token), base currency USD·1e8,
 rays (1e27) for indices and annual rates, wads (1e18) for the health factor, bps (1e4 = 100%)
-for risk parameters. Functions here never see a float.
+for risk parameters. Functions here never see a float. The conversions from the engine's params
+(fractions, ``liquidation_bonus = 0.05`` ↔ ``10500``, milliseconds ↔ seconds) are tabulated in
+docs/reference.md, "Contract units"; the rule names against contract versions in "Aave rule versions".
 
 The float64 engine path (:mod:`.math`) is checked against these functions, and these against the
 real contracts executed in an EVM (``tests/evm``, ``docs/fidelity.md``).

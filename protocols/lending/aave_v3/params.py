@@ -7,7 +7,9 @@ plain fractions (``ltv=0.805``, not 8050 bps); annual rates are fractions (``slo
 **Bonus convention.** ``liquidation_bonus`` is the bonus *on top of* the repaid value: ``0.05``
 means the liquidator receives collateral worth 105% of the debt repaid (the contract stores
 ``10500``; mechanics.md writes ``LB = 1.05``). The same convention is used by
-:func:`protocols.lending.aave_v3.liquidation.liquidation_call`.
+:func:`protocols.lending.aave_v3.liquidation.liquidation_call`. Every conversion to the contracts'
+units is in docs/reference.md, "Contract units"; what ``rules = "v3.3"`` / ``"v3.0"`` follow is in
+its "Aave rule versions".
 
 Validation mirrors the contracts' configurator checks (``PoolConfigurator``
 ``configureReserveAsCollateral`` / ``setEModeCategory``, ``DefaultReserveInterestRateStrategyV2``):
@@ -32,6 +34,7 @@ from typing import Literal
 from .population import PopulationParams
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from defisim.base import unit
 
 __all__ = ["RateStrategyParams", "ReserveParams", "EModeParams", "PoolParams"]
 
@@ -101,10 +104,11 @@ class RateStrategyParams(BaseModel):
 
     model_config = _CONFIG
 
-    optimal_utilization: float = Field(description="kink U* (optimalUsageRatio), fraction in [0.01, 0.99]")
-    base_rate: float = Field(0.0, description="R0, baseVariableBorrowRate (annual fraction)")
-    slope1: float = Field(description="S1, variableRateSlope1: rate added from U = 0 to U* (annual fraction)")
-    slope2: float = Field(description="S2, variableRateSlope2: rate added from U* to U = 1 (annual fraction)")
+    optimal_utilization: float = Field(description="kink U* (optimalUsageRatio), fraction in [0.01, 0.99]", json_schema_extra=unit("fraction"))
+    base_rate: float = Field(0.0,
+        description="R0, baseVariableBorrowRate (annual fraction)", json_schema_extra=unit("annual fraction"))
+    slope1: float = Field(description="S1, variableRateSlope1: rate added from U = 0 to U* (annual fraction)", json_schema_extra=unit("annual fraction"))
+    slope2: float = Field(description="S2, variableRateSlope2: rate added from U* to U = 1 (annual fraction)", json_schema_extra=unit("annual fraction"))
 
     @field_validator("optimal_utilization")
     @classmethod
@@ -157,16 +161,19 @@ class ReserveParams(BaseModel):
 
     symbol: str = Field(min_length=1, description="token symbol, the reserve's key")
     decimals: int = Field(18, ge=0, le=255, description="token decimals (for integer replays)")
-    ltv: float = Field(description="loan-to-value: borrowing power per unit of collateral value (fraction)")
-    liquidation_threshold: float = Field(description="LT: collateral weight in the health factor (fraction)")
+    ltv: float = Field(description="loan-to-value: borrowing power per unit of collateral value (fraction)", json_schema_extra=unit("fraction"))
+    liquidation_threshold: float = Field(description="LT: collateral weight in the health factor (fraction)", json_schema_extra=unit("fraction"))
     liquidation_bonus: float = Field(
         ge=0.0, description="bonus on top of the repaid value, fraction: 0.05 = 5% (the contract's 10500)"
-    )
-    protocol_liquidation_fee: float = Field(0.10, description="treasury's share of the bonus part (fraction)")
-    reserve_factor: float = Field(description="treasury's share of borrowers' interest (fraction)")
-    rate_strategy: RateStrategyParams
-    supply_cap: float = Field(0.0, ge=0.0, description="whole tokens; 0 = no cap (as on chain)")
-    borrow_cap: float = Field(0.0, ge=0.0, description="whole tokens; 0 = no cap (as on chain)")
+    , json_schema_extra=unit("fraction"))
+    protocol_liquidation_fee: float = Field(0.10,
+        description="treasury's share of the bonus part (fraction)", json_schema_extra=unit("fraction"))
+    reserve_factor: float = Field(description="treasury's share of borrowers' interest (fraction)", json_schema_extra=unit("fraction"))
+    rate_strategy: RateStrategyParams = Field(description="the reserve's variable-rate strategy")
+    supply_cap: float = Field(0.0, ge=0.0,
+        description="whole tokens; 0 = no cap (as on chain)", json_schema_extra=unit("tokens"))
+    borrow_cap: float = Field(0.0, ge=0.0,
+        description="whole tokens; 0 = no cap (as on chain)", json_schema_extra=unit("tokens"))
     price_source: str | None = Field(None, description="name of the oracle feed pricing this token (None: by symbol)")
 
     @field_validator("ltv", "liquidation_threshold", "protocol_liquidation_fee", "reserve_factor")
@@ -195,10 +202,11 @@ class EModeParams(BaseModel):
 
     model_config = _CONFIG
 
-    label: str = Field(min_length=1)
-    ltv: float = Field(description="category LTV (fraction, > 0)")
-    liquidation_threshold: float = Field(description="category LT (fraction, > 0)")
-    liquidation_bonus: float = Field(ge=0.0, description="category bonus on top of the repaid value (0.01 = 1%)")
+    label: str = Field(min_length=1, description="name of the category")
+    ltv: float = Field(description="category LTV (fraction, > 0)", json_schema_extra=unit("fraction"))
+    liquidation_threshold: float = Field(description="category LT (fraction, > 0)", json_schema_extra=unit("fraction"))
+    liquidation_bonus: float = Field(ge=0.0,
+        description="category bonus on top of the repaid value (0.01 = 1%)", json_schema_extra=unit("fraction"))
     collateral_symbols: tuple[str, ...] = Field(description="reserves whose collateral gets the category's LTV/LT/bonus")
     borrowable_symbols: tuple[str, ...] = Field(description="reserves an account in the category may borrow")
 
@@ -234,12 +242,14 @@ class PoolParams(BaseModel):
 
     model_config = _CONFIG
 
-    reserves: tuple[ReserveParams, ...] = Field(min_length=1)
+    reserves: tuple[ReserveParams, ...] = Field(min_length=1, description="the market's reserves (assets)")
     tokens: dict[str, str] = Field(description="symbol -> token ledger protocol holding that token")
     oracles: dict[str, str] = Field(description="symbol -> oracle protocol pricing that token (USD)")
-    rules: Literal["v3.3", "v3.0"] = "v3.3"
+    rules: Literal["v3.3", "v3.0"] = Field("v3.3",
+        description="liquidation rules: v3.3 = Aave v3.3 … v3.7 (current), v3.0 = v3.0 … v3.2 (docs/reference.md, Aave rule versions)")
     treasury: str = Field("treasury", description="account credited with the liquidation protocol fees (as aTokens)")
-    seed_supply: dict[str, float] = Field(default_factory=dict, description="symbol -> tokens supplied by 'lenders'")
+    seed_supply: dict[str, float] = Field(default_factory=dict,
+        description="symbol -> tokens supplied by 'lenders'", json_schema_extra=unit("tokens"))
     receipt_tokens: dict[str, str] = Field(
         default_factory=dict, description="symbol -> name of its receipt (aToken) node in the exposure graph "
         "(default 'a<SYMBOL>@<pool>'; name a token ledger that stands for it elsewhere to join the two)")

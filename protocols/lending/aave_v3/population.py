@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from defisim.base import Distribution, LogNormal, Uniform
+from defisim.base import Distribution, LogNormal, Uniform, unit
 
 __all__ = ["PopulationParams", "generate_population", "read_population_csv"]
 
@@ -24,14 +24,19 @@ class PopulationParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    count: int = Field(0, ge=0)
-    collateral_asset: str = "WETH"
-    debt_asset: str = "USDC"
-    size_usd: Distribution = LogNormal(median=20_000.0, sigma=1.2)
-    whale_share: float = Field(0.001, ge=0, le=1)
-    whale_multiplier: float = Field(100.0, ge=1)
-    health_factor: Distribution = Uniform(low=1.02, high=2.5)
-    csv: str | None = None
+    count: int = Field(0, ge=0, description="borrowers generated")
+    collateral_asset: str = Field("WETH", description="reserve each borrower posts")
+    debt_asset: str = Field("USDC", description="reserve each borrower owes")
+    size_usd: Distribution = Field(LogNormal(median=20_000.0, sigma=1.2),
+        description="collateral value per borrower at the start")
+    whale_share: float = Field(0.001, ge=0, le=1,
+        description="share of borrowers that are whales", json_schema_extra=unit("fraction"))
+    whale_multiplier: float = Field(100.0, ge=1,
+        description="a whale's size as a multiple of a drawn size", json_schema_extra=unit("x"))
+    health_factor: Distribution = Field(Uniform(low=1.02, high=2.5),
+        description="health factor at the start (sets the debt)")
+    csv: str | None = Field(None,
+        description="file of positions (owner, collateral_asset, collateral, debt_asset, debt in tokens) instead of drawing them")
     emode_category: int = Field(0, ge=0, description="e-mode category of every generated borrower (0: none)")
 
     @model_validator(mode="after")

@@ -37,7 +37,8 @@ __all__ = [
 ]
 
 #: Rule sets a replay can follow: ``"v3.0"`` (aave-v3-core 1.19, the 2022–2024 mainnet logic) and
-#: ``"v3.6"`` (aave-v3-origin 3.6: v3.3 liquidation rules and deficit, v3.5 rounding).
+#: ``"v3.6"`` (aave-v3-origin 3.6: v3.3 liquidation rules and deficit, v3.5 rounding); docs/reference.md,
+#: "Aave rule versions".
 VERSIONS = ("v3.0", "v3.6")
 #: ``type(uint256).max``: ``debtToCover`` meaning "as much as the close factor allows".
 MAX_UINT256 = 2**256 - 1
@@ -49,7 +50,9 @@ class ReserveConfig:
 
     ``liquidation_bonus`` is stored like the contract, 100% plus the bonus (10500 = 5% bonus).
     The rate curve is in bps of annual rate (``slope2=8000`` is 80%); v3.0 takes it in rays
-    (``bps × 10**23``), v3.6 in bps.
+    (``bps × 10**23``), v3.6 in bps. The field names are the contract's; their conversion to the
+    engine's :class:`~.params.ReserveParams` (fractions) is :func:`~.driver.reserve_params`, tabulated
+    in docs/reference.md, "Contract units".
     """
 
     symbol: str
