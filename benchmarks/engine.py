@@ -1,6 +1,6 @@
 """Engine overhead benchmark: one simulated day of congested blocks with 150 agent txs per block.
 
-Acceptance point (DESIGN §9)::
+Acceptance point::
 
     a simulated day (7,200 × 12 s blocks) with congested background demand and 150 agent
     transactions per block. Target: under 10 µs of engine overhead per agent transaction

@@ -1,7 +1,7 @@
 """Lending benchmark: one simulated day of the ``eth-crash`` scenario at 1e4, 1e5 and 1e6
 borrowers, against a naive one-object-per-position implementation of the same model.
 
-Acceptance point (DESIGN §9)::
+Acceptance point::
 
     one simulated day of the default scenario at 1e4, 1e5 and 1e6 borrowers, in the same run
     as a naive one-object-per-position implementation of the same lending model at 1e4 (and

@@ -15,7 +15,7 @@ A :class:`~protocols.perps.clearinghouse.Clearinghouse` with one market (max lev
 linear depth of ``500 · N`` USD per 1% (the book grows with the venue), resilience half-life 5
 minutes, an insurance fund of $50 M. ``N`` accounts: notional lognormal (median $20,000,
 σ = 1), leverage lognormal (median 4×, σ = 0.6, within 1.1–30×), long or short with equal
-odds, all opened at the start. The day is 28,800 ticks of 3 s (§12.4: mark, premium sample,
+odds, all opened at the start. The day is 28,800 ticks of 3 s (mark, premium sample,
 margin check, liquidations into the book, ADL when the fund cannot absorb), and a funding
 payment at every hour boundary inside the day (23). ``--shock`` multiplies the index by that factor from noon on (a crash day): 1 is a
 quiet day.

@@ -1,4 +1,4 @@
-"""Command line: ``defisim run | graph | validate | show | schema | scenarios | sweep | compare`` (DESIGN §7, §8).
+"""Command line: ``defisim run | graph | validate | show | schema | scenarios | sweep | compare``.
 
 Bad input gives one line on stderr, ``defisim: error: …``, and exit status 2; never a
 traceback.

@@ -1,5 +1,5 @@
 """Every benchmark still runs end to end, at a toy size, and prints its JSON document (no timing
-is asserted here: speed is measured by the benchmarks themselves, DESIGN §9)."""
+is asserted here: speed is measured by the benchmarks themselves)."""
 from __future__ import annotations
 
 import json

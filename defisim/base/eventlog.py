@@ -1,4 +1,4 @@
-"""Append-only event buffers turned into tidy DataFrames once, at the end (DESIGN §8; STYLE 10).
+"""Append-only event buffers turned into tidy DataFrames once, at the end.
 
 Every table is declared with its columns, their dtypes and a one-line description
 (units in the names). During a run a row is one tuple appended to a list; at the end each

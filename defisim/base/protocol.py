@@ -1,4 +1,4 @@
-"""Base class of protocol models and the ``@handler`` decorator (DESIGN §3, §6; STYLE 6).
+"""Base class of protocol models and the ``@handler`` decorator.
 
 A protocol keeps all of its mutable state in ``self.state`` (tables, arrays, scalars), so
 the engine can checkpoint and roll it back for atomic bundles. Calls reach it through
@@ -142,7 +142,7 @@ class Protocol:
     def exposures(self, large_account_usd: float = 1e6) -> list:
         """Edges (:class:`~defisim.graph.exposure.Exposure`) and nodes
         (:class:`~defisim.graph.exposure.Node`) of the exposure graph this protocol contributes,
-        from its state now, amounts in USD (DESIGN §7); accounts of at least
+        from its state now, amounts in USD; accounts of at least
         ``large_account_usd`` are nodes of their own."""
         return []
 

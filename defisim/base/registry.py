@@ -1,4 +1,4 @@
-"""Registry of protocol and agent kinds (DESIGN §1).
+"""Registry of protocol and agent kinds.
 
 A kind is a string (``"lending.aave_v3"``, ``"token.ledger"``) mapped to a params model
 and a factory. Built-ins and third parties register through the entry-point group

@@ -1,4 +1,4 @@
-"""Randomness: one root seed, named independent streams (DESIGN §2, STYLE 4).
+"""Randomness: one root seed, named independent streams.
 
 Every component asks for its own stream by a stable name (``"keeper/3"``, ``"feed/ETH"``).
 The stream's seed is derived from the root seed and a hash of the name, never from the

@@ -1,4 +1,4 @@
-"""Struct-of-arrays state tables (DESIGN §5).
+"""Struct-of-arrays state tables.
 
 A :class:`Table` keeps one numpy array per field, rows addressed by stable integer ids
 (``0, 1, 2, …`` in order of creation) and an ``alive`` mask. Capacity doubles on demand,

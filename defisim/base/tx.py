@@ -1,4 +1,4 @@
-"""Transactions, calls and receipts (DESIGN §3).
+"""Transactions, calls and receipts.
 
 A :class:`Tx` is immutable. Its ``seq`` and timestamps are stamped by the engine when an
 agent submits it (see :meth:`defisim.run.context.AgentContext.submit`), never by the agent.
@@ -64,7 +64,7 @@ class Tx(NamedTuple):
     arrival_ms: int
 
     def effective_tip_gwei(self, base_fee_gwei: float) -> float:
-        """Priority fee per gas the builder receives at ``base_fee_gwei`` (EIP-1559, mechanics §7.2)."""
+        """Priority fee per gas the builder receives at ``base_fee_gwei`` (EIP-1559, EIP-1559)."""
         return min(self.priority_fee_gwei, self.max_fee_gwei - base_fee_gwei)
 
 

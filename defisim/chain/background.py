@@ -1,8 +1,8 @@
-"""Background demand: the rest of the chain's users as a statistical process (DESIGN §3).
+"""Background demand: the rest of the chain's users as a statistical process.
 
 Not one object per background transaction: each block draws a Poisson count of competing
 transactions with a priority fee and a fee cap each, as arrays. They fill blocks and set
-the tip a simulated actor must beat to get in (mechanics §7.3).
+the tip a simulated actor must beat to get in (go-ethereum `txpool`: replace-by-fee price bump, eviction of the cheapest).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The chain: slot loop, block building and sealing, EIP-1559, receipts (DESIGN §3, mechanics §7).
+"""The chain: slot loop, block building and sealing, EIP-1559, receipts (EIP-1559 and MEV-Boost).
 
 Every ``slot`` the chain builds a block (unless the slot is missed): the builder takes the
 transactions that *arrived* strictly before the build cutoff (decided by their timestamps, never
@@ -105,7 +105,7 @@ def _receipt_columns(receipts: list[Receipt]) -> list:
 
 
 class Bundle(NamedTuple):
-    """An atomic, ordered list of transactions for one block (mechanics §7.4).
+    """An atomic, ordered list of transactions for one block (Flashbots MEV-Boost and bundle docs).
 
     ``txs`` may contain other senders' public transactions (e.g. an oracle update seen in
     the mempool) followed by the searcher's own. ``own`` flags the searcher's transactions,

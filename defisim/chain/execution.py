@@ -1,4 +1,4 @@
-"""Execution of calls against protocol handlers (DESIGN §3).
+"""Execution of calls against protocol handlers.
 
 A handler checks, then applies effects. A :class:`~defisim.base.tx.Revert` raised during the
 checks becomes a reverted receipt: gas is paid and state is untouched. A call whose gas

@@ -1,4 +1,4 @@
-"""EIP-1559 fee market arithmetic (mechanics §7.2).
+"""EIP-1559 fee market arithmetic (EIP-1559).
 
 Base fees are integers in wei, updated exactly as in the specification; fees offered by
 transactions are floats in gwei.
@@ -15,7 +15,7 @@ def next_base_fee_wei(
     elasticity: int = 2,
     max_change_denominator: int = 8,
 ) -> int:
-    """Base fee of the child block, in wei (EIP-1559, mechanics §7.2).
+    """Base fee of the child block, in wei (EIP-1559, EIP-1559).
 
     ``target = gas_limit // elasticity``; a block above target raises the base fee by at
     most 1/8 (and by at least 1 wei), one below lowers it by at most 1/8.
@@ -40,7 +40,7 @@ def next_base_fee_wei(
 
 
 def effective_gas_price_gwei(max_fee_gwei: float, priority_fee_gwei: float, base_fee_gwei: float) -> float:
-    """Price per gas a transaction pays: ``min(maxFee, baseFee + tip)`` (mechanics §7.2).
+    """Price per gas a transaction pays: ``min(maxFee, baseFee + tip)`` (EIP-1559).
 
     >>> effective_gas_price_gwei(100.0, 2.0, 30.0)
     32.0

@@ -1,4 +1,4 @@
-"""Gas bidding strategies for agents (mechanics §7.2–7.3, §7.5, §12.3).
+"""Gas bidding strategies for agents (EIP-1559; go-ethereum `txpool`: replace-by-fee price bump, eviction of the cheapest; gas used by Aave v3 `liquidationCall` transactions on Ethereum mainnet).
 
 A strategy turns the chain's recent inclusion tips and the current base fee into the
 ``(max_fee_gwei, priority_fee_gwei)`` pair of a new transaction, and says how to bid again

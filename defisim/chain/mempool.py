@@ -1,4 +1,4 @@
-"""The public mempool of the simulated actors' transactions (DESIGN §3, mechanics §7.3).
+"""The public mempool of the simulated actors' transactions (go-ethereum `txpool`: replace-by-fee price bump, eviction of the cheapest).
 
 Pending transactions are kept per sender and nonce. The builder may take a sender's
 transaction only when all its lower nonces are included, so one stuck low-fee

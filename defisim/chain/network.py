@@ -1,4 +1,4 @@
-"""Network latency: sender → public mempool, sender → builder (DESIGN §3, mechanics §7.3).
+"""Network latency: sender → public mempool, sender → builder (go-ethereum `txpool`: replace-by-fee price bump, eviction of the cheapest).
 
 A :class:`LatencySampler` belongs to one sender and draws from that sender's own random
 stream, so one agent's traffic never shifts another's latencies.

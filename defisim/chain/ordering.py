@@ -1,4 +1,4 @@
-"""Block ordering policies (DESIGN §3, mechanics §7.3–7.4; STYLE 6: injected components).
+"""Block ordering policies (go-ethereum `txpool`: replace-by-fee price bump, eviction of the cheapest; Flashbots MEV-Boost and bundle docs).
 
 A policy gives every candidate transaction a sort key (smaller goes first; ties are
 broken by the transaction's ``seq``) and does the same, vectorised, for background
@@ -23,7 +23,7 @@ __all__ = [
 
 
 class OrderingPolicy:
-    """Base policy: order by effective priority fee per gas, highest first (geth, mechanics §7.3).
+    """Base policy: order by effective priority fee per gas, highest first (geth, go-ethereum `txpool`: replace-by-fee price bump, eviction of the cheapest).
 
     Attributes
     ----------
@@ -90,7 +90,7 @@ class RandomOrder(OrderingPolicy):
 
 class BundleAuction(OrderingPolicy):
     """MEV-Boost-like builder: atomic bundles at the top of the block, highest payment first,
-    then public transactions by priority fee (mechanics §7.4, §12.1)."""
+    then public transactions by priority fee (Flashbots MEV-Boost and bundle docs)."""
 
     name = "bundle_auction"
     uses_bundles = True

@@ -19,7 +19,7 @@ class _Spec(BaseModel):
 
 
 class ChainSpec(_Spec):
-    """The chain: slots, gas, EIP-1559 and the block builder's ordering (mechanics §7.1–7.4)."""
+    """The chain: slots, gas, EIP-1559 and the block builder's ordering (Ethereum consensus specs: 12-second slots; EIP-1559; go-ethereum `txpool`: replace-by-fee price bump, eviction of the cheapest; Flashbots MEV-Boost and bundle docs)."""
 
     slot: DurationMs = Field(12_000, gt=0, description="slot time")
     missed_slot_probability: float = Field(0.0, ge=0, lt=1,
@@ -52,7 +52,7 @@ class NetworkSpec(_Spec):
 
 
 class MempoolSpec(_Spec):
-    """Public mempool of the simulated actors' transactions (mechanics §7.3)."""
+    """Public mempool of the simulated actors' transactions (go-ethereum `txpool`: replace-by-fee price bump, eviction of the cheapest)."""
 
     capacity: int = Field(10_000, gt=0, description="pending transactions kept; the lowest tip is evicted past it")
     replace_bump: float = Field(0.10, ge=0,
@@ -71,7 +71,7 @@ class DemandSpike(_Spec):
 
 
 class BackgroundSpec(_Spec):
-    """The rest of the chain's users, as a statistical process (DESIGN §3).
+    """The rest of the chain's users, as a statistical process.
 
     Each block, ``Poisson(rate_tx_per_block)`` background transactions compete for the
     block, each using ``gas_per_tx`` gas with a priority fee from ``tip_gwei`` and a fee cap

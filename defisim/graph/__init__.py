@@ -1,4 +1,4 @@
-"""The exposure graph and contagion analytics (DESIGN §7, contagion.md).
+"""The exposure graph and contagion analytics.
 
 - :mod:`.exposure`: :class:`ExposureGraph`, built from a run's protocols, a scenario's
   ``[ecosystem]`` or a CSV/JSON file; :mod:`.recorder`: snapshots and losses along edges in a run.

@@ -3,12 +3,12 @@
 Exposure reading as everywhere in :mod:`defisim.graph`: an edge ``i → j`` (``A[i, j]``, USD)
 is what ``i`` loses when ``j`` fails.
 
-**Threshold cascade** (contagion.md §4). When ``j`` fails, each creditor ``i`` loses ``(1 −
+**Threshold cascade** (Furfine 2003, *J. Money, Credit and Banking* 35(1)). When ``j`` fails, each creditor ``i`` loses ``(1 −
 recovery) · A[i, j]`` (recovery per edge or global); ``i`` fails when its cumulative loss is
 positive and ``≥ E[i]``. Initial failures are round 0; a node failing because of the losses of
 round ``k − 1``'s failures fails in round ``k``.
 
-**Fire sales** (contagion.md §5). Holders of one common asset (``q_i`` units, debt ``d_i`` USD)
+**Fire sales** (Cifuentes, Shin & Ferrucci 2005; Greenwood, Landier & Thesmar 2015). Holders of one common asset (``q_i`` units, debt ``d_i`` USD)
 must keep ``d_i ≤ m_i · p · q_i`` (``m`` the maximum loan-to-value, a health factor of 1). The
 asset first falls exogenously from ``p0`` to ``p1 = p0 (1 − shock)``. A holder in breach sells
 ``x_i`` units at the clearing price ``p`` and repays debt with the proceeds, to get back to the
@@ -38,7 +38,7 @@ References
 Furfine, C. (2003). Interbank exposures: quantifying the risk of contagion. *Journal of Money,
 Credit and Banking* 35(1), 111–128. Cifuentes, R., Shin, H. S. & Ferrucci, G. (2005). Liquidity
 risk and contagion. *JEEA* 3(2–3), 556–566. Greenwood, R., Landier, A. & Thesmar, D. (2015).
-Vulnerable banks. *JFE* 115(3), 471–485. contagion.md §4, §5.
+Vulnerable banks. *JFE* 115(3), 471–485.
 """
 from __future__ import annotations
 
@@ -141,7 +141,7 @@ def threshold_cascade_python(G, failed: Iterable, weight: str | Callable = "amou
 
     Examples
     --------
-    Vectors TC-1 and TC-2 (contagion.md §4):
+    Worked example (Furfine 2003):
 
     >>> import networkx as nx
     >>> G = nx.DiGraph()
@@ -155,7 +155,7 @@ def threshold_cascade_python(G, failed: Iterable, weight: str | Callable = "amou
 
     References
     ----------
-    Furfine (2003); contagion.md §4.
+    Furfine (2003).
     """
     nodes = list(G)
     wfn = edge_weight_function(weight)
@@ -226,7 +226,7 @@ def threshold_cascade_arrays(A, E, failed, recovery: float = 0.0) -> CascadeResu
 
     References
     ----------
-    Furfine (2003); contagion.md §4, §7.
+    Furfine (2003).
     """
     LGD = _as_csr(A) * (1.0 - recovery)
     E = np.asarray(E, dtype=np.float64)
@@ -259,7 +259,7 @@ def threshold_cascade(G, failed: Iterable, weight: str | Callable = "amount_usd"
 
     References
     ----------
-    Furfine (2003); contagion.md §4.
+    Furfine (2003).
     """
     wfn = edge_weight_function(weight)
     rec = _recovery_fn(recovery)
@@ -369,7 +369,7 @@ def fire_sale_python(holdings: Sequence[float], debt_usd: Sequence[float], max_l
 
     References
     ----------
-    Cifuentes, Shin & Ferrucci (2005); Greenwood, Landier & Thesmar (2015); contagion.md §5.
+    Cifuentes, Shin & Ferrucci (2005); Greenwood, Landier & Thesmar (2015).
     """
     q, d, m, t = _check_fire_sale(holdings, debt_usd, max_ltv, target_ltv, impact)
     q, d, m, t = q.tolist(), d.tolist(), m.tolist(), t.tolist()
@@ -415,7 +415,7 @@ def fire_sale(holdings, debt_usd, max_ltv, price0_usd: float, shock: float, dept
 
     References
     ----------
-    Cifuentes, Shin & Ferrucci (2005); Greenwood, Landier & Thesmar (2015); contagion.md §5.
+    Cifuentes, Shin & Ferrucci (2005); Greenwood, Landier & Thesmar (2015).
     """
     q, d, m, t = _check_fire_sale(holdings, debt_usd, max_ltv, target_ltv, impact)
     p1 = price0_usd * (1.0 - shock)
@@ -463,7 +463,7 @@ def fire_sale_closed_form(holdings, debt_usd, max_ltv, price0_usd: float, shock:
 
     References
     ----------
-    Cifuentes, Shin & Ferrucci (2005) (the clearing price of a fire sale); contagion.md §5.
+    Cifuentes, Shin & Ferrucci (2005) (the clearing price of a fire sale).
     """
     q, d, m, t = _check_fire_sale(holdings, debt_usd, max_ltv, target_ltv, "linear")
     p1 = price0_usd * (1.0 - shock)

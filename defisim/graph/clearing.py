@@ -1,4 +1,4 @@
-"""Clearing payments: Eisenberg–Noe, with Rogers–Veraart default costs (contagion.md §1–2).
+"""Clearing payments: Eisenberg–Noe, with Rogers–Veraart default costs.
 
 **Input reading (the opposite of the exposure graph).** The liabilities graph has an edge
 ``i → j`` with weight ``L[i, j]`` = the nominal amount (USD) that ``i`` *owes* ``j``. In an
@@ -32,7 +32,7 @@ References
 ----------
 Eisenberg, L. & Noe, T. H. (2001). Systemic risk in financial systems. *Management Science*
 47(2), 236–249. Rogers, L. C. G. & Veraart, L. A. M. (2013). Failure and rescue in an interbank
-network. *Management Science* 59(4), 882–898. contagion.md §1, §2, §9.
+network. *Management Science* 59(4), 882–898.
 """
 from __future__ import annotations
 
@@ -113,7 +113,7 @@ def liabilities_from_exposures(G, weight: str | Callable = "amount_usd", kinds=N
 
     References
     ----------
-    contagion.md §1 (``L[i, j]`` = what i owes j).
+    Eisenberg & Noe 2001, *Management Science* 47(2) (``L[i, j]`` = what i owes j).
     """
     wfn = edge_weight_function(weight)
     keep = None if kinds is None else frozenset(kinds)
@@ -171,7 +171,7 @@ def clearing_vector_python(G, external: str | Mapping | Sequence = "external_usd
 
     Examples
     --------
-    Vector EN-1 (contagion.md §1): only node 0 defaults; it pays 1.5 of its 3.
+    Worked example (Eisenberg & Noe 2001): only node 0 defaults; it pays 1.5 of its 3.
 
     >>> import networkx as nx
     >>> L = nx.DiGraph()
@@ -180,7 +180,7 @@ def clearing_vector_python(G, external: str | Mapping | Sequence = "external_usd
     >>> r.payments_usd.round(9).tolist(), r.defaulted, r.default_round.tolist()
     ([1.5, 2.0, 1.0], {0}, [1, -1, -1])
 
-    Vector RV-1 (§2): default costs α = β = 0.5; node 1 ends exactly on the solvency line.
+    Worked example (Rogers & Veraart 2013): default costs α = β = 0.5; node 1 ends exactly on the solvency line.
 
     >>> clearing_vector_python(L, [0.5, 0.5, 0.2], alpha=0.5, beta=0.5).payments_usd.round(9).tolist()
     [0.75, 2.0, 1.0]
@@ -265,7 +265,7 @@ def clearing_vector_arrays(L, e, *, alpha: float = 1.0, beta: float = 1.0, tol: 
 
     References
     ----------
-    Eisenberg & Noe (2001); Rogers & Veraart (2013); contagion.md §1, §2, §7.
+    Eisenberg & Noe (2001); Rogers & Veraart (2013).
     """
     L = _as_csr(L)
     n = L.shape[0]

@@ -24,7 +24,7 @@ References
 Battiston, S., Puliga, M., Kaushik, R., Tasca, P. & Caldarelli, G. (2012). DebtRank: too
 central to fail? *Scientific Reports* 2, 541. Bardoscia, M., Battiston, S., Caccioli, F. &
 Caldarelli, G. (2015). DebtRank: a microscopic foundation for shock propagation. *PLoS ONE*
-10(6), e0130406. contagion.md §3.
+10(6), e0130406.
 """
 from __future__ import annotations
 
@@ -97,7 +97,7 @@ def impact_matrix(A, E) -> sp.csr_array:
 
     References
     ----------
-    Battiston et al. (2012), eq. 1; contagion.md §3.
+    Battiston et al. (2012), eq. 1.
     """
     W = _as_csr(A)
     E = np.asarray(E, dtype=np.float64)
@@ -167,7 +167,7 @@ def debtrank_python(G, shock: Mapping | Iterable, weight: str | Callable = "amou
 
     Examples
     --------
-    Vector DR-1 (contagion.md §3):
+    Worked example (Battiston et al. 2012):
 
     >>> import networkx as nx
     >>> G = nx.DiGraph()
@@ -179,7 +179,7 @@ def debtrank_python(G, shock: Mapping | Iterable, weight: str | Callable = "amou
 
     References
     ----------
-    Battiston et al. (2012); Bardoscia et al. (2015); contagion.md §3.
+    Battiston et al. (2012); Bardoscia et al. (2015).
     """
     nodes = list(G)
     wfn = edge_weight_function(weight)
@@ -279,7 +279,7 @@ def debtrank_arrays(A, E, h0, *, differential: bool = False, value=None, tol: fl
 
     References
     ----------
-    Battiston et al. (2012); Bardoscia et al. (2015); contagion.md §3, §7.
+    Battiston et al. (2012); Bardoscia et al. (2015).
     """
     E = np.asarray(E, dtype=np.float64)
     h0 = np.asarray(h0, dtype=np.float64)
@@ -345,7 +345,7 @@ def systemic_importance_python(G, weight: str | Callable = "amount_usd", equity:
 
     References
     ----------
-    Battiston et al. (2012) (DebtRank of single nodes); contagion.md §6 (systemic importance).
+    Battiston et al. (2012) (DebtRank of single nodes).
     """
     return {v: debtrank_python(G, [v], weight, equity, differential=differential, value=value).R for v in G}
 
@@ -376,7 +376,7 @@ def systemic_importance_arrays(A, E, *, differential: bool = False, value=None, 
 
     References
     ----------
-    Battiston et al. (2012); contagion.md §6.
+    Battiston et al. (2012).
     """
     E = np.asarray(E, dtype=np.float64)
     n = len(E)
@@ -410,7 +410,7 @@ def systemic_importance(G, weight: str | Callable = "amount_usd", equity: str = 
 
     References
     ----------
-    Battiston et al. (2012); contagion.md §6.
+    Battiston et al. (2012).
     """
     m = to_matrices(G, weight=weight, equity=equity)
     R = systemic_importance_arrays(m.A, m.equity_usd, differential=differential, value=_value(G, m.nodes, value))

@@ -1,4 +1,4 @@
-"""The exposure graph (DESIGN §7): who loses when whom fails, in USD.
+"""The exposure graph: who loses when whom fails, in USD.
 
 An :class:`ExposureGraph` wraps a networkx ``MultiDiGraph`` whose nodes are tokens (receipt and
 derivative tokens included), protocols, venues and large accounts, and whose edges ``u → v``

@@ -1,4 +1,4 @@
-"""Pictures of an exposure graph and of a run's contagion (DESIGN §7).
+"""Pictures of an exposure graph and of a run's contagion.
 
 matplotlib's object API on an Agg canvas, as :mod:`defisim.results.plots`: no ``pyplot`` state, nothing
 done on import.

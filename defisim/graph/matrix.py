@@ -1,16 +1,16 @@
 """Compile an exposure graph to arrays once: node list, index map, CSR exposure matrix, equity.
 
-Convention (DESIGN §7, contagion.md): an edge ``u → v`` means *u loses when v fails* — u is
+Convention: an edge ``u → v`` means *u loses when v fails* — u is
 exposed to v (collateral u accepted that v issued, debt v owes u, backing u holds at v). The
 exposure matrix follows the same reading: ``A[i, j]`` is what node ``i`` stands to lose on node
 ``j`` (USD), summed over parallel edges of a :class:`networkx.MultiDiGraph`.
 
 The fast (scipy.sparse) versions of the analytics in this package iterate on the arrays built
-here; compile once and recompile only when the topology changes (contagion.md §7).
+here; compile once and recompile only when the topology changes.
 
 References
 ----------
-contagion.md §7 (performance: CSR plus an index map); DESIGN.md §7 (the exposure graph).
+.
 """
 from __future__ import annotations
 
@@ -111,7 +111,7 @@ def to_matrices(G, weight: str | Callable = "amount_usd", equity: str | None = "
 
     References
     ----------
-    contagion.md §7.
+.
     """
     nodes = list(G)
     index = {v: i for i, v in enumerate(nodes)}
@@ -138,7 +138,7 @@ def to_matrices(G, weight: str | Callable = "amount_usd", equity: str | None = "
 
 def node_equity(G, v, equity: str = "equity_usd") -> float:
     """Equity of node ``v`` (USD): its ``equity`` attribute, 0 when missing or NaN (unknown
-    equity counts as no buffer: DeFi protocols hold little, contagion.md §9).
+    equity counts as no buffer: DeFi protocols hold little).
 
     >>> import networkx as nx
     >>> G = nx.DiGraph()

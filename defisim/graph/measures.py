@@ -1,4 +1,4 @@
-"""The measures ``defisim graph`` prints for an exposure graph (DESIGN §7, contagion.md §6):
+"""The measures ``defisim graph`` prints for an exposure graph:
 reported vs counted-once TVL and each base asset's multiplier, loops, layers of derivation,
 concentration and systemic importance (DebtRank of each node shocked alone).
 """
@@ -22,7 +22,7 @@ def _lossable(u, v, d) -> float:
 def graph_measures(g: ExposureGraph, top_k: int = 5) -> dict:
     """The measures of ``g`` as plain data (USD amounts, fractions, node names).
 
-    Nodes of unknown equity count as having none (DeFi protocols hold little: contagion.md §9),
+    Nodes of unknown equity count as having none (DeFi protocols hold little),
     so any loss passes through them in DebtRank. Concentration and DebtRank weigh each edge by
     what it can lose, ``amount × (1 − recovery)``; oracle edges hold no value.
 

@@ -1,4 +1,4 @@
-"""The exposure graph in a run (DESIGN §7, contagion.md §8): snapshots, distress, and losses
+"""The exposure graph in a run: snapshots, distress, and losses
 that reach declared counterparties.
 
 Called once per block after its transactions, an :class:`ExposureRecorder`
@@ -14,7 +14,7 @@ Called once per block after its transactions, an :class:`ExposureRecorder`
 - and carries losses to the declared counterparties (``[ecosystem]`` nodes that are neither
   simulated nor tokens): when the running maximum of ``h_v`` rises by ``Δh``, each of their
   edges ``u → v`` carries ``amount_usd × (1 − recovery) × Δh`` to ``u``, ``delay_blocks`` blocks
-  later (a linear DebtRank in simulated time, contagion.md §3, §8); a counterparty's distress is
+  later (a linear DebtRank in simulated time, Battiston et al. 2012, *Sci. Rep.* 2:541; Bardoscia et al. 2015); a counterparty's distress is
   what reached it over its equity (all of it with no equity), so losses travel on through its
   own creditors, within the same block when the delays are 0. Each loss is a row of
   ``contagion_losses``.
@@ -137,7 +137,7 @@ class ExposureRecorder:
         """``h`` of ``node`` now, in [0, 1] (see the module docstring)."""
         if node in self.abstract:
             equity, received = self.abstract[node].equity_usd, self.received_usd[node]
-            if not equity or equity <= 0:  # unknown or no equity: no buffer (contagion.md §9)
+            if not equity or equity <= 0:  # unknown or no equity: no buffer
                 return 1.0 if received > 0 else 0.0
             return min(1.0, received / equity)
         issuer = self._issuer.get(node)

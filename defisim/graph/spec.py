@@ -1,7 +1,7 @@
-"""Scenario sections of the exposure graph (DESIGN §7, §8): ``[exposures]`` (snapshots in a run,
+"""Scenario sections of the exposure graph: ``[exposures]`` (snapshots in a run,
 edges cut for an ablation) and ``[ecosystem]`` (a declared graph: protocols, tokens and abstract
 counterparties with their exposures and equity, with or without a simulation). Frozen pydantic
-models that fail at construction with the field and the reason (STYLE 9).
+models that fail at construction with the field and the reason.
 """
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
-"""Exogenous price feeds: the part of a price no simulated trade moves (DESIGN §4).
+"""Exogenous price feeds: the part of a price no simulated trade moves.
 
 A feed answers ``price_at(t_ms) -> float`` (USD per token) for a simulation time in integer
 milliseconds, deterministically: the path is a pure function of the feed's spec and its own
-named random stream (``"feed/<asset>"``, DESIGN §2), whatever the order of the queries.
+named random stream (``"feed/<asset>"``), whatever the order of the queries.
 Random paths are simulated exactly on a grid of ``step`` (1 s by default), drawn lazily
 ``chunk_steps`` steps at a time as time advances, and interpolated geometrically (linearly in
 log price) between grid points, so a query costs O(1).
@@ -13,7 +13,7 @@ jumps, optionally times GBM noise), :class:`CsvFeed` (replay of a file), plus
 (:mod:`defisim.markets.spec`). :func:`realized_volatility` is the estimator the market makers
 of :mod:`defisim.markets.venues` use.
 
-Time in years counts 365 days (mechanics §0.3): ``MS_PER_YEAR = 31_536_000_000``.
+Time in years counts 365 days (Aave `MathUtils.sol`: `SECONDS_PER_YEAR = 365 days`): ``MS_PER_YEAR = 31_536_000_000``.
 """
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ __all__ = [
     "trailing_realized_volatility",
 ]
 
-#: Milliseconds in a year of 365 days (mechanics §0.3).
+#: Milliseconds in a year of 365 days (Aave `MathUtils.sol`: `SECONDS_PER_YEAR = 365 days`).
 MS_PER_YEAR = 365 * 86_400_000
 
 _DEFAULT_CHUNK_STEPS = 4096

@@ -1,4 +1,4 @@
-"""Specifications of price feeds and off-chain venues (DESIGN §4): frozen pydantic models.
+"""Specifications of price feeds and off-chain venues: frozen pydantic models.
 
 :class:`MarketSpec` maps an asset to a feed and a venue name to a venue; embedded in a scenario
 (for instance as a ``markets`` section of the engine spec) it reads::
@@ -70,7 +70,7 @@ class GbmFeedSpec(_Spec):
     """Geometric Brownian motion, simulated exactly on a grid of ``step``.
 
     ``d ln S = (drift_annual − volatility_annual² / 2) dt + volatility_annual dW``, ``t`` in years
-    of 365 days (mechanics §0.3).
+    of 365 days (Aave `MathUtils.sol`: `SECONDS_PER_YEAR = 365 days`).
     """
 
     kind: Literal["gbm"] = Field("gbm", description="feed kind")

@@ -1,13 +1,13 @@
-"""Off-chain venues (CEX books): mid = feed × impact, a depth curve, resilience, market makers (DESIGN §4).
+"""Off-chain venues (CEX books): mid = feed × impact, a depth curve, resilience, market makers.
 
-A :class:`Venue` is a plain data structure (STYLE 5): no SimPy needed to trade on it. Its
+A :class:`Venue` is a plain data structure: no SimPy needed to trade on it. Its
 state is one number, the log impact ``x`` at the time ``t_s`` of the last trade, and
 
 - ``impact(t) = exp(x(t))``, ``x(t) = x · 2^(−(t − t_s) / half_life)`` (resilience: the log
   impact halves every half-life, computed exactly from the elapsed time, no per-step loop);
 - ``mid(t) = feed.price_at(t) × impact(t)``.
 
-**Depth curves** (the generic order-book helper of mechanics §6.4: ``depth(δ)`` = notional
+**Depth curves** (the generic order-book helper of Uniswap v2 whitepaper: constant-product price impact: ``depth(δ)`` = notional
 within δ of mid). A curve is the function ``G(x)``: the notional, in USD valued at the feed
 price ``F``, resting between log displacement 0 and ``x``. Moving the log impact from ``x₀``
 to ``x₁`` trades ``q = a |G(x₁) − G(x₀)| / F`` tokens, where ``a`` is the depth share the

@@ -1,4 +1,4 @@
-"""Headline metrics of a crisis, from a run's tables alone (DESIGN §8).
+"""Headline metrics of a crisis, from a run's tables alone.
 
 :func:`crisis_summary` reads only the DataFrames of a run, so it works the same on
 ``Simulation(...).run().tables`` and on ``Results.load(directory).tables``. Each group of metrics

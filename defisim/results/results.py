@@ -1,4 +1,4 @@
-"""Results of a run: tidy tables, headline summary, Parquet + ``meta.json`` (DESIGN §8).
+"""Results of a run: tidy tables, headline summary, Parquet + ``meta.json``.
 
 Every table and column is documented (``Results.schema`` and ``docs/results.md``).
 """

@@ -1,4 +1,4 @@
-"""What an agent sees and may do: the :class:`AgentContext` (DESIGN §3; STYLE 1).
+"""What an agent sees and may do: the :class:`AgentContext`.
 
 Agents are plain generator functions ``agent(ctx, params, index)``. They read protocol
 state through read-only views, wait on blocks or timeouts, and act only by submitting
@@ -181,7 +181,7 @@ class AgentContext:
 
     def submit_bundle(self, items: Sequence[Tx | Call], gas_limit: int, max_fee_gwei: float,
                       priority_fee_gwei: float) -> list[TxEvent]:
-        """Send the builder an atomic bundle for its next block (mechanics §7.4).
+        """Send the builder an atomic bundle for its next block (Flashbots MEV-Boost and bundle docs).
 
         ``items`` are other senders' public transactions (seen through :meth:`watch_mempool`),
         kept as they are, and this agent's own calls, which get consecutive nonces and the

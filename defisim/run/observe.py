@@ -1,5 +1,5 @@
 """Per-block observations of prices: exogenous feeds, off-chain venues and on-chain answers
-(DESIGN §8 ``prices``), and the market makers' depth events of the venues."""
+(``prices``), and the market makers' depth events of the venues."""
 from __future__ import annotations
 
 from typing import Mapping

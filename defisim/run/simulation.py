@@ -1,4 +1,4 @@
-"""Assembling and running a simulation from a validated scenario (DESIGN §3, §8)."""
+"""Assembling and running a simulation from a validated scenario."""
 from __future__ import annotations
 
 import gc

@@ -1,4 +1,4 @@
-"""Loading, overriding, validating and hashing scenarios (DESIGN §8; STYLE 9).
+"""Loading, overriding, validating and hashing scenarios.
 
 A scenario is a TOML or YAML file (or a built-in, by name). It is validated in two steps:
 the engine-level :class:`~defisim.scenario.spec.ScenarioSpec`, then each protocol's and agent's

@@ -1,5 +1,5 @@
 """The ``[sweep]`` section of a scenario: which dotted-path overrides to vary, how, and over how
-many seeds (DESIGN §8). Frozen pydantic models, unknown keys rejected (STYLE 9).
+many seeds. Frozen pydantic models, unknown keys rejected.
 
 The section only *describes* a sweep; :func:`defisim.sweep.plan.plan_sweep` checks every path
 against the scenario and its schema and lays out the runs.

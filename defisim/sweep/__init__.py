@@ -1,6 +1,6 @@
 """Parameter sweeps: a grid (or zipped lists, or random / Latin-hypercube samples) of dotted-path
 overrides × seeds, run in parallel, stored as they finish, resumable, summarised as risk
-metrics per point and ranked (DESIGN §8).
+metrics per point and ranked.
 
 ======================================  ============================================================
 module                                  responsibility

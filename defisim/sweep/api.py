@@ -1,5 +1,5 @@
 """The Python API of sweeps, equivalent to ``defisim sweep``: run (or resume) a sweep and get
-tidy DataFrames back; read a finished one (DESIGN §8).
+tidy DataFrames back; read a finished one.
 """
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Where the runs of a sweep execute: in this process, in a local process pool, or on a Dask
-cluster (DESIGN §8). Each backend yields results as runs finish, in whatever order they
+cluster. Each backend yields results as runs finish, in whatever order they
 finish; the store and the metrics never depend on that order.
 
 A worker process that dies (``os._exit``, the out-of-memory killer) does not stop a sweep: the

@@ -1,5 +1,5 @@
 """The plan of a sweep: its points (one set of overrides each), the runs (point × replicate) and
-their seeds; every swept path checked against the scenario and its schema (DESIGN §2, §8).
+their seeds; every swept path checked against the scenario and its schema.
 
 A point is known by its *key*, a hash of its overrides, not by its position in the plan, and
 a run's seed derives from ``(sweep seed, point key, replicate)`` alone (with ``paired``: from

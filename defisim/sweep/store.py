@@ -1,5 +1,5 @@
 """The Parquet dataset of a sweep: one part per finished run, written as it finishes, so an
-interrupted sweep loses nothing and a resumed one runs only what is missing (DESIGN §8).
+interrupted sweep loses nothing and a resumed one runs only what is missing.
 
 Layout of a sweep directory::
 

@@ -1,4 +1,4 @@
-"""AMM pools (mechanics.md §6): a constant-product pool and a StableSwap pool, with their math in
+"""AMM pools (Uniswap v2 `UniswapV2Library.sol`; Curve StableSwap whitepaper): a constant-product pool and a StableSwap pool, with their math in
 :mod:`protocols.amm.math`.
 
 Swaps move the pools' reserves exactly and, with ``ledgers``, the traders' tokens;

@@ -1,4 +1,4 @@
-"""Arbitrageurs between a constant-product pool and an off-chain venue (mechanics §6.1, §6.4, §12).
+"""Arbitrageurs between a constant-product pool and an off-chain venue (Uniswap v2 `UniswapV2Library.getAmountOut`: 0.3% fee on the input; Uniswap v2 whitepaper: constant-product price impact).
 
 After each block an arbitrageur compares the pool's price of token 0 (in token 1, taken as
 worth $1, e.g. USDC) with the venue's mid. When the gap is larger than the pool's fee plus a
@@ -42,7 +42,7 @@ def arbitrage_trade(reserves: tuple[float, float], fee: float, venue_price: floa
                     max_trade_share: float = 1.0) -> tuple[int, float] | None:
     """``(index of the token to sell into the pool, amount in)`` that brings a constant-product
     pool's marginal price net of its fee to ``venue_price`` (token 1 per token 0), or None when
-    the gap is within ``fee + min_edge`` (mechanics §6.4, :func:`~.math.amount_to_move_price`).
+    the gap is within ``fee + min_edge`` (Uniswap v2 whitepaper: constant-product price impact, :func:`~.math.amount_to_move_price`).
 
     Examples
     --------

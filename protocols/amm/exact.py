@@ -1,5 +1,5 @@
 """Uniswap v2 swap math exactly as the contracts compute it: Python integers, raw token units
-(wei), floor division, the contracts' revert reasons (mechanics §6.1;
+(wei), floor division, the contracts' revert reasons (Uniswap v2 `UniswapV2Library.getAmountOut`: 0.3% fee on the input;
 Uniswap/v2-periphery ``UniswapV2Library.sol`` ``getAmountOut`` / ``getAmountIn``).
 
 These are the reference the float path (:func:`protocols.amm.math.get_amount_out`, whole-token
@@ -28,7 +28,7 @@ def _check_reserves(reserve_in: int, reserve_out: int) -> None:
 def get_amount_out_exact(amount_in: int, reserve_in: int, reserve_out: int) -> int:
     """``getAmountOut``: output (raw units, floored) of selling ``amount_in`` raw units.
 
-    >>> get_amount_out_exact(100 * 10**18, 1_000 * 10**18, 2_000_000 * 10**6)  # §6.1: ≈ 181,322.18 USDC
+    >>> get_amount_out_exact(100 * 10**18, 1_000 * 10**18, 2_000_000 * 10**6)  # Uniswap v2 `UniswapV2Library.getAmountOut`: 0.3% fee on the input: ≈ 181,322.18 USDC
     181322178776
     """
     if amount_in <= 0:

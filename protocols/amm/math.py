@@ -1,8 +1,8 @@
-"""AMM math: constant product, concentrated liquidity in one range, StableSwap (mechanics.md §6).
+"""AMM math: constant product, concentrated liquidity in one range, StableSwap (Uniswap v2 `UniswapV2Library.sol`; Curve StableSwap whitepaper).
 
 Free functions on float64 whole-token amounts (no decimals, no wei). Where a function iterates or
 branches, a ``*_vec`` twin does the same on numpy arrays, element by element, with the same arithmetic
-in the same order (STYLE 7); closed-form helpers accept scalars or arrays directly.
+in the same order; closed-form helpers accept scalars or arrays directly.
 
 Rounding: the contracts round in the pool's favour with integer wei (``floor`` on outputs, ``+ 1`` on
 required inputs, ``- 1`` on StableSwap outputs). In whole-token floats one wei is below the resolution of
@@ -11,8 +11,8 @@ that ``get_amount_out(get_amount_in(y)) >= y`` holds exactly.
 
 References
 ----------
-mechanics.md §6.1 (Uniswap v2), §6.2 (Uniswap v3), §6.3 (Curve StableSwap), §6.4 (price-impact helpers),
-§11 (LP value and impermanent loss, leveraged LP);
+Uniswap v2 `UniswapV2Library.getAmountOut`: 0.3% fee on the input (Uniswap v2), Uniswap v3 whitepaper (Uniswap v3), Curve StableSwap whitepaper, Egorov 2019, and its `get_D` / `get_y` (Curve StableSwap), Uniswap v2 whitepaper: constant-product price impact (price-impact helpers),
+Uniswap v2 whitepaper (LP value and impermanent loss, leveraged LP);
 Uniswap/v2-periphery ``UniswapV2Library.sol``; Uniswap/v3-core ``SwapMath.sol``, ``SqrtPriceMath.sol``;
 Curve StableSwap ``get_D`` / ``get_y`` / ``get_dy``; the StableSwap whitepaper.
 """
@@ -24,18 +24,18 @@ from typing import NamedTuple, Sequence
 import numpy as np
 
 __all__ = [
-    # §6.1 Uniswap v2
+    # Uniswap v2 `UniswapV2Library.getAmountOut`: 0.3% fee on the input Uniswap v2
     "get_amount_out",
     "get_amount_out_vec",
     "get_amount_in",
     "get_amount_in_vec",
     "cpmm_spot_price",
-    # §6.2 Uniswap v3, one initialized-tick interval
+    # Uniswap v3 whitepaper Uniswap v3, one initialized-tick interval
     "V3Step",
     "v3_swap_step",
     "v3_position_amounts",
     "v3_amount_in_to_price",
-    # §6.3 Curve StableSwap
+    # Curve StableSwap whitepaper, Egorov 2019, and its `get_D` / `get_y` Curve StableSwap
     "get_D",
     "get_D_vec",
     "get_y",
@@ -44,10 +44,10 @@ __all__ = [
     "get_dy_vec",
     "exchange_amounts",
     "stableswap_spot_price",
-    # §6.4 generic helpers
+    # Uniswap v2 whitepaper: constant-product price impact generic helpers
     "price_impact",
     "amount_to_move_price",
-    # §11 LP value
+    # Uniswap v2 whitepaper LP value
     "impermanent_loss",
     "leveraged_lp_equity",
 ]
@@ -61,10 +61,10 @@ _ROUND_UP_STEPS = 2_100
 
 
 # ---------------------------------------------------------------------------------------------
-# §6.1 Uniswap v2: constant product with the fee taken from the input
+# Uniswap v2 `UniswapV2Library.getAmountOut`: 0.3% fee on the input Uniswap v2: constant product with the fee taken from the input
 # ---------------------------------------------------------------------------------------------
 def get_amount_out(amount_in: float, reserve_in: float, reserve_out: float, fee: float = 0.003) -> float:
-    """Output of selling ``amount_in`` into a constant-product pool (mechanics §6.1, ``getAmountOut``).
+    """Output of selling ``amount_in`` into a constant-product pool (Uniswap v2 `UniswapV2Library.getAmountOut`: 0.3% fee on the input, ``getAmountOut``).
 
     ``out = a·(1−fee)·R_out / (R_in + a·(1−fee))``. The fee stays in the pool, so
     ``(R_in + a)·(R_out − out) >= R_in·R_out`` (k grows).
@@ -85,7 +85,7 @@ def get_amount_out(amount_in: float, reserve_in: float, reserve_out: float, fee:
 
     Examples
     --------
-    >>> round(get_amount_out(100.0, 1_000.0, 2_000_000.0), 4)  # mechanics §13 vector 17
+    >>> round(get_amount_out(100.0, 1_000.0, 2_000_000.0), 4)  # worked example
     181322.1788
     """
     amount_in_with_fee = amount_in * (1.0 - fee)
@@ -105,7 +105,7 @@ def get_amount_out_vec(amount_in, reserve_in, reserve_out, fee=0.003) -> np.ndar
 
 
 def get_amount_in(amount_out: float, reserve_in: float, reserve_out: float, fee: float = 0.003) -> float:
-    """Input needed to receive ``amount_out`` from a constant-product pool (mechanics §6.1, ``getAmountIn``).
+    """Input needed to receive ``amount_out`` from a constant-product pool (Uniswap v2 `UniswapV2Library.getAmountOut`: 0.3% fee on the input, ``getAmountIn``).
 
     ``in = R_in·out / ((R_out − out)·(1−fee))``, then rounded up in floats (the contract's ``+ 1`` wei)
     until ``get_amount_out(in) >= amount_out`` holds exactly.
@@ -168,7 +168,7 @@ def get_amount_in_vec(amount_out, reserve_in, reserve_out, fee=0.003) -> np.ndar
 
 
 def cpmm_spot_price(reserve_in, reserve_out):
-    """Marginal price of the input token in output-token units, before fee: ``R_out / R_in`` (§6.1).
+    """Marginal price of the input token in output-token units, before fee: ``R_out / R_in`` (Uniswap v2 `UniswapV2Library.getAmountOut`: 0.3% fee on the input).
 
     Examples
     --------
@@ -179,7 +179,7 @@ def cpmm_spot_price(reserve_in, reserve_out):
 
 
 # ---------------------------------------------------------------------------------------------
-# §6.2 Uniswap v3: one initialized-tick interval (constant liquidity L)
+# Uniswap v3 whitepaper Uniswap v3: one initialized-tick interval (constant liquidity L)
 # ---------------------------------------------------------------------------------------------
 class V3Step(NamedTuple):
     """One swap step inside a liquidity range (Uniswap v3 ``SwapMath.computeSwapStep``).
@@ -196,7 +196,7 @@ class V3Step(NamedTuple):
 
 def v3_swap_step(liquidity: float, price: float, amount_in: float, fee: float, zero_for_one: bool = True,
                  price_limit: float | None = None) -> V3Step:
-    """Exact-input swap within one range of constant liquidity (mechanics §6.2).
+    """Exact-input swap within one range of constant liquidity (Uniswap v3 whitepaper).
 
     The fee is taken from the input; with ``Δ = amount_in·(1−fee)``:
 
@@ -227,7 +227,7 @@ def v3_swap_step(liquidity: float, price: float, amount_in: float, fee: float, z
 
     Examples
     --------
-    >>> s = v3_swap_step(1e5, 2_000.0, 10.0, 0.0005)  # mechanics §13 vector 19
+    >>> s = v3_swap_step(1e5, 2_000.0, 10.0, 0.0005)  # worked example
     >>> round(s.amount_out, 3), round(s.price_after, 4)
     (19901.044, 1982.2396)
     """
@@ -251,7 +251,7 @@ def v3_swap_step(liquidity: float, price: float, amount_in: float, fee: float, z
 
 
 def v3_position_amounts(liquidity: float, price: float, price_lower: float, price_upper: float) -> tuple[float, float]:
-    """Token amounts (token0, token1) of a position with liquidity L on ``[P_a, P_b]`` at price P (§6.2).
+    """Token amounts (token0, token1) of a position with liquidity L on ``[P_a, P_b]`` at price P (Uniswap v3 whitepaper).
 
     Inside the range ``x = L·(1/√P − 1/√P_b)``, ``y = L·(√P − √P_a)``; below ``P_a`` all token0,
     above ``P_b`` all token1.
@@ -268,7 +268,7 @@ def v3_position_amounts(liquidity: float, price: float, price_lower: float, pric
 
 
 def v3_amount_in_to_price(liquidity, price, price_target, fee):
-    """Input, fee included, that moves a range of liquidity L from ``price`` to ``price_target`` (§6.2).
+    """Input, fee included, that moves a range of liquidity L from ``price`` to ``price_target`` (Uniswap v3 whitepaper).
 
     Token0 in ``L·(1/√P_t − 1/√P)/(1−fee)`` when the target is lower, token1 in
     ``L·(√P_t − √P)/(1−fee)`` when it is higher. Scalars or arrays.
@@ -283,10 +283,10 @@ def v3_amount_in_to_price(liquidity, price, price_target, fee):
 
 
 # ---------------------------------------------------------------------------------------------
-# §6.3 Curve StableSwap
+# Curve StableSwap whitepaper, Egorov 2019, and its `get_D` / `get_y` Curve StableSwap
 # ---------------------------------------------------------------------------------------------
 def get_D(balances: Sequence[float], A: float) -> float:
-    """StableSwap invariant D by Newton's method, as in the contract's ``get_D`` (mechanics §6.3).
+    """StableSwap invariant D by Newton's method, as in the contract's ``get_D`` (Curve StableSwap whitepaper, Egorov 2019, and its `get_D` / `get_y`).
 
     Solves ``Ann·S + D = Ann·D + D^(n+1) / (n^n·Πx)`` with ``Ann = A·n``, starting from ``D = S``::
 
@@ -373,7 +373,7 @@ def get_D_vec(balances, A) -> np.ndarray:
 
 
 def get_y(i: int, j: int, x: float, balances: Sequence[float], A: float) -> float:
-    """New balance of coin ``j`` when coin ``i``'s balance becomes ``x``, D held fixed (§6.3, ``get_y``).
+    """New balance of coin ``j`` when coin ``i``'s balance becomes ``x``, D held fixed (Curve StableSwap whitepaper, Egorov 2019, and its `get_D` / `get_y`, ``get_y``).
 
     With ``c = D^(n+1) / (n^n·Π_{k≠j} x_k·Ann)`` and ``b = S' + D/Ann`` (``S'`` the sum over k ≠ j, coin
     ``i`` at its new balance), iterate ``y = (y² + c) / (2y + b − D)`` from ``y = D`` until a step is at
@@ -461,7 +461,7 @@ def get_y_vec(i: int, j: int, x, balances, A) -> np.ndarray:
 
 
 def exchange_amounts(i: int, j: int, dx: float, balances: Sequence[float], A: float, fee: float) -> tuple[float, float]:
-    """``(output after fee, fee)`` of selling ``dx`` of coin ``i`` for coin ``j`` (§6.3, the contract's
+    """``(output after fee, fee)`` of selling ``dx`` of coin ``i`` for coin ``j`` (Curve StableSwap whitepaper, Egorov 2019, and its `get_D` / `get_y`, the contract's
     ``exchange``); both in coin ``j`` units. The fee stays in the pool; see :func:`get_dy`.
 
     Examples
@@ -476,7 +476,7 @@ def exchange_amounts(i: int, j: int, dx: float, balances: Sequence[float], A: fl
 
 
 def get_dy(i: int, j: int, dx: float, balances: Sequence[float], A: float, fee: float = 0.0001) -> float:
-    """Output of selling ``dx`` of coin ``i`` for coin ``j`` (§6.3, the contract's ``get_dy``/``exchange``).
+    """Output of selling ``dx`` of coin ``i`` for coin ``j`` (Curve StableSwap whitepaper, Egorov 2019, and its `get_D` / `get_y`, the contract's ``get_dy``/``exchange``).
 
     ``dy = x_j − get_y(i, j, x_i + dx)``; the pool keeps ``dy·fee``; the trader receives ``dy·(1 − fee)``.
     (The contract also subtracts 1 wei from ``dy``; dropped in whole-token floats.)
@@ -496,7 +496,7 @@ def get_dy(i: int, j: int, dx: float, balances: Sequence[float], A: float, fee: 
 
     Examples
     --------
-    >>> round(get_dy(0, 1, 10e6, [50e6, 50e6], 100, 0.0001), 2)  # mechanics §13 vector 20
+    >>> round(get_dy(0, 1, 10e6, [50e6, 50e6], 100, 0.0001), 2)  # worked example
     9978436.37
     """
     return exchange_amounts(i, j, dx, balances, A, fee)[0]
@@ -519,7 +519,7 @@ def get_dy_vec(i: int, j: int, dx, balances, A, fee=0.0001) -> np.ndarray:
 
 
 def stableswap_spot_price(i: int, j: int, balances: Sequence[float], A: float) -> float:
-    """Marginal price of coin ``i`` in units of coin ``j`` (``−dx_j/dx_i`` along the invariant, no fee; §6.3).
+    """Marginal price of coin ``i`` in units of coin ``j`` (``−dx_j/dx_i`` along the invariant, no fee; Curve StableSwap whitepaper, Egorov 2019, and its `get_D` / `get_y`).
 
     From ``F = Ann·S + D − Ann·D − D_P`` with ``D_P = D^(n+1)/(n^n·Πx)``:
     ``price = (Ann + D_P/x_i) / (Ann + D_P/x_j)``.
@@ -539,25 +539,25 @@ def stableswap_spot_price(i: int, j: int, balances: Sequence[float], A: float) -
 
 
 # ---------------------------------------------------------------------------------------------
-# §6.4 generic price-impact helpers (constant product); scalars or arrays
+# Uniswap v2 whitepaper: constant-product price impact generic price-impact helpers (constant product); scalars or arrays
 # ---------------------------------------------------------------------------------------------
 def price_impact(amount_in, reserve_in, reserve_out, fee=0.003):
-    """Price impact ``1 − execution/spot`` of selling ``amount_in`` into a constant-product pool (§6.1, §6.4).
+    """Price impact ``1 − execution/spot`` of selling ``amount_in`` into a constant-product pool (Uniswap v2 `UniswapV2Library.getAmountOut`: 0.3% fee on the input; Uniswap v2 whitepaper: constant-product price impact).
 
     Execution price ``out/a``, spot ``R_out/R_in``; this equals ``1 − (1−fee)·R_in / (R_in + a·(1−fee))``,
-    which is exactly ``a/(R_in + a)`` without fee (the §6.4 ``impact(q) ≈ q/(R + q)``) and close to
+    which is exactly ``a/(R_in + a)`` without fee (the Uniswap v2 whitepaper: constant-product price impact ``impact(q) ≈ q/(R + q)``) and close to
     ``a/(R_in + a) + fee`` with it.
 
     Examples
     --------
-    >>> round(price_impact(100.0, 1_000.0, 2_000_000.0), 4)  # 9.34% incl. fee (§6.1)
+    >>> round(price_impact(100.0, 1_000.0, 2_000_000.0), 4)  # 9.34% incl. fee (Uniswap v2 `UniswapV2Library.getAmountOut`: 0.3% fee on the input)
     0.0934
     """
     return 1.0 - (1.0 - fee) * reserve_in / (reserve_in + amount_in * (1.0 - fee))
 
 
 def amount_to_move_price(reserve_in, price_factor, fee=0.0):
-    """Input that multiplies the spot price of the input token by ``price_factor`` (< 1), constant product (§6.4).
+    """Input that multiplies the spot price of the input token by ``price_factor`` (< 1), constant product (Uniswap v2 whitepaper: constant-product price impact).
 
     Without fee ``R_in·(√(1/m) − 1)``. With a fee kept in the pool the input reserve grows by the whole
     input, so ``m = R_in² / ((R_in + q)·(R_in + q·(1−fee)))`` is solved for q:
@@ -574,7 +574,7 @@ def amount_to_move_price(reserve_in, price_factor, fee=0.0):
 
     Examples
     --------
-    >>> round(float(amount_to_move_price(1.0, 0.9)), 4)  # a 10% drop needs 5.41% of the reserve (§6.4)
+    >>> round(float(amount_to_move_price(1.0, 0.9)), 4)  # a 10% drop needs 5.41% of the reserve (Uniswap v2 whitepaper: constant-product price impact)
     0.0541
     """
     g = 1.0 - np.asarray(fee, dtype=np.float64)
@@ -583,15 +583,15 @@ def amount_to_move_price(reserve_in, price_factor, fee=0.0):
 
 
 # ---------------------------------------------------------------------------------------------
-# §11 LP value, impermanent loss, leveraged LP; scalars or arrays
+# Uniswap v2 whitepaper LP value, impermanent loss, leveraged LP; scalars or arrays
 # ---------------------------------------------------------------------------------------------
 def impermanent_loss(price_ratio):
-    """Impermanent loss of a 50/50 constant-product position, ``2√k / (1 + k) − 1`` (§11.1),
+    """Impermanent loss of a 50/50 constant-product position, ``2√k / (1 + k) − 1`` (Uniswap v2 whitepaper),
     where ``k = P / P₀``; the LP is worth ``√k`` of its start, holding would be worth ``(1 + k)/2``.
 
     Examples
     --------
-    Test vector 30 (§13): k = 2 → −5.7191%; symmetric in k ↔ 1/k.
+    Worked example: k = 2 → −5.7191%; symmetric in k ↔ 1/k.
 
     >>> round(float(impermanent_loss(2.0)), 6), round(float(impermanent_loss(0.5)), 6), round(float(impermanent_loss(4.0)), 12)
     (-0.057191, -0.057191, -0.2)
@@ -602,12 +602,12 @@ def impermanent_loss(price_ratio):
 
 def leveraged_lp_equity(price_ratio, leverage, debt: str = "stable"):
     """Equity of a leveraged constant-product LP position, in multiples of the starting equity
-    (§11.2): position ``L`` times the LP value ``√k``, less the debt ``L − 1`` borrowed in the
+    (Alpaca, Extra Finance and Gearbox docs): position ``L`` times the LP value ``√k``, less the debt ``L − 1`` borrowed in the
     stable (``debt="stable"``) or half in each token (``debt="split"``, worth ``(L − 1)(1 + k)/2``).
 
     Examples
     --------
-    Test vector 31 (§13): L = 3, stable debt, k = 0.5 → 0.12132; the split debt → 0.62132.
+    Worked example: L = 3, stable debt, k = 0.5 → 0.12132; the split debt → 0.62132.
 
     >>> round(float(leveraged_lp_equity(0.5, 3.0)), 5), round(float(leveraged_lp_equity(0.5, 3.0, "split")), 5)
     (0.12132, 0.62132)

@@ -1,9 +1,9 @@
-"""AMM pools as protocols: state and the ``swap`` handler (mechanics.md §6; DESIGN §4, §6).
+"""AMM pools as protocols: state and the ``swap`` handler (Uniswap v2 `UniswapV2Library.sol`; Curve StableSwap whitepaper).
 
 Two kinds share one shape and one event table, ``swaps``:
 
-- ``amm.cpmm`` (:class:`CpmmPool`): Uniswap-v2-like constant product, fee taken from the input (§6.1);
-- ``amm.stableswap`` (:class:`StableSwapPool`): two-coin Curve StableSwap, fee taken from the output (§6.3).
+- ``amm.cpmm`` (class:`CpmmPool`): Uniswap-v2-like constant product, fee taken from the input (Uniswap v2 `UniswapV2Library.getAmountOut`: 0.3% fee on the input);
+- ``amm.stableswap`` (class:`StableSwapPool`): two-coin Curve StableSwap, fee taken from the output (Curve StableSwap whitepaper, Egorov 2019, and its `get_D` / `get_y`).
 
 Token custody: with ``ledgers`` (symbol → token ledger) the pool holds its reserves at its own address on
 the ledgers (the opening reserves are issued to it when the scenario starts, like any opening balance) and
@@ -205,7 +205,7 @@ class _TwoTokenPool(Protocol, ABC):
 
 
 class CpmmPool(_TwoTokenPool):
-    """Uniswap-v2-like constant-product pool (mechanics §6.1). Call: ``swap(token_in, amount_in, min_amount_out)``.
+    """Uniswap-v2-like constant-product pool (Uniswap v2 `UniswapV2Library.getAmountOut`: 0.3% fee on the input). Call: ``swap(token_in, amount_in, min_amount_out)``.
 
     The fee (``params.fee`` of the input) stays in the pool: ``(R_in + a)·(R_out − out) >= R_in·R_out``.
     Gas: 110,000 on success, 35,000 when it reverts (the router checks ``amountOutMin`` before any transfer);
@@ -217,7 +217,7 @@ class CpmmPool(_TwoTokenPool):
     >>> class Host: log = EventLog()
     >>> pool = CpmmPool("eth_usdc", CpmmParams(token0="ETH", token1="USDC", reserve0=1_000, reserve1=2_000_000), Host())
     >>> out = CpmmPool.handlers["swap"].fn(pool, "alice", token_in="ETH", amount_in=100.0, min_amount_out=180_000.0)
-    >>> round(out, 2), round(pool.price("ETH"), 2)  # mechanics §6.1: new spot $1,653.34
+    >>> round(out, 2), round(pool.price("ETH"), 2)  # Uniswap v2 `UniswapV2Library.getAmountOut`: 0.3% fee on the input: new spot $1,653.34
     (181322.18, 1653.34)
     """
 
@@ -242,7 +242,7 @@ class CpmmPool(_TwoTokenPool):
 
 
 class StableSwapPool(_TwoTokenPool):
-    """Two-coin Curve StableSwap pool (mechanics §6.3). Call: ``swap(token_in, amount_in, min_amount_out)``.
+    """Two-coin Curve StableSwap pool (Curve StableSwap whitepaper, Egorov 2019, and its `get_D` / `get_y`). Call: ``swap(token_in, amount_in, min_amount_out)``.
 
     Output ``dy·(1 − fee)`` with ``dy = x_j − get_y(i, j, x_i + dx)``; the fee ``dy·fee`` stays in the pool
     (no admin share), so D grows. Gas: 150,000 on success, 80,000 when it reverts (the ``min_dy`` check comes
@@ -254,7 +254,7 @@ class StableSwapPool(_TwoTokenPool):
     >>> class Host: log = EventLog()
     >>> params = StableSwapParams(token0="USDe", token1="USDC", reserve0=50e6, reserve1=50e6, A=100)
     >>> pool = StableSwapPool("curve", params, Host())
-    >>> round(StableSwapPool.handlers["swap"].fn(pool, "bob", token_in="USDe", amount_in=10e6), 2)  # §13 vector 20
+    >>> round(StableSwapPool.handlers["swap"].fn(pool, "bob", token_in="USDe", amount_in=10e6), 2)  # worked example
     9978436.37
     """
 

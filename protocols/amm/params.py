@@ -1,4 +1,4 @@
-"""Parameters of the AMM pools (mechanics.md §6; STYLE 9: frozen, ``extra="forbid"``, fail at construction)."""
+"""Parameters of the AMM pools (Uniswap v2 `UniswapV2Library.sol`; Curve StableSwap whitepaper)."""
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -32,7 +32,7 @@ class _PoolParams(BaseModel):
 
 
 class CpmmParams(_PoolParams):
-    """A Uniswap-v2-like constant-product pool (mechanics §6.1).
+    """A Uniswap-v2-like constant-product pool (Uniswap v2 `UniswapV2Library.getAmountOut`: 0.3% fee on the input).
 
     ``fee`` is the fraction of the input kept by the pool (0.003 = the v2 0.3%, i.e. 997/1000).
 
@@ -47,7 +47,7 @@ class CpmmParams(_PoolParams):
 
 
 class StableSwapParams(_PoolParams):
-    """A two-coin Curve StableSwap pool (mechanics §6.3).
+    """A two-coin Curve StableSwap pool (Curve StableSwap whitepaper, Egorov 2019, and its `get_D` / `get_y`).
 
     Both coins are valued 1:1 by the invariant (no rate multipliers): reserves are in whole-token units of
     coins meant to trade near par. ``A`` is the amplification as returned by ``pool.A()`` (the contract

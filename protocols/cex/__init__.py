@@ -1,4 +1,4 @@
-"""Centralised-exchange accounts: unified cross-margin with haircut collateral (mechanics.md §9).
+"""Centralised-exchange accounts: unified cross-margin with haircut collateral (Binance unified-account uniMMR FAQ; Bybit UTA trading rules).
 
 :mod:`.math` (haircut equity, uniMMR), :mod:`.unified` (the accounts and the liquidation engine,
 no engine needed), :mod:`.model` (the ``cex.unified`` protocol kind).

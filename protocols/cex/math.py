@@ -1,4 +1,4 @@
-"""Unified cross-margin accounts: haircut equity and the account maintenance ratio (mechanics.md §9).
+"""Unified cross-margin accounts: haircut equity and the account maintenance ratio (Binance unified-account uniMMR FAQ; Bybit UTA trading rules).
 
 Free float64 functions. Amounts are per-asset net balances in asset units (negative: a loan or a
 loss), prices USD per unit *on the venue* (its own index or mark), collateral rates plain
@@ -6,7 +6,7 @@ fractions (0.9 = a 10% haircut), margins USD.
 
 References
 ----------
-mechanics.md §9.1 (mechanism), §9.2 (Binance Portfolio Margin ``uniMMR``), §9.5 and §13 vector 27.
+Binance Portfolio Margin and Bybit UTA docs (mechanism), Binance unified-account uniMMR FAQ (Binance Portfolio Margin ``uniMMR``), worked example and worked example.
 """
 from __future__ import annotations
 
@@ -14,14 +14,14 @@ import numpy as np
 
 __all__ = ["STATUS_BANDS", "haircut_equity", "uni_mmr", "uni_mmr_status"]
 
-#: Binance's uniMMR bands (§9.2), from the top: (lower bound, status).
+#: Binance's uniMMR bands (Binance unified-account uniMMR FAQ), from the top: (lower bound, status).
 STATUS_BANDS = ((1.5, "free"), (1.2, "reminder"), (1.05, "reduce-only"), (1.0, "liquidation"),
                 (-np.inf, "liquidation and loss claim"))
 
 
 def haircut_equity(net_units, price_usd, collateral_rate):
     """Equity of each asset: ``min(net · price · rate, net · price)``, a haircut only on what the
-    account holds, never on what it owes (§9.2).
+    account holds, never on what it owes (Binance unified-account uniMMR FAQ).
 
     Parameters
     ----------
@@ -43,13 +43,13 @@ def haircut_equity(net_units, price_usd, collateral_rate):
 
 
 def uni_mmr(net_units, price_usd, collateral_rate, maintenance_usd: float) -> float:
-    """``uniMMR = Σ haircut equity / Σ maintenance margin`` (§9.2; open-order losses left out).
+    """``uniMMR = Σ haircut equity / Σ maintenance margin`` (Binance unified-account uniMMR FAQ; open-order losses left out).
 
     Returns ``inf`` without maintenance margin.
 
     Examples
     --------
-    Test vector 27 (§13, §9.5): 100,000 USDe at 0.93 with rate 0.9, −80,000 USDT of losses,
+    Worked example: 100,000 USDe at 0.93 with rate 0.9, −80,000 USDT of losses,
     maintenance $5,000 → 0.74 (liquidation below 1.05).
 
     >>> round(uni_mmr([100_000.0, -80_000.0], [0.93, 1.0], [0.9, 0.9], 5_000.0), 6)
@@ -62,7 +62,7 @@ def uni_mmr(net_units, price_usd, collateral_rate, maintenance_usd: float) -> fl
 
 
 def uni_mmr_status(ratio: float) -> str:
-    """The status band of a uniMMR (§9.2): ``"free"`` above 150%, ``"reminder"`` 120–150%,
+    """The status band of a uniMMR (Binance unified-account uniMMR FAQ): ``"free"`` above 150%, ``"reminder"`` 120–150%,
     ``"reduce-only"`` 105–120%, ``"liquidation"`` 100–105%, below: ``"liquidation and loss claim"``.
 
     >>> [uni_mmr_status(r) for r in (2.0, 1.1, 0.74, -4.3)]

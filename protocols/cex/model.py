@@ -1,6 +1,6 @@
 """Unified accounts on the engine (``cex.unified``): :class:`~.unified.UnifiedAccounts` marked on
 the scenario's off-chain venues, its liquidation engine run by its own SimPy process every
-``check_every`` (mechanics.md §9), liquidations in the ``unified_liquidations`` table."""
+``check_every`` (Binance unified-account uniMMR FAQ; Bybit UTA trading rules), liquidations in the ``unified_liquidations`` table."""
 from __future__ import annotations
 
 import numpy as np
@@ -69,7 +69,7 @@ class UnifiedVenue(Protocol):
 
     def exposures(self, large_account_usd: float = 1e6) -> list:
         """The exchange holds its users' collateral in each asset, marked on its own books
-        (``collateral``, mechanics §9.1, §12.5); users' negative equity is its loss."""
+        (``collateral``, Binance Portfolio Margin and Bybit UTA docs); users' negative equity is its loss."""
         t = int(self.host.now_ms)
         held_usd = self.state.balances.clip(min=0.0).sum(axis=0) * self.state.prices(t)
         return [Node(self.name, "venue")] + [Exposure(self.name, a.symbol, "collateral", float(v))

@@ -1,5 +1,5 @@
-"""Parameters of a venue's unified cross-margin accounts (mechanics.md §9): frozen pydantic
-models failing at construction with the field and the reason (STYLE 9)."""
+"""Parameters of a venue's unified cross-margin accounts (Binance unified-account uniMMR FAQ; Bybit UTA trading rules): frozen pydantic
+models failing at construction with the field and the reason."""
 from __future__ import annotations
 
 import math

@@ -1,22 +1,22 @@
 """Unified cross-margin accounts on a centralised exchange, marked on the venue's own books
-(mechanics.md §9).
+(Binance unified-account uniMMR FAQ; Bybit UTA trading rules).
 
-A plain data structure (STYLE 5). :class:`UnifiedAccounts` keeps every account's net balance of
+A plain data structure. :class:`UnifiedAccounts` keeps every account's net balance of
 each asset (units; negative for loans and realised losses in the settlement asset) and its
 maintenance margin (USD, from its derivatives) as arrays. Each collateral asset has a book on
 the venue (a :class:`~defisim.markets.venues.Venue`), and the venue marks the asset there (optionally a
 blend with a conversion rate, as wBETH and BNSOL were: ``weight · book mid + (1 − weight) ·
 conversion price``). Collateral counts at a tiered value ratio (the marginal ratio falls with the
-amount held, §9.1); liabilities count in full.
+amount held, Binance Portfolio Margin and Bybit UTA docs); liabilities count in full.
 
 The liquidation engine (:meth:`UnifiedAccounts.check`) takes every account whose uniMMR
 (:func:`~.math.uni_mmr`) is at or below the liquidation line (1.05), lowest first, and sells its
 collateral assets into their books, largest value first, until the account's ratio is back above
 the line or nothing is left to sell; proceeds repay the settlement-asset debt. The sales move
 the books, which lowers the marks, and so the ratio, of every other account holding the asset:
-:meth:`check` repeats until no account is liquidatable (the reflexive loop of §9.1, §9.4).
+:meth:`check` repeats until no account is liquidatable (the reflexive loop of Binance Portfolio Margin and Bybit UTA docs; Binance's notices on the 10–11 October 2025 depeg).
 
-References: mechanics.md §9.1–9.5.
+References: Binance Portfolio Margin and Bybit UTA docs; Binance unified-account uniMMR FAQ; Bybit Unified Trading Account trading rules; Binance's notices on the 10–11 October 2025 depeg; worked example.
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from defisim.markets import Venue
 
 __all__ = ["LIQUIDATION_LINE", "CollateralAsset", "tiered_value", "UnifiedAccounts"]
 
-#: uniMMR at or below which the engine liquidates (Binance: 100–105% band, §9.2).
+#: uniMMR at or below which the engine liquidates (Binance: 100–105% band, Binance unified-account uniMMR FAQ).
 LIQUIDATION_LINE = 1.05
 
 
@@ -85,7 +85,7 @@ class UnifiedAccounts:
 
     Examples
     --------
-    §9.5: 100,000 USDe against 80,000 USDT of losses and $5,000 of maintenance: liquidated once
+    worked example: 100,000 USDe against 80,000 USDT of losses and $5,000 of maintenance: liquidated once
     the venue's USDe book trades at 0.93.
 
     >>> from defisim.markets import ConstantFeed

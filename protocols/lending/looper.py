@@ -1,4 +1,4 @@
-"""Leverage loopers on the engine (mechanics.md §10.4): each borrows a stablecoin against its
+"""Leverage loopers on the engine (loop leverage: collateral X / (1 − λ) after unlimited loops at LTV used λ): each borrows a stablecoin against its
 collateral, swaps it into more collateral on an AMM pool and re-supplies, ``loops`` times; under
 stress it unwinds — withdraws what its health factor allows, sells it on the same pool and repays
 — all through transactions that wait in the mempool like any other.
@@ -38,7 +38,7 @@ class LooperParams(BaseModel):
         description="share of the withdrawable collateral sold per step", json_schema_extra=unit("fraction"))
     max_borrow_rate: float | None = Field(
         None, gt=0, description="also unwind one step per block while the debt's borrow rate (annual) is above this: "
-        "the loop's carry turns negative once it passes the collateral's yield (§10.4)")
+        "the loop's carry turns negative once it passes the collateral's yield (loop leverage: collateral X / (1 − λ) after unlimited loops at LTV used λ)")
     gas: GasStrategy = Field(PercentileTip(quantile=0.5, markup=1.2), description="gas bidding")
     gas_limit: int = Field(400_000, gt=0, description="gas limit of one step", json_schema_extra=unit("gas"))
 

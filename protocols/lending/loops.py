@@ -1,4 +1,4 @@
-"""Leverage loops on a lending market: borrow → swap → re-supply (mechanics.md §10.4).
+"""Leverage loops on a lending market: borrow → swap → re-supply (loop leverage: collateral X / (1 − λ) after unlimited loops at LTV used λ).
 
 Closed forms used to check the simulated loopers (which loop through the pool and the mempool
 like anyone else): leverage after ``k`` loops, its limit ``1/(1 − λ)``, return on equity, the
@@ -8,7 +8,7 @@ start; rates annual fractions.
 
 References
 ----------
-mechanics.md §10.4, §13 vectors 28–29.
+loop leverage: collateral X / (1 − λ) after unlimited loops at LTV used λ, worked example.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def max_loop_leverage(ltv):
 
     Examples
     --------
-    Test vector 28 (§13): λ = 0.9 → 10 (0.8 → 5, 0.92 → 12.5).
+    Worked example: λ = 0.9 → 10 (0.8 → 5, 0.92 → 12.5).
 
     >>> [round(max_loop_leverage(x), 9) for x in (0.9, 0.8, 0.92)]
     [10.0, 5.0, 12.5]
@@ -40,7 +40,7 @@ def loop_roe(leverage, collateral_yield, borrow_rate):
 
     Examples
     --------
-    Test vector 29 (§13): L = 5, y = 10%, r = 7% → 22%.
+    Worked example: L = 5, y = 10%, r = 7% → 22%.
 
     >>> round(loop_roe(5.0, 0.10, 0.07), 12)
     0.22
@@ -65,7 +65,7 @@ def liquidation_fall(leverage, liquidation_threshold):
 
     Examples
     --------
-    §10.4 table with LT 92%: L = 3 → 27.5%, 5 → 13.0%, 8 → 4.9%.
+    Worked example with LT 92%: L = 3 → 27.5%, 5 → 13.0%, 8 → 4.9%.
 
     >>> [round(liquidation_fall(L, 0.92), 3) for L in (3.0, 5.0, 8.0)]
     [0.275, 0.13, 0.049]
@@ -79,7 +79,7 @@ def build_loop(market, user: str, collateral: str, debt: str, equity: int, fract
                value_in_debt: Callable[[int], int], swap: Callable[[int], int]) -> tuple[int, int]:
     """Build a loop on ``market`` (any :class:`~protocols.lending.aave_v3.replay.Market`): supply
     ``equity`` of ``collateral``, then ``loops`` times borrow ``fraction`` of what the last supply
-    is worth in ``debt``, ``swap`` it into collateral and supply that (§10.4).
+    is worth in ``debt``, ``swap`` it into collateral and supply that (loop leverage: collateral X / (1 − λ) after unlimited loops at LTV used λ).
 
     Parameters
     ----------

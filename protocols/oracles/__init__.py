@@ -1,5 +1,5 @@
 """Oracles: push feeds (Chainlink-style), fixed/pegged prices, Maker's delayed OSM, and the agents
-that update them (mechanics §5, §3.6)."""
+that update them (Chainlink Data Feeds docs; Pyth docs; Maker `osm.sol`, `OSM.poke`: the price released one `hop` (an hour) late)."""
 from .agents import Poker, PushUpdater
 from .model import ExchangeRateOracle, FixedOracle, Osm, PushOracle
 from .params import ExchangeRateOracleParams, FixedOracleParams, OsmParams, PokerParams, PushOracleParams, PushUpdaterParams

@@ -1,4 +1,4 @@
-"""The off-chain node network of a push feed (mechanics §5.1, §12.2)."""
+"""The off-chain node network of a push feed (Chainlink Data Feeds docs: a new round on a deviation threshold or a heartbeat; Chainlink OCR docs)."""
 from __future__ import annotations
 
 import statistics

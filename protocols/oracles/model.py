@@ -1,9 +1,9 @@
 """Oracle protocols: push feeds whose answer moves only by transmission transactions, fixed
 (pegged) prices, Maker's one-hour delayed OSM, and exchange-rate adapters that derive a wrapped
-or receipt token's price from its underlying's oracle (mechanics §5.1, §5.4, §3.6, §1.10).
+or receipt token's price from its underlying's oracle (Chainlink Data Feeds docs: a new round on a deviation threshold or a heartbeat; Chainlink Data Feeds docs and Maker `osm.sol`; Maker `osm.sol`, `OSM.poke`: the price released one `hop` (an hour) late; Aave `AaveOracle.getAssetPrice` with Chainlink-compatible exchange-rate adapters).
 
 In the exposure graph an oracle stands for the price it gives: its distress is its fall from its
-first answer (DESIGN §7)."""
+first answer."""
 from __future__ import annotations
 
 import math
@@ -57,7 +57,7 @@ class _Oracle(Protocol, ABC):
 
 
 class PushOracle(_Oracle):
-    """Chainlink-style aggregator (mechanics §5.1). Call: ``transmit(answer, observed_ms)`` by the
+    """Chainlink-style aggregator (Chainlink Data Feeds docs: a new round on a deviation threshold or a heartbeat). Call: ``transmit(answer, observed_ms)`` by the
     transmitter. ``price()`` is what consumers read: the last included answer, however stale."""
 
     kind = "oracles.push"
@@ -111,7 +111,7 @@ class PushOracle(_Oracle):
 
 
 class FixedOracle(_Oracle):
-    """A pegged price that never moves (mechanics §5.4)."""
+    """A pegged price that never moves (Chainlink Data Feeds docs and Maker `osm.sol`)."""
 
     kind = "oracles.fixed"
     Params = FixedOracleParams
@@ -143,7 +143,7 @@ class OsmState:
 
 
 class Osm(_Oracle):
-    """Maker's Oracle Security Module (``oracles.osm``, mechanics §3.6). Call: ``poke()``, by anyone,
+    """Maker's Oracle Security Module (``oracles.osm``, Maker `osm.sol`, `OSM.poke`: the price released one `hop` (an hour) late). Call: ``poke()``, by anyone,
     once ``hop`` has passed since ``zzz``: ``cur = nxt``, ``nxt`` = the source's price now,
     ``zzz = now − now mod hop``. ``price()`` is ``cur``: the source's price sampled one poke earlier,
     one to two hops old; ``nxt`` is public (``peep``), so everyone knows the next price in advance.
@@ -206,7 +206,7 @@ POKE_COLUMNS = [
 
 
 class ExchangeRateOracle(_Oracle):
-    """An exchange-rate adapter (``oracles.exchange_rate``, mechanics §1.10, §5.4): the price of a
+    """An exchange-rate adapter (``oracles.exchange_rate``, Aave `AaveOracle.getAssetPrice` with Chainlink-compatible exchange-rate adapters; Chainlink Data Feeds docs and Maker `osm.sol`): the price of a
     wrapped, staked or receipt token as ``rate × receipt × underlying``, where ``underlying`` is
     another oracle's answer (USD), ``rate`` the tokens of underlying one token redeems for, and
     ``receipt`` — with ``receipt_pool`` — the pool's ``receipt_rate(receipt_asset)``: a receipt

@@ -1,4 +1,4 @@
-"""Parameters of the oracle kinds (mechanics §5)."""
+"""Parameters of the oracle kinds (Chainlink Data Feeds docs; Pyth docs)."""
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -16,7 +16,7 @@ class _Params(BaseModel):
 
 
 class PushOracleParams(_Params):
-    """A Chainlink-style push feed (mechanics §5.1): the answer changes only when a transmission
+    """A Chainlink-style push feed (Chainlink Data Feeds docs: a new round on a deviation threshold or a heartbeat): the answer changes only when a transmission
     transaction is included. ``min_answer``/``max_answer`` clamp as old aggregators did."""
 
     initial_answer: float = Field(gt=0, description="answer at the start (USD)", json_schema_extra=unit("USD"))
@@ -35,7 +35,7 @@ class PushOracleParams(_Params):
 
 
 class OsmParams(_Params):
-    """Maker's Oracle Security Module (mechanics §3.6): the price of ``source`` (an oracle protocol
+    """Maker's Oracle Security Module (Maker `osm.sol`, `OSM.poke`: the price released one `hop` (an hour) late): the price of ``source`` (an oracle protocol
     listed before this one, the "medianizer") released one ``hop`` late."""
 
     source: str = Field(description="oracle protocol read at each poke")
@@ -43,7 +43,7 @@ class OsmParams(_Params):
 
 
 class ExchangeRateOracleParams(_Params):
-    """An exchange-rate adapter (mechanics §1.10): ``rate × receipt × underlying`` (USD)."""
+    """An exchange-rate adapter (Aave `AaveOracle.getAssetPrice` with Chainlink-compatible exchange-rate adapters): ``rate × receipt × underlying`` (USD)."""
 
     underlying: str = Field(description="oracle protocol, listed before, of the underlying token (USD)")
     rate: float = Field(1.0, gt=0,
@@ -60,7 +60,7 @@ class ExchangeRateOracleParams(_Params):
 
 
 class FixedOracleParams(_Params):
-    """A pegged or fixed price (mechanics §5.4: e.g. USDe priced as USDT = $1)."""
+    """A pegged or fixed price (Chainlink Data Feeds docs and Maker `osm.sol`: e.g. USDe priced as USDT = $1)."""
 
     price: float = Field(gt=0, description="the constant answer (USD)", json_schema_extra=unit("USD"))
 
@@ -70,7 +70,7 @@ class PushUpdaterParams(_Params):
 
     Every ``poll`` it reads the median mid of ``sources``; when the move against the on-chain
     answer reaches the oracle's deviation threshold or the heartbeat is due, a round starts
-    and its report is sent after an OCR ``round_latency`` (mechanics §12.2). The transmission
+    and its report is sent after an OCR ``round_latency`` (Chainlink OCR docs). The transmission
     is an ordinary transaction: with ``gas`` bidding, re-bid after ``rebid_after_blocks``
     blocks of waiting."""
 

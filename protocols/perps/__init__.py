@@ -1,4 +1,4 @@
-"""Perpetual futures: funding, margin, liquidation, insurance and ADL (mechanics.md §8).
+"""Perpetual futures: funding, margin, liquidation, insurance and ADL (dYdX v4 and Hyperliquid docs).
 
 :mod:`.math` (free functions), :mod:`.clearinghouse` (the state and its rules, no engine),
 :mod:`.pool` (pool-based perps, no engine), :mod:`.model` (the ``perps.orderbook`` and ``perps.pool``

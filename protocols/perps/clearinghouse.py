@@ -1,6 +1,6 @@
-"""An order-book perpetuals clearinghouse (Hyperliquid / dYdX v4 / CEX style), mechanics.md §8, §12.4.
+"""An order-book perpetuals clearinghouse (Hyperliquid / dYdX v4 / CEX style), dYdX v4 and Hyperliquid docs.
 
-A plain data structure (STYLE 5): no SimPy needed. A :class:`Clearinghouse` holds cross-margin
+A plain data structure: no SimPy needed. A :class:`Clearinghouse` holds cross-margin
 accounts over one or more markets as a struct of arrays (collateral per account; size, entry
 price and funding snapshot per account and market) and trades against each market's book, an
 off-chain :class:`~defisim.markets.venues.Venue` whose walk gives the fill price. The book's resting
@@ -8,20 +8,20 @@ liquidity is one account, ``"book"``, that takes the other side of every book fi
 every trade has two sides and value is conserved (see *Invariant*).
 
 Per market: the index (oracle) is a feed; the mark is the median of the index, the book's mid
-and the index plus an EMA of the basis ``mid − index`` (§8.1, Hyperliquid's first two
+and the index plus an EMA of the basis ``mid − index`` (Hyperliquid oracle and mark-price docs; Binance Futures mark price, Hyperliquid's first two
 components); the premium ``[max(0, impactBid − index) − max(0, index − impactAsk)] / index`` is
 sampled every :meth:`Clearinghouse.tick` and averaged over the funding interval; funding
-(§8.2) is ``F_8h = P̄ + clamp(I − P̄, ±c)`` scaled to the interval and capped, paid on the
+(dYdX v4 `funding.mdx`, Hyperliquid funding docs, GMX v2 docs) is ``F_8h = P̄ + clamp(I − P̄, ±c)`` scaled to the interval and capped, paid on the
 index price into a cumulative index per unit of long size, settled into an account's collateral
 whenever it trades or is liquidated.
 
-Margin (§8.3), cross by default (one account's equity backs all its positions); an isolated
+Margin (dYdX v4 `margin.mdx`; Hyperliquid margining docs), cross by default (one account's equity backs all its positions); an isolated
 position is an account of its own (:meth:`Clearinghouse.open_isolated`). Initial fraction
 ``1/max_leverage``, maintenance ``1/(2·max_leverage)``;
 ``equity = collateral + Σ size·(mark − entry) − unsettled funding``; an account is liquidatable
 when ``equity < Σ |size|·mark·MMF``.
 
-Liquidation (§8.4, §8.5), account by account, lowest ``equity/maintenance`` first:
+Liquidation (dYdX v4 `liquidations.mdx`; Hyperliquid liquidation docs; Hyperliquid auto-deleveraging docs; Binance Futures ADL), account by account, lowest ``equity/maintenance`` first:
 
 1. The positions are quoted into the books. If the account's equity after those fills covers
    the liquidation fee (``liquidation_fee`` of the notional at mark), the fills happen and the
@@ -44,7 +44,7 @@ Invariant: ``Σ collateral + Σ size·(mark − entry) − Σ unsettled funding 
 constant — every fill, funding payment, fee, ADL close and socialised loss moves value between
 two places, and each market's sizes sum to zero.
 
-References: mechanics.md §8.1–8.5, §12.4; :mod:`protocols.perps.math`.
+References: Hyperliquid oracle and mark-price docs; Binance Futures mark price; dYdX v4 `funding.mdx`, Hyperliquid funding docs, GMX v2 docs; dYdX v4 `margin.mdx`; Hyperliquid margining docs; dYdX v4 `liquidations.mdx`; Hyperliquid liquidation docs; Hyperliquid auto-deleveraging docs; Binance Futures ADL; :mod:`protocols.perps.math`.
 """
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ from .margin import initial_margin, maintenance_margin, margin_tiers
 
 __all__ = ["PerpMarket", "Clearinghouse", "BOOK"]
 
-#: Binance's basis average covers this much time (§8.1: 30 s since 18 Sep 2025).
+#: Binance's basis average covers this much time (Hyperliquid oracle and mark-price docs; Binance Futures mark price: 30 s since 18 Sep 2025).
 BINANCE_BASIS_WINDOW_MS = 30_000
 
 #: The account holding the books' side of every book fill.
@@ -73,7 +73,7 @@ class PerpMarket:
     """One perpetual market: its index ``feed`` (``price_at(t_ms)``), its ``book`` venue,
     ``max_leverage`` (IMF ``1/max_leverage``, MMF half of it), the ``impact_notional_usd`` of the
     premium's impact prices, the funding cap per interval (fraction), and optional margin tiers
-    (§8.3), ``(from notional USD, fraction)`` pairs from 0 up:
+    (dYdX v4 `margin.mdx`; Hyperliquid margining docs), ``(from notional USD, fraction)`` pairs from 0 up:
 
     - ``mm_tiers``, maintenance: each slice of a position's notional counted at its tier's
       fraction (Binance's ``notional × MMR − cumulative amount`` is the same function);
@@ -146,7 +146,7 @@ class Clearinghouse:
     funding_interval_ms : int
         Between funding payments (1 h on Hyperliquid and dYdX, 8 h on CEX).
     interest_8h, clamp_8h : float
-        The template's interest leg and clamp (§8.2).
+        The template's interest leg and clamp (dYdX v4 `funding.mdx`, Hyperliquid funding docs, GMX v2 docs).
     basis_ema_ms : int
         Time constant of the mark's basis EMA (Hyperliquid: 150 s).
 
@@ -159,7 +159,7 @@ class Clearinghouse:
     >>> ch.deposit("alice", 10_000.0)
     >>> round(ch.trade("alice", "BTC", 1.0, t_ms=0), 2)   # a $100,000 buy moves a deep book by 0.05 USD
     100000.05
-    >>> round(ch.liquidation_price("alice", "BTC", t_ms=0), 2)   # §13 vector 23 at that entry
+    >>> round(ch.liquidation_price("alice", "BTC", t_ms=0), 2)   # worked example at that entry
     91139.29
     """
 
@@ -253,7 +253,7 @@ class Clearinghouse:
     def open_isolated(self, owner: str, market: str, size: float, margin_usd: float, t_ms: int) -> float:
         """Open (or add to) an isolated position: its own margin account
         (:meth:`isolated_account`) gets ``margin_usd`` and the order, so its liquidation never
-        touches ``owner``'s cross account (§8.3). Returns the fill price."""
+        touches ``owner``'s cross account (dYdX v4 `margin.mdx`; Hyperliquid margining docs). Returns the fill price."""
         name = self.isolated_account(owner, market)
         self.deposit(name, margin_usd)
         return self.trade(name, market, size, t_ms)
@@ -286,7 +286,7 @@ class Clearinghouse:
         return self.markets[m].feed.price_at(t_ms)
 
     def mark(self, m: int, t_ms: int) -> float:
-        """The market's mark (§8.1): Hyperliquid's ``median(index, book mid, index + EMA basis)``
+        """The market's mark (Hyperliquid oracle and mark-price docs; Binance Futures mark price): Hyperliquid's ``median(index, book mid, index + EMA basis)``
         (150 s), or Binance's ``median(index × (1 + last rate paid × time to funding / interval),
         index + mean basis of the ticks in the last 30 s, book mid)``
         (:func:`~.math.binance_mark_price`)."""
@@ -326,7 +326,7 @@ class Clearinghouse:
         return sum(m.initial_usd(notional[..., k]) for k, m in enumerate(self.markets))
 
     def liquidation_price(self, owner: str, market: str, t_ms: int) -> float:
-        """The mark of ``market`` at which ``owner`` becomes liquidatable, others held (§8.3);
+        """The mark of ``market`` at which ``owner`` becomes liquidatable, others held (dYdX v4 `margin.mdx`; Hyperliquid margining docs);
         with maintenance tiers, at the first tier's fraction (exact for positions inside it)."""
         r, m = self.rows[owner], self.index[market]
         s = self.size[r, m]
@@ -379,7 +379,7 @@ class Clearinghouse:
         """A taker order of ``size`` (``+`` buys) into the book. An order that only reduces a
         position is always taken; one that opens, increases or flips a position is refused
         (``ValueError``, nothing changes) when the account is below maintenance (it is the
-        liquidation engine's) or when the equity after it is below the initial margin (§8.3);
+        liquidation engine's) or when the equity after it is below the initial margin (dYdX v4 `margin.mdx`; Hyperliquid margining docs);
         a reducing order whose fill would leave the equity below 0 is refused too. Returns the
         fill price."""
         r, m = self._row(owner), self.index[market]
@@ -409,7 +409,7 @@ class Clearinghouse:
 
     # -- the venue's clock ------------------------------------------------------------------
     def tick(self, t_ms: int) -> None:
-        """One oracle tick (§12.4): update the basis EMA, sample the premium, pay funding when an
+        """One oracle tick: update the basis EMA, sample the premium, pay funding when an
         interval has passed, liquidate the accounts below maintenance."""
         if self.last_tick_ms is not None and t_ms <= self.last_tick_ms:
             if t_ms < self.last_tick_ms:
@@ -468,7 +468,7 @@ class Clearinghouse:
             self._dirty.add(row)
 
     def _build_index(self):
-        """The liquidation-price index (DESIGN §5): per market, the accounts whose only position is
+        """The liquidation-price index: per market, the accounts whose only position is
         there, longs and shorts each sorted by ``key = (s·(entry − snapshot) − collateral) /
         (s − |s|·MMF)``; a long is liquidatable when ``key > mark − F/(1 − MMF)``, a short when
         ``key < mark − F/(1 + MMF)`` (``F`` the cumulative funding: settling funding leaves the
@@ -527,7 +527,7 @@ class Clearinghouse:
         ``partial_above_usd`` set, an account holding more notional than that is closed
         ``partial_share`` at a time into the books, at most once per ``partial_cooldown_ms``, for
         as long as its equity stays above ``backstop_fraction`` of its maintenance; below that it
-        is liquidated in full (Hyperliquid: 20%, 30 s, 2/3; §8.4)."""
+        is liquidated in full (Hyperliquid: 20%, 30 s, 2/3; dYdX v4 `liquidations.mdx`; Hyperliquid liquidation docs)."""
         for row in self.liquidatable(t_ms):
             row = int(row)
             equity, mm = float(self.equity(t_ms, row)), float(self.maintenance(t_ms, row))
@@ -657,7 +657,7 @@ class Clearinghouse:
 
     def _socialize(self, row: int, t_ms: int) -> None:
         """Whatever ``row`` still owes (negative collateral) is charged to the traders with
-        unrealised profit, pro rata to it and never beyond their equity (§8.5's clawback; an
+        unrealised profit, pro rata to it and never beyond their equity (Hyperliquid auto-deleveraging docs; Binance Futures ADL's clawback; an
         account without positions never pays)."""
         owed = -self.collateral[row]
         if owed <= 1e-6:  # a float residue of the bankruptcy-price closes is no loss (USD)

@@ -1,4 +1,4 @@
-"""Margin brackets of a perp market (mechanics.md §8.3): maintenance counted slice by slice of
+"""Margin brackets of a perp market (dYdX v4 `margin.mdx`; Hyperliquid margining docs): maintenance counted slice by slice of
 the notional, initial the whole notional at its bracket's fraction, the missing one derived by
 Hyperliquid's rule, and the check that initial stays above maintenance. Notionals and margins
 in USD, fractions plain floats.
@@ -16,7 +16,7 @@ def margin_tiers(symbol: str, max_leverage: float, mm_tiers: tuple, im_tiers: tu
     """The maintenance and initial brackets of a market, the missing one derived (Hyperliquid's
     rule: maintenance half of initial, initial at least ``1/max_leverage``), checked: each starts
     at 0 and rises, and the initial margin is above the maintenance margin at every notional
-    (§8.3). Raises ``ValueError`` naming the market otherwise."""
+    (dYdX v4 `margin.mdx`; Hyperliquid margining docs). Raises ``ValueError`` naming the market otherwise."""
     if mm_tiers and not im_tiers:
         im_tiers = tuple((a, max(2.0 * f, 1.0 / max_leverage)) for a, f in mm_tiers)
     elif im_tiers and not mm_tiers:
@@ -39,7 +39,7 @@ def margin_tiers(symbol: str, max_leverage: float, mm_tiers: tuple, im_tiers: tu
 
 def maintenance_margin(notional_usd, mm_tiers: tuple, flat: float):
     """Each slice of ``notional_usd`` inside a bracket of ``mm_tiers`` at its fraction (``flat``
-    throughout without brackets) (USD, §8.3)."""
+    throughout without brackets) (USD, dYdX v4 `margin.mdx`; Hyperliquid margining docs)."""
     n = np.asarray(notional_usd, dtype=np.float64)
     if not mm_tiers:
         return n * flat
@@ -52,7 +52,7 @@ def maintenance_margin(notional_usd, mm_tiers: tuple, flat: float):
 
 def initial_margin(notional_usd, im_tiers: tuple, flat: float):
     """All of ``notional_usd`` at the fraction of the bracket of ``im_tiers`` it falls in
-    (``flat`` without brackets) (USD, §8.3)."""
+    (``flat`` without brackets) (USD, dYdX v4 `margin.mdx`; Hyperliquid margining docs)."""
     n = np.asarray(notional_usd, dtype=np.float64)
     if not im_tiers:
         return n * flat

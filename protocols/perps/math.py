@@ -1,17 +1,17 @@
-"""Perpetual-futures math: funding, margin, liquidation prices, ADL ranking (mechanics.md §8).
+"""Perpetual-futures math: funding, margin, liquidation prices, ADL ranking (dYdX v4 and Hyperliquid docs).
 
 Free float64 functions; sizes are signed base-asset units (``+`` long, ``−`` short), prices and
 notionals USD, rates and margin fractions plain fractions (``0.0001`` = 0.01%), times in hours or
 seconds as named. Branch-free functions take scalars or numpy arrays alike; those that branch
 have a ``*_vec`` twin.
 
-Sign convention everywhere (§8.2): a positive funding rate means longs pay shorts; the payment of
+Sign convention everywhere (dYdX v4 `funding.mdx`, Hyperliquid funding docs, GMX v2 docs): a positive funding rate means longs pay shorts; the payment of
 one position per interval is ``size · price · rate`` (positive: the position pays).
 
 References
 ----------
-mechanics.md §8.1 (prices: Binance's mark price), §8.2 (funding: the CEX template, Hyperliquid, dYdX v4, GMX v2),
-§8.3 (margin and liquidation prices), §8.5 (ADL ranking), §13 vectors 22–26.
+Hyperliquid oracle and mark-price docs; Binance Futures mark price (prices: Binance's mark price), dYdX v4 `funding.mdx`, Hyperliquid funding docs, GMX v2 docs (funding: the CEX template, Hyperliquid, dYdX v4, GMX v2),
+dYdX v4 `margin.mdx`; Hyperliquid margining docs (margin and liquidation prices), Hyperliquid auto-deleveraging docs; Binance Futures ADL (ADL ranking), worked example.
 """
 from __future__ import annotations
 
@@ -34,14 +34,14 @@ __all__ = [
     "adl_score_vec",
 ]
 
-#: The interest leg of the CEX template: 0.01% per 8 h (§8.2).
+#: The interest leg of the CEX template: 0.01% per 8 h (dYdX v4 `funding.mdx`, Hyperliquid funding docs, GMX v2 docs).
 INTEREST_8H = 0.0001
-#: Clamp on ``I − P̄``: ±0.05% per 8 h (§8.2).
+#: Clamp on ``I − P̄``: ±0.05% per 8 h (dYdX v4 `funding.mdx`, Hyperliquid funding docs, GMX v2 docs).
 CLAMP_8H = 0.0005
 
 
 def premium_index(impact_bid: float, impact_ask: float, index: float) -> float:
-    """Premium of the book over the index (§8.2):
+    """Premium of the book over the index (dYdX v4 `funding.mdx`, Hyperliquid funding docs, GMX v2 docs):
     ``[max(0, impactBid − index) − max(0, index − impactAsk)] / index``.
 
     Parameters
@@ -75,7 +75,7 @@ def premium_index_vec(impact_bid, impact_ask, index) -> np.ndarray:
 
 def binance_mark_price(index: float, last_funding_rate: float, time_until_funding_s: float, interval_s: float,
                        basis_moving_average: float, last_price: float) -> float:
-    """Binance's perpetual mark price (§8.1): ``median(price1, price2, lastPrice)`` with
+    """Binance's perpetual mark price (Hyperliquid oracle and mark-price docs; Binance Futures mark price): ``median(price1, price2, lastPrice)`` with
     ``price1 = index × (1 + lastFundingRate × timeUntilFunding / interval)`` and
     ``price2 = index + MA(basis)`` (the basis ``mid − index`` averaged over 30 s).
 
@@ -94,7 +94,7 @@ def binance_mark_price(index: float, last_funding_rate: float, time_until_fundin
 
 def funding_rate(premium_avg, interval_h: float = 8.0, interest_8h: float = INTEREST_8H,
                  clamp_8h: float = CLAMP_8H, cap: float | None = None):
-    """Funding rate per interval of the CEX / Hyperliquid template (§8.2).
+    """Funding rate per interval of the CEX / Hyperliquid template (dYdX v4 `funding.mdx`, Hyperliquid funding docs, GMX v2 docs).
 
     ``F_8h = P̄ + clamp(I − P̄, −c, c)``, scaled to the interval (``F_8h · interval_h / 8``) and
     capped to ``±cap`` per interval. Whenever ``|P̄ − I| ≤ c`` the rate is exactly the interest
@@ -113,7 +113,7 @@ def funding_rate(premium_avg, interval_h: float = 8.0, interest_8h: float = INTE
 
     Examples
     --------
-    Test vector 22 (§13): Hyperliquid with a zero premium pays 0.00125% per hour; 1% premium gives
+    Worked example: Hyperliquid with a zero premium pays 0.00125% per hour; 1% premium gives
     0.95% per 8 h (the clamp binds), 0.11875% per hour.
 
     >>> round(funding_rate(0.0, 1.0, cap=0.04), 10), round(funding_rate(0.01, 1.0, cap=0.04), 10)
@@ -128,12 +128,12 @@ def funding_rate(premium_avg, interval_h: float = 8.0, interest_8h: float = INTE
 
 
 def funding_payment(size, price, rate):
-    """What a position pays for one funding interval (USD; negative: it receives) (§8.2):
+    """What a position pays for one funding interval (USD; negative: it receives) (dYdX v4 `funding.mdx`, Hyperliquid funding docs, GMX v2 docs):
     ``size · price · rate`` with signed ``size``.
 
     Examples
     --------
-    §8.2: 10 BTC long at $100,000 and 0.00125% per hour pay $12.50 per hour.
+    dYdX v4 `funding.mdx`, Hyperliquid funding docs, GMX v2 docs: 10 BTC long at $100,000 and 0.00125% per hour pay $12.50 per hour.
 
     >>> round(funding_payment(10.0, 100_000.0, 1.25e-05), 6), round(funding_payment(-10.0, 100_000.0, 1.25e-05), 6)
     (12.5, -12.5)
@@ -143,11 +143,11 @@ def funding_payment(size, price, rate):
 
 
 def dydx_funding_cap_8h(imf: float, mmf: float) -> float:
-    """dYdX v4's 8-hour funding cap ``600% × (IMF − MMF)`` (§8.2).
+    """dYdX v4's 8-hour funding cap ``600% × (IMF − MMF)`` (dYdX v4 `funding.mdx`, Hyperliquid funding docs, GMX v2 docs).
 
     Examples
     --------
-    Test vector 25 (§13): IMF 5%, MMF 3% give 12% per 8 h.
+    Worked example: IMF 5%, MMF 3% give 12% per 8 h.
 
     >>> round(dydx_funding_cap_8h(0.05, 0.03), 12)
     0.12
@@ -157,7 +157,7 @@ def dydx_funding_cap_8h(imf: float, mmf: float) -> float:
 
 def gmx_funding_per_second(funding_factor: float, oi_long_usd: float, oi_short_usd: float,
                            exponent: float = 1.0) -> tuple[float, float]:
-    """GMX v2 funding (§8.2): the larger side pays
+    """GMX v2 funding (dYdX v4 `funding.mdx`, Hyperliquid funding docs, GMX v2 docs): the larger side pays
     ``fundingFactor · |OI_long − OI_short|^exponent / (OI_long + OI_short)`` per second of its
     open interest; the smaller side receives what was paid, spread over its smaller open interest.
     Nothing is paid when the sides are balanced or one of them is empty.
@@ -170,7 +170,7 @@ def gmx_funding_per_second(funding_factor: float, oi_long_usd: float, oi_short_u
 
     Examples
     --------
-    Test vector 26 (§13): factor 1/50,000 per second, OI $150k long / $50k short: longs pay
+    Worked example: factor 1/50,000 per second, OI $150k long / $50k short: longs pay
     0.001% per second, shorts receive 0.003% per second.
 
     >>> longs, shorts = gmx_funding_per_second(1 / 50_000, 150_000.0, 50_000.0)
@@ -187,7 +187,7 @@ def gmx_funding_per_second(funding_factor: float, oi_long_usd: float, oi_short_u
 
 def maintenance_fraction_at_max_leverage(max_leverage):
     """Hyperliquid's maintenance margin fraction: half the initial margin at maximum leverage,
-    ``1 / (2 · maxLeverage)`` (§8.3).
+    ``1 / (2 · maxLeverage)`` (dYdX v4 `margin.mdx`; Hyperliquid margining docs).
 
     >>> maintenance_fraction_at_max_leverage(40), maintenance_fraction_at_max_leverage(50)
     (0.0125, 0.01)
@@ -197,7 +197,7 @@ def maintenance_fraction_at_max_leverage(max_leverage):
 
 
 def isolated_liquidation_price(entry_price, size, margin_usd, mmf):
-    """Liquidation price of an isolated position (Hyperliquid's formula, §8.3):
+    """Liquidation price of an isolated position (Hyperliquid's formula, dYdX v4 `margin.mdx`; Hyperliquid margining docs):
     ``liq = entry − side · margin_available / |size| / (1 − MMF · side)`` with
     ``margin_available = margin − MMF · |size| · entry``.
 
@@ -214,7 +214,7 @@ def isolated_liquidation_price(entry_price, size, margin_usd, mmf):
 
     Examples
     --------
-    Test vector 23 (§13): long 1 BTC at $100,000 with $10,000 margin, MMF 1.25% → $91,139.24;
+    Worked example: long 1 BTC at $100,000 with $10,000 margin, MMF 1.25% → $91,139.24;
     the short → $108,641.98.
 
     >>> round(isolated_liquidation_price(100_000.0, 1.0, 10_000.0, 0.0125), 2)
@@ -230,7 +230,7 @@ def isolated_liquidation_price(entry_price, size, margin_usd, mmf):
 
 
 def dydx_liquidation_price(equity_usd, size, price, mmf):
-    """dYdX's isolated liquidation price ``p' = (e − s·p) / (|s|·MMF − s)`` (§8.3).
+    """dYdX's isolated liquidation price ``p' = (e − s·p) / (|s|·MMF − s)`` (dYdX v4 `margin.mdx`; Hyperliquid margining docs).
 
     Parameters
     ----------
@@ -245,7 +245,7 @@ def dydx_liquidation_price(equity_usd, size, price, mmf):
 
     Examples
     --------
-    Test vector 24 (§13): equity $1,000, short 3 ETH at $3,000, MMF 5% → $3,174.60.
+    Worked example: equity $1,000, short 3 ETH at $3,000, MMF 5% → $3,174.60.
 
     >>> round(dydx_liquidation_price(1_000.0, -3.0, 3_000.0, 0.05), 2)
     3174.6
@@ -256,7 +256,7 @@ def dydx_liquidation_price(equity_usd, size, price, mmf):
 
 
 def adl_score(pnl_fraction: float, effective_leverage: float) -> float:
-    """ADL ranking score (Binance's published formula, §8.5): ``PnL% × leverage`` for a profit,
+    """ADL ranking score (Binance's published formula, Hyperliquid auto-deleveraging docs; Binance Futures ADL): ``PnL% × leverage`` for a profit,
     ``PnL% / leverage`` for a loss; the highest score is deleveraged first.
 
     Parameters

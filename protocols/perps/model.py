@@ -1,7 +1,7 @@
 """The order-book perp venue on the engine (``perps.orderbook``): a
 :class:`~.clearinghouse.Clearinghouse` whose books are the scenario's off-chain venues and whose
 index is the markets' feeds, ticked by its own SimPy process (an off-chain venue's matching loop,
-DESIGN §3), with its liquidations, ADL fills and funding payments in result tables (§8, §12.4).
+), with its liquidations, ADL fills and funding payments in result tables (dYdX v4 and Hyperliquid docs).
 """
 from __future__ import annotations
 
@@ -135,7 +135,7 @@ class PerpVenue(Protocol):
     def order(self, sender: str, market: str, size: float) -> float:
         """A taker order of ``size`` base units into ``market``'s book (``+`` buys); returns the
         fill price (USD). Reverts on an unknown market, an account in liquidation or short of
-        initial margin (§8.3)."""
+        initial margin (dYdX v4 `margin.mdx`; Hyperliquid margining docs)."""
         size = self._number(size, "order")
         if market not in self.state.index:
             raise Revert(f"order: no market {market!r}")
@@ -176,7 +176,7 @@ class PerpVenue(Protocol):
         """The venue (equity: its insurance fund) holds its deposits in the collateral token
         (``backing``); accounts of at least ``large_account_usd`` notional are nodes the venue is
         exposed to for the part of their loss their collateral does not cover (``debt``, amount:
-        notional at mark, recovery: equity over notional, §8.4)."""
+        notional at mark, recovery: equity over notional, dYdX v4 `liquidations.mdx`; Hyperliquid liquidation docs)."""
         t = int(self.host.now_ms)
         ch = self.state
         out: list = [Node(self.name, "venue", equity_usd=max(ch.insurance_fund_usd, 0.0))]
@@ -196,7 +196,7 @@ class PerpVenue(Protocol):
         return out
 
     def distress(self) -> float:
-        """Losses socialised over the deposits (USD/USD, §8.5)."""
+        """Losses socialised over the deposits (USD/USD, Hyperliquid auto-deleveraging docs; Binance Futures ADL)."""
         deposits = float(self.state.collateral.sum())
         return self.state.socialized_usd / deposits if deposits > 0 else 0.0
 

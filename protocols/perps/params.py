@@ -1,5 +1,5 @@
-"""Parameters of an order-book perp venue (mechanics.md §8, §12.4): frozen pydantic models that
-fail at construction with the field and the reason (STYLE 9). Prices and notionals USD, times
+"""Parameters of an order-book perp venue (dYdX v4 and Hyperliquid docs): frozen pydantic models that
+fail at construction with the field and the reason. Prices and notionals USD, times
 as durations (``"3s"``, ``"1h"`` or ms), fractions plain floats."""
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ class PerpMarketParams(BaseModel):
     im_tiers: tuple[tuple[float, float], ...] = Field(
         (), description="initial-margin brackets: [from notional USD, initial fraction of the whole notional] pairs from 0 up "
         "(empty: twice mm_tiers, or 1/max_leverage)")
-    mark: Literal["hyperliquid", "binance"] = Field("hyperliquid", description="mark price rule (§8.1)")
+    mark: Literal["hyperliquid", "binance"] = Field("hyperliquid", description="mark price rule (Hyperliquid oracle and mark-price docs; Binance Futures mark price)")
 
     @model_validator(mode="after")
     def _tiers(self) -> "PerpMarketParams":
@@ -101,7 +101,7 @@ class PerpVenueParams(BaseModel):
 
 
 class PoolPerpVenueParams(BaseModel):
-    """A pool-based perp market (GMX v2 style, §8.2, §8.4, §8.5): the LP pool ``pool_usd`` is the
+    """A pool-based perp market (GMX v2 style, dYdX v4 `funding.mdx`, Hyperliquid funding docs, GMX v2 docs; dYdX v4 `liquidations.mdx`; Hyperliquid liquidation docs; Hyperliquid auto-deleveraging docs; Binance Futures ADL): the LP pool ``pool_usd`` is the
     counterparty of every position; its index is the feed of ``asset``. Factors per second."""
 
     model_config = _CONFIG

@@ -1,7 +1,7 @@
 """Pool-based perpetuals (GMX v2 style): the liquidity pool is every trader's counterparty
-(mechanics.md §8.2 "GMX v2", §8.4, §8.5).
+(dYdX v4 `funding.mdx`, Hyperliquid funding docs, GMX v2 docs "GMX v2", dYdX v4 `liquidations.mdx`; Hyperliquid liquidation docs; Hyperliquid auto-deleveraging docs; Binance Futures ADL).
 
-A plain data structure (STYLE 5), one market, positions as arrays; sizes in USD (signed: ``+``
+A plain data structure, one market, positions as arrays; sizes in USD (signed: ``+``
 long), prices USD, times in seconds.
 
 - **Price impact** on opening or closing: ``impactUsd = f·d_before^e − f·d_after^e`` with ``d``
@@ -22,8 +22,8 @@ traders pay in and take out; the price moves only the traders' claims on the poo
 pool settles when positions close (it is the counterparty, so it carries the market exposure of
 the traders' net open interest).
 
-References: mechanics.md §8.2 (GMX v2 funding, borrowing, price impact), §8.4 (liquidation),
-§8.5 (ADL by PnL-to-pool ratio); gmx-io/gmx-synthetics ``README.md``, ``PositionUtils.sol``,
+References: dYdX v4 `funding.mdx`, Hyperliquid funding docs, GMX v2 docs (GMX v2 funding, borrowing, price impact), dYdX v4 `liquidations.mdx`; Hyperliquid liquidation docs (liquidation),
+Hyperliquid auto-deleveraging docs; Binance Futures ADL (ADL by PnL-to-pool ratio); gmx-io/gmx-synthetics ``README.md``, ``PositionUtils.sol``,
 ``AdlUtils.sol``.
 """
 from __future__ import annotations
@@ -180,7 +180,7 @@ class PoolPerps:
 
     # -- liquidation and ADL -------------------------------------------------------------------
     def liquidatable(self, price: float) -> np.ndarray:
-        """Positions with ``collateral + PnL − fees`` below the minimum collateral (§8.4)."""
+        """Positions with ``collateral + PnL − fees`` below the minimum collateral (dYdX v4 `liquidations.mdx`; Hyperliquid liquidation docs)."""
         p = self.params
         remaining = self.collateral_usd + self.pnl(price) - self.fees_owed()
         need = np.maximum(p.min_collateral_usd, np.abs(self.size_usd) * p.min_collateral_factor)

@@ -1,5 +1,5 @@
 """Stablecoins: a delta-neutral synthetic dollar (Ethena USDe style), its staked vault and its
-whitelisted redemption arbitrageurs (mechanics.md §10).
+whitelisted redemption arbitrageurs (Ethena docs).
 
 :mod:`.delta_neutral` (the issuer and the vault, no engine needed), :mod:`.model` (the
 ``stablecoins.delta_neutral`` kind and the ``stablecoins.redeem_arbitrageur`` agent).

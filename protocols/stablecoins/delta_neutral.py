@@ -1,28 +1,28 @@
-"""A delta-neutral synthetic dollar (Ethena USDe style) and its staked vault (mechanics.md §10).
+"""A delta-neutral synthetic dollar (Ethena USDe style) and its staked vault (Ethena docs).
 
-Plain data structures (STYLE 5); amounts USD or token units as named, times in ms.
+Plain data structures; amounts USD or token units as named, times in ms.
 
 :class:`DeltaNeutralIssuer`. A mint of ``U`` dollars puts ``margin_share · U`` as collateral on a
 perp venue (:class:`~protocols.perps.clearinghouse.Clearinghouse`, where the issuer is an
 account) and buys ``(1 − margin_share) · U`` of the backing asset, then shorts the same number
 of units on the venue: spot long + perp short, so the backing's USD value does not follow the
-asset (§10.1). Funding paid to shorts raises the hedge account's equity (income), funding paid by
+asset (Ethena docs: spot hedged by perp shorts). Funding paid to shorts raises the hedge account's equity (income), funding paid by
 shorts lowers it (cost). :meth:`~DeltaNeutralIssuer.rebalance` keeps the venue margin at its
 share as prices move (selling or buying spot against a deposit or withdrawal, and trimming the
 short to the spot held). :meth:`~DeltaNeutralIssuer.settle` books the result: backing above the
 supply is minted as rewards into the staked vault; below it the reserve fund pays in what it can;
 what it cannot leaves the dollar under-collateralised. Mints and redemptions are whitelisted,
-with per-window limits (``maxMintPerBlock`` / ``maxRedeemPerBlock``, §10.2); a redemption pays
+with per-window limits (``maxMintPerBlock`` / ``maxRedeemPerBlock``, Ethena docs: mint and redeem by whitelisted parties, with per-block limits); a redemption pays
 $1 of backing per token.
 
 :class:`StakedVault` (sUSDe): an ERC-4626 vault whose rewards vest linearly over 8 hours (the
 unvested part is excluded from its assets, so the share price only rises, smoothly) and whose
-withdrawals wait a cooldown (7 days) in a silo (§10.3).
+withdrawals wait a cooldown (7 days) in a silo (Ethena `StakedUSDe.sol`: an ERC-4626 vault with a cooldown).
 
 Spot trades happen at the feed price (a deep spot market); the perp legs go through the venue's
 book (their slippage is a cost).
 
-References: mechanics.md §10.1–10.3.
+References: Ethena docs: spot hedged by perp shorts; Ethena docs: mint and redeem by whitelisted parties, with per-block limits; Ethena `StakedUSDe.sol`: an ERC-4626 vault with a cooldown.
 """
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The delta-neutral dollar on the engine (``stablecoins.delta_neutral``) and its whitelisted
-redemption arbitrageurs (``stablecoins.redeem_arbitrageur``), mechanics.md §10.
+redemption arbitrageurs (``stablecoins.redeem_arbitrageur``), Ethena docs.
 
 The issuer is off-chain (mints and redemptions are signed RFQs): agents reach it with
 :meth:`~defisim.run.context.AgentContext.call_offchain`, after their latency. Its own process
@@ -92,7 +92,7 @@ class DeltaNeutralStablecoin(Protocol):
         return self.state
 
     def exposures(self, large_account_usd: float = 1e6) -> list:
-        """Mechanics §10.1, §12.5: the coin is backed by the issuer (``backing``), which holds
+        """Mechanics Ethena docs: spot hedged by perp shorts: the coin is backed by the issuer (``backing``), which holds
         spot and a short at the venue (``backing``); the staked coin wraps the coin
         (``wrapping``). Equity: the reserve fund (USD)."""
         t, s, p = int(self.host.now_ms), self.state, self.params
@@ -126,7 +126,7 @@ class DeltaNeutralStablecoin(Protocol):
 
 
 def RedeemArbitrageur(ctx, params: RedeemArbitrageurParams, index: int):
-    """Buys the dollar below peg on a venue and redeems it at the issuer (§10.2)."""
+    """Buys the dollar below peg on a venue and redeems it at the issuer (Ethena docs: mint and redeem by whitelisted parties, with per-block limits)."""
     book = ctx.market(params.venue)
     while True:
         yield ctx.delay(params.every)

@@ -1,5 +1,5 @@
 """Parameters of a delta-neutral synthetic dollar and of its redemption arbitrageurs
-(mechanics.md §10): frozen pydantic models failing at construction with the field and the reason."""
+(Ethena docs): frozen pydantic models failing at construction with the field and the reason."""
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field

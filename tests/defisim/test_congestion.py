@@ -1,4 +1,4 @@
-"""Inclusion under congestion (mechanics §7.3): waiting time of a fixed bid against background
+"""Inclusion under congestion (go-ethereum `txpool`: replace-by-fee price bump, eviction of the cheapest): waiting time of a fixed bid against background
 demand whose fee distribution is known, replace-by-fee and per-sender nonce order."""
 import math
 

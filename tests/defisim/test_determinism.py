@@ -1,4 +1,4 @@
-"""Same scenario + same seed ⇒ byte-identical saved results; other seeds differ (DESIGN §2)."""
+"""Same scenario + same seed ⇒ byte-identical saved results; other seeds differ."""
 import filecmp
 
 from defisim.base.rng import RngTree

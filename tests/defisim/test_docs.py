@@ -1,4 +1,4 @@
-"""docs/results.md documents every table, column, summary key and meta.json key of a run (STYLE 10)."""
+"""docs/results.md documents every table, column, summary key and meta.json key of a run."""
 from __future__ import annotations
 
 import json

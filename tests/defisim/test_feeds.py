@@ -1,4 +1,4 @@
-"""Exogenous price feeds (DESIGN §4): laws of the random paths, determinism, scripts, CSV replay."""
+"""Exogenous price feeds: laws of the random paths, determinism, scripts, CSV replay."""
 from __future__ import annotations
 
 import math

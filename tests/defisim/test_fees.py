@@ -1,4 +1,4 @@
-"""EIP-1559 base fee (mechanics §7.2 and vector 21), in isolation and through the chain."""
+"""EIP-1559 base fee (EIP-1559 and vector 21), in isolation and through the chain."""
 import pytest
 
 from defisim.chain.fees import effective_gas_price_gwei, next_base_fee_wei

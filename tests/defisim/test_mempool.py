@@ -1,4 +1,4 @@
-"""Mempool rules (mechanics §7.3): capacity eviction of the lowest tip, nonce checks, watchers."""
+"""Mempool rules (go-ethereum `txpool`: replace-by-fee price bump, eviction of the cheapest): capacity eviction of the lowest tip, nonce checks, watchers."""
 import pytest
 import simpy
 

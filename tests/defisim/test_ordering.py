@@ -1,4 +1,4 @@
-"""Ordering and building (DESIGN §3, mechanics §7.3–7.4): eligibility by arrival time,
+"""Ordering and building (go-ethereum `txpool`: replace-by-fee price bump, eviction of the cheapest; Flashbots MEV-Boost and bundle docs): eligibility by arrival time,
 deterministic ties, policies, and atomic bundles placed right behind their target."""
 import pytest
 

@@ -1,4 +1,4 @@
-"""Scenarios: loading TOML/YAML, one-line errors naming the dotted path, overrides, hash, durations (DESIGN §8)."""
+"""Scenarios: loading TOML/YAML, one-line errors naming the dotted path, overrides, hash, durations."""
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,4 @@
-"""Off-chain venues (DESIGN §4): depth curves, resilience, market-maker withdrawal. No SimPy needed
+"""Off-chain venues: depth curves, resilience, market-maker withdrawal. No SimPy needed
 except for the process test."""
 from __future__ import annotations
 

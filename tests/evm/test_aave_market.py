@@ -1,10 +1,10 @@
 """The real Aave v3.0 and v3.6 markets in pyrevm (``aave_market`` fixture) against hand-computed vectors.
 
-The base setup is mechanics.md §1.11 in raw units: a WETH-like collateral (18 decimals, LTV 80.5%,
+The base setup is worked example in raw units: a WETH-like collateral (18 decimals, LTV 80.5%,
 LT 83%, bonus 5%, protocol fee 10%) and a USDC-like debt reserve (6 decimals, not collateral);
 the lender supplies 100,000 USDC, the borrower 10 WETH at $2,000 and borrows 15,000 USDC, no time
 passes, then WETH falls. Every expectation is computed here from the contracts' formulas
-(mechanics.md §1.2–1.3; percent and wad maths round half up, base amounts floor), not read from
+(Aave v3 `GenericLogic.calculateUserAccountData`: HF = Σ collateral × LT / debt; Aave v3 `LiquidationLogic.executeLiquidationCall`; percent and wad maths round half up, base amounts floor), not read from
 the harness. Where the versions differ the test says how: v3.6 computes the health factor as
 ``wadDiv(Σ collateral·LT, debt) / 1e4``, rounds the debt needed for a collateral-limited
 liquidation up (``percentDivCeil``), writes residual bad debt off into the reserve deficit and
@@ -48,7 +48,7 @@ def health_factor(version: str, collateral_base: int, lt: int, debt_base: int) -
 
 
 def seized(debt_repaid: int, weth_price: int) -> tuple[int, int]:
-    """(collateral to the liquidator, protocol fee) in wei for ``debt_repaid`` USDC units (§1.3)."""
+    """(collateral to the liquidator, protocol fee) in wei for ``debt_repaid`` USDC units (Aave v3 `LiquidationLogic.executeLiquidationCall`)."""
     base_collateral = USD * debt_repaid * ETH // (weth_price * USDC_UNIT)
     total = percent_mul(base_collateral, WETH.liquidation_bonus)
     fee = percent_mul(total - percent_div(total, WETH.liquidation_bonus), WETH.protocol_fee)
@@ -56,7 +56,7 @@ def seized(debt_repaid: int, weth_price: int) -> tuple[int, int]:
 
 
 def base_case(aave_market, version: str, weth_price: int):
-    """§1.11's position, WETH then moved to ``weth_price`` (USD·1e8)."""
+    """worked example's position, WETH then moved to ``weth_price`` (USD·1e8)."""
     market = aave_market(version, (WETH, USDC), {"WETH": 2_000 * USD, "USDC": USD})
     market.supply("lender", "USDC", 100_000 * USDC_UNIT)
     market.supply("borrower", "WETH", COLLATERAL)
@@ -83,7 +83,7 @@ def test_health_factor_after_the_price_drop(aave_market, version):
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_case_a_half_the_debt_is_liquidated(aave_market, version):
-    """§1.11 case A: HF 0.996 > 0.95, both reserves worth ≥ $2,000, so the close factor is 50%
+    """worked example A: HF 0.996 > 0.95, both reserves worth ≥ $2,000, so the close factor is 50%
     (v3.0: of the reserve debt; v3.6: of the total debt, the same here)."""
     market = base_case(aave_market, version, 1_800 * USD)
     result = market.liquidation_call("liquidator", "WETH", "USDC", "borrower", MAX_UINT256)
@@ -110,7 +110,7 @@ def test_a_healthy_account_cannot_be_liquidated_and_nothing_changes(aave_market,
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_case_c_bad_debt_is_left_on_v30_and_written_off_on_v36(aave_market, version):
-    """§1.11 case C at $1,400: HF < 0.95, the whole collateral is seized and covers 13,333.33
+    """worked example C at $1,400: HF < 0.95, the whole collateral is seized and covers 13,333.33
     USDC; the 1,666.67 USDC left stays on the account (v3.0) or becomes deficit (v3.6)."""
     market = base_case(aave_market, version, 1_400 * USD)
     result = market.liquidation_call("liquidator", "WETH", "USDC", "borrower", MAX_UINT256)

@@ -2,7 +2,7 @@
 books, and half the blocks): the exchange's thin USDe
 book depegs and its unified accounts are liquidated into it while the on-chain pool, pricing USDe
 at $1, liquidates nobody; the perp venue drains its insurance fund before any ADL, and value is
-conserved on it (mechanics.md §8.4–8.5, §9.4, §10.4)."""
+conserved on it (dYdX v4 `liquidations.mdx`; Hyperliquid liquidation docs; Hyperliquid auto-deleveraging docs; Binance Futures ADL; Binance's notices on the 10–11 October 2025 depeg; loop leverage: collateral X / (1 − λ) after unlimited loops at LTV used λ)."""
 import numpy as np
 import pytest
 
@@ -45,7 +45,7 @@ def test_the_exchange_book_depegs_and_liquidates_while_the_pegged_pool_does_not(
 
 
 def test_on_chain_wbeth_follows_its_exchange_rate_not_the_exchange_book(run):
-    """§1.10, §9.4: the exchange's thin wBETH book falls far below the conversion value; the
+    """Aave `AaveOracle.getAssetPrice` with Chainlink-compatible exchange-rate adapters; Binance's notices on the 10–11 October 2025 depeg: the exchange's thin wBETH book falls far below the conversion value; the
     on-chain pool prices wBETH at 1.07 × its ETH oracle, so it liquidates what ETH's own fall
     reaches and no more."""
     _sim, results, _ = run
@@ -57,7 +57,7 @@ def test_on_chain_wbeth_follows_its_exchange_rate_not_the_exchange_book(run):
 
 
 def test_the_synthetic_dollar_stays_backed_while_its_exchange_book_depegs(run):
-    """§9.4, §10.1: USDe's backing (ETH held, shorted on the perp venue) loses only the funding
+    """Binance's notices on the 10–11 October 2025 depeg; Ethena docs: spot hedged by perp shorts: USDe's backing (ETH held, shorted on the perp venue) loses only the funding
     the shorts pay in the crash, which the reserve fund covers; the depeg is the exchange book's."""
     _sim, results, _ = run
     s = results.summary()

@@ -1,4 +1,4 @@
-"""Contagion through derived prices in a run (DESIGN §7, contagion.md §8), on the built-in
+"""Contagion through derived prices in a run, on the built-in
 ``rehypothecation`` scenario: ETH → stETH → wstETH → lender_a → its aUSDC → lender_b."""
 from __future__ import annotations
 

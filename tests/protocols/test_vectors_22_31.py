@@ -1,4 +1,4 @@
-"""mechanics.md §13 test vectors 22–31 (perps, unified accounts, loops, LP) and the properties
+"""worked example worked examples (perps, unified accounts, loops, LP) and the properties
 behind them: the funding clamp, liquidation at the liquidation price, loop limits, IL symmetry."""
 import math
 
@@ -19,7 +19,7 @@ from protocols.perps.math import (
 def test_22_hyperliquid_funding_with_no_premium():
     assert funding_rate(0.0, interval_h=1.0, cap=0.04) == pytest.approx(0.0000125, rel=1e-12)
     assert funding_payment(10.0, 100_000.0, funding_rate(0.0, 1.0)) == pytest.approx(12.5, rel=1e-12)
-    assert funding_rate(0.01, 1.0) == pytest.approx(0.0095 / 8, rel=1e-12)  # §8.2: 1% premium → 0.95% per 8 h
+    assert funding_rate(0.01, 1.0) == pytest.approx(0.0095 / 8, rel=1e-12)  # dYdX v4 `funding.mdx`, Hyperliquid funding docs, GMX v2 docs: 1% premium → 0.95% per 8 h
 
 
 @given(st.floats(-0.05, 0.05))
@@ -65,7 +65,7 @@ def test_26_gmx_funding_and_its_conservation():
 def test_27_unified_account_maintenance_ratio():
     ratio = uni_mmr([100_000.0, -80_000.0], [0.93, 1.0], [0.9, 1.0], 5_000.0)
     assert ratio == pytest.approx(0.74, rel=1e-12) and uni_mmr_status(ratio) == "liquidation and loss claim"
-    # the §9.5 table
+    # the worked example table
     for price, expected, status in ((1.0, 2.0, "free"), (0.95, 1.1, "reduce-only"), (0.65, -4.3, "liquidation and loss claim")):
         r = uni_mmr([100_000.0, -80_000.0], [price, 1.0], [0.9, 1.0], 5_000.0)
         assert r == pytest.approx(expected, rel=1e-12) and uni_mmr_status(r) == status
@@ -93,7 +93,7 @@ def test_30_impermanent_loss():
 
 def test_31_leveraged_lp():
     assert leveraged_lp_equity(0.5, 3.0) == pytest.approx(0.12132, abs=5e-6)
-    table = {0.75: (0.5981, 0.8481), 1.25: (1.3541, 1.1041), 2.0: (2.2426, 1.2426)}  # §11.2
+    table = {0.75: (0.5981, 0.8481), 1.25: (1.3541, 1.1041), 2.0: (2.2426, 1.2426)}  # Alpaca, Extra Finance and Gearbox docs
     for k, (stable, split) in table.items():
         assert leveraged_lp_equity(k, 3.0) == pytest.approx(stable, abs=5e-5)
         assert leveraged_lp_equity(k, 3.0, "split") == pytest.approx(split, abs=5e-5)
@@ -102,7 +102,7 @@ def test_31_leveraged_lp():
 
 @pytest.mark.parametrize("loops", [1, 5, 20])
 def test_a_loop_built_on_the_pool_has_the_closed_form_leverage_and_dies_at_a_fall_of_one_over_l(loops):
-    """§10.4 through the engine's pool: λ = 0.9 × LTV re-borrowed each loop, swaps at the oracle
+    """loop leverage: collateral X / (1 − λ) after unlimited loops at LTV used λ through the engine's pool: λ = 0.9 × LTV re-borrowed each loop, swaps at the oracle
     price; leverage C/E is (1 − λ^(k+1))/(1 − λ); a fall of 1/L leaves no equity."""
     from protocols.lending.aave_v3.driver import EnginePool
     from protocols.lending.aave_v3.replay import ReserveConfig

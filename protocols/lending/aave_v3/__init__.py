@@ -1,7 +1,7 @@
 """Aave v3 lending: the pure math (:mod:`.math`, :mod:`.liquidation`) and the parameter models
 (:mod:`.params`).
 
-Math follows ``mechanics.md`` §1; current mainnet rules (v3.3+) by default, v3.0 rules behind
+Math follows the Aave v3 contracts (``aave-dao/aave-v3-origin``); current mainnet rules (v3.3+) by default, v3.0 rules behind
 ``rules="v3.0"``. Nothing is registered with the engine here.
 """
 from .liquidation import (

@@ -1,4 +1,4 @@
-"""Liquidation keepers (mechanics §1.3, §7.5, §12.3).
+"""Liquidation keepers (Aave v3 `LiquidationLogic.executeLiquidationCall`; gas used by Aave v3 `liquidationCall` transactions on Ethereum mainnet).
 
 After each block a keeper reads the pool's shared candidate set (HF < 1 at on-chain prices),
 sizes each liquidation as the pool would, estimates its profit — the collateral it receives,
@@ -42,7 +42,7 @@ class KeeperParams(BaseModel):
         description="send a liquidation only if its expected profit after gas exceeds this")
     gas: GasStrategy = Field(PercentileTip(quantile=0.9, markup=2.0), description="gas bidding of its liquidations")
     gas_limit: int = Field(450_000, gt=0,
-        description="gas limit of a liquidation (mechanics §7.5)", json_schema_extra=unit("gas"))
+        description="gas limit of a liquidation (gas used by Aave v3 `liquidationCall` transactions on Ethereum mainnet)", json_schema_extra=unit("gas"))
     think: DurationMs = Field(500, ge=0, description="compute delay after a block before sending")
     sell: bool = Field(True, description="sell seized collateral on the venue (False: keep it)")
     sell_pool: str | None = Field(
@@ -96,11 +96,11 @@ def plan_liquidations(pool, venue, rows: np.ndarray, prices: np.ndarray, hf: np.
 
     The candidates with the largest debts (``PLAN_SHORTLIST × limit`` of them) are sized as the
     pool would size them (largest collateral and debt reserve, maximum debt to cover; mechanics
-    §1.3), all at once; they are ranked by profit at the venue's mid and the best are priced
+    Aave v3 `LiquidationLogic.executeLiquidationCall`), all at once; they are ranked by profit at the venue's mid and the best are priced
     exactly against the venue's depth (the impact of selling the seized collateral), net of
     ``gas_usd``. ``debt_usd`` (total debt of each candidate, USD) spares loading every
     candidate's position to find the largest. With ``capital`` (tokens per reserve) a liquidation
-    repays at most the keeper's capital in its debt reserve (a partial liquidation, §1.3).
+    repays at most the keeper's capital in its debt reserve (a partial liquidation, Aave v3 `LiquidationLogic.executeLiquidationCall`).
     """
     if rows.size == 0:
         return []
@@ -174,7 +174,7 @@ class PoolSale:
         return self._view()["price"]
 
     def quote_sell(self, amount_tokens: float, t_ms: int) -> tuple[float, float]:
-        """USD out of selling ``amount_tokens`` of token 0 now (fee and impact, §6.1), and the average price."""
+        """USD out of selling ``amount_tokens`` of token 0 now (fee and impact, Uniswap v2 `UniswapV2Library.getAmountOut`: 0.3% fee on the input), and the average price."""
         v = self._view()
         out = get_amount_out(amount_tokens, v["reserves"][0], v["reserves"][1], v["fee"])
         return out, (out / amount_tokens if amount_tokens > 0 else self.mid(t_ms))
@@ -247,7 +247,7 @@ def _warn_if_out_of_capital(ctx, pool, venue, prices: np.ndarray, gas_usd: float
 
 
 class BackrunnerParams(KeeperParams):
-    """A keeper that backruns oracle updates with bundles (mechanics §7.4): ``payment_share`` of
+    """A keeper that backruns oracle updates with bundles (Flashbots MEV-Boost and bundle docs): ``payment_share`` of
     the expected profit goes to the builder as priority fee."""
 
     oracle: str = Field(description="push oracle whose transmissions it backruns")

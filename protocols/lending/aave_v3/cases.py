@@ -1,4 +1,4 @@
-"""Seeded random replay cases for differential checks of Aave v3 models (mechanics.md §1).
+"""Seeded random replay cases for differential checks of Aave v3 models (Aave v3 (aave-dao/aave-v3-origin)).
 
 A :class:`Case` is one small market and one crisis: a lender funds the debt reserve, a borrower
 posts collateral and borrows, optionally a saver funds the collateral reserve and the lender
@@ -12,7 +12,7 @@ within the configurator's limits, token decimals 6/8/18, interest curves up to 1
 sizes from a cent to ten million dollars, elapsed times from 0 to 3 years, health factors after
 the price move from 0.5 to 1.1, and debts to cover that are the maximum, a fraction, one wei, a
 few wei, or more than the debt. Such draws almost never land on the contracts' thresholds, so
-:data:`FAMILIES` adds cases aimed at them (mechanics §1.2, §1.3):
+:data:`FAMILIES` adds cases aimed at them (Aave v3 `GenericLogic.calculateUserAccountData`: HF = Σ collateral × LT / debt; Aave v3 `LiquidationLogic.executeLiquidationCall`):
 
 - ``health_factor_edges``: whole-token positions whose health factor is *exactly* 1 or 0.95 (or
   one price unit, 1e-8 USD, to either side): liquidatable or not, 50% or 100% close factor;
@@ -146,7 +146,7 @@ def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
 
 def _reserve(rng: np.random.Generator, symbol: str) -> ReserveConfig:
     """Risk parameters the configurator accepts: LTV ≤ LT, percentMul(LT, bonus) ≤ 100%,
-    1% ≤ U* ≤ 99%, slope1 ≤ slope2, base + slope1 + slope2 ≤ 1000% (mechanics §1.4, §1.5)."""
+    1% ≤ U* ≤ 99%, slope1 ≤ slope2, base + slope1 + slope2 ≤ 1000% (Aave v3 `ReserveConfiguration.sol` and Aave governance listings; Aave `DefaultReserveInterestRateStrategyV2.calculateInterestRates`)."""
     lt = int(rng.integers(5_000, 9_501))
     ltv = int(rng.integers(max(1_000, lt - 1_500), lt + 1))
     max_bonus = min(2_000, (10_000 * 10_000 + 5_000) // lt - 10_000)  # keeps percentMul(lt, 10000 + b) ≤ 10000

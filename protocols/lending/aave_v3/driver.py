@@ -12,7 +12,7 @@ without debt); bps ``/ 1e4``. The float values are what the simulator computes; 
 integers adds at most half a unit.
 
 The engine's ``rules="v3.3"`` are the liquidation rules of ``version="v3.6"`` (v3.3 … v3.7 share
-them); rounding is not modelled (mechanics.md §1.6 last paragraph).
+them); rounding is not modelled (Aave `ReserveLogic.updateState` and `MathUtils.calculateCompoundedInterest` last paragraph).
 """
 from __future__ import annotations
 

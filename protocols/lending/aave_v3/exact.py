@@ -1,6 +1,6 @@
-"""Aave v3 math in exact integers, rounded exactly as the contracts round (mechanics.md §0.2, §1).
+"""Aave v3 math in exact integers, rounded exactly as the contracts round (Aave `WadRayMath.sol` and `PercentageMath.sol`: half-up rounding; Aave v3 (aave-dao/aave-v3-origin)).
 
-The reference path of DESIGN §2: Python integers, no floats, one scalar function per contract
+The exact reference path: Python integers, no floats, one scalar function per contract
 routine, for two rule sets (``version``):
 
 - ``"v3.0"``: aave-v3-core 1.19 (``@aave/core-v3``), the 2022–2024 mainnet logic: every WAD, RAY
@@ -49,17 +49,17 @@ __all__ = [
 WAD = 10**18
 RAY = 10**27
 PERCENTAGE_FACTOR = 10_000
-#: ``365 days`` (mechanics.md §0.3).
+#: ``365 days`` (Aave `MathUtils.sol`: `SECONDS_PER_YEAR = 365 days`).
 SECONDS_PER_YEAR = 31_536_000
 #: Liquidatable below 1.0 (wad).
 HEALTH_FACTOR_LIQUIDATION_THRESHOLD = WAD
-#: ``0.95e18``: at or below it the close factor is 100% (§1.3).
+#: ``0.95e18``: at or below it the close factor is 100% (Aave v3 `LiquidationLogic.executeLiquidationCall`).
 CLOSE_FACTOR_HF_THRESHOLD = 95 * WAD // 100
-#: ``0.5e4`` bps (§1.3).
+#: ``0.5e4`` bps (Aave v3 `LiquidationLogic.executeLiquidationCall`).
 DEFAULT_LIQUIDATION_CLOSE_FACTOR = 5_000
-#: ``2000e8``: USD 2,000 in base units (v3.3+, §1.3).
+#: ``2000e8``: USD 2,000 in base units (v3.3+, Aave v3 `LiquidationLogic.executeLiquidationCall`).
 MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD = 2_000 * 10**8
-#: ``MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD / 2``: USD 1,000 (v3.3+, §1.3 step 5).
+#: ``MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD / 2``: USD 1,000 (v3.3+, Aave v3 `LiquidationLogic.executeLiquidationCall` step 5).
 MIN_LEFTOVER_BASE = MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD // 2
 
 
@@ -70,7 +70,7 @@ def check_version(version: str) -> None:
 
 
 # ----------------------------------------------------------------------------------------------
-# Rounding primitives (§0.2). Solidity reverts on division by zero; so do these (ZeroDivisionError).
+# Rounding primitives (Aave `WadRayMath.sol` and `PercentageMath.sol`: half-up rounding). Solidity reverts on division by zero; so do these (ZeroDivisionError).
 # ----------------------------------------------------------------------------------------------
 def _half_up_mul(a: int, b: int, scale: int) -> int:
     return (a * b + scale // 2) // scale
@@ -155,7 +155,7 @@ def mul_div_ceil(a: int, b: int, c: int) -> int:
 
 
 # ----------------------------------------------------------------------------------------------
-# Scaled balances (§1.6). v3.0 rounds every conversion half up; v3.5+ ``TokenMath`` rounds for the
+# Scaled balances (Aave `ReserveLogic.updateState` and `MathUtils.calculateCompoundedInterest`). v3.0 rounds every conversion half up; v3.5+ ``TokenMath`` rounds for the
 # protocol: aToken mint and balance down, aToken burn and transfer up; debt mint and balance up,
 # debt burn down.
 # ----------------------------------------------------------------------------------------------
@@ -190,7 +190,7 @@ def debt_token_scaled_burn(version: str, amount: int, borrow_index: int) -> int:
 
 
 # ----------------------------------------------------------------------------------------------
-# Interest (§1.5, §1.6)
+# Interest (Aave `DefaultReserveInterestRateStrategyV2.calculateInterestRates`; Aave `ReserveLogic.updateState` and `MathUtils.calculateCompoundedInterest`)
 # ----------------------------------------------------------------------------------------------
 def linear_interest_exact(rate: int, dt_s: int) -> int:
     """``MathUtils.calculateLinearInterest``: ``RAY + rate·dt / SECONDS_PER_YEAR`` (floored).
@@ -204,7 +204,7 @@ def linear_interest_exact(rate: int, dt_s: int) -> int:
 
     Examples
     --------
-    10% simple for a year (§1.11):
+    10% simple for a year (worked example):
 
     >>> linear_interest_exact(RAY // 10, SECONDS_PER_YEAR) == RAY * 11 // 10
     True
@@ -223,7 +223,7 @@ def compounded_interest_exact(version: str, rate: int, dt_s: int) -> int:
 
     Examples
     --------
-    One year at 10%: §1.11 gives ×1.1051667 for the three terms (``exp``: ×1.1051709). v3.6
+    One year at 10%: worked example gives ×1.1051667 for the three terms (``exp``: ×1.1051709). v3.6
     gets it; v3.0 floors ``b3`` to 31 ray units per second³ (from 31.88), which takes 2.8% off
     the cubic term:
 
@@ -271,7 +271,7 @@ def interest_rates_exact(
     reserve_factor : int
         bps.
     optimal_usage, base_rate, slope1, slope2 : int
-        The curve in bps (mechanics §1.5), turned into rays as ``bps × 1e23``.
+        The curve in bps (Aave `DefaultReserveInterestRateStrategyV2.calculateInterestRates`), turned into rays as ``bps × 1e23``.
 
     Returns
     -------
@@ -281,7 +281,7 @@ def interest_rates_exact(
 
     Examples
     --------
-    §1.11 at U = 0.95, U* = 90%, S1 = 2.7%, S2 = 80%, RF = 15%: 42.7% borrow, 34.48% supply.
+    worked example at U = 0.95, U* = 90%, S1 = 2.7%, S2 = 80%, RF = 15%: 42.7% borrow, 34.48% supply.
 
     >>> liq, var = interest_rates_exact("v3.6", 95, 5, 0, 1_500, 9_000, 0, 270, 8_000)
     >>> var == 427 * RAY // 1000, round(liq / RAY, 7)
@@ -309,7 +309,7 @@ def interest_rates_exact(
 
 
 # ----------------------------------------------------------------------------------------------
-# Account data and health factor (§1.2)
+# Account data and health factor (Aave v3 `GenericLogic.calculateUserAccountData`: HF = Σ collateral × LT / debt)
 # ----------------------------------------------------------------------------------------------
 def value_in_base(version: str, amount: int, price: int, decimals: int, *, debt: bool) -> int:
     """A balance in base currency (USD·1e8): ``amount·price / 10**decimals``, floored, except
@@ -351,7 +351,7 @@ class AccountTotals(NamedTuple):
 
 
 def account_data_exact(version: str, collateral: list[CollateralPosition], debt: list[DebtPosition]) -> AccountTotals:
-    """``GenericLogic.calculateUserAccountData`` (mechanics §1.2).
+    """``GenericLogic.calculateUserAccountData`` (Aave v3 `GenericLogic.calculateUserAccountData`: HF = Σ collateral × LT / debt).
 
     Pass only the collateral the account has enabled and the reserves it borrows (the user
     configuration's flags); v3.0 also skips collateral with LT 0.
@@ -364,7 +364,7 @@ def account_data_exact(version: str, collateral: list[CollateralPosition], debt:
 
     Examples
     --------
-    §1.11 case A: 10 WETH at $1,800 (LTV 80.5%, LT 83%) against 15,000 USDC: HF 0.996.
+    worked example A: 10 WETH at $1,800 (LTV 80.5%, LT 83%) against 15,000 USDC: HF 0.996.
 
     >>> weth = CollateralPosition(10 * 10**18, 1_800 * 10**8, 18, 8_300, 8_050)
     >>> usdc = DebtPosition(15_000 * 10**6, 10**8, 6)
@@ -403,7 +403,7 @@ def health_factor_exact(version: str, collateral: list[CollateralPosition], debt
 
 
 # ----------------------------------------------------------------------------------------------
-# liquidationCall (§1.3)
+# liquidationCall (Aave v3 `LiquidationLogic.executeLiquidationCall`)
 # ----------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class LiquidationExact:
@@ -448,7 +448,7 @@ def liquidation_call_exact(
     borrow_index: int,
     liquidity_index: int,
 ) -> LiquidationExact:
-    """``LiquidationLogic.executeLiquidationCall``: amounts and revert decision (mechanics §1.3).
+    """``LiquidationLogic.executeLiquidationCall``: amounts and revert decision (Aave v3 `LiquidationLogic.executeLiquidationCall`).
 
     Parameters
     ----------
@@ -487,7 +487,7 @@ def liquidation_call_exact(
 
     Examples
     --------
-    §1.11 case A (10 WETH at $1,800, 15,000 USDC, bonus 5%, fee 10% of the bonus): 7,500 USDC
+    worked example A (10 WETH at $1,800, 15,000 USDC, bonus 5%, fee 10% of the bonus): 7,500 USDC
     repaid for 4.375 WETH, less one wei (the base collateral 4.1666… WETH is floored first):
 
     >>> out = liquidation_call_exact("v3.6", health_factor=996 * 10**15, total_collateral_base=18_000 * 10**8,

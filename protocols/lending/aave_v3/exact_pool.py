@@ -11,7 +11,7 @@ then validates, then moves scaled balances and sets new rates, as ``SupplyLogic`
 Scope: variable-rate debt, no e-mode, isolation, caps, flash loans or ``receiveAToken``; every
 reserve is borrowable; supplying enables collateral when the reserve's LTV is not 0.
 
-References: mechanics.md §1.1–1.6; the contracts named in :mod:`.exact`.
+References: Aave v3 `DataTypes.ReserveData` and `ReserveConfiguration.sol`; Aave v3 `GenericLogic.calculateUserAccountData`: HF = Σ collateral × LT / debt; Aave v3 `LiquidationLogic.executeLiquidationCall`; Aave v3 `ReserveConfiguration.sol` and Aave governance listings; Aave `DefaultReserveInterestRateStrategyV2.calculateInterestRates`; Aave `ReserveLogic.updateState` and `MathUtils.calculateCompoundedInterest`; the contracts named in :mod:`.exact`.
 """
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ class ExactPool:
 
     Examples
     --------
-    §1.11 case A through the pool: 10 WETH at $2,000, 15,000 USDC borrowed, WETH falls to $1,800.
+    worked example A through the pool: 10 WETH at $2,000, 15,000 USDC borrowed, WETH falls to $1,800.
 
     >>> from protocols.lending.aave_v3.replay import USDC_EXAMPLE as usdc, WETH_EXAMPLE as weth
     >>> pool = ExactPool("v3.6", [weth, usdc], {"WETH": 2_000 * 10**8, "USDC": 10**8})

@@ -1,5 +1,5 @@
 """How far the float64 engine may be from the exact-integer model, and where their decisions may
-legitimately differ (mechanics.md §0.2, §1.2–1.6; ``docs/fidelity.md``).
+legitimately differ (Aave `WadRayMath.sol` and `PercentageMath.sol`: half-up rounding; Aave v3 `GenericLogic.calculateUserAccountData`: HF = Σ collateral × LT / debt; Aave v3 `LiquidationLogic.executeLiquidationCall`; Aave v3 `ReserveConfiguration.sol` and Aave governance listings; Aave `DefaultReserveInterestRateStrategyV2.calculateInterestRates`; Aave `ReserveLogic.updateState` and `MathUtils.calculateCompoundedInterest`; ``docs/fidelity.md``).
 
 The engine computes in float64 and ignores the contracts' integer rounding; the exact model
 (:mod:`.exact`, :class:`~.exact_pool.ExactPool`) reproduces it. On the same replay

@@ -1,6 +1,6 @@
-"""Finding the accounts below a health factor without recomputing every account (DESIGN §5).
+"""Finding the accounts below a health factor without recomputing every account.
 
-Health factors (mechanics §1.2) are computed for all accounts once, at a *reference* point
+Health factors (Aave v3 `GenericLogic.calculateUserAccountData`: HF = Σ collateral × LT / debt) are computed for all accounts once, at a *reference* point
 (oracle prices and interest indices), and kept sorted. Later, for an account whose scaled
 balances have not changed since, every term of its health factor has moved by a known
 per-reserve ratio::

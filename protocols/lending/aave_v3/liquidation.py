@@ -1,4 +1,4 @@
-"""Aave v3 ``liquidationCall`` (mechanics.md §1.3): the outcome of one call — debt repaid,
+"""Aave v3 ``liquidationCall`` (Aave v3 `LiquidationLogic.executeLiquidationCall`): the outcome of one call — debt repaid,
 collateral seized, liquidator share, protocol fee, deficit, revert reason — as a scalar function
 and its vectorised twin, tested against each other and against the contracts
 (``tests/evm``).
@@ -8,7 +8,7 @@ or ``"v3.0"``.
 
 References
 ----------
-mechanics.md §1.3, §1.11, §13; aave-dao/aave-v3-origin ``LiquidationLogic.sol``,
+Aave v3 `LiquidationLogic.executeLiquidationCall`; worked example; aave-dao/aave-v3-origin ``LiquidationLogic.sol``,
 ``ValidationLogic.sol``; aave/aave-v3-core (v3.0) ``LiquidationLogic.sol``.
 """
 from __future__ import annotations
@@ -34,13 +34,13 @@ __all__ = [
     "liquidation_calls",
 ]
 
-#: ``CLOSE_FACTOR_HF_THRESHOLD = 0.95e18``: the 50% close factor needs ``HF > 0.95`` (§1.3).
+#: ``CLOSE_FACTOR_HF_THRESHOLD = 0.95e18``: the 50% close factor needs ``HF > 0.95`` (Aave v3 `LiquidationLogic.executeLiquidationCall`).
 CLOSE_FACTOR_HF_THRESHOLD = 0.95
-#: ``DEFAULT_LIQUIDATION_CLOSE_FACTOR = 0.5e4`` (§1.3).
+#: ``DEFAULT_LIQUIDATION_CLOSE_FACTOR = 0.5e4`` (Aave v3 `LiquidationLogic.executeLiquidationCall`).
 DEFAULT_LIQUIDATION_CLOSE_FACTOR = 0.5
-#: ``MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD = 2000e8``: USD 2,000 (§1.3, v3.3+).
+#: ``MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD = 2000e8``: USD 2,000 (Aave v3 `LiquidationLogic.executeLiquidationCall`, v3.3+).
 MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD_USD = 2_000.0
-#: ``MIN_LEFTOVER_BASE = 1000e8``: USD 1,000 (§1.3, v3.3+).
+#: ``MIN_LEFTOVER_BASE = 1000e8``: USD 1,000 (Aave v3 `LiquidationLogic.executeLiquidationCall`, v3.3+).
 MIN_LEFTOVER_BASE_USD = 1_000.0
 
 #: Revert reasons of :func:`liquidation_call` (the contracts' error names; ``""`` = success).
@@ -51,7 +51,7 @@ MUST_NOT_LEAVE_DUST = "MUST_NOT_LEAVE_DUST"
 
 
 # ----------------------------------------------------------------------------------------------
-# liquidationCall (§1.3)
+# liquidationCall (Aave v3 `LiquidationLogic.executeLiquidationCall`)
 # ----------------------------------------------------------------------------------------------
 class LiquidationOutcome(NamedTuple):
     """Result of one ``liquidationCall`` (floats), or of many (equal-length arrays).
@@ -143,7 +143,7 @@ def liquidation_call(
     close_factor_min_usd: float = MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD_USD,
     min_leftover_usd: float = MIN_LEFTOVER_BASE_USD,
 ) -> LiquidationOutcome:
-    """Outcome of ``liquidationCall`` on one (collateral, debt) pair of an account (mechanics.md §1.3).
+    """Outcome of ``liquidationCall`` on one (collateral, debt) pair of an account (Aave v3 `LiquidationLogic.executeLiquidationCall`).
 
     Steps, as in ``LiquidationLogic.executeLiquidationCall``:
 
@@ -181,9 +181,9 @@ def liquidation_call(
     hf : float
         The account's health factor before the call (:func:`~.math.health_factor`).
     liquidation_bonus : float
-        Bonus on top of the repaid value as a fraction: 0.05 means the contract's 10500 (§1.4).
+        Bonus on top of the repaid value as a fraction: 0.05 means the contract's 10500 (Aave v3 `ReserveConfiguration.sol` and Aave governance listings).
         Use the e-mode category's bonus when the account is in e-mode and this collateral is in
-        the category (§1.3 step 2).
+        the category (Aave v3 `LiquidationLogic.executeLiquidationCall` step 2).
     protocol_liquidation_fee : float
         Share of the *bonus* part that goes to the treasury (fraction, e.g. 0.10).
     debt_to_cover : float, default inf
@@ -197,7 +197,7 @@ def liquidation_call(
     rules : {"v3.3", "v3.0"}
         Rule set, see above.
     close_factor_min_usd, min_leftover_usd : float
-        The v3.3 constants $2,000 and $1,000; exposed for what-if studies and for the §1.11 dust
+        The v3.3 constants $2,000 and $1,000; exposed for what-if studies and for the worked example dust
         example, which uses $500.
 
     Returns
@@ -206,7 +206,7 @@ def liquidation_call(
 
     Notes
     -----
-    Ambiguities in mechanics.md, resolved with the contract (``aave-v3-origin`` v3.3):
+    Points the formula leaves open, resolved with the contract (``aave-v3-origin`` v3.3):
 
     - The leftover collateral of step 5 is ``balance − seized`` *including* the protocol fee
       (the deployed v3.3 code; an audited pre-release omitted the fee).
@@ -230,7 +230,7 @@ def liquidation_call(
 
     Examples
     --------
-    Case A of §1.11 / test vector 2: 10 WETH at $1,800, 15,000 USDC debt, HF 0.996.
+    Worked exampleA / worked examples: 10 WETH at $1,800, 15,000 USDC debt, HF 0.996.
 
     >>> out = liquidation_call(10.0, 15_000.0, 1_800.0, 1.0, hf=0.996,
     ...                        liquidation_bonus=0.05, protocol_liquidation_fee=0.10)
@@ -323,7 +323,7 @@ def liquidation_calls(
     close_factor_min_usd: float = MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD_USD,
     min_leftover_usd: float = MIN_LEFTOVER_BASE_USD,
 ) -> LiquidationOutcome:
-    """``liquidationCall`` outcomes for many (collateral, debt) pairs at once (mechanics.md §1.3).
+    """``liquidationCall`` outcomes for many (collateral, debt) pairs at once (Aave v3 `LiquidationLogic.executeLiquidationCall`).
 
     The vectorised twin of :func:`liquidation_call`: the same arguments as arrays (broadcast
     together; ``rules`` and the two USD constants are shared), the same float operations in the
@@ -337,7 +337,7 @@ def liquidation_calls(
 
     Examples
     --------
-    Cases A, B and C of §1.11 in one call (one WETH price per account), plus a healthy account:
+    Worked exampleA, B and C in one call (one WETH price per account), plus a healthy account:
 
     >>> out = liquidation_calls(10.0, 15_000.0, [1_800.0, 1_700.0, 1_400.0, 2_000.0], 1.0,
     ...                         hf=[0.996, 0.940667, 0.774667, 1.1],

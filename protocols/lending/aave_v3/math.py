@@ -1,8 +1,8 @@
 """Aave v3 lending math: health factor, kinked interest rates, index accrual (``liquidationCall``
 is in :mod:`.liquidation`).
 
-Pure float64 free functions: no SimPy, no engine state, no protocol objects (DESIGN §5, §6;
-STYLE 5, 7, 8). Token amounts are whole-token units, values are USD (``_usd``), ratios and annual
+Pure float64 free functions: no SimPy, no engine state, no protocol objects (
+). Token amounts are whole-token units, values are USD (``_usd``), ratios and annual
 rates are plain fractions (0.83, not 8300 bps), elapsed times are integer seconds (``dt_s``).
 
 Every vectorised kernel has a readable scalar twin, and the tests run both on the same inputs:
@@ -21,11 +21,11 @@ per block).
 
 The contracts' fixed-point rounding (WAD/RAY half-up, integer division of base-currency values,
 bps percentages) is not reproduced: that is the job of the exact-integer reference path
-(``*_exact``, DESIGN §2). Each function cites the ``mechanics.md`` section it implements.
+(``*_exact``). Each function cites the public source it implements.
 
 References
 ----------
-mechanics.md §0.3, §1.2, §1.3, §1.5, §1.6, §1.11, §13.
+Aave `MathUtils.sol`: `SECONDS_PER_YEAR = 365 days`; Aave v3 `GenericLogic.calculateUserAccountData`: HF = Σ collateral × LT / debt; Aave v3 `LiquidationLogic.executeLiquidationCall`; Aave `DefaultReserveInterestRateStrategyV2.calculateInterestRates`; Aave `ReserveLogic.updateState` and `MathUtils.calculateCompoundedInterest`; worked example.
 aave-dao/aave-v3-origin (v3.3): ``LiquidationLogic.sol``, ``ValidationLogic.sol``,
 ``GenericLogic.sol``, ``ReserveLogic.sol``, ``MathUtils.sol``,
 ``DefaultReserveInterestRateStrategyV2.sol``; aave/aave-v3-core (v3.0) ``LiquidationLogic.sol``.
@@ -54,10 +54,10 @@ __all__ = [
     "accrue_reserve",
 ]
 
-#: ``365 days`` in seconds; leap years ignored (mechanics.md §0.3, Aave ``MathUtils``).
+#: ``365 days`` in seconds; leap years ignored (Aave `MathUtils.sol`: `SECONDS_PER_YEAR = 365 days`, Aave ``MathUtils``).
 SECONDS_PER_YEAR = 31_536_000
 _RAY = 1e27
-#: A position is liquidatable when its health factor is strictly below this (§1.2).
+#: A position is liquidatable when its health factor is strictly below this (Aave v3 `GenericLogic.calculateUserAccountData`: HF = Σ collateral × LT / debt).
 HEALTH_FACTOR_LIQUIDATION_THRESHOLD = 1.0
 #: Liquidation rule sets: ``"v3.3"`` = current mainnet (v3.3 … v3.7), ``"v3.0"`` = v3.0 … v3.2
 #: (docs/reference.md, "Aave rule versions").
@@ -75,7 +75,7 @@ def _scalar_or_array(x: np.ndarray):
 
 
 # ----------------------------------------------------------------------------------------------
-# Health factor (§1.2)
+# Health factor (Aave v3 `GenericLogic.calculateUserAccountData`: HF = Σ collateral × LT / debt)
 # ----------------------------------------------------------------------------------------------
 def health_factor(
     collateral: Sequence[float],
@@ -83,7 +83,7 @@ def health_factor(
     price_usd: Sequence[float],
     liquidation_threshold: Sequence[float],
 ) -> float:
-    """Health factor of one account (mechanics.md §1.2).
+    """Health factor of one account (Aave v3 `GenericLogic.calculateUserAccountData`: HF = Σ collateral × LT / debt).
 
     ``HF = Σ_i collateral_i · price_i · LT_i / Σ_j debt_j · price_j``, and ``+inf`` when the
     account has no debt. This is the contract's ``percentMul(Σ collateral_base, avgLT) /
@@ -101,7 +101,7 @@ def health_factor(
         Oracle price of each reserve's token (USD per token).
     liquidation_threshold : sequence of float, one per reserve
         Effective liquidation threshold of each reserve for this account (fraction): the e-mode
-        category's LT for reserves in the account's e-mode collateral set (§1.9), else the
+        category's LT for reserves in the account's e-mode collateral set (Aave v3 `EModeLogic.sol` and `GenericLogic.sol`: e-mode), else the
         reserve's. A reserve with LT 0 brings no collateral value.
 
     Returns
@@ -115,7 +115,7 @@ def health_factor(
 
     Examples
     --------
-    Test vector 1 (§13): 10 WETH at $1,800 with LT 83% against 15,000 USDC.
+    Worked example: 10 WETH at $1,800 with LT 83% against 15,000 USDC.
 
     >>> round(health_factor([10.0, 0.0], [0.0, 15_000.0], [1_800.0, 1.0], [0.83, 0.78]), 6)
     0.996
@@ -133,7 +133,7 @@ def health_factor(
 
 
 def health_factors(collateral, debt, price_usd, liquidation_threshold) -> np.ndarray:
-    """Health factors of many accounts at once (mechanics.md §1.2); twin of :func:`health_factor`.
+    """Health factors of many accounts at once (Aave v3 `GenericLogic.calculateUserAccountData`: HF = Σ collateral × LT / debt); twin of :func:`health_factor`.
 
     Parameters
     ----------
@@ -177,10 +177,10 @@ def health_factors(collateral, debt, price_usd, liquidation_threshold) -> np.nda
 
 
 # ----------------------------------------------------------------------------------------------
-# Interest-rate strategy (§1.5)
+# Interest-rate strategy (Aave `DefaultReserveInterestRateStrategyV2.calculateInterestRates`)
 # ----------------------------------------------------------------------------------------------
 def usage_ratio(total_debt: float, available_liquidity: float, deficit: float = 0.0) -> float:
-    """Usage ratio of a reserve (mechanics.md §1.5).
+    """Usage ratio of a reserve (Aave `DefaultReserveInterestRateStrategyV2.calculateInterestRates`).
 
     ``U = D / (availableLiquidity + D + deficit)``, and 0 when ``D == 0``. With ``deficit = 0``
     this is the *borrow* usage ``U`` that sets the borrow rate; with the reserve's deficit (plus
@@ -215,7 +215,7 @@ def usage_ratio(total_debt: float, available_liquidity: float, deficit: float = 
 
 
 def usage_ratios(total_debt, available_liquidity, deficit=0.0) -> np.ndarray:
-    """Usage ratios of many reserves (mechanics.md §1.5); twin of :func:`usage_ratio`.
+    """Usage ratios of many reserves (Aave `DefaultReserveInterestRateStrategyV2.calculateInterestRates`); twin of :func:`usage_ratio`.
 
     Examples
     --------
@@ -233,7 +233,7 @@ def usage_ratios(total_debt, available_liquidity, deficit=0.0) -> np.ndarray:
 def borrow_rate(
     usage: float, optimal_utilization: float, base_rate: float, slope1: float, slope2: float
 ) -> float:
-    """Variable borrow rate of the kinked strategy (mechanics.md §1.5, ``…StrategyV2``).
+    """Variable borrow rate of the kinked strategy (Aave `DefaultReserveInterestRateStrategyV2.calculateInterestRates`, ``…StrategyV2``).
 
     ``R0 + S1 · U / U*`` up to the kink ``U*``, then ``R0 + S1 + S2 · (U − U*) / (1 − U*)``.
 
@@ -259,7 +259,7 @@ def borrow_rate(
 
     Examples
     --------
-    Test vector 5 (§13): U = 0.95, U* = 0.9, S1 = 2.7%, S2 = 80%.
+    Worked example: U = 0.95, U* = 0.9, S1 = 2.7%, S2 = 80%.
 
     >>> round(borrow_rate(0.95, 0.9, 0.0, 0.027, 0.80), 12)
     0.427
@@ -272,7 +272,7 @@ def borrow_rate(
 
 
 def borrow_rates(usage, optimal_utilization, base_rate, slope1, slope2) -> np.ndarray:
-    """Variable borrow rates of many reserves (mechanics.md §1.5); twin of :func:`borrow_rate`.
+    """Variable borrow rates of many reserves (Aave `DefaultReserveInterestRateStrategyV2.calculateInterestRates`); twin of :func:`borrow_rate`.
 
     Every argument broadcasts (per-reserve strategies as arrays, or one shared strategy).
 
@@ -291,7 +291,7 @@ def borrow_rates(usage, optimal_utilization, base_rate, slope1, slope2) -> np.nd
 
 
 def supply_rate(borrow_rate, supply_usage, reserve_factor):
-    """Supply (liquidity) rate: the borrowers' interest net of the reserve factor (§1.5).
+    """Supply (liquidity) rate: the borrowers' interest net of the reserve factor (Aave `DefaultReserveInterestRateStrategyV2.calculateInterestRates`).
 
     ``supplyRate = borrowRate · Us · (1 − reserveFactor)``; branch-free, so it takes scalars or
     arrays (a Python float for scalar inputs).
@@ -313,7 +313,7 @@ def supply_rate(borrow_rate, supply_usage, reserve_factor):
 
     Examples
     --------
-    Test vector 5 (§13): 42.7% borrow at U = Us = 0.95, reserve factor 15%.
+    Worked example: 42.7% borrow at U = Us = 0.95, reserve factor 15%.
 
     >>> round(supply_rate(0.427, 0.95, 0.15), 7)
     0.3448025
@@ -323,7 +323,7 @@ def supply_rate(borrow_rate, supply_usage, reserve_factor):
 
 
 # ----------------------------------------------------------------------------------------------
-# Index accrual (§1.6)
+# Index accrual (Aave `ReserveLogic.updateState` and `MathUtils.calculateCompoundedInterest`)
 # ----------------------------------------------------------------------------------------------
 def _elapsed(dt_s) -> np.ndarray:
     dt = np.asarray(dt_s, dtype=np.float64)  # float: dt·(dt−1)·(dt−2) overflows int64
@@ -333,7 +333,7 @@ def _elapsed(dt_s) -> np.ndarray:
 
 
 def linear_interest(rate, dt_s):
-    """Growth factor of the supply (liquidity) index over ``dt_s`` seconds (mechanics.md §1.6).
+    """Growth factor of the supply (liquidity) index over ``dt_s`` seconds (Aave `ReserveLogic.updateState` and `MathUtils.calculateCompoundedInterest`).
 
     Simple interest within the interval: ``1 + rate · dt / SECONDS_PER_YEAR`` (Aave
     ``MathUtils.calculateLinearInterest``). Each touch of the reserve compounds it.
@@ -351,7 +351,7 @@ def linear_interest(rate, dt_s):
 
     Examples
     --------
-    Supply index at 10% left untouched for a year (§1.11):
+    Supply index at 10% left untouched for a year (worked example):
 
     >>> linear_interest(0.10, SECONDS_PER_YEAR)
     1.1
@@ -361,7 +361,7 @@ def linear_interest(rate, dt_s):
 
 
 def compounded_interest(rate, dt_s, rules: str = "v3.3"):
-    """Growth factor of the variable borrow index over ``dt_s`` seconds (mechanics.md §1.6).
+    """Growth factor of the variable borrow index over ``dt_s`` seconds (Aave `ReserveLogic.updateState` and `MathUtils.calculateCompoundedInterest`).
 
     The contracts' truncated series (Aave ``MathUtils.calculateCompoundedInterest``):
 
@@ -390,7 +390,7 @@ def compounded_interest(rate, dt_s, rules: str = "v3.3"):
 
     Examples
     --------
-    Test vector 6 (§13): 10% APR for one year gives 1.1051667 (``exp(0.1)`` = 1.1051709); the v3.0
+    Worked example: 10% APR for one year gives 1.1051667 (``exp(0.1)`` = 1.1051709); the v3.0
     contract's floors give 1.1051620.
 
     >>> round(compounded_interest(0.10, SECONDS_PER_YEAR), 7), round(compounded_interest(0.10, SECONDS_PER_YEAR, "v3.0"), 7)
@@ -432,7 +432,7 @@ def accrue_reserve(
     dt_s: int,
     rules: str = "v3.3",
 ) -> ReserveAccrual:
-    """One ``updateState`` of a reserve: both indices and the treasury's share (mechanics.md §1.6).
+    """One ``updateState`` of a reserve: both indices and the treasury's share (Aave `ReserveLogic.updateState` and `MathUtils.calculateCompoundedInterest`).
 
     The supply index grows linearly at ``supply_rate`` (only when that rate is non-zero); the
     borrow index compounds at ``borrow_rate`` (only when there is scaled debt); the treasury

@@ -1,7 +1,7 @@
 """The Aave v3 pool on the engine: positions as a struct of arrays, index accrual per block,
-supply / withdraw / borrow / repay / liquidationCall handlers (mechanics.md §1).
+supply / withdraw / borrow / repay / liquidationCall handlers (Aave v3 (aave-dao/aave-v3-origin)).
 
-Balances are stored scaled (mechanics §1.6): collateral = scaled × liquidity index, debt =
+Balances are stored scaled (Aave `ReserveLogic.updateState` and `MathUtils.calculateCompoundedInterest`): collateral = scaled × liquidity index, debt =
 scaled × variable borrow index, so interest accrues in O(reserves) per block. Tokens move
 through the token ledgers named in the params: the pool's own address holds the reserves'
 available liquidity. The accounts below HF 1 (the keepers' shared candidate set) come from a
@@ -84,7 +84,7 @@ class PoolState:
     deficit: np.ndarray
     last_accrual_ms: int
     version: int
-    borrow_rate: np.ndarray | None = None  # per reserve, annual, set after the last action (§1.5)
+    borrow_rate: np.ndarray | None = None  # per reserve, annual, set after the last action (Aave `DefaultReserveInterestRateStrategyV2.calculateInterestRates`)
     supply_rate: np.ndarray | None = None
 
 
@@ -105,7 +105,7 @@ class AaveV3Pool(Protocol):
         self.index = {s: i for i, s in enumerate(self.symbols)}
         self.ltv = np.array([r.ltv for r in res])
         self.lt = np.array([r.liquidation_threshold for r in res])
-        # e-mode (§1.9): row k of each matrix holds the LTV / LT / bonus per reserve of an account in
+        # e-mode (Aave v3 `EModeLogic.sol` and `GenericLogic.sol`: e-mode): row k of each matrix holds the LTV / LT / bonus per reserve of an account in
         # category k (row 0: no e-mode); a category overrides them on its collateral reserves
         self.ltv_by_category = np.tile(self.ltv, (len(params.emode_categories) + 1, 1))
         self.lt_by_category = np.tile(self.lt, (len(params.emode_categories) + 1, 1))
@@ -233,7 +233,7 @@ class AaveV3Pool(Protocol):
 
     def _changed(self, row: int) -> None:
         """Bookkeeping after ``row``'s scaled balances changed: cache keys, the rates to reset
-        before the next accrual (§1.5), the health index."""
+        before the next accrual (Aave `DefaultReserveInterestRateStrategyV2.calculateInterestRates`), the health index."""
         self.state.version += 1
         self._position_changes += 1
         self._rates_stale = True
@@ -241,7 +241,7 @@ class AaveV3Pool(Protocol):
 
     def liquidation_thresholds(self) -> np.ndarray:
         """Liquidation thresholds in force: per reserve, or per account and reserve when the pool
-        has e-mode categories (§1.9)."""
+        has e-mode categories (Aave v3 `EModeLogic.sol` and `GenericLogic.sol`: e-mode)."""
         if len(self.lt_by_category) == 1:
             return self.lt
         return self.lt_by_category[self.state.positions["emode"]]
@@ -251,7 +251,7 @@ class AaveV3Pool(Protocol):
         return int(self.state.positions["emode"][row])
 
     def scaled_balances(self) -> tuple[np.ndarray, np.ndarray]:
-        """(collateral, debt) scaled balances (§1.6): matrices of shape (accounts, reserves)."""
+        """(collateral, debt) scaled balances (Aave `ReserveLogic.updateState` and `MathUtils.calculateCompoundedInterest`): matrices of shape (accounts, reserves)."""
         return self.state.positions["collateral_scaled"], self.state.positions["debt_scaled"]
 
     def balances(self) -> tuple[np.ndarray, np.ndarray]:
@@ -269,7 +269,7 @@ class AaveV3Pool(Protocol):
         return s.positions["collateral_scaled"][row] * s.liquidity_index, s.positions["debt_scaled"][row] * s.borrow_index
 
     def health_factors(self) -> np.ndarray:
-        """Health factor of every account at current oracle prices (mechanics §1.2), cached."""
+        """Health factor of every account at current oracle prices (Aave v3 `GenericLogic.calculateUserAccountData`: HF = Σ collateral × LT / debt), cached."""
         prices = self.prices_usd()
         key = (self.block.number if self.block else -1, self.state.version, prices.tobytes())
         if self._hf_cache is None or self._hf_cache[0] != key:
@@ -297,7 +297,7 @@ class AaveV3Pool(Protocol):
         return self.liquidation_candidates().rows
 
     def _record_health(self, block) -> None:
-        """One ``health_factors`` row: quantiles over the accounts with debt (mechanics §1.2).
+        """One ``health_factors`` row: quantiles over the accounts with debt (Aave v3 `GenericLogic.calculateUserAccountData`: HF = Σ collateral × LT / debt).
 
         Straight from the scaled balances: ``HF = c·(p·L·LT) / d·(p·B)`` with one matrix-vector
         product each (equal to :func:`~.math.health_factors` up to float rounding)."""
@@ -322,7 +322,7 @@ class AaveV3Pool(Protocol):
 
     # -- accrual ----------------------------------------------------------------------------
     def on_block(self, block) -> None:
-        """Accrue both indices of every reserve over the time since the last block (§1.5–1.6);
+        """Accrue both indices of every reserve over the time since the last block (Aave `DefaultReserveInterestRateStrategyV2.calculateInterestRates`; Aave `ReserveLogic.updateState` and `MathUtils.calculateCompoundedInterest`);
         record the borrowers' health-factor quantiles when due (:meth:`_health_due`)."""
         self._accrue(block)
         if self.params.health_every_blocks and self._health_due(block.number):
@@ -343,7 +343,7 @@ class AaveV3Pool(Protocol):
 
     def _accrue(self, block) -> None:
         """Grow the indices over the time since the last block at the rates set after the last
-        action (§1.5: rates change only when an action changes liquidity or debt; §1.6)."""
+        action (Aave `DefaultReserveInterestRateStrategyV2.calculateInterestRates`: rates change only when an action changes liquidity or debt; Aave `ReserveLogic.updateState` and `MathUtils.calculateCompoundedInterest`)."""
         s = self.state
         if self._rates_stale:  # the rates the last action of the previous block set
             self._update_rates()
@@ -353,14 +353,14 @@ class AaveV3Pool(Protocol):
             return
         if self._growth[0] != dt_s:  # the same rates over the same interval grow the indices alike
             borrow_growth = am.compounded_interest(s.borrow_rate, dt_s, self.params.rules)
-            # the contract grows a borrow index only while the reserve has debt (§1.6)
+            # the contract grows a borrow index only while the reserve has debt (Aave `ReserveLogic.updateState` and `MathUtils.calculateCompoundedInterest`)
             self._growth = (dt_s, am.linear_interest(s.supply_rate, dt_s), np.where(self._owed, borrow_growth, 1.0))
         s.liquidity_index = s.liquidity_index * self._growth[1]
         s.borrow_index = s.borrow_index * self._growth[2]
         s.version += 1
 
     def _update_rates(self) -> None:
-        """Borrow and supply rates of every reserve from its utilisation now (§1.5)."""
+        """Borrow and supply rates of every reserve from its utilisation now (Aave `DefaultReserveInterestRateStrategyV2.calculateInterestRates`)."""
         s = self.state
         debt = s.total_debt_scaled * s.borrow_index
         available = np.array([self._ledger(sym).balance_of(self.name) for sym in self.symbols])
@@ -374,7 +374,7 @@ class AaveV3Pool(Protocol):
 
     def current_rates(self) -> tuple[np.ndarray, np.ndarray]:
         """(borrow, supply) rates per reserve (annual fractions) as the last action set them
-        (§1.5); read-only arrays."""
+        (Aave `DefaultReserveInterestRateStrategyV2.calculateInterestRates`); read-only arrays."""
         if self._rates_stale:
             self._update_rates()
         return self.state.borrow_rate.copy(), self.state.supply_rate.copy()
@@ -408,7 +408,7 @@ class AaveV3Pool(Protocol):
 
     @handler(gas=250_000, revert_gas=60_000)
     def borrow(self, sender: str, asset: str, amount: float) -> float:
-        """Borrow ``amount`` tokens against collateral (LTV check, mechanics §1.2)."""
+        """Borrow ``amount`` tokens against collateral (LTV check, Aave v3 `GenericLogic.calculateUserAccountData`: HF = Σ collateral × LT / debt)."""
         r = self._reserve(asset)
         self._positive(amount)
         coll, debt = self.account(sender)
@@ -467,7 +467,7 @@ class AaveV3Pool(Protocol):
 
     @handler(gas=90_000, revert_gas=40_000)
     def set_user_emode(self, sender: str, category: int) -> int:
-        """``setUserEMode`` (§1.9): enter e-mode ``category`` (0 leaves it). Every reserve the
+        """``setUserEMode`` (Aave v3 `EModeLogic.sol` and `GenericLogic.sol`: e-mode): enter e-mode ``category`` (0 leaves it). Every reserve the
         account owes must be borrowable in the category, and its health factor under the
         category's thresholds must stay at or above 1."""
         if not (isinstance(category, int) and 0 <= category < len(self.lt_by_category)):
@@ -486,7 +486,7 @@ class AaveV3Pool(Protocol):
     @handler(gas=350_000, revert_gas=60_000, role=LIQUIDATION_CALL)
     def liquidation_call(self, sender: str, collateral_asset: str, debt_asset: str, user: str,
                          debt_to_cover: float = float("inf")):
-        """``liquidationCall`` (mechanics §1.3): repay debt of an unhealthy account and take its
+        """``liquidationCall`` (Aave v3 `LiquidationLogic.executeLiquidationCall`): repay debt of an unhealthy account and take its
         collateral with the bonus; the protocol fee goes to the treasury; under v3.3 rules an
         account left without collateral has its remaining debt written off as deficit."""
         rc, rd = self._reserve(collateral_asset), self._reserve(debt_asset)
@@ -517,7 +517,7 @@ class AaveV3Pool(Protocol):
         self._add_debt(row, rd, -out.debt_repaid)
         self._add_collateral(row, rc, -out.collateral_seized)
         self._ledger(collateral_asset).move(self.name, sender, out.liquidator_collateral)
-        if out.protocol_fee_collateral > 0:  # the fee stays in the reserve as the treasury's aTokens (§1.3 step 4)
+        if out.protocol_fee_collateral > 0:  # the fee stays in the reserve as the treasury's aTokens (Aave v3 `LiquidationLogic.executeLiquidationCall` step 4)
             self._add_collateral(self._row(self.params.treasury), rc, out.protocol_fee_collateral)
         deficit_usd = 0.0
         if out.deficit > 0 or (out.no_collateral_left and self.params.rules == "v3.3"):
@@ -542,7 +542,7 @@ class AaveV3Pool(Protocol):
         return self.state.total_collateral_scaled * self.state.liquidity_index
 
     def exposures(self, large_account_usd: float = 1e6) -> list:
-        """DESIGN §7, mechanics §12.5: the pool holds its deposits in each token (``collateral``)
+        """: the pool holds its deposits in each token (``collateral``)
         and prices them by its oracles (``oracle``, naming the token); each reserve's receipt
         token ``a<SYM>@<pool>`` is a claim on the pool (``wrapping``); borrowers owing at least
         ``large_account_usd`` are nodes the pool lends to (``debt``, recovery = their
@@ -594,7 +594,7 @@ class AaveV3Pool(Protocol):
         return self.params.receipt_tokens.get(symbol, f"a{symbol}@{self.name}")
 
     def issued_distress(self) -> dict[str, float]:
-        """Each receipt token's written-down share, ``1 − receipt_rate`` (§1, mechanics §12.5)."""
+        """Each receipt token's written-down share, ``1 − receipt_rate`` (Aave v3 (aave-dao/aave-v3-origin))."""
         return {self.receipt_name(sym): 1.0 - self.receipt_rate(sym) for sym in self.symbols}
 
     def capital_use(self) -> tuple[float, float]:
@@ -602,7 +602,7 @@ class AaveV3Pool(Protocol):
 
         Returns ``(ltv_used, borrowable_usd)`` over the accounts with debt: Σ debt / Σ collateral
         (USD; NaN without borrowers) and Σ collateral × LTV (USD: the borrowing power the
-        reserves' LTVs, or their e-mode category's, give that collateral; mechanics §1.2).
+        reserves' LTVs, or their e-mode category's, give that collateral; Aave v3 `GenericLogic.calculateUserAccountData`: HF = Σ collateral × LT / debt).
         """
         coll, debt = self.balances()
         prices = self.prices_usd()
@@ -625,7 +625,7 @@ class AaveV3Pool(Protocol):
 
     def positions(self) -> Positions:
         """Every account's balances at the oracle prices now; liquidatable: HF < 1 with debt
-        (mechanics §1.2); each reserve's venue from ``params.collateral_venues``."""
+        (Aave v3 `GenericLogic.calculateUserAccountData`: HF = Σ collateral × LT / debt); each reserve's venue from ``params.collateral_venues``."""
         coll, debt = self.balances()
         hf = self.health_factors()
         owes = debt.any(axis=1)
@@ -666,7 +666,7 @@ class PoolView:
         return self._pool.prices_usd()
 
     def liquidation_bonus(self, rows: np.ndarray, collateral: np.ndarray) -> np.ndarray:
-        """Bonus each account gets on its collateral reserve (e-mode aware, §1.9)."""
+        """Bonus each account gets on its collateral reserve (e-mode aware, Aave v3 `EModeLogic.sol` and `GenericLogic.sol`: e-mode)."""
         p = self._pool
         return p.bonus_by_category[p.state.positions["emode"][rows], collateral]
 
@@ -680,7 +680,7 @@ class PoolView:
         return self._pool.lt_by_category[self._pool.category(row)].copy()
 
     def borrow_rates(self) -> np.ndarray:
-        """Borrow rate of each reserve now (annual fractions, §1.5)."""
+        """Borrow rate of each reserve now (annual fractions, Aave `DefaultReserveInterestRateStrategyV2.calculateInterestRates`)."""
         return self._pool.current_rates()[0]
 
     def borrowed(self) -> np.ndarray:

@@ -1,12 +1,12 @@
-"""Parameters of Aave v3 reserves and e-mode categories (mechanics.md §1.1, §1.4, §1.5, §1.9).
+"""Parameters of Aave v3 reserves and e-mode categories (Aave v3 `DataTypes.ReserveData` and `ReserveConfiguration.sol`; Aave v3 `ReserveConfiguration.sol` and Aave governance listings; Aave `DefaultReserveInterestRateStrategyV2.calculateInterestRates`; Aave v3 `EModeLogic.sol` and `GenericLogic.sol`: e-mode).
 
-Frozen pydantic models with ``extra="forbid"`` that fail at construction (STYLE 9). Ratios are
+Frozen pydantic models with ``extra="forbid"`` that fail at construction. Ratios are
 plain fractions (``ltv=0.805``, not 8050 bps); annual rates are fractions (``slope2=0.80`` is
 80% APR); token amounts are whole tokens.
 
 **Bonus convention.** ``liquidation_bonus`` is the bonus *on top of* the repaid value: ``0.05``
 means the liquidator receives collateral worth 105% of the debt repaid (the contract stores
-``10500``; mechanics.md writes ``LB = 1.05``). The same convention is used by
+``10500``, which the Aave docs show as a 105% bonus). The same convention is used by
 :func:`protocols.lending.aave_v3.liquidation.liquidation_call`. Every conversion to the contracts'
 units is in docs/reference.md, "Contract units"; what ``rules = "v3.3"`` / ``"v3.0"`` follow is in
 its "Aave rule versions".
@@ -94,7 +94,7 @@ def _check_risk(ltv: float, lt: float, bonus: float, *, emode: bool) -> None:
 
 
 class RateStrategyParams(BaseModel):
-    """Kinked variable-rate strategy of a reserve (mechanics.md §1.5; annual fractions).
+    """Kinked variable-rate strategy of a reserve (Aave `DefaultReserveInterestRateStrategyV2.calculateInterestRates`; annual fractions).
 
     Examples
     --------
@@ -139,11 +139,11 @@ class RateStrategyParams(BaseModel):
 
 
 class ReserveParams(BaseModel):
-    """One Aave v3 reserve: risk parameters, fees, interest strategy, caps (mechanics.md §1.1–1.7).
+    """One Aave v3 reserve: risk parameters, fees, interest strategy, caps (Aave v3 `DataTypes.ReserveData` and `ReserveConfiguration.sol`; Aave v3 `GenericLogic.calculateUserAccountData`: HF = Σ collateral × LT / debt; Aave v3 `LiquidationLogic.executeLiquidationCall`; Aave v3 `ReserveConfiguration.sol` and Aave governance listings; Aave `DefaultReserveInterestRateStrategyV2.calculateInterestRates`; Aave `ReserveLogic.updateState` and `MathUtils.calculateCompoundedInterest`; Aave `ValidationLogic.validateSupply` / `validateBorrow`: supply and borrow caps).
 
     Examples
     --------
-    WETH as in mechanics.md §1.4 and §1.5:
+    WETH as in Aave v3 `ReserveConfiguration.sol` and Aave governance listings; Aave `DefaultReserveInterestRateStrategyV2.calculateInterestRates`:
 
     >>> weth = ReserveParams(symbol="WETH", ltv=0.805, liquidation_threshold=0.83,
     ...     liquidation_bonus=0.05, reserve_factor=0.15,
@@ -188,7 +188,7 @@ class ReserveParams(BaseModel):
 
 
 class EModeParams(BaseModel):
-    """An e-mode category (mechanics.md §1.9): its LTV, LT and bonus replace the reserves' own for
+    """An e-mode category (Aave v3 `EModeLogic.sol` and `GenericLogic.sol`: e-mode): its LTV, LT and bonus replace the reserves' own for
     accounts in the category, on the collateral listed in ``collateral_symbols``; such accounts
     may borrow only ``borrowable_symbols``.
 
@@ -233,7 +233,7 @@ class EModeParams(BaseModel):
 
 class PoolParams(BaseModel):
     """An Aave v3 market: its reserves, the token ledgers holding their tokens, the oracle
-    pricing each, and which liquidation rules apply (mechanics.md §1).
+    pricing each, and which liquidation rules apply (Aave v3 (aave-dao/aave-v3-origin)).
 
     ``seed_supply`` is what lenders (the account ``lenders``) have supplied at the start, per
     symbol in tokens, on top of what the ``population``'s borrowers have borrowed (lenders
@@ -259,7 +259,7 @@ class PoolParams(BaseModel):
         "same name, else the oracle price)")
     population: PopulationParams | None = Field(None, description="borrowers present at the start")
     emode_categories: tuple[EModeParams, ...] = Field(
-        (), description="e-mode categories; category k (1, 2, …) is the k-th; 0 is no e-mode (§1.9)")
+        (), description="e-mode categories; category k (1, 2, …) is the k-th; 0 is no e-mode (Aave v3 `EModeLogic.sol` and `GenericLogic.sol`: e-mode)")
     health_every_blocks: int = Field(
         10, ge=0, description="record the borrowers' health-factor quantiles at most every this many blocks, "
         "when prices or positions changed since the last record (0: never)")

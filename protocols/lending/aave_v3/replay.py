@@ -16,7 +16,7 @@ as ``10_000 + bonus``, e.g. 10500), times are seconds. Reverts raise :class:`def
 whose ``reason`` is the contract's error name in upper snake case (v3.0's numeric codes and
 v3.6's custom errors both map to it, e.g. ``HEALTH_FACTOR_NOT_BELOW_THRESHOLD``).
 
-References: mechanics.md §0.1 (units), §1.1–1.6; ``IPool.getUserAccountData``,
+References: Aave `WadRayMath.sol` and `PercentageMath.sol`: wad 1e18, ray 1e27, bps 1e4 = 100% (units), Aave v3 `DataTypes.ReserveData` and `ReserveConfiguration.sol`; Aave v3 `GenericLogic.calculateUserAccountData`: HF = Σ collateral × LT / debt; Aave v3 `LiquidationLogic.executeLiquidationCall`; Aave v3 `ReserveConfiguration.sol` and Aave governance listings; Aave `DefaultReserveInterestRateStrategyV2.calculateInterestRates`; Aave `ReserveLogic.updateState` and `MathUtils.calculateCompoundedInterest`; ``IPool.getUserAccountData``,
 ``IPool.getReserveNormalizedIncome`` / ``getReserveNormalizedVariableDebt``, ``liquidationCall``.
 """
 from __future__ import annotations
@@ -46,7 +46,7 @@ MAX_UINT256 = 2**256 - 1
 
 @dataclass(frozen=True)
 class ReserveConfig:
-    """One reserve in contract units (mechanics.md §1.1, §1.4, §1.5).
+    """One reserve in contract units (Aave v3 `DataTypes.ReserveData` and `ReserveConfiguration.sol`; Aave v3 `ReserveConfiguration.sol` and Aave governance listings; Aave `DefaultReserveInterestRateStrategyV2.calculateInterestRates`).
 
     ``liquidation_bonus`` is stored like the contract, 100% plus the bonus (10500 = 5% bonus).
     The rate curve is in bps of annual rate (``slope2=8000`` is 80%); v3.0 takes it in rays
@@ -114,7 +114,7 @@ class LiquidationResult:
     deficit_created: int
 
 
-#: WETH as in mechanics.md §1.4/§1.5 (LTV 80.5%, LT 83%, bonus 5%, fee 10%, RF 15%, U* 90%, 2.7% / 80%).
+#: WETH as in Aave v3 `ReserveConfiguration.sol` and Aave governance listings; Aave `DefaultReserveInterestRateStrategyV2.calculateInterestRates` (LTV 80.5%, LT 83%, bonus 5%, fee 10%, RF 15%, U* 90%, 2.7% / 80%).
 WETH_EXAMPLE = ReserveConfig("WETH", 18, 8_050, 8_300, 10_500, 1_000, 1_500, 9_000, 0, 270, 8_000)
 #: A USDC-like reserve (6 decimals; LTV 75%, LT 78%, bonus 4.5%, RF 10%, U* 90%, 4% / 60%).
 USDC_EXAMPLE = ReserveConfig("USDC", 6, 7_500, 7_800, 10_450, 1_000, 1_000, 9_000, 0, 400, 6_000)

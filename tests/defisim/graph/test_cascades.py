@@ -1,4 +1,4 @@
-"""Threshold cascades (vectors TC-1, TC-2 of contagion.md §4) and fire sales (§5): reference vs
+"""Threshold cascades (vectors TC-1, TC-2 of Furfine 2003, *J. Money, Credit and Banking* 35(1)) and fire sales (Cifuentes, Shin & Ferrucci 2005; Greenwood, Landier & Thesmar 2015): reference vs
 fast, and the fire-sale fixed point against its closed form."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Eisenberg–Noe / Rogers–Veraart clearing: vectors EN-1 and RV-1 (contagion.md §1–2), reference
+"""Eisenberg–Noe / Rogers–Veraart clearing: vectors EN-1 and RV-1, reference
 vs sparse on random networks, invariants."""
 from __future__ import annotations
 

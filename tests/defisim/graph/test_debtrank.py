@@ -1,4 +1,4 @@
-"""DebtRank (classic and differential): vector DR-1 (contagion.md §3), reference vs sparse on
+"""DebtRank (classic and differential): vector DR-1 (Battiston et al. 2012, *Sci. Rep.* 2:541; Bardoscia et al. 2015), reference vs sparse on
 random graphs, invariants, systemic importance."""
 from __future__ import annotations
 

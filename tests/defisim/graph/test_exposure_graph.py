@@ -1,4 +1,4 @@
-"""The exposure graph (DESIGN §7): declared graphs from scenarios and files, validated with
+"""The exposure graph: declared graphs from scenarios and files, validated with
 messages that name the row and field; edge lists round-trip; the measures of a 3-layer chain."""
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def _chain(base_usd: float, f: float, layers: int) -> ExposureGraph:
 
 @pytest.mark.parametrize("f, layers", [(0.8, 3), (0.5, 3), (0.95, 4)])
 def test_the_tvl_inflation_of_a_chain_is_its_closed_form(f, layers):
-    """contagion.md §6: reported / once = 1 + f + … + f^(k−1); RH-1 is (0.8, 3) → 2.44."""
+    """: reported / once = 1 + f + … + f^(k−1); RH-1 is (0.8, 3) → 2.44."""
     m = graph_measures(_chain(100.0, f, layers))
     assert m["counted_once_tvl_usd"] == pytest.approx(100.0)
     assert m["tvl_inflation"] == pytest.approx(tvl_inflation(f, layers), rel=1e-12)

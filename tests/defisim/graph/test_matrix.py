@@ -1,4 +1,4 @@
-"""Compiling exposure graphs to CSR (contagion.md §7)."""
+"""Compiling exposure graphs to CSR."""
 from __future__ import annotations
 
 import networkx as nx

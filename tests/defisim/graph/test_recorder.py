@@ -1,4 +1,4 @@
-"""Losses along exposure edges in a run (contagion.md §8): a price fall reaches a declared
+"""Losses along exposure edges in a run: a price fall reaches a declared
 counterparty after its edge's delay, with the amount the linear rule gives, and travels on to
 that counterparty's own creditor; snapshots at the cadence."""
 from __future__ import annotations
@@ -58,7 +58,7 @@ def test_snapshots_follow_the_cadence_and_a_cut_edge_carries_nothing(sandbox):
 
 def test_a_declared_token_takes_its_oracles_fall_and_no_equity_means_no_buffer(sandbox):
     """A declared token is priced by the oracle an edge names for it; a counterparty without
-    equity passes on everything it takes (contagion.md §9), through zero-delay hops at once."""
+    equity passes on everything it takes, through zero-delay hops at once."""
     ecosystem = {
         "nodes": [{"name": "tok", "kind": "token"}, {"name": "fund"}, {"name": "holder", "equity_usd": 100.0}],
         "edges": [{"source": "fund", "target": "tok", "kind": "collateral", "amount_usd": 50.0},

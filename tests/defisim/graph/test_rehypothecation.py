@@ -1,5 +1,5 @@
 """TVL double counting (vector RH-1), loop leverage (LP-1), loops, layers and concentration
-(contagion.md §6, §9)."""
+."""
 from __future__ import annotations
 
 import networkx as nx

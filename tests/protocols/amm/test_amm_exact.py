@@ -33,7 +33,7 @@ def test_reverts_name_the_reason():
 def test_amount_out_is_the_floored_closed_form(r_in, r_out, share):
     a = max(1, int(r_in * share))
     out = get_amount_out_exact(a, r_in, r_out)
-    exact = Fraction(a * 997 * r_out, r_in * 1000 + a * 997)  # §6.1 in rationals
+    exact = Fraction(a * 997 * r_out, r_in * 1000 + a * 997)  # Uniswap v2 `UniswapV2Library.getAmountOut`: 0.3% fee on the input in rationals
     assert out == exact.numerator // exact.denominator
     assert out < r_out
     # k never decreases: (R_in + a)(R_out − out) ≥ R_in·R_out

@@ -1,4 +1,4 @@
-"""AMM math against mechanics.md §6 and the §13 vectors 17–20, plus invariants (Hypothesis)."""
+"""AMM math against Uniswap v2 `UniswapV2Library.sol`; Curve StableSwap whitepaper and the worked example, plus invariants (Hypothesis)."""
 import math
 
 import numpy as np
@@ -27,11 +27,11 @@ from protocols.amm.math import (
     v3_swap_step,
 )
 
-REL = 1e-6  # §13: "tolerances: 1e-6 relative unless stated"
-ETH, USDC = 1_000.0, 2_000_000.0  # the §6.1 pool
+REL = 1e-6  # worked example: "tolerances: 1e-6 relative unless stated"
+ETH, USDC = 1_000.0, 2_000_000.0  # the worked example's constant-product pool
 
 
-# -- §6.1 Uniswap v2 ------------------------------------------------------------------------------
+# -- Uniswap v2 ------------------------------------------------------------------------------
 def test_vector_17_v2_amount_out():
     result = get_amount_out(100.0, ETH, USDC, 0.003)
     assert result == pytest.approx(181_322.1788, rel=REL)
@@ -45,8 +45,8 @@ def test_v2_example_spot_impact_and_amount_in():
     assert price_impact(100.0, ETH, USDC) == pytest.approx(0.0934, abs=5e-5)  # 9.34% incl. fee
     assert price_impact(100.0, ETH, USDC) == pytest.approx(1 - (out / 100.0) / cpmm_spot_price(ETH, USDC), rel=1e-12)
     assert cpmm_spot_price(ETH + 100.0, USDC - out) == pytest.approx(1_653.34, abs=0.005)
-    # Buying 100,000 USDC: Rin·out / ((Rout − out)·0.997) = 52.79 ETH. mechanics.md prints 53.79: the
-    # contract's "+ 1" (one wei) applied as one whole token. See the report.
+    # Buying 100,000 USDC: Rin·out / ((Rout − out)·0.997) = 52.79 ETH. A hand calculation giving 53.79 has the
+    # contract's "+ 1" (one wei) applied as one whole token.
     result = get_amount_in(100_000.0, ETH, USDC)
     assert result == pytest.approx(1e8 / (1_900_000 * 0.997), rel=1e-12)
     assert result == pytest.approx(52.79, abs=0.005)
@@ -70,7 +70,7 @@ def test_vector_18_sandwich():
     assert victim_alone >= 46.5 > victim
 
 
-# -- §6.2 Uniswap v3, one range ------------------------------------------------------------------
+# -- Uniswap v3, one range ------------------------------------------------------------------
 def test_vector_19_v3_in_range_swap():
     result = v3_swap_step(1e5, 2_000.0, 10.0, 0.0005, zero_for_one=True)
     assert result.amount_out == pytest.approx(19_901.044, rel=REL)
@@ -106,7 +106,7 @@ def test_v3_position_and_range_bottom():
         v3_swap_step(L, P, 1.0, fee, zero_for_one=True, price_limit=2_100.0)
 
 
-# -- §6.3 Curve StableSwap ---------------------------------------------------------------------------
+# -- Curve StableSwap ---------------------------------------------------------------------------
 def test_vector_20_curve_exchange():
     result = get_dy(0, 1, 10e6, [50e6, 50e6], 100, 0.0001)
     assert result == pytest.approx(9_978_436.37, rel=REL)
@@ -135,7 +135,7 @@ def test_curve_marginal_price_imbalanced(A, expected):
 
 
 def invariant_residual(balances, A, D):
-    """Relative residual of Ann·S + D = Ann·D + D^(n+1)/(n^n·Πx), Ann = A·n (mechanics §6.3)."""
+    """Relative residual of Ann·S + D = Ann·D + D^(n+1)/(n^n·Πx), Ann = A·n (Curve StableSwap whitepaper, Egorov 2019, and its `get_D` / `get_y`)."""
     n = len(balances)
     ann = A * n
     lhs = ann * sum(balances) + D
@@ -152,7 +152,7 @@ def test_get_D_balanced_and_solves_the_invariant():
         get_y(0, 0, 1.0, [1.0, 1.0], 100)
 
 
-# -- §6.4 helpers ------------------------------------------------------------------------------------
+# -- helpers ------------------------------------------------------------------------------------
 def test_amount_to_move_price_example():
     assert float(amount_to_move_price(1.0, 0.9)) == pytest.approx(math.sqrt(1 / 0.9) - 1, rel=1e-12)
     assert float(amount_to_move_price(1.0, 0.9)) == pytest.approx(0.0541, abs=5e-5)  # 5.41% of the reserve
@@ -231,7 +231,7 @@ def test_stableswap_D_conserved_without_fee_and_grows_with_fee(x0, x1, share, A)
         assert D_fee > D
 
 
-# -- vectorised twins == scalar functions (STYLE 7) ---------------------------------------------------
+# -- vectorised twins == scalar functions ---------------------------------------------------
 cpmm_rows = st.lists(st.tuples(st.floats(0, 1e7), reserves, reserves, fees), min_size=1, max_size=20)
 swap_rows = st.lists(st.tuples(balances, balances, st.floats(1e-6, 2.0), amps, fees), min_size=1, max_size=10)
 

@@ -128,7 +128,7 @@ def test_swap_on_chain_then_slippage_revert(sandbox, pool, token_in, amount_in, 
 
 
 def test_sandwich_through_the_executor():
-    """mechanics §6.1 / §13 vector 18, as three transactions in one block; then the victim's amountOutMin."""
+    """Uniswap v2 `UniswapV2Library.getAmountOut`: 0.3% fee on the input / worked example, as three transactions in one block; then the victim's amountOutMin."""
     block = BlockInfo(1, 1, 12_000, 20.0, 36_000_000)
 
     def run(victim_min):

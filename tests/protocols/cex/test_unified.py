@@ -1,4 +1,4 @@
-"""Unified cross-margin accounts marked on the venue's own books (mechanics.md §9): tiers, the
+"""Unified cross-margin accounts marked on the venue's own books (Binance unified-account uniMMR FAQ; Bybit UTA trading rules): tiers, the
 blended index, the reflexive liquidation cascade, and the October-2025 contrast with an on-chain
 pool whose oracle is pegged or marked on the same book."""
 import numpy as np
@@ -18,7 +18,7 @@ def test_tiers_count_each_slice_at_its_ratio():
 
 
 def test_blended_index_follows_the_conversion_rate_by_its_weight():
-    """wBETH-like: 20% of the book, 80% of the ETH conversion price (§9.4)."""
+    """wBETH-like: 20% of the book, 80% of the ETH conversion price (Binance's notices on the 10–11 October 2025 depeg)."""
     book = Venue(ConstantFeed(430.0), LinearDepth(1e6), half_life_ms=None)
     asset = CollateralAsset("wBETH", book, book_weight=0.2, conversion=ConstantFeed(3_800.0))
     assert asset.price(0) == pytest.approx(0.2 * 430.0 + 0.8 * 3_800.0)
@@ -26,7 +26,7 @@ def test_blended_index_follows_the_conversion_rate_by_its_weight():
 
 def _usde_venue(depth_usd_per_pct: float, accounts: int) -> UnifiedAccounts:
     """``accounts`` traders each holding 100,000 USDe against 80,000 USDT of losses and
-    $5,000 of maintenance (§9.5), USDe marked on the venue's own book."""
+    $5,000 of maintenance (worked example), USDe marked on the venue's own book."""
     book = Venue(ConstantFeed(1.0), LinearDepth(depth_usd_per_pct), half_life_ms=None)
     ua = UnifiedAccounts([CollateralAsset("USDT"), CollateralAsset("USDe", book, ((np.inf, 0.9),))])
     ua.open_many([f"t{i}" for i in range(accounts)], np.tile([-80_000.0, 100_000.0], (accounts, 1)), [5_000.0] * accounts)
@@ -68,7 +68,7 @@ def _aave_position() -> EnginePool:
 
 
 def test_the_same_depeg_liquidates_the_venue_account_but_not_a_pegged_oracle_loan():
-    """§9.4, §10.4: USDe trades at 0.93 on one venue's thin book. The unified account marked
+    """Binance's notices on the 10–11 October 2025 depeg; loop leverage: collateral X / (1 − λ) after unlimited loops at LTV used λ: USDe trades at 0.93 on one venue's thin book. The unified account marked
     there is liquidated; an Aave loan priced by a pegged oracle is not; priced by an oracle that
     marks the same book, it is."""
     ua = _usde_venue(20_000.0, 1)
@@ -93,7 +93,7 @@ def test_the_same_depeg_liquidates_the_venue_account_but_not_a_pegged_oracle_loa
 def test_market_makers_pulling_depth_deepen_the_alts_minimum():
     """A thin alt falls 15% in a minute; unified accounts holding it are liquidated into its book.
     When the venue's market makers pull 70% of the depth on the volatility, the same path and
-    the same accounts take the alt measurably lower (DESIGN §4, the "liquidity vacuum")."""
+    the same accounts take the alt measurably lower (the "liquidity vacuum")."""
     from defisim.markets.feeds import CsvFeed
     from defisim.markets.spec import MarketMakerSpec
     from defisim.markets.venues import market_maker_step

@@ -1,4 +1,4 @@
-"""E-mode (mechanics §1.9): a category's LTV, LT and bonus replace the reserves' own for its
+"""E-mode (Aave v3 `EModeLogic.sol` and `GenericLogic.sol`: e-mode): a category's LTV, LT and bonus replace the reserves' own for its
 members, on its collateral reserves; members may borrow only the category's reserves."""
 import pytest
 from pydantic import ValidationError
@@ -77,7 +77,7 @@ def test_health_factor_candidates_and_bonus_follow_the_category(market):
     status, _reason, _gas, out = market.call("bob", "liquidation_call", collateral_asset="WETH", debt_asset="USDC",
                                              user="alice", debt_to_cover=10_000.0)
     assert status == TxStatus.INCLUDED
-    # collateral seized = repaid × (1 + 2% category bonus) / price (mechanics §1.3)
+    # collateral seized = repaid × (1 + 2% category bonus) / price (Aave v3 `LiquidationLogic.executeLiquidationCall`)
     assert out.collateral_seized == pytest.approx(out.debt_repaid * 1.02 / 1_800.0, rel=1e-12)
 
 

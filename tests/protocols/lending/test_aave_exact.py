@@ -1,5 +1,5 @@
 """The exact-integer Aave v3 path (``exact``, ``ExactPool``) against independent expectations:
-rational closed forms for the rounding helpers and the interest series, the mechanics.md §1.11
+rational closed forms for the rounding helpers and the interest series, the worked example
 vectors in raw units, invariants of the pool's bookkeeping; and the engine's float path against
 it on generated replays (the same comparison ``tests/evm`` runs next to the real contracts)."""
 from __future__ import annotations
@@ -28,7 +28,7 @@ uint = st.integers(0, 2**128)
 positive = st.integers(1, 2**128)
 
 
-# -- rounding helpers (mechanics §0.2) ----------------------------------------------------------
+# -- rounding helpers (Aave `WadRayMath.sol` and `PercentageMath.sol`: half-up rounding) ----------------------------------------------------------
 def _nearest_half_up(q: Fraction) -> int:
     return math.floor(q + Fraction(1, 2))
 
@@ -65,7 +65,7 @@ def test_v36_balances_round_for_the_protocol(amount, index):
     assert x.a_token_scaled_burn("v3.6", amount, index) * index >= amount * RAY
 
 
-# -- interest (§1.5, §1.6) -----------------------------------------------------------------------
+# -- interest (Aave `DefaultReserveInterestRateStrategyV2.calculateInterestRates`; Aave `ReserveLogic.updateState` and `MathUtils.calculateCompoundedInterest`) -----------------------------------------------------------------------
 @given(st.integers(0, 10 * RAY), st.integers(0, 10**8))
 def test_v36_compounding_is_the_exp_series_to_within_rounding(rate, dt):
     """The contract floors x = r·dt/SPY (δ < 1), floors x/2 and x/6 and rounds two rayMuls half-up.
@@ -104,7 +104,7 @@ def test_linear_interest_is_simple_interest():
     (5_000, 150, 6_375), (8_000, 240, 16_320), (9_000, 270, 20_655), (9_500, 4_270, 344_802.5), (10_000, 8_270, 702_950),
 ])
 def test_rate_strategy_table_of_mechanics(usage_bps, borrow_bps, supply_ppm):
-    """§1.11: U* = 90%, R0 = 0, S1 = 2.7%, S2 = 80%, RF = 15%."""
+    """worked example: U* = 90%, R0 = 0, S1 = 2.7%, S2 = 80%, RF = 15%."""
     debt, cash = usage_bps, 10_000 - usage_bps
     for version in VERSIONS:
         liquidity, borrow = x.interest_rates_exact(version, debt * 10**6, cash * 10**6, 0, 1_500, 9_000, 0, 270, 8_000)
@@ -119,7 +119,7 @@ def test_the_deficit_lowers_only_the_supply_rate():
     assert with_deficit[1] == plain[1] and with_deficit[0] * 2 == pytest.approx(plain[0], rel=1e-9)
 
 
-# -- account data and liquidations (§1.2, §1.3, §1.11) -------------------------------------------
+# -- account data and liquidations (Aave v3 `GenericLogic.calculateUserAccountData`: HF = Σ collateral × LT / debt; Aave v3 `LiquidationLogic.executeLiquidationCall`; worked example) -------------------------------------------
 WETH_UNIT, USDC_UNIT, USD = 10**18, 10**6, 10**8
 
 
@@ -132,7 +132,7 @@ DEBT = x.DebtPosition(15_000 * USDC_UNIT, USD, 6)
 
 @pytest.mark.parametrize("price, hf", [(1_800, 996 * 10**15), (1_700, 940_666_666_666_666_667), (1_400, 774_666_666_666_666_667)])
 def test_health_factor_vectors(price, hf):
-    """§1.11: 10 WETH (LT 83%) against 15,000 USDC; v3.6 floors where v3.0 rounds half up."""
+    """worked example: 10 WETH (LT 83%) against 15,000 USDC; v3.6 floors where v3.0 rounds half up."""
     assert x.account_data_exact("v3.0", [_weth(price)], [DEBT]).health_factor == hf
     assert x.account_data_exact("v3.6", [_weth(price)], [DEBT]).health_factor in (hf, hf - 1)
 

@@ -1,7 +1,7 @@
-"""Aave v3 pure math against mechanics.md (§1.2, §1.3, §1.5, §1.6, §1.11, §13 vectors 1–6),
-closed forms, scalar/vectorised twins (STYLE 7) and liquidation invariants (Hypothesis).
+"""Aave v3 pure math against the worked examples of the Aave contracts' formulas (Aave v3 `GenericLogic.calculateUserAccountData`: HF = Σ collateral × LT / debt; Aave v3 `LiquidationLogic.executeLiquidationCall`; Aave `DefaultReserveInterestRateStrategyV2.calculateInterestRates`; Aave `ReserveLogic.updateState` and `MathUtils.calculateCompoundedInterest`; worked example, worked example),
+closed forms, scalar/vectorised twins and liquidation invariants (Hypothesis).
 
-Expected numbers are copied from mechanics.md as printed, and compared with §13's tolerance
+Expected numbers are the worked examples as printed, compared with a tolerance
 (relative 1e-6) or half a unit in the last printed digit, whichever is looser: the tables print
 e.g. ``0.0208333`` for 1/48, which is 1.6e-6 off in relative terms.
 """
@@ -39,15 +39,15 @@ from protocols.lending.aave_v3.math import (
 
 
 def printed(text: str, scale: float = 1.0):
-    """``pytest.approx`` for a number as mechanics.md prints it (``"13,333.33"``, ``"42.70"`` with
-    ``scale=0.01`` for a percentage): relative 1e-6 (§13) or half a unit in the last digit."""
+    """``pytest.approx`` for a number as a worked example prints it (``"13,333.33"``, ``"42.70"`` with
+    ``scale=0.01`` for a percentage): relative 1e-6 or half a unit in the last digit."""
     digits = text.replace(",", "")
     decimals = len(digits.split(".")[1]) if "." in digits else 0
     return pytest.approx(float(digits) * scale, rel=1e-6, abs=0.5 * 10.0**-decimals * scale)
 
 
 # --------------------------------------------------------------------------------------------
-# The §1.11 base setup: 10 WETH collateral (LT 83%), 15,000 USDC debt, bonus 5%, fee 10%.
+# The worked example base setup: 10 WETH collateral (LT 83%), 15,000 USDC debt, bonus 5%, fee 10%.
 # Reserves: 0 = WETH, 1 = USDC (USDC's own LT is irrelevant: it holds no collateral).
 # --------------------------------------------------------------------------------------------
 WETH_AMOUNT, USDC_DEBT = 10.0, 15_000.0
@@ -68,7 +68,7 @@ def _vectorised_one(*args, **kw) -> LiquidationOutcome:
 
 @pytest.fixture(params=["scalar", "vectorised"])
 def liquidate(request):
-    """Each worked example runs on both twins (STYLE 7)."""
+    """Each worked example runs on both twins."""
     return liquidation_call if request.param == "scalar" else _vectorised_one
 
 
@@ -79,7 +79,7 @@ def liquidate_base(liquidate, weth_price: float, rules: str = "v3.3", **kw) -> L
     )
 
 
-# --- §13 vector 1 and the HF column of §1.11 -------------------------------------------------
+# --- vector 1 and the HF column of worked example -------------------------------------------------
 @pytest.mark.parametrize("price, expected", [(1_800.0, "0.996"), (1_700.0, "0.94067"), (1_400.0, "0.77467")])
 def test_health_factor_vector_1_and_section_1_11(price, expected):
     assert base_hf(price) == printed(expected)
@@ -87,7 +87,7 @@ def test_health_factor_vector_1_and_section_1_11(price, expected):
 
 
 def test_health_factor_gap_between_ltv_and_lt_section_1_2():
-    """§1.2: a max-borrowed WETH position (LTV 80.5%, LT 83%) starts at HF 83/80.5 = 1.031."""
+    """Aave v3 `GenericLogic.calculateUserAccountData`: HF = Σ collateral × LT / debt: a max-borrowed WETH position (LTV 80.5%, LT 83%) starts at HF 83/80.5 = 1.031."""
     collateral_usd = 10 * 2_000.0
     debt = collateral_usd * 0.805
     assert health_factor([10.0, 0.0], [0.0, debt], [2_000.0, 1.0], [0.83, 0.0]) == printed("1.031")
@@ -119,7 +119,7 @@ def test_health_factors_rejects_non_matrix_input():
         health_factors([1.0, 2.0], [0.0, 1.0], [1.0, 1.0], [0.8, 0.8])
 
 
-# --- §13 vectors 2, 3, 4 and §1.11 cases A, B, C ----------------------------------------------
+# --- vectors 2, 3, 4 and worked example A, B, C ----------------------------------------------
 def test_case_a_vector_2(liquidate):
     out = liquidate_base(liquidate, 1_800.0)
     assert out.revert == "" and out.ok
@@ -195,7 +195,7 @@ def test_bad_inputs_raise_not_revert(liquidate):
         liquidate(1.0, 1.0, 1.0, 1.0, hf=0.5, rules="v2", **kw)
 
 
-# --- §1.3 close factor: v3.3 vs v3.0 -----------------------------------------------------------
+# --- close factor: v3.3 vs v3.0 -----------------------------------------------------------
 def _repaid(liquidate, rules, **kw):
     args = dict(liquidation_bonus=BONUS, protocol_liquidation_fee=PROTOCOL_FEE, rules=rules)
     return liquidate(**{**args, **kw}).debt_repaid
@@ -235,7 +235,7 @@ def test_close_factor_reserve_value_thresholds_are_inclusive_2000_usd(liquidate)
     assert liquidate(2_500.0, float(np.nextafter(2_000.0, 0.0)), **pos).debt_repaid == float(np.nextafter(2_000.0, 0.0))
 
 
-# --- §1.3 step 5: leftover rule ------------------------------------------------------------
+# --- step 5: leftover rule ------------------------------------------------------------
 def test_leftover_rule_binds_on_the_debt_side_only_under_v3_3(liquidate):
     """Case B with debt_to_cover 14,600: $400 of debt would be left (< $1,000)."""
     assert liquidate_base(liquidate, 1_700.0, debt_to_cover=14_600.0).revert == MUST_NOT_LEAVE_DUST
@@ -276,7 +276,7 @@ def test_leftover_collateral_counts_the_protocol_fee(liquidate):
     ],
 )
 def test_leftover_rule_worked_example_of_section_1_11(liquidate, collateral, debt, repay, allowed):
-    """§1.11 v3.3 dust test with the doc's own MIN_LEFTOVER_BASE of $500 (prices $1, bonus 5%):
+    """worked example v3.3 dust test with the doc's own MIN_LEFTOVER_BASE of $500 (prices $1, bonus 5%):
     collateral A $400, B $1,000; debt A $900, B $400; HF 0.94."""
     coll = {"A": 400.0, "B": 1_000.0}
     debts = {"A": 900.0, "B": 400.0}
@@ -292,7 +292,7 @@ def test_leftover_rule_worked_example_of_section_1_11(liquidate, collateral, deb
 
 
 def test_no_collateral_left_needs_every_collateral_gone(liquidate):
-    """Seizing all of one collateral while another remains books no deficit (§1.3 step 7)."""
+    """Seizing all of one collateral while another remains books no deficit (Aave v3 `LiquidationLogic.executeLiquidationCall` step 7)."""
     out = liquidate(1.0, 15_000.0, 1_400.0, 1.0, hf=0.5, liquidation_bonus=BONUS,
                     protocol_liquidation_fee=PROTOCOL_FEE, other_collateral_usd=5_000.0)
     assert out.collateral_seized == 1.0 and not out.no_collateral_left and out.deficit == 0.0
@@ -305,7 +305,7 @@ def test_no_collateral_left_needs_every_collateral_gone(liquidate):
     assert out.deficit == pytest.approx(0.0, abs=1e-9)
 
 
-# --- §1.5 interest rates: §13 vector 5 and the §1.11 table -----------------------------------
+# --- interest rates: worked example and the worked example table -----------------------------------
 STRATEGY = dict(optimal_utilization=0.90, base_rate=0.0, slope1=0.027, slope2=0.80)
 
 
@@ -339,7 +339,7 @@ def test_rate_kink_is_continuous_and_zero_debt_pays_base_rate():
 
 
 def test_deficit_lowers_supply_usage_only():
-    """§1.5: the deficit enters the supply-usage denominator, not the borrow usage."""
+    """Aave `DefaultReserveInterestRateStrategyV2.calculateInterestRates`: the deficit enters the supply-usage denominator, not the borrow usage."""
     u, us = usage_ratio(90.0, 10.0), usage_ratio(90.0, 10.0, deficit=20.0)
     assert (u, us) == (0.9, 0.75)
     assert usage_ratios([90.0, 90.0], [10.0, 10.0], [0.0, 20.0]).tolist() == [0.9, 0.75]
@@ -363,7 +363,7 @@ def test_rate_twins_agree(rows):
     assert np.all((u_vec >= 0.0) & (u_vec <= 1.0))
 
 
-# --- §1.6 index growth: §13 vector 6 -----------------------------------------------------------
+# --- index growth: worked example -----------------------------------------------------------
 def test_compounded_index_vector_6():
     assert compounded_interest(0.10, SECONDS_PER_YEAR) == printed("1.1051667")
     assert math.exp(0.10) == printed("1.1051709")  # the exact figure the doc compares with

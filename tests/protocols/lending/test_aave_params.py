@@ -1,5 +1,5 @@
 """Aave v3 parameter models: frozen, no extra fields, and the configurator's cross-field rules
-(mechanics.md §1.4, §1.5, §1.9; PoolConfigurator / DefaultReserveInterestRateStrategyV2)."""
+(Aave v3 `ReserveConfiguration.sol` and Aave governance listings; Aave `DefaultReserveInterestRateStrategyV2.calculateInterestRates`; Aave v3 `EModeLogic.sol` and `GenericLogic.sol`: e-mode; PoolConfigurator / DefaultReserveInterestRateStrategyV2)."""
 from __future__ import annotations
 
 import pytest
@@ -32,7 +32,7 @@ def emode(**changes) -> EModeParams:
 
 
 def test_section_1_4_table_rows_are_valid():
-    rows = {  # symbol: (ltv, lt, bonus, reserve factor), mechanics.md §1.4
+    rows = {  # symbol: (ltv, lt, bonus, reserve factor), Aave v3 `ReserveConfiguration.sol` and Aave governance listings
         "WETH": (0.805, 0.83, 0.05, 0.15),
         "WBTC": (0.73, 0.78, 0.05, 0.20),
         "USDC": (0.75, 0.78, 0.045, 0.10),

@@ -1,4 +1,4 @@
-"""The Aave v3 pool on the engine: the §13 liquidation vectors through real calls, token
+"""The Aave v3 pool on the engine: the worked example liquidation vectors through real calls, token
 custody conservation, deficit booking, reverts leaving state untouched, interest accrual."""
 import copy
 
@@ -154,7 +154,7 @@ def test_reverted_calls_leave_every_array_untouched(market, method, args):
 
 
 def test_interest_accrues_by_the_kinked_rate(market):
-    """One hour at utilisation U = 15,000 / 100,000: USDC borrow rate 0.04 × U / 0.9 (§1.5), compounded (§1.6)."""
+    """One hour at utilisation U = 15,000 / 100,000: USDC borrow rate 0.04 × U / 0.9 (Aave `DefaultReserveInterestRateStrategyV2.calculateInterestRates`), compounded (Aave `ReserveLogic.updateState` and `MathUtils.calculateCompoundedInterest`)."""
     u = 15_000.0 / 100_000.0
     rate = 0.04 * u / 0.9
     dt = 3_600

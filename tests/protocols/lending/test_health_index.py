@@ -1,4 +1,4 @@
-"""The health index finds exactly the accounts the full computation finds (mechanics §1.2).
+"""The health index finds exactly the accounts the full computation finds (Aave v3 `GenericLogic.calculateUserAccountData`: HF = Σ collateral × LT / debt).
 
 Over random walks of prices and interest indices, with accounts changing and new accounts
 appearing between queries, :meth:`HealthIndex.below` must return the same rows, the same

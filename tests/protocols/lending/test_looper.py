@@ -1,4 +1,4 @@
-"""Loopers on the engine (mechanics.md §10.4): they build their loops through the mempool, the
+"""Loopers on the engine (loop leverage: collateral X / (1 − λ) after unlimited loops at LTV used λ): they build their loops through the mempool, the
 Aave pool and a StableSwap pool, reach the closed-form leverage up to the swaps' costs, and when
 the collateral's oracle falls they unwind step by step before anyone can liquidate them."""
 import pytest
@@ -132,7 +132,7 @@ def test_loopers_unwind_when_the_oracle_falls_and_nobody_is_liquidated(run):
 
 @pytest.mark.parametrize("max_rate", [None, 0.10])
 def test_loopers_unwind_when_their_own_borrowing_spikes_the_rate(tmp_path, max_rate):
-    """§10.4: with 210,000 USDC to lend, three loops of 10,000 sUSDe at 15 × 0.89 take the USDC
+    """loop leverage: collateral X / (1 − λ) after unlimited loops at LTV used λ: with 210,000 USDC to lend, three loops of 10,000 sUSDe at 15 × 0.89 take the USDC
     reserve past its kink. Loopers whose carry turns negative above 10% a year unwind until the
     rate is back below it (and stop building once it is past), selling no more than repays their
     debt; without that rule they keep paying the spike."""

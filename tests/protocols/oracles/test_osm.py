@@ -1,4 +1,4 @@
-"""Maker's OSM (mechanics §3.6): the source's price is released one hop late, by pokes."""
+"""Maker's OSM (Maker `osm.sol`, `OSM.poke`: the price released one `hop` (an hour) late): the source's price is released one hop late, by pokes."""
 import pytest
 
 from defisim.base.eventlog import EventLog

@@ -1,4 +1,4 @@
-"""Push oracle (mechanics §5.1): only transmissions move the answer; clamping; stale reports."""
+"""Push oracle (Chainlink Data Feeds docs: a new round on a deviation threshold or a heartbeat): only transmissions move the answer; clamping; stale reports."""
 import pytest
 
 from defisim.base.eventlog import EventLog

@@ -1,4 +1,4 @@
-"""The push feed's node network in a run (mechanics §5.1, §12.2): rounds on deviation and
+"""The push feed's node network in a run (Chainlink Data Feeds docs: a new round on a deviation threshold or a heartbeat; Chainlink OCR docs): rounds on deviation and
 heartbeat, and congestion delaying the on-chain answer."""
 from defisim.scenario.loading import validate_scenario
 from defisim.run.simulation import Simulation

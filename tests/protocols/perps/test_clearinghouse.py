@@ -1,7 +1,7 @@
 """The order-book perp clearinghouse: funding against its closed form and conserved between
 longs and shorts, the clamp, liquidation through the book with the insurance fund, ADL only
 when the fund cannot absorb the loss, ranked by score, no account left below zero, and the
-value invariant through all of it (mechanics.md §8.2–8.5)."""
+value invariant through all of it (dYdX v4 `funding.mdx`, Hyperliquid funding docs, GMX v2 docs; dYdX v4 `margin.mdx`; Hyperliquid margining docs; dYdX v4 `liquidations.mdx`; Hyperliquid liquidation docs; Hyperliquid auto-deleveraging docs; Binance Futures ADL)."""
 import numpy as np
 import pytest
 
@@ -238,7 +238,7 @@ def test_index_and_value_hold_through_random_trading_funding_liquidations_and_ad
 
 def test_an_isolated_position_is_liquidated_alone():
     """The same trader holds a cross account and an isolated long; the fall liquidates the
-    isolated position (its own margin) and leaves the cross account untouched (§8.3)."""
+    isolated position (its own margin) and leaves the cross account untouched (dYdX v4 `margin.mdx`; Hyperliquid margining docs)."""
     feed = StepFeed(100.0, 92.0, 10_000)
     ch = Clearinghouse([PerpMarket("X", feed, Venue(feed, LinearDepth(1e9), half_life_ms=None), 20.0)])
     ch.deposit("t", 10_000.0)
@@ -250,7 +250,7 @@ def test_an_isolated_position_is_liquidated_alone():
 
 
 def test_large_positions_go_a_fifth_at_a_time_until_the_backstop_line():
-    """Hyperliquid (§8.4): above $100k notional, 20% per step with a 30 s cooldown while equity
+    """Hyperliquid (dYdX v4 `liquidations.mdx`; Hyperliquid liquidation docs): above $100k notional, 20% per step with a 30 s cooldown while equity
     stays above 2/3 of maintenance; below that line, all at once."""
     feed = CsvFeed([0, 10_000, 200_000, 210_000], [100.0, 97.0, 97.0, 96.0], "step")
     ch = Clearinghouse([PerpMarket("X", feed, Venue(feed, LinearDepth(1e12), half_life_ms=None), 20.0)],
@@ -268,7 +268,7 @@ def test_large_positions_go_a_fifth_at_a_time_until_the_backstop_line():
 
 
 def test_maintenance_tiers_count_each_slice_and_the_index_still_finds_everyone():
-    """Brackets 1% to $50k, 2.5% to $200k, 5% above (§8.3): a $300k position needs
+    """Brackets 1% to $50k, 2.5% to $200k, 5% above (dYdX v4 `margin.mdx`; Hyperliquid margining docs): a $300k position needs
     500 + 3,750 + 5,000; with tiers, random accounts are found by the index exactly as by the
     full check."""
     tiers = ((0.0, 0.01), (50_000.0, 0.025), (200_000.0, 0.05))
@@ -287,7 +287,7 @@ def test_maintenance_tiers_count_each_slice_and_the_index_still_finds_everyone()
 
 
 def test_initial_margin_tiers_lower_the_leverage_of_large_orders():
-    """Brackets 2% to $100k and 10% above (50× falling to 10×, §8.3), the bracket's fraction on
+    """Brackets 2% to $100k and 10% above (50× falling to 10×, dYdX v4 `margin.mdx`; Hyperliquid margining docs), the bracket's fraction on
     the whole notional: $10,000 of equity opens $399,000 flat at 50×, but under the tiers only
     up to $100,000 (at $101,000 the whole position needs 10%); an order the margin refuses
     changes nothing; closing needs no margin; withdrawals stop at the initial margin."""
@@ -319,7 +319,7 @@ def test_initial_margin_tiers_lower_the_leverage_of_large_orders():
 
 
 def test_the_binance_mark_uses_the_last_rate_and_ignores_a_wick():
-    """§8.1: after an hour of a book 1% above the index, Binance's mark is the median of the
+    """Hyperliquid oracle and mark-price docs; Binance Futures mark price: after an hour of a book 1% above the index, Binance's mark is the median of the
     funding-adjusted index, index + basis and the book's mid; a wick in the book (mid 90) moves
     Hyperliquid's median to the index but leaves Binance's at its two other legs."""
     from protocols.perps.math import binance_mark_price

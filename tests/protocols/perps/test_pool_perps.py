@@ -1,4 +1,4 @@
-"""Pool-based perps (GMX v2 style, mechanics.md §8.2, §8.4, §8.5): funding between the sides
+"""Pool-based perps (GMX v2 style, dYdX v4 `funding.mdx`, Hyperliquid funding docs, GMX v2 docs; dYdX v4 `liquidations.mdx`; Hyperliquid liquidation docs; Hyperliquid auto-deleveraging docs; Binance Futures ADL): funding between the sides
 (vector 26), borrowing to the pool, price impact (the README example), liquidation with the pool
 as insurer, ADL by PnL-to-pool ratio, and value conservation through all of it."""
 import numpy as np

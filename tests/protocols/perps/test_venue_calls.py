@@ -1,5 +1,5 @@
 """Calls to the order-book perp venue on the engine: off the chain an order fills on arrival,
-on chain it waits in the mempool for its block (DESIGN §3); deposits and withdrawals move the
+on chain it waits in the mempool for its block; deposits and withdrawals move the
 collateral token, nothing else does (conservation)."""
 import pytest
 

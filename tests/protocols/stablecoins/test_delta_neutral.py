@@ -1,4 +1,4 @@
-"""The delta-neutral dollar (mechanics.md §10): backing that does not follow the asset, funding
+"""The delta-neutral dollar (Ethena docs): backing that does not follow the asset, funding
 as income and as cost, the reserve fund, mint/redeem limits, the staked vault's vesting and
 cooldown."""
 import math
