@@ -10,7 +10,7 @@ from defisim.base.rng import RngTree, stream_key, ChunkedDraws
 from defisim.base.tx import Call, Tx, Receipt, TxStatus, Revert
 from defisim.base.eventlog import Column, EventTable, EventLog
 from defisim.base.tables import Table
-from defisim.base.roles import RoleField, Role, ROLES, LIQUIDATION_CALL, fill_role, Positions
+from defisim.base.roles import RoleField, Role, ROLES, LIQUIDATION_CALL, fill_role, Positions, LiquidationQuotes, LendingView
 from defisim.base.protocol import Protocol, handler, HandlerSpec, BlockInfo, is_number
 from defisim.base.registry import Registry, KindEntry, default_registry
 from defisim.base.distributions import Fixed, Uniform, LogNormal, Exponential, Distribution, LatencyMs
@@ -22,6 +22,8 @@ __all__ = [
     "LIQUIDATION_CALL",
     "fill_role",
     "Positions",
+    "LiquidationQuotes",
+    "LendingView",
     "MS_PER",
     "parse_duration_ms",
     "format_duration_ms",

@@ -39,11 +39,12 @@ lost and never revalued.
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["RoleField", "Role", "ROLES", "LIQUIDATION_CALL", "fill_role", "Positions"]
+__all__ = ["RoleField", "Role", "ROLES", "LIQUIDATION_CALL", "fill_role", "Positions", "LiquidationQuotes",
+           "LendingView"]
 
 
 class RoleField(NamedTuple):
@@ -170,3 +171,54 @@ class Positions(NamedTuple):
     prices_usd: np.ndarray
     liquidatable: np.ndarray
     venues: tuple[str | None, ...]
+
+
+class LiquidationQuotes(NamedTuple):
+    """What liquidating each of many accounts would do now, under the protocol's own rules: the
+    collateral and debt asset it would take and repay (indices into the view's ``symbols``),
+    whether the call would succeed, the debt repaid and the collateral the liquidator receives
+    (tokens)."""
+
+    collateral: np.ndarray
+    debt: np.ndarray
+    ok: np.ndarray
+    debt_repaid: np.ndarray
+    liquidator_collateral: np.ndarray
+
+
+@runtime_checkable
+class LendingView(Protocol):
+    """The lending role of a protocol's :meth:`~defisim.base.protocol.Protocol.view`: what a
+    liquidation keeper reads. A keeper written against it liquidates any protocol whose view
+    fills it, by calling ``liquidation_method`` with ``collateral_asset``, ``debt_asset``,
+    ``user`` and ``debt_to_cover`` (tokens; ``inf`` for the most the rules allow).
+
+    Attributes: ``symbols`` (the assets, in the order of every per-asset array), ``tokens`` (asset
+    → token ledger protocol), ``liquidation_method`` (its handler of the ``liquidation`` call
+    role), ``max_bonus`` (per asset, the highest liquidation bonus any account gives, a fraction).
+    """
+
+    symbols: list
+    tokens: dict
+    liquidation_method: str
+    max_bonus: np.ndarray
+
+    def prices_usd(self) -> np.ndarray:
+        """Oracle price of each asset (USD per token), as the protocol reads them now."""
+
+    def borrowed(self) -> np.ndarray:
+        """Per asset, whether anyone owes it."""
+
+    def liquidation_candidates(self, prices_usd: np.ndarray | None = None) -> tuple:
+        """``(rows, hf, debt_usd)`` of the accounts liquidatable now (or at ``prices_usd``)."""
+
+    def positions(self, rows: np.ndarray) -> tuple:
+        """``(collateral, debt)`` tokens of accounts ``rows``: matrices (len(rows), assets)."""
+
+    def owner(self, row: int) -> str:
+        """The address of account ``row``."""
+
+    def quote_liquidations(self, rows: np.ndarray, hf: np.ndarray, prices_usd: np.ndarray,
+                           capital: np.ndarray | None = None) -> LiquidationQuotes:
+        """Size a liquidation of each account as the protocol would, repaying at most ``capital``
+        (tokens per asset) when given."""

@@ -170,7 +170,7 @@ def _oracles(tables: Mapping[str, pd.DataFrame], schema: Mapping) -> dict:
         return {}
     lag_s = upd["lag_ms"] / 1000.0
     return {
-        "oracle_updates": int(len(upd)),
+        "oracle_rounds": int(len(upd)),
         "oracle_lag_max_s": _f(lag_s.max()) if len(lag_s) else float("nan"),
         "oracle_lag_mean_s": _f(lag_s.mean()) if len(lag_s) else float("nan"),
     }
@@ -220,7 +220,7 @@ def crisis_summary(tables: Mapping[str, pd.DataFrame], schema: Mapping) -> dict:
                                                (:func:`time_to_liquidate_s`); NaN when cut off
     ``liquidation_cut_off``             0/1    1 when the run ends with a backlog: liquidating was
                                                cut off by the end, so it has no time
-    ``oracle_updates``                  count  rows of the ``oracle_rounds`` role, all oracles
+    ``oracle_rounds``                   count  rows of the ``oracle_rounds`` role, all oracles
     ``oracle_lag_max_s``                s      max ``lag_ms`` / 1000 (observation to answer on chain)
     ``oracle_lag_mean_s``               s      mean of the same
     ``min_price_usd.venue.<venue>``     USD    lowest venue mid of ``prices``

@@ -90,7 +90,7 @@ def test_tiny_tables_give_hand_computed_metrics(tiny):
         "reverted_liquidations": 2,  # k/1 and k/2; the reverted transfer is not a liquidation
         "keeper_gas_eth": 0.07,  # (2e7 + 3e7 + 1e7 + 5e6 + 5e6) gwei / 1e9
         "keeper_profit_usd": 90.0,  # k/0, k/1 only: (1100 + 540 + 2050 − 100) − 3500
-        "oracle_updates": 3,
+        "oracle_rounds": 3,
         "oracle_lag_max_s": 15.5,
         "oracle_lag_mean_s": 35.5 / 3,
         "min_price_usd.venue.cex": 1400.0,
@@ -129,7 +129,7 @@ def test_no_crisis_tables_give_an_empty_dict():
 
 def test_each_group_needs_only_its_own_tables(tiny):
     assert list(crisis_summary({"oracle_updates": tiny["oracle_updates"]}, SCHEMA)) == [
-        "oracle_updates", "oracle_lag_max_s", "oracle_lag_mean_s"]
+        "oracle_rounds", "oracle_lag_max_s", "oracle_lag_mean_s"]
     assert list(crisis_summary({"liquidations": tiny["liquidations"]}, SCHEMA)) == [
         "liquidations", "liquidated_usd", "written_off_usd", "total_loss_usd"]
     assert crisis_summary({"prices": tiny["prices"].iloc[:0]}, SCHEMA) == {}
@@ -140,7 +140,7 @@ def test_empty_tables_give_zeros_and_nan_not_errors(tiny):
     result = crisis_summary(empty, SCHEMA)
     assert result["liquidations"] == 0 and result["reverted_liquidations"] == 0
     assert result["liquidated_usd"] == result["written_off_usd"] == result["keeper_gas_eth"] == result["keeper_profit_usd"] == 0.0
-    assert result["oracle_updates"] == 0
+    assert result["oracle_rounds"] == 0
     assert math.isnan(result["oracle_lag_max_s"]) and math.isnan(result["oracle_lag_mean_s"])
 
 
@@ -160,7 +160,7 @@ def test_real_run_is_consistent_with_its_tables(crash_tables):
     assert result["liquidated_usd"] == pytest.approx(float(liq["debt_repaid_usd"].sum()))
     assert result["written_off_usd"] == pytest.approx(float(liq["deficit_usd"].sum()))
     assert result["keeper_gas_eth"] == pytest.approx(float(calls["fee_paid_gwei"].sum()) / 1e9) and result["keeper_gas_eth"] > 0
-    assert result["oracle_updates"] == len(tables["oracle_updates"]) > 0
+    assert result["oracle_rounds"] == len(tables["oracle_updates"]) > 0
     assert 0 < result["oracle_lag_mean_s"] <= result["oracle_lag_max_s"]
     # keepers sell into the venue, so its mid goes below the true price
     assert result["min_price_usd.venue.cex"] <= result["min_price_usd.feed.ETH"] < 2000.0

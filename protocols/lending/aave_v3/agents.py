@@ -23,7 +23,6 @@ from defisim.base import Call
 
 from protocols.amm.math import get_amount_out
 
-from .liquidation import liquidation_calls
 
 __all__ = ["KeeperParams", "Keeper", "BackrunnerParams", "Backrunner", "plan_liquidations", "worth_planning",
            "BorrowerGuardParams", "BorrowerGuard"]
@@ -94,13 +93,15 @@ def plan_liquidations(pool, venue, rows: np.ndarray, prices: np.ndarray, hf: np.
                       capital: np.ndarray | None = None) -> list[Plan]:
     """The most profitable liquidations among ``rows``, best first, at most ``limit``.
 
-    The candidates with the largest debts (``PLAN_SHORTLIST × limit`` of them) are sized as the
-    pool would size them (largest collateral and debt reserve, maximum debt to cover; mechanics
-    Aave v3 `LiquidationLogic.executeLiquidationCall`), all at once; they are ranked by profit at the venue's mid and the best are priced
-    exactly against the venue's depth (the impact of selling the seized collateral), net of
-    ``gas_usd``. ``debt_usd`` (total debt of each candidate, USD) spares loading every
-    candidate's position to find the largest. With ``capital`` (tokens per reserve) a liquidation
-    repays at most the keeper's capital in its debt reserve (a partial liquidation, Aave v3 `LiquidationLogic.executeLiquidationCall`).
+    ``pool`` is any protocol view that fills the lending role (:class:`defisim.base.LendingView`).
+    The candidates with the largest debts (``PLAN_SHORTLIST × limit`` of them) are sized by the
+    protocol itself, all at once (:meth:`~defisim.base.LendingView.quote_liquidations`: for an
+    Aave pool its largest collateral and debt reserve and the most the close factor allows, Aave
+    v3 `LiquidationLogic.executeLiquidationCall`); they are ranked by profit at the venue's mid
+    and the best are priced exactly against the venue's depth (the impact of selling the seized
+    collateral), net of ``gas_usd``. ``debt_usd`` (total debt of each candidate, USD) spares
+    loading every candidate's position to find the largest. With ``capital`` (tokens per asset)
+    a liquidation repays at most the keeper's capital in its debt asset (a partial liquidation).
     """
     if rows.size == 0:
         return []
@@ -111,28 +112,20 @@ def plan_liquidations(pool, venue, rows: np.ndarray, prices: np.ndarray, hf: np.
         keep = np.argpartition(-total, shortlist - 1)[:shortlist]
         keep.sort()
         rows, hf = rows[keep], hf[keep]
-    coll, debt = pool.positions(rows)
-    debt_usd = debt * prices
-    coll_usd = coll * prices
-    rc, rd = coll_usd.argmax(axis=1), debt_usd.argmax(axis=1)
-    pick = np.arange(rows.size)
+    q = pool.quote_liquidations(rows, hf, prices, capital)
+    rc, rd = q.collateral, q.debt
     cover = np.inf if capital is None else np.asarray(capital, dtype=np.float64)[rd]
-    out = liquidation_calls(
-        coll[pick, rc], debt[pick, rd], prices[rc], prices[rd], hf,
-        pool.liquidation_bonus(rows, rc), pool.fee[rc], cover,
-        other_collateral_usd=coll_usd.sum(axis=1) - coll_usd[pick, rc],
-        other_debt_usd=debt_usd.sum(axis=1) - debt_usd[pick, rd], rules=pool.rules)
-    at_mid = out.liquidator_collateral * venue.mid(now) - out.debt_repaid * prices[rd] - gas_usd
-    ok = np.flatnonzero(out.ok & (out.liquidator_collateral > 0) & (at_mid >= min_profit_usd))
+    at_mid = q.liquidator_collateral * venue.mid(now) - q.debt_repaid * prices[rd] - gas_usd
+    ok = np.flatnonzero(q.ok & (q.liquidator_collateral > 0) & (at_mid >= min_profit_usd))
     # the best 2 × limit, ties in candidate order (capital-bound plans tie: same repay, same profit)
     best = ok[np.argsort(-at_mid[ok], kind="stable")][: 2 * limit]
     plans = []
     for i in best.tolist():
-        got = float(out.liquidator_collateral[i])
+        got = float(q.liquidator_collateral[i])
         proceeds_usd, _avg = venue.quote_sell(got, now)
-        profit = proceeds_usd - float(out.debt_repaid[i]) * prices[rd[i]] - gas_usd
+        profit = proceeds_usd - float(q.debt_repaid[i]) * prices[rd[i]] - gas_usd
         if profit >= min_profit_usd:
-            repaid = float(out.debt_repaid[i])
+            repaid = float(q.debt_repaid[i])
             limit_i = math.inf if capital is None else float(cover[i])
             plans.append(Plan(profit, int(rows[i]), pool.owner(int(rows[i])), int(rc[i]), int(rd[i]), repaid, got,
                               limit_i if repaid >= limit_i else math.inf))
@@ -141,7 +134,7 @@ def plan_liquidations(pool, venue, rows: np.ndarray, prices: np.ndarray, hf: np.
 
 
 def _liquidation(pool_name: str, pool, plan: Plan) -> Call:
-    return Call(pool_name, "liquidation_call", {
+    return Call(pool_name, pool.liquidation_method, {
         "collateral_asset": pool.symbols[plan.collateral], "debt_asset": pool.symbols[plan.debt],
         "user": plan.user, "debt_to_cover": plan.debt_to_cover})
 
@@ -185,7 +178,7 @@ def Keeper(ctx, params: KeeperParams, index: int):
     pool = ctx.view(params.pool)
     venue = ctx.market(params.venue) if params.sell_pool is None else PoolSale(ctx, params.sell_pool)
     gas_venue = ctx.market(params.gas_venue or params.venue)
-    tokens = ctx.params_of(params.pool).tokens
+    tokens = pool.tokens
     in_flight: dict[int, object] = {}  # account row -> receipt event of our liquidation
     sent_at: dict[int, int] = {}  # account row -> block number when it was (re)sent
     warned = False  # told the summary it ran out of capital

@@ -230,7 +230,7 @@ def liquidation_call(
 
     Examples
     --------
-    Worked exampleA / worked examples: 10 WETH at $1,800, 15,000 USDC debt, HF 0.996.
+    Worked example A: 10 WETH at $1,800, 15,000 USDC debt, HF 0.996.
 
     >>> out = liquidation_call(10.0, 15_000.0, 1_800.0, 1.0, hf=0.996,
     ...                        liquidation_bonus=0.05, protocol_liquidation_fee=0.10)
@@ -337,7 +337,7 @@ def liquidation_calls(
 
     Examples
     --------
-    Worked exampleA, B and C in one call (one WETH price per account), plus a healthy account:
+    Worked examples A, B and C in one call (one WETH price per account), plus a healthy account:
 
     >>> out = liquidation_calls(10.0, 15_000.0, [1_800.0, 1_700.0, 1_400.0, 2_000.0], 1.0,
     ...                         hf=[0.996, 0.940667, 0.774667, 1.1],

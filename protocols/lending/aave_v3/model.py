@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from defisim.base import LIQUIDATION_CALL, Column, Positions, Protocol, Revert, Table, handler
+from defisim.base import LIQUIDATION_CALL, Column, LiquidationQuotes, Positions, Protocol, Revert, Table, handler
 from defisim.graph import Exposure, Node
 
 from . import math as am
-from .liquidation import liquidation_call
+from .liquidation import liquidation_call, liquidation_calls
 from .health_index import Candidates, HealthIndex
 from .params import PoolParams
 from .population import generate_population, read_population_csv
@@ -635,14 +635,37 @@ class AaveV3Pool(Protocol):
 
 
 class PoolView:
-    """Read-only window on a pool for agents (nothing here mutates the pool)."""
+    """Read-only window on a pool for agents (nothing here mutates the pool); it fills the engine's
+    lending role (:class:`defisim.base.LendingView`), so a keeper written against that role
+    liquidates this pool."""
+
+    liquidation_method = "liquidation_call"
 
     def __init__(self, pool: AaveV3Pool):
         self._pool = pool
         self.symbols = list(pool.symbols)
+        self.tokens = dict(pool.params.tokens)
         self.bonus = pool.bonus.copy()
         self.fee = pool.fee.copy()
         self.rules = pool.params.rules
+
+    def quote_liquidations(self, rows: np.ndarray, hf: np.ndarray, prices_usd: np.ndarray,
+                           capital: np.ndarray | None = None) -> LiquidationQuotes:
+        """Size ``liquidation_call`` for each account as the pool would: its largest collateral and
+        debt reserve (USD at ``prices_usd``), the most the close factor allows (Aave v3
+        `LiquidationLogic.executeLiquidationCall`), at most ``capital[debt reserve]`` when given."""
+        coll, debt = self.positions(rows)
+        debt_usd = debt * prices_usd
+        coll_usd = coll * prices_usd
+        rc, rd = coll_usd.argmax(axis=1), debt_usd.argmax(axis=1)
+        pick = np.arange(rows.size)
+        cover = np.inf if capital is None else np.asarray(capital, dtype=np.float64)[rd]
+        out = liquidation_calls(
+            coll[pick, rc], debt[pick, rd], prices_usd[rc], prices_usd[rd], hf,
+            self.liquidation_bonus(rows, rc), self.fee[rc], cover,
+            other_collateral_usd=coll_usd.sum(axis=1) - coll_usd[pick, rc],
+            other_debt_usd=debt_usd.sum(axis=1) - debt_usd[pick, rd], rules=self.rules)
+        return LiquidationQuotes(rc, rd, out.ok, out.debt_repaid, out.liquidator_collateral)
 
     def _ro(self, a: np.ndarray) -> np.ndarray:
         a = a.view()

@@ -198,3 +198,19 @@ def test_importing_the_package_has_no_side_effect():
             "assert multiprocessing.get_start_method(allow_none=True) is None; "
             "assert 'distributed' not in sys.modules and 'matplotlib.pyplot' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parent)
+
+
+def test_a_sweep_over_the_size_of_the_drop_ranks_the_smaller_drop_first(tmp_path):
+    # sweep-small's crash with its threshold and bonus fixed: the deeper ETH falls, the more debt is
+    # written off or left uncovered, so ranked by total-loss CVaR (the default) −10% < −30% < −50%
+    base = ["protocols.aave.population.count=300", "blocks=20", "markets.feeds.ETH.moves.0.start=36s",
+            "markets.feeds.ETH.moves.0.duration=1m", "exposures.every_blocks=0", "exposures.on_events=false"]
+    res = run_sweep("eth-crash", grid={"markets.feeds.ETH.moves.0.change": [-0.5, -0.1, -0.3]}, seeds=3, workers=1,
+                    overrides=base, out=tmp_path / "drop", figures=False)
+    ranking = res.ranking
+    assert res.report.rank_by == "total_loss_cvar95_usd"
+    assert ranking["param.markets.feeds.ETH.moves.0.change"].tolist() == [-0.1, -0.3, -0.5]
+    losses = ranking["total_loss_cvar95_usd"].tolist()
+    assert losses[0] < losses[1] < losses[2]
+    runs = res.runs[res.runs["status"] == "ok"]
+    assert (runs["total_loss_usd"] == runs["written_off_usd"] + runs["uncovered_usd"]).all()
