@@ -3,7 +3,8 @@
 Time in integer milliseconds and units (:mod:`.units`), the seeded random-stream tree (:mod:`.rng`),
 transactions and receipts (:mod:`.tx`), the event log (:mod:`.eventlog`), struct-of-arrays
 tables (:mod:`.tables`), the protocol interface (:mod:`.protocol`), the registry of protocol and
-agent kinds (:mod:`.registry`) and the parameter distributions (:mod:`.distributions`).
+agent kinds (:mod:`.registry`), the parameter distributions (:mod:`.distributions`), and the
+annotations of names, files and sizes that scenarios are checked by (:mod:`.checks`).
 """
 from defisim.base.units import MS_PER, parse_duration_ms, format_duration_ms, DurationMs, GWEI
 from defisim.base.rng import RngTree, stream_key, ChunkedDraws
@@ -13,6 +14,8 @@ from defisim.base.tables import Table
 from defisim.base.protocol import Protocol, handler, HandlerSpec, BlockInfo, is_number
 from defisim.base.registry import Registry, KindEntry, default_registry
 from defisim.base.distributions import Fixed, Uniform, LogNormal, Exponential, Distribution, LatencyMs
+from defisim.base.checks import (Ref, VenueName, FeedAsset, ProtocolName, GasVenue, protocol_of, FilePath,
+                                 check_fits_in_memory)
 
 __all__ = [
     "MS_PER",
@@ -46,4 +49,12 @@ __all__ = [
     "Exponential",
     "Distribution",
     "LatencyMs",
+    "Ref",
+    "VenueName",
+    "FeedAsset",
+    "ProtocolName",
+    "GasVenue",
+    "protocol_of",
+    "FilePath",
+    "check_fits_in_memory",
 ]

@@ -15,7 +15,7 @@ ORDERING_POLICIES = ("priority_fee", "fifo", "random", "bundle_auction", "sequen
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ChainSpec(_Spec):
@@ -26,7 +26,8 @@ class ChainSpec(_Spec):
     gas_limit: int = Field(36_000_000, gt=0, description="block gas limit (gas units)")
     elasticity: int = Field(2, ge=1, description="gas target = gas_limit / elasticity")
     base_fee_max_change_denominator: int = Field(8, ge=1)
-    initial_base_fee_gwei: float = Field(20.0, gt=0)
+    initial_base_fee_gwei: float = Field(20.0, gt=0, le=1e6, description="base fee of the first block (gwei)")
+    native_asset: str = Field("ETH", min_length=1, description="asset gas is paid in: its feed prices gas in USD")
     ordering: Literal["priority_fee", "fifo", "random", "bundle_auction", "sequencer"] = "priority_fee"
     build_cutoff: DurationMs = Field(
         0, ge=0, description="the builder takes transactions that arrived this long before the slot boundary"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from defisim.chain.spec import BackgroundSpec, ChainSpec, MempoolSpec, NetworkSpec
 from defisim.graph.spec import EcosystemSpec, ExposureSpec
@@ -20,14 +20,14 @@ __all__ = ["AgentSpec", "ScenarioSpec"]
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class AgentSpec(_Spec):
     """A group of ``count`` agents of one kind; ``params`` are validated by the agent kind's model."""
 
     kind: str
-    name: str | None = None
+    name: str | None = Field(None, min_length=1, max_length=200)
     count: int = Field(1, ge=1)
     params: dict[str, Any] = {}
 
@@ -36,8 +36,8 @@ class ScenarioSpec(_Spec):
     """A whole scenario. ``markets`` holds the exogenous price feeds and the off-chain venues;
     ``protocols`` maps an instance name to ``{kind = "...", <params>}``."""
 
-    name: str = "unnamed"
-    description: str = ""
+    name: str = Field("unnamed", min_length=1, max_length=200, description="titles the results, figures and progress")
+    description: str = Field("", max_length=10_000)
     seed: int = Field(0, ge=0)
     blocks: int = Field(300, gt=0, description="blocks to simulate")
     chain: ChainSpec = ChainSpec()
@@ -51,3 +51,10 @@ class ScenarioSpec(_Spec):
     ecosystem: EcosystemSpec = EcosystemSpec()
     # a sweep is not part of any one run: left out of the dump, so of the scenario hash
     sweep: SweepSpec | None = Field(None, exclude=True, description="parameter sweep (defisim sweep)")
+
+    @model_validator(mode="after")
+    def _fits_in_a_block(self):
+        if self.background.gas_per_tx > self.chain.gas_limit:
+            raise ValueError(f"background.gas_per_tx: {self.background.gas_per_tx:,} gas is above the block gas limit "
+                             f"chain.gas_limit ({self.chain.gas_limit:,}): no background transaction could be included")
+        return self

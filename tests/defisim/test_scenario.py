@@ -216,9 +216,16 @@ def test_unknown_suffix(tmp_path):
     assert "unknown scenario format '.txt'" in msg
 
 
-def test_empty_file_is_all_defaults(tmp_path):
-    s = load_scenario(write(tmp_path, "empty.yaml", ""))
-    assert s.spec.name == "unnamed"
+@pytest.mark.parametrize("name, text", [("empty.yaml", ""), ("comments.toml", "# nothing\n\n"), ("null.yaml", "~\n")])
+def test_empty_file_is_an_error(tmp_path, name, text):
+    with pytest.raises(ScenarioError, match=r"empty\.yaml|comments\.toml|null\.yaml") as e:
+        load_scenario(write(tmp_path, name, text))
+    assert "the file is empty" in str(e.value)
+
+
+def test_defaults_fill_a_scenario_that_only_names_itself(tmp_path):
+    s = load_scenario(write(tmp_path, "named.yaml", "name: x\nbackground: {rate_tx_per_block: 1}\n"))
+    assert s.spec.name == "x"
     assert s.spec.chain.slot == 12_000
     assert s.protocols == {}
 
