@@ -141,6 +141,7 @@ class Simulation:
             self.venues,
             self.prices.trades,
             self._context,
+            self.feeds,
         )
 
     def run(self, blocks: int | None = None, progress: bool = False) -> Results:

@@ -6,7 +6,7 @@ import math
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from defisim.base import Distribution, LogNormal, Uniform
+from defisim.base import Distribution, FeedAsset, LogNormal, Uniform, VenueName
 from defisim.base import DurationMs
 
 __all__ = ["CollateralAssetParams", "UnifiedPopulationParams", "UnifiedVenueParams"]
@@ -24,10 +24,10 @@ class CollateralAssetParams(BaseModel):
     model_config = _CONFIG
 
     symbol: str = Field(min_length=1)
-    book: str | None = None
+    book: VenueName | None = None
     tiers: tuple[tuple[float, float], ...] = ((0.0, 1.0),)
     book_weight: float = Field(1.0, ge=0.0, le=1.0)
-    conversion: str | None = Field(None, description="feed of the conversion price, for book_weight < 1")
+    conversion: FeedAsset | None = Field(None, description="feed of the conversion price, for book_weight < 1")
 
     @field_validator("tiers")
     @classmethod

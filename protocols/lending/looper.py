@@ -14,7 +14,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from defisim.chain import GasStrategy, PercentileTip, bid
-from defisim.base import Call
+from defisim.base import Call, protocol_of
 
 __all__ = ["LooperParams", "Looper"]
 
@@ -24,8 +24,8 @@ class LooperParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    pool: str
-    amm: str
+    pool: protocol_of("lending.aave_v3", role="lending pool")
+    amm: protocol_of("amm.", role="AMM pool")
     collateral: str
     debt: str
     equity: float = Field(gt=0, description="collateral tokens each looper starts with")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from defisim.base import DurationMs
+from defisim.base import DurationMs, FeedAsset, VenueName, protocol_of
 
 __all__ = ["DeltaNeutralParams", "RedeemArbitrageurParams"]
 
@@ -17,9 +17,9 @@ class DeltaNeutralParams(BaseModel):
 
     model_config = _CONFIG
 
-    venue: str
+    venue: protocol_of("perps.orderbook", role="perp venue")
     market: str
-    asset: str = Field(description="feed of the backing asset's spot price")
+    asset: FeedAsset = Field(description="feed of the backing asset's spot price")
     symbol: str = "USDe"
     supply_usd: float = Field(ge=0, description="minted at the start")
     staked_share: float = Field(0.5, ge=0, le=1, description="share of the supply staked in the vault at the start")
@@ -37,8 +37,8 @@ class RedeemArbitrageurParams(BaseModel):
 
     model_config = _CONFIG
 
-    issuer: str
-    venue: str
+    issuer: protocol_of("stablecoins.delta_neutral", role="issuer")
+    venue: VenueName
     min_discount: float = Field(0.002, gt=0, lt=1)
     max_usd: float = Field(1e6, gt=0, description="bought per attempt")
     every: DurationMs = Field(12_000, gt=0, description="how often it looks")
