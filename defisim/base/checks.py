@@ -101,7 +101,7 @@ def resolve_file(value: str, info: ValidationInfo) -> str:
             return str(c.resolve())
     if path.is_absolute():
         raise ValueError(f"{path}: file not found")
-    raise ValueError(f"{value}: file not found (looked in {', '.join(str(c.parent) for c in candidates)})")
+    raise ValueError(f"file not found: {value} (looked in {', '.join(str(c.parent) for c in candidates)})")
 
 
 #: A path to an existing file, resolved against the scenario's directory (see the module docstring).
@@ -164,7 +164,7 @@ def check_fits_in_memory(count: float, bytes_each: float, what: str, share: floa
     >>> check_fits_in_memory(1e15, 400, "borrowers")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: 1e+15 borrowers need about 364 TB (about 400 B each); this machine has ...
+    ValueError: 1e+15 borrowers need about 355 PB (about 400 B each); this machine has ...
     """
     need = float(count) * float(bytes_each)
     have = machine_memory_bytes()

@@ -97,19 +97,21 @@ class _Walk:
         self.native = spec.chain.native_asset
         self.block_gas = spec.chain.gas_limit
 
-    def model(self, obj: BaseModel, raw, path: tuple) -> Iterator[str]:
+    def model(self, obj: BaseModel, raw, path: tuple, unit_name: str = "") -> Iterator[str]:
+        """``unit_name``: the nearest enclosing field naming a unit (``tip_gwei`` for its ``median``)."""
         raw = raw if isinstance(raw, dict) else {}
         for name, info in type(obj).model_fields.items():
             if info.exclude:
                 continue
             annotation = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
-            yield from self.value(getattr(obj, name), raw.get(name, _MISSING), annotation, (*path, name), name)
+            unit = name if unit_limit(name)[1] else unit_name
+            yield from self.value(getattr(obj, name), raw.get(name, _MISSING), annotation, (*path, name), unit)
 
     def value(self, value, raw, annotation, path: tuple, unit_name: str) -> Iterator[str]:
         bare, meta = _strip(annotation)
         refs = [m for m in meta if isinstance(m, Ref)]
         if isinstance(value, BaseModel):
-            yield from self.model(value, raw, path)
+            yield from self.model(value, raw, path, unit_name)
         elif isinstance(value, (tuple, list)):
             raws = raw if isinstance(raw, list) and len(raw) == len(value) else [_MISSING] * len(value)
             for i, (v, r) in enumerate(zip(value, raws)):

@@ -85,7 +85,7 @@ def _one_line(err: ValidationError, prefix: tuple = ()) -> str:
             msg = "unknown key"
         elif e["type"] == "int_parsing_size":
             msg = f"{e.get('input')!r} is too large for an integer"
-        m = _FIELD_FIRST.match(msg) if prefix[:1] in (("protocols",), ("agents",)) else None
+        m = _FIELD_FIRST.match(msg) if loc[:1] != ["sweep"] else None  # a sweep's messages start with swept paths
         if m and e["type"] == "value_error":
             loc += re.sub(r"\[(\d+)\]", r".\1", m.group(1)).split(".")
             msg = m.group(2)
@@ -143,10 +143,6 @@ def validate_scenario(raw: dict, registry: Registry | None = None, source: str =
             params = entry.params.model_validate(a.params, context=context)
         except ValidationError as e:
             raise ScenarioError(_one_line(e, ("agents", i, "params"))) from None
-        for field in ("protocol", "token"):
-            target = getattr(params, field, None)
-            if isinstance(target, str) and target not in spec.protocols:
-                raise ScenarioError(f"agents.{i}.params.{field}: no protocol named {target!r} in this scenario")
         agents.append(params)
     nodes = set(spec.protocols) | {n.name for n in spec.ecosystem.nodes}
     for i, e in enumerate(spec.ecosystem.edges):
@@ -176,6 +172,11 @@ def _check_whole(scenario: Scenario, raw: dict, registry: Registry) -> None:
     each kind's own ``check``, then the sizes; the first problem is raised."""
     _first(value_problems(scenario, raw))
     spec = scenario.spec
+    for i, params in enumerate(scenario.agents):  # kinds whose params do not annotate their references
+        for field in ("protocol", "token"):
+            target = getattr(params, field, None)
+            if isinstance(target, str) and target not in spec.protocols:
+                raise ScenarioError(f"agents.{i}.params.{field}: no protocol named {target!r} in this scenario")
     try:
         for name, (kind, params) in scenario.protocols.items():
             check = registry.protocols[kind].check

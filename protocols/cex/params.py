@@ -6,12 +6,14 @@ import math
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from defisim.base import Distribution, FeedAsset, LogNormal, Uniform, VenueName
+from defisim.base import Distribution, FeedAsset, LogNormal, Uniform, VenueName, check_fits_in_memory
 from defisim.base import DurationMs
 
 __all__ = ["CollateralAssetParams", "UnifiedPopulationParams", "UnifiedVenueParams"]
 
 _CONFIG = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+#: Memory a run holds per account of a population (balances and margin rows), bytes.
+ACCOUNT_BYTES = 600
 
 
 class CollateralAssetParams(BaseModel):
@@ -61,6 +63,13 @@ class UnifiedPopulationParams(BaseModel):
 
     collateral: str
     count: int = Field(ge=0)
+
+    @field_validator("count")
+    @classmethod
+    def _fits(cls, count: int) -> int:
+        check_fits_in_memory(count, ACCOUNT_BYTES, "accounts")
+        return count
+
     value_usd: Distribution = LogNormal(median=100_000.0, sigma=1.0)
     liability_ratio: Distribution = Uniform(low=0.3, high=0.8)
     maintenance_ratio: Distribution = Uniform(low=0.02, high=0.06)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from defisim.base import Distribution, FeedAsset, LogNormal, VenueName, protocol_of
+from defisim.base import Distribution, FeedAsset, LogNormal, VenueName, check_fits_in_memory, protocol_of
 from defisim.base import DurationMs
 
 from .margin import margin_tiers
@@ -15,6 +15,8 @@ from .margin import margin_tiers
 __all__ = ["PerpMarketParams", "PerpPopulationParams", "PerpVenueParams", "PoolPerpVenueParams", "check_perp_venue"]
 
 _CONFIG = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+#: Memory a run holds per account of a population (its position and margin rows), bytes.
+ACCOUNT_BYTES = 600
 
 
 class PerpMarketParams(BaseModel):
@@ -56,6 +58,13 @@ class PerpPopulationParams(BaseModel):
 
     market: str
     count: int = Field(ge=0)
+
+    @field_validator("count")
+    @classmethod
+    def _fits(cls, count: int) -> int:
+        check_fits_in_memory(count, ACCOUNT_BYTES, "accounts")
+        return count
+
     notional_usd: Distribution = LogNormal(median=20_000.0, sigma=1.0)
     leverage: Distribution = LogNormal(median=4.0, sigma=0.6)
     long_share: float = Field(0.5, ge=0.0, le=1.0)

@@ -143,7 +143,7 @@ BAD = {
     "bad_protocol_param": (edit('"payer/1" = 100.0', '"payer/1" = -1.0'), ["protocols.usdc.initial_balances", "non-negative"]),
     "unknown_protocol_kind": (edit('kind = "token.ledger"', 'kind = "token.nope"'), ["protocols.usdc.kind", "unknown protocol kind 'token.nope'", "token.ledger"]),
     "missing_protocol_kind": (edit('kind = "token.ledger"\n', ""), ["protocols.usdc.kind", "missing"]),
-    "agent_token_not_a_protocol": (edit('token = "usdc"', 'token = "dai"'), ["agents.0.params.token", "no protocol named 'dai'"]),
+    "agent_token_not_a_protocol": (edit('token = "usdc"', 'token = "dai"'), ["agents.0.params.token", "no token ledger 'dai' in protocols (have: usdc)"]),
     "unknown_agent_param": (edit("peers = 2", "peers = 2, bogus = 1"), ["agents.0.params.bogus", "unknown key"]),
     "bad_agent_param": (edit("peers = 2", "peers = 0"), ["agents.0.params.peers", "greater than or equal to 1"]),
     "unknown_agent_kind": (edit('kind = "token.payer"', 'kind = "token.nobody"'), ["agents.0.kind", "unknown agent kind 'token.nobody'"]),

@@ -13,6 +13,6 @@ def check_pool(name: str, params, scenario) -> None:
     for symbol, oracle in params.oracles.items():
         asset = oracle_asset(oracle, scenario)
         if asset is not None and not same_asset(symbol, asset):
-            raise ValueError(f"protocols.{name}.oracles.{symbol}: oracle {oracle!r} reports {asset} "
-                             f"(the venues its updaters read), not {symbol}: give {symbol} an oracle of its own "
+            raise ValueError(f"protocols.{name}.oracles.{symbol}: oracle {oracle!r} reports {asset}, not {symbol}: "
+                             f"give {symbol} an oracle of its own "
                              f"(a derivative token: an oracles.exchange_rate over {oracle!r})")
