@@ -273,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("defisim: interrupted\n")
         return 130
-    except (ArithmeticError, RecursionError, MemoryError, Exception) as e:  # a failure inside the run itself
+    except Exception as e:  # a failure inside the run itself (OverflowError, MemoryError, RecursionError ...)
         first = str(e).splitlines()[0] if str(e) else ""
         what = {"run": "the run", "sweep": "the sweep", "graph": "the graph", "validate": "building the scenario"}.get(
             args.command, args.command)

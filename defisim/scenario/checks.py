@@ -89,8 +89,10 @@ def _value_annotation(annotation):
 class _Walk:
     """The walk over one model tree (see the module docstring)."""
 
-    def __init__(self, scenario):
+    def __init__(self, scenario, registry=None):
         spec = scenario.spec
+        self.registry = registry
+        self.params = {n: p for n, (_, p) in scenario.protocols.items()}
         self.venues = {n: v.asset for n, v in spec.markets.venues.items()}
         self.feeds = set(spec.markets.feeds)
         self.protocols = {n: k for n, (k, _) in scenario.protocols.items()}
@@ -165,14 +167,23 @@ class _Walk:
                 return f"no feed {value!r} in markets.feeds (have: {_names(self.feeds)})"
         elif ref.what == "protocol":
             role = ref.role or "protocol"
+            fitting = [n for n in self.protocols if self.fits(ref, n)]
             if value not in self.protocols:
-                fitting = [n for n, k in self.protocols.items() if ref.accepts(k)]
                 return f"no {role} {value!r} in protocols (have: {_names(fitting)})"
-            if not ref.accepts(self.protocols[value]):
-                fitting = [n for n, k in self.protocols.items() if ref.accepts(k)]
+            if not self.fits(ref, value):
                 return (f"{value!r} is a {self.protocols[value]}, not a {role} ({' or '.join(ref.kinds)}; "
                         f"{role}s here: {_names(fitting)})")
         return None
+
+    def fits(self, ref: Ref, name: str) -> bool:
+        """Whether the protocol ``name`` is of a kind ``ref`` accepts, or stands in for one: a kind
+        registered with the same params model (a benchmark's naive twin of a pool)."""
+        if ref.accepts(self.protocols[name]):
+            return True
+        if self.registry is None:
+            return False
+        models = {e.params for k, e in self.registry.protocols.items() if ref.accepts(k)}
+        return type(self.params[name]) in models
 
     def gas_venue(self, value) -> str | None:
         """Gas is paid in the chain's native asset: priced by a venue quoting it, else its feed."""
@@ -258,9 +269,10 @@ def _dotted(path: tuple) -> str:
     return ".".join(str(p) for p in path)
 
 
-def value_problems(scenario, raw: dict) -> Iterator[str]:
-    """Every problem of the walk (see the module docstring), in the order of the file."""
-    walk = _Walk(scenario)
+def value_problems(scenario, raw: dict, registry=None) -> Iterator[str]:
+    """Every problem of the walk (see the module docstring), in the order of the file; with the
+    ``registry``, a protocol kind taking the same params model as an expected kind is accepted."""
+    walk = _Walk(scenario, registry)
     yield from walk.model(scenario.spec, raw, ())
     raw_protocols = raw.get("protocols") if isinstance(raw.get("protocols"), dict) else {}
     for name, (_kind, params) in scenario.protocols.items():

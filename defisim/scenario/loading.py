@@ -170,7 +170,7 @@ def _first(problems) -> None:
 def _check_whole(scenario: Scenario, raw: dict, registry: Registry) -> None:
     """The checks that need the whole validated scenario (:mod:`defisim.scenario.checks`), then
     each kind's own ``check``, then the sizes; the first problem is raised."""
-    _first(value_problems(scenario, raw))
+    _first(value_problems(scenario, raw, registry))
     spec = scenario.spec
     for i, params in enumerate(scenario.agents):  # kinds whose params do not annotate their references
         for field in ("protocol", "token"):

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from defisim.chain.spec import BackgroundSpec, ChainSpec, MempoolSpec, NetworkSpec
 from defisim.graph.spec import EcosystemSpec, ExposureSpec
 from defisim.markets.spec import MarketSpec
+from defisim.scenario.checks import MAX_NAME, MAX_STRING
 from defisim.scenario.sweep_spec import SweepSpec
 
 __all__ = ["AgentSpec", "ScenarioSpec"]
@@ -27,7 +28,7 @@ class AgentSpec(_Spec):
     """A group of ``count`` agents of one kind; ``params`` are validated by the agent kind's model."""
 
     kind: str
-    name: str | None = Field(None, min_length=1, max_length=200)
+    name: str | None = Field(None, min_length=1, max_length=MAX_NAME)
     count: int = Field(1, ge=1)
     params: dict[str, Any] = {}
 
@@ -36,8 +37,8 @@ class ScenarioSpec(_Spec):
     """A whole scenario. ``markets`` holds the exogenous price feeds and the off-chain venues;
     ``protocols`` maps an instance name to ``{kind = "...", <params>}``."""
 
-    name: str = Field("unnamed", min_length=1, max_length=200, description="titles the results, figures and progress")
-    description: str = Field("", max_length=10_000)
+    name: str = Field("unnamed", min_length=1, max_length=MAX_NAME, description="titles the results, figures and progress")
+    description: str = Field("", max_length=MAX_STRING)
     seed: int = Field(0, ge=0)
     blocks: int = Field(300, gt=0, description="blocks to simulate")
     chain: ChainSpec = ChainSpec()

@@ -128,6 +128,13 @@ def test_a_missing_file_is_refused_with_its_path(capsys, tmp_path):
 BOOK = "owner,collateral_asset,collateral,debt_asset,debt\nb/0,WETH,10,USDC,5000\nb/1,WETH,2,USDC,3000\n"
 
 
+def book_scenario(tmp_path, book: str = BOOK, extra: str = ""):
+    """eth-crash with its generated population replaced by the borrower book ``book.csv``."""
+    write(tmp_path / "book.csv", book)
+    return write(tmp_path / "s.toml", 'extends = "eth-crash"\n[protocols.aave.population]\n_replace = true\n'
+                                      f'csv = "book.csv"\n{extra}')
+
+
 def test_relative_paths_resolve_beside_the_scenario_not_the_working_directory(capsys, tmp_path, monkeypatch):
     write(tmp_path / "scn" / "eth.csv", "t,price\n0,2000\n600000,1500\n")
     write(tmp_path / "scn" / "book.csv", BOOK)
@@ -166,40 +173,21 @@ def test_a_base_files_relative_paths_resolve_beside_the_base(tmp_path):
 
 
 def test_a_borrower_book_gives_its_own_assets(tmp_path):
-    write(tmp_path / "book.csv", BOOK)
-    s = write(tmp_path / "s.toml", """
-        extends = "eth-crash"
-        [protocols.aave.population]
-        _replace = true
-        csv = "book.csv"
-    """)
+    s = book_scenario(tmp_path)
     pool = simulation.Simulation(load_scenario(s)).protocols["aave"]
     rows = [r for r in range(pool.view().n_accounts()) if pool.view().owner(r).startswith("b/")]
     assert len(rows) == 2
 
 
 def test_a_borrower_book_with_generating_keys_is_refused(capsys, tmp_path):
-    write(tmp_path / "book.csv", BOOK)
-    s = write(tmp_path / "s.toml", """
-        extends = "eth-crash"
-        [protocols.aave.population]
-        _replace = true
-        csv = "book.csv"
-        collateral_asset = "WETH"
-    """)
+    s = book_scenario(tmp_path, extra='collateral_asset = "WETH"\n')
     msg = refused(capsys, "validate", s)
     assert msg.startswith("protocols.aave.population.collateral_asset: the borrower book ")
     assert msg.endswith("gives every position and its assets; remove collateral_asset (they describe a generated population)")
 
 
 def test_a_borrower_book_asset_that_is_no_reserve_is_refused(capsys, tmp_path):
-    write(tmp_path / "book.csv", BOOK.replace("b/1,WETH", "b/1,WBTC"))
-    s = write(tmp_path / "s.toml", """
-        extends = "eth-crash"
-        [protocols.aave.population]
-        _replace = true
-        csv = "book.csv"
-    """)
+    s = book_scenario(tmp_path, BOOK.replace("b/1,WETH", "b/1,WBTC"))
     msg = refused(capsys, "validate", s)
     assert msg.startswith("protocols.aave.population.collateral_asset: 'WBTC' (in ")
     assert msg.endswith("is not a reserve (['WETH', 'USDC'])")

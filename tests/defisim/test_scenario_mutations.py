@@ -176,5 +176,5 @@ def mutation_test(examples: int):
     return test
 
 
-test_mutants_of_the_builtins_validate_and_run_cleanly = mutation_test(250)
+test_mutants_of_the_builtins_validate_and_run_cleanly = mutation_test(500)
 test_many_mutants_of_the_builtins_validate_and_run_cleanly = pytest.mark.slow(mutation_test(3_000))
