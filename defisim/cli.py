@@ -96,6 +96,7 @@ def _cmd_run(args) -> int:
             raise ValueError("--blocks must be a positive integer")
         overrides.append(f"blocks={args.blocks}")
     scenario = load_scenario(args.scenario, overrides)
+    _print_notes(scenario)
     progress = not args.no_progress and sys.stderr.isatty()
     results = Simulation(scenario).run(progress=progress)
     out = results.save(args.out)
@@ -230,10 +231,20 @@ def _cmd_compare(args) -> int:
     return 0
 
 
+def _print_notes(scenario) -> None:
+    from defisim.scenario.checks import notes
+
+    for note in notes(scenario):
+        print(f"note: {note}")
+
+
 def _cmd_validate(args) -> int:
+    from defisim.run.simulation import Simulation
     from defisim.scenario.loading import load_scenario
 
     s = load_scenario(args.file, args.overrides)
+    Simulation(s)  # build every protocol, population and agent as a run would: what fails there fails here
+    _print_notes(s)
     print(f"ok: {args.file} ({s.spec.name}), hash {s.hash}")
     return 0
 
@@ -275,11 +286,19 @@ def main(argv: list[str] | None = None) -> int:
         return handler(args)
     except (ValueError, ValidationError, OSError, KeyError) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        if isinstance(e, KeyError) and e.args:
+            msg = str(e.args[0])
         sys.stderr.write(f"defisim: error: {msg}\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write("defisim: interrupted\n")
         return 130
+    except Exception as e:  # a failure inside the run itself (OverflowError, MemoryError, RecursionError ...)
+        first = str(e).splitlines()[0] if str(e) else ""
+        what = {"run": "the run", "sweep": "the sweep", "graph": "the graph", "validate": "building the scenario"}.get(
+            args.command, args.command)
+        sys.stderr.write(f"defisim: error: {what} failed: {type(e).__name__}: {first}".rstrip(": ") + "\n")
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -2,8 +2,10 @@
 
 Time in integer milliseconds and units (:mod:`.units`), the seeded random-stream tree (:mod:`.rng`),
 transactions and receipts (:mod:`.tx`), the event log (:mod:`.eventlog`), struct-of-arrays
-tables (:mod:`.tables`), the protocol interface (:mod:`.protocol`) and the result roles it fills (:mod:`.roles`), the registry of protocol and
-agent kinds (:mod:`.registry`) and the parameter distributions (:mod:`.distributions`).
+tables (:mod:`.tables`), the protocol interface (:mod:`.protocol`) and the result roles it fills
+(:mod:`.roles`), the registry of protocol and agent kinds (:mod:`.registry`), the parameter
+distributions (:mod:`.distributions`), and the annotations of names, files and sizes that scenarios
+are checked by (:mod:`.checks`).
 """
 from defisim.base.units import MS_PER, parse_duration_ms, format_duration_ms, duration_string, DurationMs, GWEI, unit
 from defisim.base.rng import RngTree, stream_key, ChunkedDraws
@@ -14,6 +16,8 @@ from defisim.base.roles import RoleField, Role, ROLES, LIQUIDATION_CALL, fill_ro
 from defisim.base.protocol import Protocol, handler, HandlerSpec, BlockInfo, is_number
 from defisim.base.registry import Registry, KindEntry, default_registry
 from defisim.base.distributions import Fixed, Uniform, LogNormal, Exponential, Distribution, LatencyMs
+from defisim.base.checks import (Ref, VenueName, FeedAsset, ProtocolName, GasVenue, protocol_of, protocol_filling, FilePath,
+                                 check_fits_in_memory)
 
 __all__ = [
     "RoleField",
@@ -57,4 +61,13 @@ __all__ = [
     "Exponential",
     "Distribution",
     "LatencyMs",
+    "Ref",
+    "VenueName",
+    "FeedAsset",
+    "ProtocolName",
+    "GasVenue",
+    "protocol_of",
+    "protocol_filling",
+    "FilePath",
+    "check_fits_in_memory",
 ]

@@ -17,14 +17,19 @@ from defisim.base.units import parse_duration_ms
 
 _SQRT2 = math.sqrt(2.0)
 
-__all__ = ["Fixed", "Uniform", "LogNormal", "Exponential", "Distribution", "LatencyMs"]
+__all__ = ["Fixed", "Uniform", "LogNormal", "Exponential", "Distribution", "LatencyMs", "MAX_LOG_SIGMA"]
+
+#: Largest log-space standard deviation of a :class:`LogNormal`: ``e^10`` ≈ 22,000 times the
+#: median per standard deviation is beyond any fee, latency or size; much larger overflows
+#: float64 in ``exp`` at ordinary quantiles.
+MAX_LOG_SIGMA = 10.0
 
 
 class _Dist(BaseModel):
     """Base of the distributions: each defines ``sample(rng, n)``, ``quantile(p)`` (scalar),
     ``ppf(u)`` (vectorised quantile) and ``sf(x)`` (survival ``P[X >= x]``)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 
@@ -82,7 +87,7 @@ class LogNormal(_Dist):
 
     kind: Literal["lognormal"] = Field("lognormal", description="distribution kind")
     median: float = Field(gt=0, description="median (in the unit of the field it fills)")
-    sigma: float = Field(ge=0, description="standard deviation of the log")
+    sigma: float = Field(ge=0, le=MAX_LOG_SIGMA, description="standard deviation of the log")
 
     def sample(self, rng, n):
         # exp of a scaled standard normal: the same law as rng.lognormal, at half the cost

@@ -112,6 +112,10 @@ class Protocol:
                 found[attr] = HandlerSpec(fn, *spec, *_arguments(fn))
         cls.handlers = found
 
+    #: View roles its :meth:`view` fills (``"lending"``: :class:`~defisim.base.roles.LendingView`);
+    #: a parameter naming a protocol by role (``protocol_filling``) accepts it.
+    view_roles: ClassVar[tuple[str, ...]] = ()
+
     #: Off-chain protocols (an exchange, an issuer's desk) take calls on arrival through
     #: :meth:`~defisim.run.context.AgentContext.call_offchain`; on-chain ones only in transactions.
     offchain: bool = False

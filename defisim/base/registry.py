@@ -23,6 +23,9 @@ class KindEntry(NamedTuple):
     params: type[BaseModel]
     factory: Callable[..., Any]
     doc: str
+    #: ``check(name_or_index, params, scenario)``: raises ``ValueError("<dotted path>: <reason>")``
+    #: when the params do not fit the rest of the validated scenario (None: nothing to check)
+    check: Callable[..., None] | None = None
 
 
 class Registry:
@@ -32,13 +35,17 @@ class Registry:
         self.protocols: dict[str, KindEntry] = {}
         self.agents: dict[str, KindEntry] = {}
 
-    def protocol(self, kind: str, params: type[BaseModel], factory: Callable, doc: str = "") -> None:
-        """Register a protocol kind; ``factory(name, params, host)`` returns a Protocol."""
-        self.protocols[kind] = KindEntry(params, factory, doc)
+    def protocol(self, kind: str, params: type[BaseModel], factory: Callable, doc: str = "",
+                 check: Callable | None = None) -> None:
+        """Register a protocol kind; ``factory(name, params, host)`` returns a Protocol;
+        ``check(name, params, scenario)`` checks it against the whole scenario (see :class:`KindEntry`)."""
+        self.protocols[kind] = KindEntry(params, factory, doc, check)
 
-    def agent(self, kind: str, params: type[BaseModel], factory: Callable, doc: str = "") -> None:
-        """Register an agent kind; ``factory(ctx, params, index)`` returns a generator."""
-        self.agents[kind] = KindEntry(params, factory, doc)
+    def agent(self, kind: str, params: type[BaseModel], factory: Callable, doc: str = "",
+              check: Callable | None = None) -> None:
+        """Register an agent kind; ``factory(ctx, params, index)`` returns a generator;
+        ``check(index, params, scenario)`` checks it against the whole scenario."""
+        self.agents[kind] = KindEntry(params, factory, doc, check)
 
 
 _DEFAULT: Registry | None = None

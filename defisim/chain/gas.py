@@ -15,7 +15,7 @@ __all__ = ["FixedTip", "PercentileTip", "GasStrategy", "bid", "rebid"]
 
 
 class _Strategy(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     max_fee_multiplier: float = Field(2.0, ge=1, description="fee cap = base fee × this + tip")
     escalate: float = Field(1.125, ge=1.0, description="factor on both fees per re-bid of a waiting tx")

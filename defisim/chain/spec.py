@@ -15,7 +15,7 @@ ORDERING_POLICIES = ("priority_fee", "fifo", "random", "bundle_auction", "sequen
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ChainSpec(_Spec):
@@ -28,7 +28,8 @@ class ChainSpec(_Spec):
     elasticity: int = Field(2, ge=1, description="gas target = gas_limit / elasticity", json_schema_extra=unit("x"))
     base_fee_max_change_denominator: int = Field(8, ge=1,
         description="EIP-1559 BASE_FEE_MAX_CHANGE_DENOMINATOR: the base fee moves at most 1/this per block")
-    initial_base_fee_gwei: float = Field(20.0, gt=0, description="base fee of the first block")
+    initial_base_fee_gwei: float = Field(20.0, gt=0, le=1e6, description="base fee of the first block")
+    native_asset: str = Field("ETH", min_length=1, description="asset gas is paid in: its feed prices gas in USD")
     ordering: Literal["priority_fee", "fifo", "random", "bundle_auction", "sequencer"] = Field("priority_fee",
         description="the builder's ordering policy")
     build_cutoff: DurationMs = Field(

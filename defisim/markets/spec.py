@@ -21,18 +21,17 @@ objects.
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Literal, Union
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from defisim.base.checks import FilePath
 from defisim.base.units import DurationMs, format_duration_ms, unit
 from defisim.markets.price_csv import read_price_csv
 
@@ -58,7 +57,7 @@ __all__ = [
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 # --------------------------------------------------------------------------------------------
@@ -199,22 +198,19 @@ class CsvFeedSpec(_Spec):
     """Replay of a ``t,price`` CSV file (see :func:`defisim.markets.price_csv.read_price_csv` for the format).
 
     The file is read and checked when the spec is built, so a bad file fails with the scenario.
-    A relative ``path`` is taken relative to ``base_dir`` in the validation context when the
-    loader gives one (``CsvFeedSpec.model_validate(data, context={"base_dir": ...})``), else to
-    the working directory.
+    A relative ``path`` is looked up beside the scenario file (the ``search_dirs`` of the
+    validation context, :data:`defisim.base.checks.FilePath`), never in the working directory;
+    the spec holds the absolute path.
     """
 
     kind: Literal["csv"] = Field("csv", description="feed kind")
-    path: str = Field(description="CSV file with columns t,price (relative to the scenario file)")
+    path: FilePath = Field(description="CSV file with columns t,price (relative to the scenario file)")
     interpolation: Literal["step", "linear"] = Field("linear",
         description="between rows: hold the last price (step) or interpolate (linear)")
 
     @field_validator("path")
     @classmethod
-    def _readable(cls, value: str, info: ValidationInfo) -> str:
-        base = (info.context or {}).get("base_dir")
-        if base is not None and not Path(value).is_absolute():
-            value = str(Path(base) / value)
+    def _readable(cls, value: str) -> str:
         read_price_csv(value)
         return value
 

@@ -40,13 +40,16 @@ class AgentContext:
         Where off-chain venue trades are logged.
     spawn : callable, optional
         ``spawn(address) -> AgentContext``: contexts for the other addresses an agent acts for.
+    feeds : mapping of asset to feed, optional
+        The exogenous price paths of the run; the chain's native asset's prices gas
+        (:meth:`native_price_usd`).
     notes : dict, optional
         Where :meth:`warn` leaves the agent's warning for the run's summary.
     """
 
     def __init__(self, name: str, env: simpy.Environment, chain: Chain, protocols, rng: np.random.Generator,
                  public_latency: LatencySampler, private_latency: LatencySampler, markets=None, trades=None,
-                 spawn=None, notes=None):
+                 spawn=None, feeds=None, notes=None):
         self.name = name
         self.env = env
         self.chain = chain
@@ -60,6 +63,7 @@ class AgentContext:
         self._trades = trades
         self._spawn = spawn
         self._accounts: dict[str, "AgentContext"] = {}
+        self._feeds = {} if feeds is None else feeds
         self._notes = {} if notes is None else notes
 
     def warn(self, text: str) -> bool:
@@ -108,6 +112,21 @@ class AgentContext:
             return self._markets[name]
         except KeyError:
             raise KeyError(f"no market named {name!r}") from None
+
+    def native_price_usd(self, t_ms: int | None = None) -> float:
+        """USD price of the chain's native asset (``chain.native_asset``, the asset gas is paid
+        in) at ``t_ms`` (default: now), from its feed: a gas cost in gwei times this times 1e-9
+        is USD."""
+        asset = self.chain.spec.native_asset
+        feed = self._feeds.get(asset)
+        if feed is None:
+            raise KeyError(f"no {asset} feed in markets.feeds to price gas (chain.native_asset = {asset!r})")
+        return feed.price_at(self.env.now if t_ms is None else t_ms)
+
+    def gas_pricer(self, venue: str | None):
+        """``price(t_ms) -> USD per native token`` for gas costs: the mid of ``venue`` (a venue
+        quoting the native asset) or, without one, :meth:`native_price_usd`."""
+        return self.native_price_usd if venue is None else self.market(venue).mid
 
     def sell_on(self, venue: str, amount_tokens: float) -> simpy.Process:
         """Sell on an off-chain venue: the order arrives after the agent's private latency and

@@ -144,6 +144,7 @@ class Simulation:
             self.venues,
             self.prices.trades,
             self._context,
+            self.feeds,
             self.notes,
         )
 

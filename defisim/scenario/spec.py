@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from defisim.chain.spec import BackgroundSpec, ChainSpec, MempoolSpec, NetworkSpec
 from defisim.graph.spec import EcosystemSpec, ExposureSpec
 from defisim.markets.spec import MarketSpec
+from defisim.scenario.checks import MAX_NAME, MAX_STRING
 from defisim.scenario.sweep_spec import SweepSpec
 from defisim.base.units import unit
 
@@ -21,14 +22,15 @@ __all__ = ["AgentSpec", "ScenarioSpec"]
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class AgentSpec(_Spec):
     """A group of ``count`` agents of one kind; ``params`` are validated by the agent kind's model."""
 
     kind: str = Field(description="agent kind (see Agent kinds)")
-    name: str | None = Field(None, description="group name; its agents are <name>/0, <name>/1, … (default: the kind)")
+    name: str | None = Field(None, min_length=1, max_length=MAX_NAME,
+        description="group name; its agents are <name>/0, <name>/1, … (default: the kind)")
     count: int = Field(1, ge=1, description="agents in the group")
     params: dict[str, Any] = Field({}, description="the agent kind's parameters")
 
@@ -37,8 +39,8 @@ class ScenarioSpec(_Spec):
     """A whole scenario. ``markets`` holds the exogenous price feeds and the off-chain venues;
     ``protocols`` maps an instance name to ``{kind = "...", <params>}``."""
 
-    name: str = Field("unnamed", description="scenario name, shown in results")
-    description: str = Field("", description="one line on what the scenario shows")
+    name: str = Field("unnamed", min_length=1, max_length=MAX_NAME, description="scenario name, shown in results")
+    description: str = Field("", max_length=MAX_STRING, description="one line on what the scenario shows")
     seed: int = Field(0, ge=0, description="root seed of every random stream")
     blocks: int = Field(300, gt=0, description="blocks to simulate", json_schema_extra=unit("blocks"))
     chain: ChainSpec = Field(ChainSpec(), description="slots, gas, EIP-1559, ordering")
@@ -53,3 +55,10 @@ class ScenarioSpec(_Spec):
     ecosystem: EcosystemSpec = Field(EcosystemSpec(), description="declared counterparties and their exposures")
     # a sweep is not part of any one run: left out of the dump, so of the scenario hash
     sweep: SweepSpec | None = Field(None, exclude=True, description="parameter sweep (defisim sweep)")
+
+    @model_validator(mode="after")
+    def _fits_in_a_block(self):
+        if self.background.gas_per_tx > self.chain.gas_limit:
+            raise ValueError(f"background.gas_per_tx: {self.background.gas_per_tx:,} gas is above the block gas limit "
+                             f"chain.gas_limit ({self.chain.gas_limit:,}): no background transaction could be included")
+        return self

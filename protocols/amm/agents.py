@@ -13,7 +13,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from defisim.chain import GasStrategy, PercentileTip, bid
-from defisim.base import Call, unit
+from defisim.base import Call, VenueName, protocol_of, unit
 
 from .math import amount_to_move_price, get_amount_out
 
@@ -25,8 +25,9 @@ class ArbitrageurParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    pool: str = Field(description="constant-product pool (amm.cpmm) to arbitrage; token 1 is taken as worth $1")
-    venue: str = Field(description="off-chain venue quoting token 0 in USD")
+    pool: protocol_of("amm.cpmm", role="constant-product pool") = Field(
+        description="constant-product pool (amm.cpmm) to arbitrage; token 1 is taken as worth $1")
+    venue: VenueName = Field(description="off-chain venue quoting token 0 in USD")
     min_edge: float = Field(0.001, ge=0,
         description="gap beyond the fee (fraction of the price) worth a trade", json_schema_extra=unit("fraction"))
     max_trade_share: float = Field(0.2, gt=0, le=1,

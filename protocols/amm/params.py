@@ -4,6 +4,8 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from defisim.base import unit
 
+from defisim.base import protocol_of
+
 __all__ = ["CpmmParams", "StableSwapParams"]
 
 
@@ -16,7 +18,7 @@ class _PoolParams(BaseModel):
     token1: str = Field(min_length=1, description="symbol of token 1")
     reserve0: float = Field(gt=0, allow_inf_nan=False, description="opening reserve of token 0 (token units)")
     reserve1: float = Field(gt=0, allow_inf_nan=False, description="opening reserve of token 1 (token units)")
-    ledgers: dict[str, str] | None = Field(
+    ledgers: dict[str, protocol_of("token.ledger", role="token ledger")] | None = Field(
         None, description="symbol -> token ledger protocol holding that token; with it swaps move the traders' "
         "tokens and the pool holds its reserves on the ledgers (listed before the pool); without it only the "
         "reserves change")

@@ -6,12 +6,14 @@ import math
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from defisim.base import Distribution, LogNormal, Uniform, unit
+from defisim.base import Distribution, FeedAsset, LogNormal, Uniform, VenueName, check_fits_in_memory, unit
 from defisim.base import DurationMs
 
 __all__ = ["CollateralAssetParams", "UnifiedPopulationParams", "UnifiedVenueParams"]
 
 _CONFIG = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+#: Memory a run holds per account of a population (balances and margin rows), bytes.
+ACCOUNT_BYTES = 600
 
 
 class CollateralAssetParams(BaseModel):
@@ -24,13 +26,13 @@ class CollateralAssetParams(BaseModel):
     model_config = _CONFIG
 
     symbol: str = Field(min_length=1, description="asset symbol")
-    book: str | None = Field(None,
+    book: VenueName | None = Field(None,
         description="venue (markets.venues) marking the asset (None: the settlement asset, $1)")
     tiers: tuple[tuple[float, float], ...] = Field(((0.0, 1.0),),
         description="[from USD, value ratio] pairs: collateral value ratio by the amount held")
     book_weight: float = Field(1.0, ge=0.0, le=1.0,
         description="weight of the book in the mark; the rest is the conversion feed", json_schema_extra=unit("fraction"))
-    conversion: str | None = Field(None, description="feed of the conversion price, for book_weight < 1")
+    conversion: FeedAsset | None = Field(None, description="feed of the conversion price, for book_weight < 1")
 
     @field_validator("tiers")
     @classmethod
@@ -64,6 +66,13 @@ class UnifiedPopulationParams(BaseModel):
 
     collateral: str = Field(description="collateral asset of the accounts")
     count: int = Field(ge=0, description="accounts opened")
+
+    @field_validator("count")
+    @classmethod
+    def _fits(cls, count: int) -> int:
+        check_fits_in_memory(count, ACCOUNT_BYTES, "accounts")
+        return count
+
     value_usd: Distribution = Field(LogNormal(median=100_000.0, sigma=1.0),
         description="collateral value per account at the start")
     liability_ratio: Distribution = Field(Uniform(low=0.3, high=0.8),

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from defisim.chain import GasStrategy, PercentileTip, bid
-from defisim.base import Call, unit
+from defisim.base import Call, protocol_of, unit
 
 __all__ = ["LooperParams", "Looper"]
 
@@ -24,8 +24,8 @@ class LooperParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    pool: str = Field(description="lending pool it loops in")
-    amm: str = Field(description="constant-product pool it swaps debt into collateral on")
+    pool: protocol_of("lending.aave_v3", role="lending pool") = Field(description="lending pool it loops in")
+    amm: protocol_of("amm.", role="AMM pool") = Field(description="constant-product pool it swaps debt into collateral on")
     collateral: str = Field(description="reserve supplied as collateral")
     debt: str = Field(description="reserve borrowed")
     equity: float = Field(gt=0,

@@ -1,10 +1,12 @@
 """Oracles: push feeds (Chainlink-style), fixed/pegged prices, Maker's delayed OSM, and the agents
 that update them (Chainlink Data Feeds docs; Pyth docs; Maker `osm.sol`, `OSM.poke`: the price released one `hop` (an hour) late)."""
 from .agents import Poker, PushUpdater
+from .checks import check_push_updater, oracle_asset, same_asset
 from .model import ExchangeRateOracle, FixedOracle, Osm, PushOracle
 from .params import ExchangeRateOracleParams, FixedOracleParams, OsmParams, PokerParams, PushOracleParams, PushUpdaterParams
 
-__all__ = ["PushOracle", "FixedOracle", "Osm", "ExchangeRateOracle", "PushUpdater", "Poker", "register"]
+__all__ = ["PushOracle", "FixedOracle", "Osm", "ExchangeRateOracle", "PushUpdater", "Poker", "register", "oracle_asset",
+           "same_asset"]
 
 
 def register(registry) -> None:
@@ -14,5 +16,6 @@ def register(registry) -> None:
     registry.protocol("oracles.osm", OsmParams, Osm, "Maker OSM: a source oracle's price released one hour late")
     registry.protocol("oracles.exchange_rate", ExchangeRateOracleParams, ExchangeRateOracle,
                       "a wrapped/receipt token's price: rate × receipt × an underlying oracle")
-    registry.agent("oracles.push_updater", PushUpdaterParams, PushUpdater, "node network observing venues and transmitting")
+    registry.agent("oracles.push_updater", PushUpdaterParams, PushUpdater, "node network observing venues and transmitting",
+                   check_push_updater)
     registry.agent("oracles.poker", PokerParams, Poker, "pokes an OSM once its hop has passed")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from defisim.base import LatencyMs, Uniform, unit
+from defisim.base import FeedAsset, LatencyMs, Uniform, VenueName, protocol_of, unit
 from defisim.chain import GasStrategy, PercentileTip
 from defisim.base import DurationMs
 
@@ -26,6 +26,9 @@ class PushOracleParams(_Params):
     min_answer: float = Field(0.0, ge=0, description="lower clamp", json_schema_extra=unit("USD"))
     max_answer: float | None = Field(None, gt=0, description="upper clamp (None: none)", json_schema_extra=unit("USD"))
     transmitter: str = Field("oracle/0", description="the only address allowed to transmit (an agent name)")
+    asset: FeedAsset | None = Field(
+        None, description="asset whose price it reports (a feed of markets.feeds); its updaters' sources must "
+        "quote it (None: whatever they quote, which must then be one asset)")
 
     @model_validator(mode="after")
     def _bounds(self):
@@ -38,17 +41,18 @@ class OsmParams(_Params):
     """Maker's Oracle Security Module (Maker `osm.sol`, `OSM.poke`: the price released one `hop` (an hour) late): the price of ``source`` (an oracle protocol
     listed before this one, the "medianizer") released one ``hop`` late."""
 
-    source: str = Field(description="oracle protocol read at each poke")
+    source: protocol_of("oracles.", role="oracle") = Field(description="oracle protocol read at each poke")
     hop: DurationMs = Field(3_600_000, gt=0, description="delay between pokes (ONE_HOUR)")
 
 
 class ExchangeRateOracleParams(_Params):
     """An exchange-rate adapter (Aave `AaveOracle.getAssetPrice` with Chainlink-compatible exchange-rate adapters): ``rate × receipt × underlying`` (USD)."""
 
-    underlying: str = Field(description="oracle protocol, listed before, of the underlying token (USD)")
+    underlying: protocol_of("oracles.", role="oracle") = Field(
+        description="oracle protocol, listed before, of the underlying token (USD)")
     rate: float = Field(1.0, gt=0,
         description="underlying tokens one token redeems for", json_schema_extra=unit("tokens per token"))
-    receipt_pool: str | None = Field(None,
+    receipt_pool: protocol_of("lending.aave_v3", role="lending pool") | None = Field(None,
         description="lending pool whose receipt token this is (written down by its deficit)")
     receipt_asset: str | None = Field(None, description="the pool's reserve the receipt token is for")
 
@@ -74,8 +78,8 @@ class PushUpdaterParams(_Params):
     is an ordinary transaction: with ``gas`` bidding, re-bid after ``rebid_after_blocks``
     blocks of waiting."""
 
-    oracle: str = Field(description="the push oracle protocol it transmits to")
-    sources: tuple[str, ...] = Field(min_length=1, description="venues whose median mid is observed")
+    oracle: protocol_of("oracles.push", role="push oracle") = Field(description="the push oracle protocol it transmits to")
+    sources: tuple[VenueName, ...] = Field(min_length=1, description="venues whose median mid is observed")
     poll: DurationMs = Field(1_000, gt=0, description="how often the nodes read the venues")
     round_latency: LatencyMs = Field(Uniform(low=2_000, high=10_000),
         description="from a round's start to its report being sent (OCR)", json_schema_extra=unit("ms"))
@@ -87,6 +91,6 @@ class PushUpdaterParams(_Params):
 class PokerParams(_Params):
     """Whoever pokes an OSM when its hop has passed (anyone may; keepers do at the top of the hour)."""
 
-    oracle: str = Field(description="the OSM protocol to poke")
+    oracle: protocol_of("oracles.osm", role="OSM oracle") = Field(description="the OSM protocol to poke")
     gas: GasStrategy = Field(PercentileTip(quantile=0.5, markup=1.2), description="gas bidding of the pokes")
     gas_limit: int = Field(100_000, gt=0, description="gas limit of a poke", json_schema_extra=unit("gas"))

@@ -5,7 +5,7 @@
 protocol kinds on the engine).
 """
 from .model import PerpVenue, PoolPerpVenue
-from .params import PerpVenueParams, PoolPerpVenueParams
+from .params import PerpVenueParams, PoolPerpVenueParams, check_perp_venue
 
 __all__ = ["register", "PerpVenue", "PerpVenueParams", "PoolPerpVenue", "PoolPerpVenueParams"]
 
@@ -13,6 +13,7 @@ __all__ = ["register", "PerpVenue", "PerpVenueParams", "PoolPerpVenue", "PoolPer
 def register(registry) -> None:
     """Register the perp kinds."""
     registry.protocol("perps.orderbook", PerpVenueParams, PerpVenue,
-                      "order-book perps: cross margin, funding, liquidations into the book, insurance fund, ADL")
+                      "order-book perps: cross margin, funding, liquidations into the book, insurance fund, ADL",
+                      check_perp_venue)
     registry.protocol("perps.pool", PoolPerpVenueParams, PoolPerpVenue,
                       "pool-based perps (GMX v2 style): the LP pool is the counterparty; funding, borrowing, impact, ADL")

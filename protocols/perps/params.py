@@ -5,16 +5,18 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from defisim.base import Distribution, LogNormal, unit
+from defisim.base import Distribution, FeedAsset, LogNormal, VenueName, check_fits_in_memory, protocol_of, unit
 from defisim.base import DurationMs
 
 from .margin import margin_tiers
 
-__all__ = ["PerpMarketParams", "PerpPopulationParams", "PerpVenueParams", "PoolPerpVenueParams"]
+__all__ = ["PerpMarketParams", "PerpPopulationParams", "PerpVenueParams", "PoolPerpVenueParams", "check_perp_venue"]
 
 _CONFIG = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+#: Memory a run holds per account of a population (its position and margin rows), bytes.
+ACCOUNT_BYTES = 600
 
 
 class PerpMarketParams(BaseModel):
@@ -24,8 +26,8 @@ class PerpMarketParams(BaseModel):
     model_config = _CONFIG
 
     symbol: str = Field(min_length=1, description="market symbol")
-    asset: str = Field(description="feed giving the index (oracle) price")
-    book: str = Field(description="venue whose walk fills the market's orders")
+    asset: FeedAsset = Field(description="feed giving the index (oracle) price")
+    book: VenueName = Field(description="venue whose walk fills the market's orders")
     max_leverage: float = Field(20.0, gt=1.0,
         description="initial margin 1/max_leverage, maintenance half of it", json_schema_extra=unit("x"))
     impact_notional_usd: float = Field(20_000.0, gt=0.0, description="notional of the premium's impact prices")
@@ -58,6 +60,13 @@ class PerpPopulationParams(BaseModel):
 
     market: str = Field(description="market symbol of the positions")
     count: int = Field(ge=0, description="accounts opened")
+
+    @field_validator("count")
+    @classmethod
+    def _fits(cls, count: int) -> int:
+        check_fits_in_memory(count, ACCOUNT_BYTES, "accounts")
+        return count
+
     notional_usd: Distribution = Field(LogNormal(median=20_000.0, sigma=1.0), description="notional per position")
     leverage: Distribution = Field(LogNormal(median=4.0, sigma=0.6),
         description="leverage per position (kept below the market's maximum)", json_schema_extra=unit("x"))
@@ -73,7 +82,7 @@ class PerpVenueParams(BaseModel):
 
     markets: tuple[PerpMarketParams, ...] = Field(min_length=1, description="the venue's markets")
     onchain: bool = Field(False, description="orders are transactions through the mempool (else off-chain calls)")
-    collateral_token: str | None = Field(
+    collateral_token: protocol_of("token.ledger", role="token ledger") | None = Field(
         None, description="token.ledger protocol deposits and withdrawals move (USD-valued at 1 per token)")
     insurance_fund_usd: float = Field(0.0, ge=0.0, description="insurance fund (or vault) at the start")
     liquidation_fee: float = Field(0.01, ge=0.0, lt=1.0,
@@ -106,7 +115,7 @@ class PoolPerpVenueParams(BaseModel):
 
     model_config = _CONFIG
 
-    asset: str = Field(description="feed giving the index price")
+    asset: FeedAsset = Field(description="feed giving the index price")
     pool_usd: float = Field(gt=0, description="liquidity pool at the start (USD)")
     funding_factor: float = Field(1e-8, ge=0,
         description="GMX fundingFactor: the larger side pays factor · |OI_long − OI_short|^exponent / OI per second", json_schema_extra=unit("per second"))
@@ -139,3 +148,14 @@ class PoolPerpVenueParams(BaseModel):
         if self.adl_target_factor > self.max_pnl_factor:
             raise ValueError(f"adl_target_factor ({self.adl_target_factor}) must not exceed max_pnl_factor ({self.max_pnl_factor})")
         return self
+
+
+def check_perp_venue(name: str, params: PerpVenueParams, scenario) -> None:
+    """A market's book must quote the asset of its index feed: the book fills orders on the
+    price the index marks them against."""
+    venues = scenario.spec.markets.venues
+    for i, market in enumerate(params.markets):
+        book = venues.get(market.book)
+        if book is not None and book.asset != market.asset:
+            raise ValueError(f"protocols.{name}.markets.{i}.book: venue {market.book!r} quotes {book.asset}, "
+                             f"but the market's index is the {market.asset} feed (asset)")

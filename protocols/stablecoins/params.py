@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from defisim.base import DurationMs, unit
+from defisim.base import DurationMs, FeedAsset, VenueName, protocol_of, unit
 
 __all__ = ["DeltaNeutralParams", "RedeemArbitrageurParams"]
 
@@ -17,9 +17,9 @@ class DeltaNeutralParams(BaseModel):
 
     model_config = _CONFIG
 
-    venue: str = Field(description="perp venue (perps.orderbook) of the hedge")
+    venue: protocol_of("perps.orderbook", role="perp venue") = Field(description="perp venue (perps.orderbook) of the hedge")
     market: str = Field(description="its market the short is in")
-    asset: str = Field(description="feed of the backing asset's spot price")
+    asset: FeedAsset = Field(description="feed of the backing asset's spot price")
     symbol: str = Field("USDe", description="symbol of the synthetic dollar")
     supply_usd: float = Field(ge=0, description="minted at the start")
     staked_share: float = Field(0.5, ge=0, le=1,
@@ -39,8 +39,9 @@ class RedeemArbitrageurParams(BaseModel):
 
     model_config = _CONFIG
 
-    issuer: str = Field(description="the issuer (stablecoins.delta_neutral) it redeems at")
-    venue: str = Field(description="venue where it buys below peg")
+    issuer: protocol_of("stablecoins.delta_neutral", role="issuer") = Field(
+        description="the issuer (stablecoins.delta_neutral) it redeems at")
+    venue: VenueName = Field(description="venue where it buys below peg")
     min_discount: float = Field(0.002, gt=0, lt=1,
         description="buy and redeem when the book is this far below $1", json_schema_extra=unit("fraction"))
     max_usd: float = Field(1e6, gt=0, description="bought per attempt")

@@ -5,7 +5,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from defisim.base import Distribution, DurationMs, LogNormal, unit
 from defisim.base import ChunkedDraws
-from defisim.base import Call
+from defisim.base import Call, protocol_of
 
 __all__ = ["PayerParams", "Payer"]
 
@@ -19,7 +19,7 @@ class PayerParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    token: str = Field(description="token ledger protocol to pay with")
+    token: protocol_of("token.ledger", role="token ledger") = Field(description="token ledger protocol to pay with")
     peers: int = Field(10, ge=1, description="payees are payer/0 … payer/(peers-1) of the same group")
     txs_per_block: float = Field(1.0, ge=0,
         description="mean payments per block per payer (Poisson)", json_schema_extra=unit("tx per block"))

@@ -83,6 +83,7 @@ class MiniLend(Protocol):
 
     kind = KIND
     Params = MiniLendParams
+    view_roles = ("lending",)
 
     def __init__(self, name, params: MiniLendParams, host):
         super().__init__(name, params, host)

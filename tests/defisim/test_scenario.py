@@ -143,7 +143,7 @@ BAD = {
     "bad_protocol_param": (edit('"payer/1" = 100.0', '"payer/1" = -1.0'), ["protocols.usdc.initial_balances", "non-negative"]),
     "unknown_protocol_kind": (edit('kind = "token.ledger"', 'kind = "token.nope"'), ["protocols.usdc.kind", "unknown protocol kind 'token.nope'", "token.ledger"]),
     "missing_protocol_kind": (edit('kind = "token.ledger"\n', ""), ["protocols.usdc.kind", "missing"]),
-    "agent_token_not_a_protocol": (edit('token = "usdc"', 'token = "dai"'), ["agents.0.params.token", "no protocol named 'dai'"]),
+    "agent_token_not_a_protocol": (edit('token = "usdc"', 'token = "dai"'), ["agents.0.params.token", "no token ledger 'dai' in protocols (have: usdc)"]),
     "unknown_agent_param": (edit("peers = 2", "peers = 2, bogus = 1"), ["agents.0.params.bogus", "unknown key"]),
     "bad_agent_param": (edit("peers = 2", "peers = 0"), ["agents.0.params.peers", "greater than or equal to 1"]),
     "unknown_agent_kind": (edit('kind = "token.payer"', 'kind = "token.nobody"'), ["agents.0.kind", "unknown agent kind 'token.nobody'"]),
@@ -216,9 +216,16 @@ def test_unknown_suffix(tmp_path):
     assert "unknown scenario format '.txt'" in msg
 
 
-def test_empty_file_is_all_defaults(tmp_path):
-    s = load_scenario(write(tmp_path, "empty.yaml", ""))
-    assert s.spec.name == "unnamed"
+@pytest.mark.parametrize("name, text", [("empty.yaml", ""), ("comments.toml", "# nothing\n\n"), ("null.yaml", "~\n")])
+def test_empty_file_is_an_error(tmp_path, name, text):
+    with pytest.raises(ScenarioError, match=r"empty\.yaml|comments\.toml|null\.yaml") as e:
+        load_scenario(write(tmp_path, name, text))
+    assert "the file is empty" in str(e.value)
+
+
+def test_defaults_fill_a_scenario_that_only_names_itself(tmp_path):
+    s = load_scenario(write(tmp_path, "named.yaml", "name: x\nbackground: {rate_tx_per_block: 1}\n"))
+    assert s.spec.name == "x"
     assert s.spec.chain.slot == 12_000
     assert s.protocols == {}
 

@@ -17,7 +17,7 @@ from typing import NamedTuple
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from defisim.base import Distribution, DurationMs, Exponential, LatencyMs, Uniform, unit
+from defisim.base import Distribution, DurationMs, Exponential, GasVenue, LatencyMs, Uniform, VenueName, protocol_filling, protocol_of, unit
 from defisim.chain import GasStrategy, PercentileTip, bid, rebid
 from defisim.base import Call
 
@@ -28,14 +28,21 @@ __all__ = ["KeeperParams", "Keeper", "BackrunnerParams", "Backrunner", "plan_liq
            "BorrowerGuardParams", "BorrowerGuard"]
 
 
+#: The name of an Aave v3 market of the scenario.
+LendingPool = protocol_of("lending.aave_v3", role="lending pool")
+#: Any protocol whose view fills the lending role (defisim.base.LendingView): what a keeper liquidates.
+Liquidatable = protocol_filling("lending", role="lending pool")
+
+
 class KeeperParams(BaseModel):
     """A liquidation keeper's strategy and means."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    pool: str = Field(description="lending pool to watch")
-    venue: str = Field(description="venue where seized collateral is sold")
-    gas_venue: str | None = Field(None, description="venue pricing ETH for gas costs (default: venue)")
+    pool: Liquidatable = Field(description="lending pool to watch: any protocol filling the lending role")
+    venue: VenueName = Field(description="venue where seized collateral is sold")
+    gas_venue: GasVenue = Field(None, description="venue quoting the chain's native asset, pricing gas in USD "
+                                "(default: the native asset's feed, chain.native_asset)")
     max_per_block: int = Field(5, ge=1, description="most liquidations sent after one block")
     min_profit_usd: float = Field(10.0, ge=0,
         description="send a liquidation only if its expected profit after gas exceeds this")
@@ -44,7 +51,7 @@ class KeeperParams(BaseModel):
         description="gas limit of a liquidation (gas used by Aave v3 `liquidationCall` transactions on Ethereum mainnet)", json_schema_extra=unit("gas"))
     think: DurationMs = Field(500, ge=0, description="compute delay after a block before sending")
     sell: bool = Field(True, description="sell seized collateral on the venue (False: keep it)")
-    sell_pool: str | None = Field(
+    sell_pool: protocol_of("amm.cpmm", role="constant-product pool") | None = Field(
         None, description="sell seized collateral into this constant-product pool (amm.cpmm, token 1 taken as $1) "
         "with a swap transaction, and estimate profit from its quote, instead of the venue")
     rebid_after_blocks: int = Field(
@@ -177,7 +184,7 @@ def Keeper(ctx, params: KeeperParams, index: int):
     """Generator process of one keeper."""
     pool = ctx.view(params.pool)
     venue = ctx.market(params.venue) if params.sell_pool is None else PoolSale(ctx, params.sell_pool)
-    gas_venue = ctx.market(params.gas_venue or params.venue)
+    gas_price = ctx.gas_pricer(params.gas_venue)  # USD per native token
     tokens = pool.tokens
     in_flight: dict[int, object] = {}  # account row -> receipt event of our liquidation
     sent_at: dict[int, int] = {}  # account row -> block number when it was (re)sent
@@ -200,7 +207,7 @@ def Keeper(ctx, params: KeeperParams, index: int):
                     in_flight[row] = replacement
                 sent_at[row] = ctx.chain.number
         cap_gwei, tip_gwei = bid(params.gas, ctx.chain)
-        gas_usd = params.gas_limit * cap_gwei * 1e-9 * gas_venue.mid(now)
+        gas_usd = params.gas_limit * cap_gwei * 1e-9 * gas_price(now)
         prices = pool.prices_usd()
         capital = _balance(ctx, tokens, pool.symbols)
         if not worth_planning(capital, prices, pool.max_bonus, venue.mid(now), gas_usd, params.min_profit_usd,
@@ -243,7 +250,8 @@ class BackrunnerParams(KeeperParams):
     """A keeper that backruns oracle updates with bundles (Flashbots MEV-Boost and bundle docs): ``payment_share`` of
     the expected profit goes to the builder as priority fee."""
 
-    oracle: str = Field(description="push oracle whose transmissions it backruns")
+    pool: LendingPool = Field(description="Aave v3 pool to watch (the backrunner reads which reserve its oracle prices)")
+    oracle: protocol_of("oracles.push", role="push oracle") = Field(description="push oracle whose transmissions it backruns")
     payment_share: float = Field(0.5, ge=0, le=1,
         description="share of the expected profit paid to the builder as priority fee", json_schema_extra=unit("fraction"))
 
@@ -254,7 +262,7 @@ def Backrunner(ctx, params: BackrunnerParams, index: int):
     under the bundle-auction ordering they land in the same block, right behind the update."""
     pool = ctx.view(params.pool)
     venue = ctx.market(params.venue)
-    gas_venue = ctx.market(params.gas_venue or params.venue)
+    gas_price = ctx.gas_pricer(params.gas_venue)  # USD per native token
     tokens = ctx.params_of(params.pool).tokens
     reserve = [s for s, o in ctx.params_of(params.pool).oracles.items() if o == params.oracle]
     r = pool.symbols.index(reserve[0])
@@ -267,7 +275,7 @@ def Backrunner(ctx, params: BackrunnerParams, index: int):
         prices = pool.prices_usd().copy()
         prices[r] = tx.call.args["answer"]
         rows, hf, debt_usd = pool.liquidation_candidates(prices)  # at the price the update will set
-        gas_price_usd = 1e-9 * gas_venue.mid(now)
+        gas_price_usd = 1e-9 * gas_price(now)
         cap_gwei, _tip = bid(params.gas, ctx.chain)
         plans = plan_liquidations(pool, venue, rows, prices, hf, params.gas_limit * cap_gwei * gas_price_usd,
                                   params.min_profit_usd, now, params.max_per_block, debt_usd)
@@ -325,7 +333,7 @@ class BorrowerGuardParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    pool: str = Field(description="lending pool whose borrowers defend themselves")
+    pool: LendingPool = Field(description="lending pool whose borrowers defend themselves")
     share: float = Field(0.3, ge=0, le=1,
         description="share of the pool's borrowers that do", json_schema_extra=unit("fraction"))
     threshold: Distribution = Field(Uniform(low=1.02, high=1.15),

@@ -95,6 +95,8 @@ class AaveV3Pool(Protocol):
     ``liquidation_call(collateral_asset, debt_asset, user, debt_to_cover)``.
     """
 
+    view_roles = ("lending",)  # its PoolView fills defisim.base.LendingView
+
     kind = "lending.aave_v3"
     Params = PoolParams
 

@@ -36,6 +36,8 @@ from .population import PopulationParams
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from defisim.base import unit
 
+from defisim.base import protocol_of
+
 __all__ = ["RateStrategyParams", "ReserveParams", "EModeParams", "PoolParams"]
 
 _CONFIG = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
@@ -243,8 +245,10 @@ class PoolParams(BaseModel):
     model_config = _CONFIG
 
     reserves: tuple[ReserveParams, ...] = Field(min_length=1, description="the market's reserves (assets)")
-    tokens: dict[str, str] = Field(description="symbol -> token ledger protocol holding that token")
-    oracles: dict[str, str] = Field(description="symbol -> oracle protocol pricing that token (USD)")
+    tokens: dict[str, protocol_of("token.ledger", role="token ledger")] = Field(
+        description="symbol -> token ledger protocol holding that token")
+    oracles: dict[str, protocol_of("oracles.", role="oracle")] = Field(
+        description="symbol -> oracle protocol pricing that token (USD)")
     rules: Literal["v3.3", "v3.0"] = Field("v3.3",
         description="liquidation rules: v3.3 = Aave v3.3 … v3.7 (current), v3.0 = v3.0 … v3.2 (docs/reference.md, Aave rule versions)")
     treasury: str = Field("treasury", description="account credited with the liquidation protocol fees (as aTokens)")
@@ -281,9 +285,11 @@ class PoolParams(BaseModel):
             if missing:
                 raise ValueError(f"{field}: no entry for reserve(s) {missing}")
         if self.population is not None:
-            for field in ("collateral_asset", "debt_asset"):
-                if getattr(self.population, field) not in symbols:
-                    raise ValueError(f"population.{field}: {getattr(self.population, field)!r} is not a reserve ({symbols})")
+            where = "" if self.population.csv is None else f" (in {self.population.csv})"
+            for field, assets in zip(("collateral_asset", "debt_asset"), self.population.assets()):
+                unknown = sorted(assets - set(symbols))
+                if unknown:
+                    raise ValueError(f"population.{field}: {unknown[0]!r}{where} is not a reserve ({symbols})")
         for k, cat in enumerate(self.emode_categories, start=1):
             for field in ("collateral_symbols", "borrowable_symbols"):
                 unknown = sorted(set(getattr(cat, field)) - set(symbols))

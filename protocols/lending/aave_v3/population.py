@@ -6,11 +6,20 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from defisim.base import Distribution, LogNormal, Uniform, unit
+from defisim.base import Distribution, FilePath, LogNormal, Uniform, check_fits_in_memory, unit
 
-__all__ = ["PopulationParams", "generate_population", "read_population_csv"]
+__all__ = ["PopulationParams", "generate_population", "read_population_csv", "BORROWER_BYTES", "CSV_COLUMNS"]
+
+#: Memory a run holds per borrower (position columns, owner index, the opening table), bytes;
+#: measured on the ``eth-crash`` pool: about 520 B.
+BORROWER_BYTES = 600
+#: The columns of a borrower book (tokens in whole units).
+CSV_COLUMNS = ["owner", "collateral_asset", "collateral", "debt_asset", "debt"]
+#: What only a generated population has: with ``csv``, the file gives the positions and their assets.
+_GENERATED = ("count", "collateral_asset", "debt_asset", "size_usd", "whale_share", "whale_multiplier",
+              "health_factor", "emode_category")
 
 
 class PopulationParams(BaseModel):
@@ -18,8 +27,13 @@ class PopulationParams(BaseModel):
 
     Position size is the collateral value in USD (``size_usd``; a share ``whale_share`` of the
     borrowers is ``whale_multiplier`` times larger); the debt follows from the health factor
-    drawn from ``health_factor`` at the prices of the start. Or ``csv``: a file with columns
-    ``owner, collateral_asset, collateral, debt_asset, debt`` (tokens).
+    drawn from ``health_factor`` at the prices of the start. Or ``csv``: a borrower book with
+    columns ``owner, collateral_asset, collateral, debt_asset, debt`` (tokens), one row per
+    borrower, the assets of each row read from the file (they must be reserves of the pool). A
+    book is the whole population: with ``csv`` the generating keys (``count``,
+    ``collateral_asset``, ``debt_asset``, ``size_usd``, ``health_factor``, ``whale_*``,
+    ``emode_category``) are refused rather than silently ignored. A relative path is taken
+    beside the scenario file. The file is read and checked when the scenario is validated.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -35,15 +49,36 @@ class PopulationParams(BaseModel):
         description="a whale's size as a multiple of a drawn size", json_schema_extra=unit("x"))
     health_factor: Distribution = Field(Uniform(low=1.02, high=2.5),
         description="health factor at the start (sets the debt)")
-    csv: str | None = Field(None,
-        description="file of positions (owner, collateral_asset, collateral, debt_asset, debt in tokens) instead of drawing them")
+    csv: FilePath | None = Field(None,
+        description="file of positions (owner, collateral_asset, collateral, debt_asset, debt in tokens) instead of "
+        "drawing them; relative to the scenario file")
     emode_category: int = Field(0, ge=0, description="e-mode category of every generated borrower (0: none)")
 
     @model_validator(mode="after")
     def _hf_above_one(self):
+        if self.csv is not None:
+            given = [f for f in _GENERATED if f in self.model_fields_set]
+            if given:
+                raise ValueError(f"{given[0]}: the borrower book {self.csv} gives every position and its assets; "
+                                 f"remove {', '.join(given)} (they describe a generated population)")
+            read_population_csv(self.csv)
+            return self
         if self.health_factor.quantile(0.0) < 1.0:
             raise ValueError("health_factor: borrowers must start healthy (lowest value ≥ 1)")
         return self
+
+    @field_validator("count")
+    @classmethod
+    def _fits(cls, count: int) -> int:
+        check_fits_in_memory(count, BORROWER_BYTES, "borrowers")
+        return count
+
+    def assets(self) -> tuple[set[str], set[str]]:
+        """The collateral and the debt assets of the borrowers (from the book, with ``csv``)."""
+        if self.csv is None:
+            return {self.collateral_asset}, {self.debt_asset}
+        table = read_population_csv(self.csv)
+        return set(table["collateral_asset"].astype(str)), set(table["debt_asset"].astype(str))
 
 
 def generate_population(p: PopulationParams, rng: np.random.Generator, price_usd: dict[str, float],
@@ -81,11 +116,17 @@ def read_population_csv(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"population file not found: {path}")
-    df = pd.read_csv(path)
-    need = ["owner", "collateral_asset", "collateral", "debt_asset", "debt"]
+    check_fits_in_memory(path.stat().st_size / 40, BORROWER_BYTES, f"borrowers (rows of {path.name}, about 40 B each)")
+    try:
+        df = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as e:
+        raise ValueError(f"{path}: not a readable CSV file ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+    need = CSV_COLUMNS
     missing = [c for c in need if c not in df.columns]
     if missing:
         raise ValueError(f"{path}: missing columns {missing} (need {need})")
+    for column in ("collateral", "debt"):
+        df[column] = pd.to_numeric(df[column], errors="coerce")
     bad = ~(np.isfinite(df["collateral"]) & np.isfinite(df["debt"]) & (df["collateral"] >= 0) & (df["debt"] >= 0))
     if bad.any():
         raise ValueError(f"{path}, row {int(np.flatnonzero(bad)[0]) + 2}: collateral and debt must be non-negative numbers")
