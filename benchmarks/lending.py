@@ -360,7 +360,7 @@ def NaiveKeeper(ctx, params: keeper_mod.KeeperParams, index: int):
         raise ValueError("the naive baseline keeper neither re-bids nor sells into pools")
     pool = ctx.view(params.pool)
     venue = ctx.market(params.venue)
-    gas_venue = ctx.market(params.gas_venue or params.venue)
+    gas_price = ctx.gas_pricer(params.gas_venue)  # USD per native token, as the library keeper prices gas
     tokens = ctx.params_of(params.pool).tokens
     in_flight: dict[object, object] = {}  # the library keeper's key (row, or user before it had rows) -> receipt
     while True:
@@ -373,7 +373,7 @@ def NaiveKeeper(ctx, params: keeper_mod.KeeperParams, index: int):
                 del in_flight[key]
                 keeper_mod._sell_winnings(ctx, ev.value, tokens, params)
         cap_gwei, tip_gwei = bid(params.gas, ctx.chain)
-        gas_usd = params.gas_limit * cap_gwei * 1e-9 * gas_venue.mid(now)
+        gas_usd = params.gas_limit * cap_gwei * 1e-9 * gas_price(now)
         prices = pool.prices_usd()
         capital = keeper_mod._balance(ctx, tokens, pool.symbols)
         if WORTH_PLANNING and not keeper_mod.worth_planning(capital, prices, pool.bonus, venue.mid(now), gas_usd,

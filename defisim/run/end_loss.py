@@ -57,13 +57,13 @@ def book_at_end(positions: Positions, venue_prices_usd: np.ndarray) -> tuple:
     (2, 250.0, 1, 150.0, 50.0, 70.0)
     """
     debt_usd = positions.debt @ positions.prices_usd
-    owes = debt_usd > 0
-    debt_usd = debt_usd[owes]
-    at_oracle = debt_usd - positions.collateral[owes] @ positions.prices_usd
-    at_venue = debt_usd - positions.collateral[owes] @ venue_prices_usd
-    liquidatable = positions.liquidatable[owes]
-    return (int(owes.sum()), float(debt_usd.sum()), int(liquidatable.sum()), float(debt_usd[liquidatable].sum()),
-            float(at_oracle[at_oracle > 0].sum()), float(at_venue[at_venue > 0].sum()))
+    # collateral at both prices in one pass; an account without debt has a gap ≤ 0 and adds nothing
+    collateral_usd = positions.collateral @ np.column_stack([positions.prices_usd, venue_prices_usd])
+    at_oracle = np.maximum(debt_usd - collateral_usd[:, 0], 0.0)
+    at_venue = np.maximum(debt_usd - collateral_usd[:, 1], 0.0)
+    liquidatable = positions.liquidatable
+    return (int(np.count_nonzero(debt_usd > 0)), float(debt_usd.sum()), int(np.count_nonzero(liquidatable)),
+            float(debt_usd[liquidatable].sum()), float(at_oracle.sum()), float(at_venue.sum()))
 
 
 def record_books_at_end(log: EventLog, protocols: Mapping, feeds: Mapping, venues: Mapping, now_ms: int) -> None:

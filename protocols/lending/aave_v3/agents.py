@@ -188,7 +188,7 @@ def Keeper(ctx, params: KeeperParams, index: int):
     tokens = pool.tokens
     in_flight: dict[int, object] = {}  # account row -> receipt event of our liquidation
     sent_at: dict[int, int] = {}  # account row -> block number when it was (re)sent
-    warned = False  # told the summary it ran out of capital
+    warned, next_check = False, 0  # told the summary it ran out of capital; when to look again
     while True:
         yield ctx.new_block
         if params.think:
@@ -212,8 +212,9 @@ def Keeper(ctx, params: KeeperParams, index: int):
         capital = _balance(ctx, tokens, pool.symbols)
         if not worth_planning(capital, prices, pool.max_bonus, venue.mid(now), gas_usd, params.min_profit_usd,
                               pool.borrowed()):
-            if not warned:  # out of capital: would the liquidations pay with the capital they need?
+            if not warned and ctx.chain.number >= next_check:  # would a liquidation it can't afford pay?
                 warned = _warn_if_out_of_capital(ctx, pool, venue, prices, gas_usd, params.min_profit_usd, now)
+                next_check = ctx.chain.number + OUT_OF_CAPITAL_CHECK_BLOCKS
             continue  # nothing it could afford would pay
         rows, hf, debt_usd = pool.liquidation_candidates()
         if in_flight:
@@ -229,6 +230,11 @@ def Keeper(ctx, params: KeeperParams, index: int):
             capital[plan.debt] -= plan.debt_repaid
             in_flight[plan.row] = ctx.submit(_liquidation(params.pool, pool, plan), params.gas_limit, cap_gwei, tip_gwei)
             sent_at[plan.row] = ctx.chain.number
+
+
+#: Blocks between two looks, while a keeper's capital is spent, for a liquidation it could not afford
+#: that would have paid (each look sizes the candidates: not free on a large book).
+OUT_OF_CAPITAL_CHECK_BLOCKS = 50
 
 
 def _warn_if_out_of_capital(ctx, pool, venue, prices: np.ndarray, gas_usd: float, min_profit_usd: float,

@@ -309,17 +309,20 @@ class AaveV3Pool(Protocol):
         debt_usd = debt_scaled @ (prices * s.borrow_index)
         borrowing = debt_usd > 0
         lt = self.liquidation_thresholds()
-        if lt.ndim == 2:
-            weighted = (coll_scaled[borrowing] * lt[borrowing]) @ (prices * s.liquidity_index)
-        else:
-            weighted = coll_scaled[borrowing] @ (prices * s.liquidity_index * lt)
-        owed = debt_usd[borrowing]
-        hf = weighted / owed
-        below = hf < am.HEALTH_FACTOR_LIQUIDATION_THRESHOLD
-        uncovered = owed - coll_scaled[borrowing] @ (prices * s.liquidity_index)
+        per_scaled = prices * s.liquidity_index  # USD per scaled collateral unit
+        if lt.ndim == 2:  # e-mode: thresholds per account
+            weighted, value = (coll_scaled * lt) @ per_scaled, coll_scaled @ per_scaled
+        else:  # both products in one pass over the balances
+            both = coll_scaled @ np.column_stack([per_scaled * lt, per_scaled])
+            weighted, value = both[:, 0], both[:, 1]
+        hf_all = np.divide(weighted, debt_usd, out=np.full(debt_usd.shape, np.inf), where=borrowing)
+        below = hf_all < am.HEALTH_FACTOR_LIQUIDATION_THRESHOLD
+        hf = hf_all[borrowing]
+        gap = debt_usd - value  # ≤ 0 for an account without debt
+        uncovered = float(np.maximum(gap, 0.0, out=gap).sum())
         qs = np.quantile(hf, HEALTH_QUANTILES).tolist() if hf.size else [float("nan")] * len(HEALTH_QUANTILES)
         self._health_log.append((block.number, self.name, *qs, int(hf.size), int(below.sum()),
-                                 float(owed[below].sum()), float(uncovered[uncovered > 0].sum())))
+                                 float(debt_usd[below].sum()), uncovered))
         self._health_recorded = (block.number, self._position_changes, prices.tobytes())
 
     # -- accrual ----------------------------------------------------------------------------
@@ -629,10 +632,9 @@ class AaveV3Pool(Protocol):
         """Every account's balances at the oracle prices now; liquidatable: HF < 1 with debt
         (Aave v3 `GenericLogic.calculateUserAccountData`: HF = Σ collateral × LT / debt); each reserve's venue from ``params.collateral_venues``."""
         coll, debt = self.balances()
-        hf = self.health_factors()
-        owes = debt.any(axis=1)
-        return Positions(tuple(self.symbols), coll, debt, self.prices_usd(),
-                         owes & (hf < am.HEALTH_FACTOR_LIQUIDATION_THRESHOLD),
+        liquidatable = np.zeros(coll.shape[0], dtype=bool)
+        liquidatable[self.liquidatable()] = True  # HF < 1, from the health index
+        return Positions(tuple(self.symbols), coll, debt, self.prices_usd(), liquidatable,
                          tuple(self.params.collateral_venues.get(s) for s in self.symbols))
 
 
