@@ -258,15 +258,26 @@ def crisis_summary(tables: Mapping[str, pd.DataFrame], schema: Mapping) -> dict:
     return {**_lending(tables, schema), **_oracles(tables, schema), **_min_prices(tables)}
 
 
+#: A warning when the total loss at the collateral's venue prices exceeds the one at the oracle's
+#: prices by more than this share of it (a stale or manipulated oracle hides the loss).
+VALUATION_GAP = 0.10
+
+
 def run_warnings(summary: Mapping, notes: Mapping[str, str] = {}) -> list[str]:
-    """What a reader of a run's summary must not miss, one sentence each: a liquidatable backlog
-    at the end, and the agents' own notes (``notes``: e.g. a keeper that ran out of capital while
+    """What a reader of a run's summary must not miss, one sentence each: a total loss much larger
+    at the venue's prices than at the oracle's (:data:`VALUATION_GAP`), a liquidatable backlog at
+    the end, and the agents' own notes (``notes``: e.g. a keeper that ran out of capital while
     profitable liquidations existed).
 
     >>> run_warnings({"liquidation_backlog_at_end": 3, "liquidation_backlog_usd_at_end": 1.5e6})
     ['the run ends with 3 accounts ($1,500,000 of debt) still liquidatable (HF < 1): liquidating was cut off, so time_to_liquidate_s has no value']
     """
     out = []
+    at_oracle, at_venue = summary.get("total_loss_usd", 0.0), summary.get("total_loss_venue_usd", 0.0)
+    if at_venue > (1 + VALUATION_GAP) * at_oracle:
+        out.append(f"with collateral valued at its venue's price the total loss is ${at_venue:,.0f}, against "
+                   f"${at_oracle:,.0f} at the oracle's: the oracle is behind or off the market "
+                   "(total_loss_venue_usd; loss_at_end.valued_at)")
     backlog = summary.get("liquidation_backlog_at_end", 0)
     if backlog:
         debt = summary.get("liquidation_backlog_usd_at_end", float("nan"))

@@ -12,7 +12,7 @@ from defisim.results.crisis import crisis_summary, keeper_profit_usd, run_warnin
 from defisim.results.results import Results
 from defisim.results.roles import CALLS_KEY
 from defisim.run.end_loss import END_COLUMNS
-from defisim.scenario.loading import builtin_scenarios, load_scenario
+from defisim.scenario.loading import builtin_scenarios, load_scenario, validate_scenario
 from defisim.run.simulation import Simulation
 from protocols.lending.aave_v3.model import (HEALTH_COLUMNS, HEALTH_ROLE, LIQUIDATION_COLUMNS, LIQUIDATION_ROLE)
 from protocols.oracles.model import UPDATE_COLUMNS
@@ -260,3 +260,18 @@ def test_written_off_plus_uncovered_is_the_total_on_every_builtin(name):
                                                           abs=1e-9)
     written = sum(float(results.tables[t]["deficit_usd"].sum()) for t in ("liquidations",) if t in results.tables)
     assert s["written_off_usd"] == pytest.approx(written)
+
+
+def test_a_stale_oracle_hides_no_loss():
+    # the oracle never updates while ETH falls 99%: at the oracle's price nothing is lost, at the
+    # venue's the collateral no longer covers the debt; the summary has both and warns
+    data = load_scenario("eth-crash", ["protocols.aave.population.count=300", "blocks=40",
+                                       "markets.feeds.ETH.moves.0.start=1m",
+                                       "markets.feeds.ETH.moves.0.change=-0.99"]).to_dict()
+    data["agents"] = [a for a in data["agents"] if a["kind"] != "oracles.push_updater"]
+    results = Simulation(validate_scenario(data)).run()
+    s = results.summary()
+    assert s["oracle_rounds"] == 0 and s["liquidations"] == 0
+    assert s["total_loss_usd"] == 0.0 and s["total_loss_venue_usd"] > 0.5 * results.tables["loss_at_end"]["debt_usd"].sum()
+    assert results.tables["loss_at_end"]["valued_at"].iloc[0] == "WETH=venue:cex, USDC=oracle"
+    assert results.meta["warnings"][0].startswith("with collateral valued at its venue's price the total loss is $")
