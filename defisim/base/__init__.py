@@ -17,7 +17,7 @@ from defisim.base.protocol import Protocol, handler, HandlerSpec, BlockInfo, is_
 from defisim.base.registry import Registry, KindEntry, default_registry
 from defisim.base.distributions import Fixed, Uniform, LogNormal, Exponential, Distribution, LatencyMs
 from defisim.base.checks import (Ref, VenueName, FeedAsset, ProtocolName, GasVenue, protocol_of, protocol_filling, FilePath,
-                                 check_fits_in_memory)
+                                 check_fits_in_memory, population_count)
 
 __all__ = [
     "RoleField",
@@ -70,4 +70,5 @@ __all__ = [
     "protocol_filling",
     "FilePath",
     "check_fits_in_memory",
+    "population_count",
 ]

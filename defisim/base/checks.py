@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, ValidationInfo
+from pydantic import AfterValidator, Field, ValidationInfo
 
 __all__ = [
     "Ref",
@@ -42,6 +42,7 @@ __all__ = [
     "machine_memory_bytes",
     "format_bytes",
     "check_fits_in_memory",
+    "population_count",
 ]
 
 
@@ -182,3 +183,19 @@ def check_fits_in_memory(count: float, bytes_each: float, what: str, share: floa
     if need > share * have:
         raise ValueError(f"{count:.4g} {what} need about {format_bytes(need)} (about {format_bytes(bytes_each)} each); "
                          f"this machine has {format_bytes(have)} of memory")
+
+
+def population_count(bytes_each: float, what: str):
+    """A count of ``what`` (accounts, borrowers) opened at the start, at about ``bytes_each`` bytes
+    each: a non-negative integer refused when the population would not fit in memory
+    (:func:`check_fits_in_memory`).
+
+    >>> from pydantic import TypeAdapter
+    >>> TypeAdapter(population_count(600, "accounts")).validate_python(1000)
+    1000
+    """
+    def fits(count: int) -> int:
+        check_fits_in_memory(count, bytes_each, what)
+        return count
+
+    return Annotated[int, Field(ge=0), AfterValidator(fits)]

@@ -6,7 +6,7 @@ import math
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from defisim.base import Distribution, FeedAsset, LogNormal, Uniform, VenueName, check_fits_in_memory, unit
+from defisim.base import Distribution, FeedAsset, LogNormal, Uniform, VenueName, population_count, unit
 from defisim.base import DurationMs
 
 __all__ = ["CollateralAssetParams", "UnifiedPopulationParams", "UnifiedVenueParams"]
@@ -65,13 +65,8 @@ class UnifiedPopulationParams(BaseModel):
     model_config = _CONFIG
 
     collateral: str = Field(description="collateral asset of the accounts")
-    count: int = Field(ge=0, description="accounts opened")
+    count: population_count(ACCOUNT_BYTES, "accounts") = Field(description="accounts opened")
 
-    @field_validator("count")
-    @classmethod
-    def _fits(cls, count: int) -> int:
-        check_fits_in_memory(count, ACCOUNT_BYTES, "accounts")
-        return count
 
     value_usd: Distribution = Field(LogNormal(median=100_000.0, sigma=1.0),
         description="collateral value per account at the start")

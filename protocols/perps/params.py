@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from defisim.base import Distribution, FeedAsset, LogNormal, VenueName, check_fits_in_memory, protocol_of, unit
+from defisim.base import Distribution, FeedAsset, LogNormal, VenueName, population_count, protocol_of, unit
 from defisim.base import DurationMs
 
 from .margin import margin_tiers
@@ -59,13 +59,8 @@ class PerpPopulationParams(BaseModel):
     model_config = _CONFIG
 
     market: str = Field(description="market symbol of the positions")
-    count: int = Field(ge=0, description="accounts opened")
+    count: population_count(ACCOUNT_BYTES, "accounts") = Field(description="accounts opened")
 
-    @field_validator("count")
-    @classmethod
-    def _fits(cls, count: int) -> int:
-        check_fits_in_memory(count, ACCOUNT_BYTES, "accounts")
-        return count
 
     notional_usd: Distribution = Field(LogNormal(median=20_000.0, sigma=1.0), description="notional per position")
     leverage: Distribution = Field(LogNormal(median=4.0, sigma=0.6),

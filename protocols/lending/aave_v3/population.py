@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from defisim.base import Distribution, FilePath, LogNormal, Uniform, check_fits_in_memory, unit
+from defisim.base import Distribution, FilePath, LogNormal, Uniform, check_fits_in_memory, population_count, unit
 
 __all__ = ["PopulationParams", "generate_population", "read_population_csv", "BORROWER_BYTES", "CSV_COLUMNS"]
 
@@ -38,7 +38,7 @@ class PopulationParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    count: int = Field(0, ge=0, description="borrowers generated")
+    count: population_count(BORROWER_BYTES, "borrowers") = Field(0, description="borrowers generated")
     collateral_asset: str = Field("WETH", description="reserve each borrower posts")
     debt_asset: str = Field("USDC", description="reserve each borrower owes")
     size_usd: Distribution = Field(LogNormal(median=20_000.0, sigma=1.2),
@@ -67,11 +67,6 @@ class PopulationParams(BaseModel):
             raise ValueError("health_factor: borrowers must start healthy (lowest value ≥ 1)")
         return self
 
-    @field_validator("count")
-    @classmethod
-    def _fits(cls, count: int) -> int:
-        check_fits_in_memory(count, BORROWER_BYTES, "borrowers")
-        return count
 
     def assets(self) -> tuple[set[str], set[str]]:
         """The collateral and the debt assets of the borrowers (from the book, with ``csv``)."""
