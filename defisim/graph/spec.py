@@ -90,7 +90,7 @@ class ExposureSpec(BaseModel):
     model_config = _CONFIG
 
     every_blocks: int = Field(300, ge=0, description="snapshot every this many blocks (0: never on a cadence)")
-    on_events: bool = Field(True, description="also snapshot at every block with a liquidation or bad debt")
+    on_events: bool = Field(True, description="also snapshot at every block with a liquidation, closeout, loss or auction")
     large_account_usd: float = Field(1_000_000.0, gt=0,
         description="borrowers owing at least this are nodes of their own")
     cut: tuple[CutSpec, ...] = Field((), description="edges removed from the graph (source, target)")
