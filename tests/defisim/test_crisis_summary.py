@@ -275,3 +275,38 @@ def test_a_stale_oracle_hides_no_loss():
     assert s["total_loss_usd"] == 0.0 and s["total_loss_venue_usd"] > 0.5 * results.tables["loss_at_end"]["debt_usd"].sum()
     assert results.tables["loss_at_end"]["valued_at"].iloc[0] == "WETH=venue:cex, USDC=oracle"
     assert results.meta["warnings"][0].startswith("with collateral valued at its venue's price the total loss is $")
+
+
+def test_losses_and_auctions_roles_count_in_the_summary(tiny):
+    # a protocol writing off debt outside a liquidation (a settled auction's shortfall) adds to the
+    # debt written off; its auctions are counted with what they had to raise and what they raised
+    from defisim.base.eventlog import Column
+
+    log = EventLog()
+    log.declare("vault_losses", "", [Column("blk", "int64", ""), Column("vault", "string", ""),
+                                     Column("bad_usd", "float64", "")], role="losses",
+                role_columns={"block": "blk", "protocol": "vault", "written_off_usd": "bad_usd"})
+    log.declare("flips", "", [Column("block", "int64", ""), Column("protocol", "string", ""),
+                              Column("account", "string", ""), Column("debt_usd", "float64", ""),
+                              Column("proceeds_usd", "float64", ""), Column("winner", "string", "")], role="auctions")
+    schema = {**SCHEMA, **log.schema()}
+    tables = {**tiny,
+              "vault_losses": pd.DataFrame({"blk": [12, 13], "vault": ["maker"] * 2, "bad_usd": [30.0, 70.0]}),
+              "flips": pd.DataFrame({"block": [12, 13], "protocol": ["maker"] * 2, "account": ["u1", "u2"],
+                                     "debt_usd": [1000.0, 500.0], "proceeds_usd": [970.0, 430.0],
+                                     "winner": ["k/0", "k/1"]})}
+    s = crisis_summary(tables, schema)
+    assert s["written_off_usd"] == 200.0 + 100.0 and s["total_loss_usd"] == 300.0
+    assert s["auctions"] == 2 and s["auction_debt_usd"] == 1500.0 and s["auction_proceeds_usd"] == 1400.0
+
+
+def test_a_table_that_does_not_fill_its_role_is_refused():
+    from defisim.base.eventlog import Column
+
+    with pytest.raises(ValueError, match="role 'losses': field 'written_off_usd' is filled by no column"):
+        EventLog().declare("x", "", [Column("block", "int64", ""), Column("protocol", "string", "")], role="losses")
+    with pytest.raises(ValueError, match="field 'block' needs int64, column 'block' is float64"):
+        EventLog().declare("x", "", [Column("block", "float64", ""), Column("protocol", "string", ""),
+                                     Column("written_off_usd", "float64", "")], role="losses")
+    with pytest.raises(ValueError, match="no result role 'loss'"):
+        EventLog().declare("x", "", [Column("block", "int64", "")], role="loss")
