@@ -118,7 +118,8 @@ from defisim.run.simulation import Simulation  # noqa: E402
 from protocols.lending.aave_v3 import agents as keeper_mod  # noqa: E402
 from protocols.lending.aave_v3 import math as am  # noqa: E402
 from protocols.lending.aave_v3.liquidation import liquidation_call  # noqa: E402
-from protocols.lending.aave_v3.model import AaveV3Pool, PoolView  # noqa: E402
+from protocols.lending.aave_v3.model import AaveV3Pool  # noqa: E402
+from protocols.lending.aave_v3.view import PoolView  # noqa: E402
 from protocols.lending.aave_v3.params import PoolParams  # noqa: E402
 
 from bench_env import emit, load_average, pin_to_one_core, python_speed_ns, source_state  # noqa: E402

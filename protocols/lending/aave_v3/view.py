@@ -1,0 +1,116 @@
+"""What agents read of an Aave v3 pool: :class:`PoolView`, a read-only window that fills the
+engine's lending role (:class:`defisim.base.LendingView`)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from defisim.base import LiquidationQuotes
+
+from .health_index import Candidates
+from .liquidation import liquidation_calls
+
+if TYPE_CHECKING:
+    from .model import AaveV3Pool
+
+__all__ = ["PoolView"]
+
+
+class PoolView:
+    """Read-only window on a pool for agents (nothing here mutates the pool); it fills the engine's
+    lending role (:class:`defisim.base.LendingView`), so a keeper written against that role
+    liquidates this pool."""
+
+    liquidation_method = "liquidation_call"
+
+    def __init__(self, pool: AaveV3Pool):
+        self._pool = pool
+        self.symbols = list(pool.symbols)
+        self.tokens = dict(pool.params.tokens)
+        self.bonus = pool.bonus.copy()
+        self.fee = pool.fee.copy()
+        self.rules = pool.params.rules
+
+    def quote_liquidations(self, rows: np.ndarray, hf: np.ndarray, prices_usd: np.ndarray,
+                           capital: np.ndarray | None = None) -> LiquidationQuotes:
+        """Size ``liquidation_call`` for each account as the pool would: its largest collateral and
+        debt reserve (USD at ``prices_usd``), the most the close factor allows (Aave v3
+        `LiquidationLogic.executeLiquidationCall`), at most ``capital[debt reserve]`` when given."""
+        coll, debt = self.positions(rows)
+        debt_usd = debt * prices_usd
+        coll_usd = coll * prices_usd
+        rc, rd = coll_usd.argmax(axis=1), debt_usd.argmax(axis=1)
+        pick = np.arange(rows.size)
+        cover = np.inf if capital is None else np.asarray(capital, dtype=np.float64)[rd]
+        out = liquidation_calls(
+            coll[pick, rc], debt[pick, rd], prices_usd[rc], prices_usd[rd], hf,
+            self.liquidation_bonus(rows, rc), self.fee[rc], cover,
+            other_collateral_usd=coll_usd.sum(axis=1) - coll_usd[pick, rc],
+            other_debt_usd=debt_usd.sum(axis=1) - debt_usd[pick, rd], rules=self.rules)
+        return LiquidationQuotes(rc, rd, out.ok, out.debt_repaid, out.liquidator_collateral)
+
+    def _ro(self, a: np.ndarray) -> np.ndarray:
+        a = a.view()
+        a.flags.writeable = False
+        return a
+
+    def health_factors(self) -> np.ndarray:
+        return self._ro(self._pool.health_factors())
+
+    def liquidatable(self) -> np.ndarray:
+        """Row ids with HF < 1 at the current on-chain prices."""
+        return self._pool.liquidatable()
+
+    def liquidation_candidates(self, prices_usd: np.ndarray | None = None) -> Candidates:
+        """Accounts with HF < 1: rows, health factors, debts (USD); at ``prices_usd`` if given
+        (see :meth:`AaveV3Pool.liquidation_candidates`)."""
+        c = self._pool.liquidation_candidates(prices_usd)
+        return Candidates(self._ro(c.rows), self._ro(c.hf), self._ro(c.debt_usd))
+
+    def prices_usd(self) -> np.ndarray:
+        return self._pool.prices_usd()
+
+    def liquidation_bonus(self, rows: np.ndarray, collateral: np.ndarray) -> np.ndarray:
+        """Bonus each account gets on its collateral reserve (e-mode aware, Aave v3 `EModeLogic.sol` and `GenericLogic.sol`: e-mode)."""
+        p = self._pool
+        return p.bonus_by_category[p.state.positions["emode"][rows], collateral]
+
+    @property
+    def max_bonus(self) -> np.ndarray:
+        """Per reserve, the highest bonus any account can give (a bound for keepers)."""
+        return self._pool.max_bonus.copy()
+
+    def thresholds(self, row: int) -> np.ndarray:
+        """Liquidation thresholds per reserve of account ``row`` (e-mode aware)."""
+        return self._pool.lt_by_category[self._pool.category(row)].copy()
+
+    def borrow_rates(self) -> np.ndarray:
+        """Borrow rate of each reserve now (annual fractions, Aave `DefaultReserveInterestRateStrategyV2.calculateInterestRates`)."""
+        return self._pool.current_rates()[0]
+
+    def borrowed(self) -> np.ndarray:
+        """Per reserve: whether anyone owes it (a liquidation can only repay such a reserve)."""
+        return self._pool.state.total_debt_scaled > 0
+
+    def n_accounts(self) -> int:
+        return len(self._pool.state.owners)
+
+    def row_of(self, owner: str) -> int | None:
+        """The row of ``owner``'s account, or ``None`` if it has none."""
+        return self._pool.state.accounts.get(owner)
+
+    def owner(self, row: int) -> str:
+        return self._pool.state.owners[row]
+
+    def positions(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(collateral, debt) tokens of many accounts: matrices (len(rows), reserves)."""
+        s = self._pool.state
+        return (s.positions["collateral_scaled"][rows] * s.liquidity_index,
+                s.positions["debt_scaled"][rows] * s.borrow_index)
+
+    def position(self, row: int) -> tuple[np.ndarray, np.ndarray]:
+        """(collateral, debt) tokens per reserve of one account."""
+        s = self._pool.state
+        return (s.positions["collateral_scaled"][row] * s.liquidity_index,
+                s.positions["debt_scaled"][row] * s.borrow_index)
