@@ -26,6 +26,9 @@ from .view import PoolView
 
 __all__ = ["AaveV3Pool", "PoolState", "LIQUIDATION_COLUMNS", "HEALTH_COLUMNS", "HEALTH_QUANTILES"]
 
+#: Float remainder below zero, as a share of the balance or the amount taken, that settles to zero.
+DUST_SHARE = 1e-9
+
 #: Quantiles of the borrowers' health factors recorded in the ``health_factors`` table.
 HEALTH_QUANTILES = (0.01, 0.05, 0.25, 0.5)
 
@@ -222,16 +225,25 @@ class AaveV3Pool(Protocol):
 
     def _add_collateral(self, row: int, r: int, tokens: float) -> None:
         s = self.state
-        scaled = tokens / s.liquidity_index[r]
-        s.positions["collateral_scaled"][row, r] += scaled
-        s.total_collateral_scaled[r] += scaled
-        self._changed(row)
+        self._add_scaled(s.positions["collateral_scaled"], s.total_collateral_scaled, row, r, tokens / s.liquidity_index[r])
 
     def _add_debt(self, row: int, r: int, tokens: float) -> None:
         s = self.state
-        scaled = tokens / s.borrow_index[r]
-        s.positions["debt_scaled"][row, r] += scaled
-        s.total_debt_scaled[r] += scaled
+        self._add_scaled(s.positions["debt_scaled"], s.total_debt_scaled, row, r, tokens / s.borrow_index[r])
+
+    def _add_scaled(self, balances: np.ndarray, totals: np.ndarray, row: int, r: int, scaled: float) -> None:
+        """Add ``scaled`` to one scaled balance and its reserve's total. The contracts' integer
+        balances cannot go below zero (Aave v3 `ScaledBalanceTokenBase._burn`); taking a whole
+        balance out in tokens (``tokens / index``) can leave a float remainder of a few ulps below
+        zero, which settles to exactly zero. Anything larger is a bug, not rounding."""
+        old = balances[row, r]
+        new = old + scaled
+        if new < 0.0:
+            if -new > DUST_SHARE * max(old, -scaled):
+                raise ValueError(f"scaled balance would go from {old!r} to {new!r}: more taken than held")
+            new = 0.0
+        balances[row, r] = new
+        totals[r] += new - old
         self._changed(row)
 
     def _changed(self, row: int) -> None:
@@ -505,12 +517,14 @@ class AaveV3Pool(Protocol):
         prices = self.prices_usd()
         cat = self.category(row)
         hf = am.health_factor(coll, debt, prices, self.lt_by_category[cat])
-        out = liquidation_call(
-            coll[rc], debt[rd], prices[rc], prices[rd], hf, self.bonus_by_category[cat, rc], self.fee[rc], debt_to_cover,
-            other_collateral_usd=float(coll @ prices - coll[rc] * prices[rc]),
-            other_debt_usd=float(debt @ prices - debt[rd] * prices[rd]),
-            rules=self.params.rules,
-        )
+        try:  # the outcome is computed before any effect: a bad input is a revert, never an error of the run
+            out = liquidation_call(
+                coll[rc], debt[rd], prices[rc], prices[rd], hf, self.bonus_by_category[cat, rc], self.fee[rc],
+                debt_to_cover, other_collateral_usd=float(coll @ prices - coll[rc] * prices[rc]),
+                other_debt_usd=float(debt @ prices - debt[rd] * prices[rd]), rules=self.params.rules,
+            )
+        except ValueError as e:
+            raise Revert(f"INVALID_LIQUIDATION_INPUT: {e}") from None
         if out.revert:
             raise Revert(out.revert)
         debt_ledger = self._ledger(debt_asset)

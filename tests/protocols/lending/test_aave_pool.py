@@ -165,3 +165,29 @@ def test_interest_accrues_by_the_kinked_rate(market):
     assert market.pool.account("alice")[1][1] == pytest.approx(15_000.0 * expected, rel=1e-12)
     # suppliers earn the borrowers' interest net of the reserve factor: supply rate = rate × U × (1 − RF)
     assert market.pool.state.liquidity_index[1] == pytest.approx(1 + rate * u * 0.9 * dt / 31_536_000, rel=1e-12)
+
+
+def test_float_dust_settles_to_zero_and_a_bad_liquidation_reverts(market):
+    """Taking a whole debt out in tokens can leave the scaled balance a few ulps below zero
+    (``scaled − tokens / index``); the contracts' integer balances never go negative, so the
+    remainder settles to exactly zero, and liquidating the account again reverts instead of
+    raising out of the run."""
+    pool = market.pool
+    row, usdc = pool.state.accounts["alice"], pool.index["USDC"]
+    owed = pool.account("alice")[1][usdc]
+    total_before = pool.state.total_debt_scaled[usdc]
+    pool._add_debt(row, usdc, -owed * (1 + 1e-15))  # a hair more than owed: float rounding of a full repayment
+    assert pool.state.positions["debt_scaled"][row, usdc] == 0.0
+    assert pool.state.total_debt_scaled[usdc] == pytest.approx(total_before - owed / pool.state.borrow_index[usdc])
+    market.set_price(500.0)
+    status, reason, *_ = market.call("bob", "liquidation_call", collateral_asset="WETH", debt_asset="USDC", user="alice")
+    assert status == TxStatus.REVERTED and reason  # nothing owed: nothing to liquidate
+    with pytest.raises(ValueError, match="more taken than held"):
+        pool._add_collateral(row, pool.index["WETH"], -11.0)  # a real overdraw is a bug, not rounding
+
+
+def test_a_liquidation_with_a_bad_amount_reverts(market):
+    market.set_price(1_700.0)
+    status, reason, *_ = market.call("bob", "liquidation_call", collateral_asset="WETH", debt_asset="USDC",
+                                     user="alice", debt_to_cover=-5.0)
+    assert status == TxStatus.REVERTED and reason.startswith("INVALID_LIQUIDATION_INPUT: debt_to_cover")
