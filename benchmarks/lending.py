@@ -362,6 +362,7 @@ def NaiveKeeper(ctx, params: keeper_mod.KeeperParams, index: int):
     pool = ctx.view(params.pool)
     venue = ctx.market(params.venue)
     gas_price = ctx.gas_pricer(params.gas_venue)  # USD per native token, as the library keeper prices gas
+    venue_of = keeper_mod.collateral_venues(ctx, params, pool.symbols)
     tokens = ctx.params_of(params.pool).tokens
     in_flight: dict[object, object] = {}  # the library keeper's key (row, or user before it had rows) -> receipt
     while True:
@@ -372,12 +373,13 @@ def NaiveKeeper(ctx, params: keeper_mod.KeeperParams, index: int):
         for key, ev in list(in_flight.items()):
             if ev.triggered:
                 del in_flight[key]
-                keeper_mod._sell_winnings(ctx, ev.value, tokens, params)
+                keeper_mod._sell_winnings(ctx, ev.value, tokens, params, venue_of)
         cap_gwei, tip_gwei = bid(params.gas, ctx.chain)
         gas_usd = params.gas_limit * cap_gwei * 1e-9 * gas_price(now)
         prices = pool.prices_usd()
         capital = keeper_mod._balance(ctx, tokens, pool.symbols)
-        if WORTH_PLANNING and not keeper_mod.worth_planning(capital, prices, pool.bonus, venue.mid(now), gas_usd,
+        mids = [venue.mid(now) if venue_of[s] is not None else math.nan for s in pool.symbols]  # as the library keeper
+        if WORTH_PLANNING and not keeper_mod.worth_planning(capital, prices, pool.bonus, mids, gas_usd,
                                                             params.min_profit_usd, pool.borrowed()):
             continue
         rows = [r for r in pool.liquidatable().tolist() if (r if KEY_IS_ROW else pool.owner(r)) not in in_flight]

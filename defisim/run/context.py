@@ -113,6 +113,12 @@ class AgentContext:
         except KeyError:
             raise KeyError(f"no market named {name!r}") from None
 
+    def market_asset(self, name: str) -> str | None:
+        """The asset an off-chain venue quotes: the ``markets.feeds`` key of its feed (None if its
+        feed is no feed of the scenario)."""
+        feed = self.market(name).feed
+        return next((asset for asset, f in self._feeds.items() if f is feed), None)
+
     def native_price_usd(self, t_ms: int | None = None) -> float:
         """USD price of the chain's native asset (``chain.native_asset``, the asset gas is paid
         in) at ``t_ms`` (default: now), from its feed: a gas cost in gwei times this times 1e-9

@@ -2,7 +2,7 @@
 from .aave_v3.agents import Backrunner, BackrunnerParams, BorrowerGuard, BorrowerGuardParams, Keeper, KeeperParams
 from .aave_v3.model import AaveV3Pool
 from .aave_v3.params import PoolParams
-from .aave_v3.checks import check_pool
+from .aave_v3.checks import check_keeper, check_pool
 from .looper import Looper, LooperParams
 
 __all__ = ["register"]
@@ -12,7 +12,9 @@ def register(registry) -> None:
     """Register the lending kinds."""
     registry.protocol("lending.aave_v3", PoolParams, AaveV3Pool, "Aave v3 market: supply, borrow, repay, withdraw, liquidationCall",
                       check_pool)
-    registry.agent("lending.keeper", KeeperParams, Keeper, "liquidation keeper: sizes, bids gas, sells seized collateral")
-    registry.agent("lending.backrunner", BackrunnerParams, Backrunner, "keeper that backruns oracle updates with bundles")
+    registry.agent("lending.keeper", KeeperParams, Keeper, "liquidation keeper: sizes, bids gas, sells seized collateral",
+                   check_keeper)
+    registry.agent("lending.backrunner", BackrunnerParams, Backrunner, "keeper that backruns oracle updates with bundles",
+                   check_keeper)
     registry.agent("lending.borrower_guard", BorrowerGuardParams, BorrowerGuard, "borrowers who repay when their HF falls")
     registry.agent("lending.looper", LooperParams, Looper, "leverage loopers: borrow, swap on an AMM, re-supply; unwind under stress")

@@ -46,8 +46,9 @@ def write(path, text: str):
 
 
 def test_gas_is_priced_from_the_eth_feed_not_the_keepers_collateral_venue():
-    # the keepers sell on a BTC venue; gas must still cost ETH, priced at the ETH feed ($2,000)
-    sim = simulation.Simulation(load_scenario("eth-crash", [*BTC, "agents.1.params.venue=btc_cex"]))
+    # the keepers are told to sell on a BTC venue; gas must still cost ETH, priced at the ETH feed ($2,000)
+    sim = simulation.Simulation(load_scenario("eth-crash", [*BTC, "agents.1.params.venue=btc_cex",
+                                                            "agents.1.params.venues={WETH: btc_cex}"]))
     keeper = next(ctx for ctx in sim.agents if ctx.name.startswith("keeper/"))
     assert keeper.gas_pricer(None)(0) == pytest.approx(2000.0)
     assert keeper.market("btc_cex").mid(0) == pytest.approx(60000.0)
@@ -312,3 +313,14 @@ def test_a_failure_inside_the_run_is_one_line(capsys, monkeypatch, tmp_path):
     monkeypatch.setattr(simulation.Simulation, "run", overflow)
     msg = refused(capsys, "run", "payers", "--blocks", "2", "--out", tmp_path / "r", "--no-progress")
     assert msg == "the run failed: OverflowError: math range error"
+
+
+@pytest.mark.parametrize("override, expected", [
+    ("agents.2.params.venues={}",
+     "agents.2.params.venue: venue 'dex_wbeth' quotes wBETH_conversion, no reserve of lst_pool (wBETH, USDC): "
+     "name the reserve it sells there, e.g. venues = {wBETH = \"dex_wbeth\"}"),
+    ("agents.2.params.venues={WETH: dex_wbeth}",
+     "agents.2.params.venues.WETH: 'WETH' is not a reserve of lst_pool (reserves: wBETH, USDC)"),
+])
+def test_a_keeper_must_have_a_venue_for_the_collateral_it_takes(capsys, override, expected):
+    assert refused(capsys, "validate", "oct-2025-cascade", "--set", override) == expected

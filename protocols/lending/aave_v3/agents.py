@@ -22,6 +22,7 @@ from defisim.chain import GasStrategy, PercentileTip, bid, rebid
 from defisim.base import Call
 
 from protocols.amm.math import get_amount_out
+from protocols.oracles.checks import same_asset
 
 
 __all__ = ["KeeperParams", "Keeper", "BackrunnerParams", "Backrunner", "plan_liquidations", "worth_planning",
@@ -40,7 +41,11 @@ class KeeperParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     pool: Liquidatable = Field(description="lending pool to watch: any protocol filling the lending role")
-    venue: VenueName = Field(description="venue where seized collateral is sold")
+    venue: VenueName = Field(description="venue where seized collateral is valued and sold, for the collateral "
+                             "reserves whose asset it quotes (WETH sells as ETH)")
+    venues: dict[str, VenueName] = Field(default_factory=dict, description="collateral reserve -> the venue its "
+        "seized collateral is valued and sold at, where it is not `venue`; a reserve with no venue quoting it is "
+        "not taken as collateral by this keeper")
     gas_venue: GasVenue = Field(None, description="venue quoting the chain's native asset, pricing gas in USD "
                                 "(default: the native asset's feed, chain.native_asset)")
     max_per_block: int = Field(5, ge=1, description="most liquidations sent after one block")
@@ -76,7 +81,7 @@ class Plan(NamedTuple):
 PLAN_SHORTLIST = 8
 
 
-def worth_planning(capital: list[float], prices: np.ndarray, bonus: np.ndarray, venue_mid: float, gas_usd: float,
+def worth_planning(capital: list[float], prices: np.ndarray, bonus: np.ndarray, venue_mid, gas_usd: float,
                    min_profit_usd: float, borrowed: np.ndarray | None = None) -> bool:
     """Whether a keeper holding ``capital`` (tokens per reserve) could make any liquidation clear
     ``min_profit_usd``. A liquidation repaying ``x`` USD receives at most ``x·(1+bonus)/p_c``
@@ -87,7 +92,8 @@ def worth_planning(capital: list[float], prices: np.ndarray, bonus: np.ndarray, 
     """
     # plain floats: a handful of reserves, checked by every keeper after every block
     price_list = prices.tolist()
-    gains = [(1.0 + b) * venue_mid / p for b, p in zip(bonus.tolist(), price_list) if p > 0]
+    mids = [float(venue_mid)] * len(price_list) if np.ndim(venue_mid) == 0 else list(venue_mid)
+    gains = [(1.0 + b) * m / p for b, m, p in zip(bonus.tolist(), mids, price_list) if p > 0 and m == m]
     if not gains:
         return True
     owed = [True] * len(capital) if borrowed is None else borrowed.tolist()
@@ -95,12 +101,14 @@ def worth_planning(capital: list[float], prices: np.ndarray, bonus: np.ndarray, 
     return most * (max(gains) - 1.0) - gas_usd >= min_profit_usd
 
 
-def plan_liquidations(pool, venue, rows: np.ndarray, prices: np.ndarray, hf: np.ndarray, gas_usd: float,
+def plan_liquidations(pool, markets, rows: np.ndarray, prices: np.ndarray, hf: np.ndarray, gas_usd: float,
                       min_profit_usd: float, now: int, limit: int, debt_usd: np.ndarray | None = None,
                       capital: np.ndarray | None = None) -> list[Plan]:
     """The most profitable liquidations among ``rows``, best first, at most ``limit``.
 
-    ``pool`` is any protocol view that fills the lending role (:class:`defisim.base.LendingView`).
+    ``pool`` is any protocol view that fills the lending role (:class:`defisim.base.LendingView`);
+    ``markets`` holds, per reserve, where its seized collateral is valued and sold (a venue, a
+    :class:`PoolSale`, or None: not taken), or one market for every reserve.
     The candidates with the largest debts (``PLAN_SHORTLIST × limit`` of them) are sized by the
     protocol itself, all at once (:meth:`~defisim.base.LendingView.quote_liquidations`: for an
     Aave pool its largest collateral and debt reserve and the most the close factor allows, Aave
@@ -119,17 +127,20 @@ def plan_liquidations(pool, venue, rows: np.ndarray, prices: np.ndarray, hf: np.
         keep = np.argpartition(-total, shortlist - 1)[:shortlist]
         keep.sort()
         rows, hf = rows[keep], hf[keep]
+    if not isinstance(markets, (list, tuple)):
+        markets = [markets] * len(prices)
     q = pool.quote_liquidations(rows, hf, prices, capital)
     rc, rd = q.collateral, q.debt
     cover = np.inf if capital is None else np.asarray(capital, dtype=np.float64)[rd]
-    at_mid = q.liquidator_collateral * venue.mid(now) - q.debt_repaid * prices[rd] - gas_usd
+    mids = np.array([m.mid(now) if m is not None else np.nan for m in markets])
+    at_mid = q.liquidator_collateral * mids[rc] - q.debt_repaid * prices[rd] - gas_usd  # NaN: no market, never ok
     ok = np.flatnonzero(q.ok & (q.liquidator_collateral > 0) & (at_mid >= min_profit_usd))
     # the best 2 × limit, ties in candidate order (capital-bound plans tie: same repay, same profit)
     best = ok[np.argsort(-at_mid[ok], kind="stable")][: 2 * limit]
     plans = []
     for i in best.tolist():
         got = float(q.liquidator_collateral[i])
-        proceeds_usd, _avg = venue.quote_sell(got, now)
+        proceeds_usd, _avg = markets[rc[i]].quote_sell(got, now)
         profit = proceeds_usd - float(q.debt_repaid[i]) * prices[rd[i]] - gas_usd
         if profit >= min_profit_usd:
             repaid = float(q.debt_repaid[i])
@@ -146,9 +157,9 @@ def _liquidation(pool_name: str, pool, plan: Plan) -> Call:
         "user": plan.user, "debt_to_cover": plan.debt_to_cover})
 
 
-def _sell_winnings(ctx, receipt, tokens: dict[str, str], params) -> None:
+def _sell_winnings(ctx, receipt, tokens: dict[str, str], params, venue_of: dict[str, str | None]) -> None:
     """After a won liquidation: sell the collateral (if selling) into the pool with a swap, or
-    deposit it at the venue and sell it there."""
+    deposit it at its venue (``venue_of[asset]``) and sell it there."""
     if receipt.ok and params.sell and receipt.result.liquidator_collateral > 0:
         asset = receipt.tx.call.args["collateral_asset"]
         # a hair under what was won: float sums of many winnings must not overdraw the balance
@@ -157,7 +168,7 @@ def _sell_winnings(ctx, receipt, tokens: dict[str, str], params) -> None:
             cap, tip = bid(params.gas, ctx.chain)
             ctx.submit(Call(params.sell_pool, "swap", {"token_in": asset, "amount_in": amount}), 150_000, cap, tip)
         else:
-            ctx.env.process(_deposit_and_sell(ctx, tokens[asset], params.venue, amount, params))
+            ctx.env.process(_deposit_and_sell(ctx, tokens[asset], venue_of[asset], amount, params))
 
 
 class PoolSale:
@@ -180,10 +191,26 @@ class PoolSale:
         return out, (out / amount_tokens if amount_tokens > 0 else self.mid(t_ms))
 
 
+def collateral_venues(ctx, params: KeeperParams, symbols: list[str]) -> dict[str, str | None]:
+    """Per collateral reserve, the venue a keeper values and sells it at: its ``venues`` entry,
+    else ``venue`` when that venue quotes the reserve's asset (``same_asset``: WETH is ETH), else
+    None (the keeper does not take that collateral: it has nowhere to price or sell it)."""
+    quoted = ctx.market_asset(params.venue)
+    return {s: params.venues.get(s, params.venue if same_asset(s, quoted) else None) for s in symbols}
+
+
+def _markets(ctx, params: KeeperParams, venue_of: dict[str, str | None]) -> list:
+    """The market object of each reserve, in the order of the pool's symbols (the sell pool, with one)."""
+    if params.sell_pool is not None:
+        return [PoolSale(ctx, params.sell_pool)] * len(venue_of)
+    return [ctx.market(v) if v is not None else None for v in venue_of.values()]
+
+
 def Keeper(ctx, params: KeeperParams, index: int):
     """Generator process of one keeper."""
     pool = ctx.view(params.pool)
-    venue = ctx.market(params.venue) if params.sell_pool is None else PoolSale(ctx, params.sell_pool)
+    venue_of = collateral_venues(ctx, params, pool.symbols)
+    markets = _markets(ctx, params, venue_of)
     gas_price = ctx.gas_pricer(params.gas_venue)  # USD per native token
     tokens = pool.tokens
     in_flight: dict[int, object] = {}  # account row -> receipt event of our liquidation
@@ -198,7 +225,7 @@ def Keeper(ctx, params: KeeperParams, index: int):
             if ev.triggered:
                 del in_flight[row]
                 sent_at.pop(row, None)
-                _sell_winnings(ctx, ev.value, tokens, params)
+                _sell_winnings(ctx, ev.value, tokens, params, venue_of)
             elif params.rebid_after_blocks and ctx.chain.number - sent_at[row] >= params.rebid_after_blocks:
                 tx = ev.tx  # still waiting: escalate (a refused replacement is dropped at once)
                 cap, tip = rebid(params.gas, ctx.chain, tx.max_fee_gwei, tx.priority_fee_gwei)
@@ -210,10 +237,10 @@ def Keeper(ctx, params: KeeperParams, index: int):
         gas_usd = params.gas_limit * cap_gwei * 1e-9 * gas_price(now)
         prices = pool.prices_usd()
         capital = _balance(ctx, tokens, pool.symbols)
-        if not worth_planning(capital, prices, pool.max_bonus, venue.mid(now), gas_usd, params.min_profit_usd,
-                              pool.borrowed()):
+        mids = [m.mid(now) if m is not None else math.nan for m in markets]
+        if not worth_planning(capital, prices, pool.max_bonus, mids, gas_usd, params.min_profit_usd, pool.borrowed()):
             if not warned and ctx.chain.number >= next_check:  # would a liquidation it can't afford pay?
-                warned = _warn_if_out_of_capital(ctx, pool, venue, prices, gas_usd, params.min_profit_usd, now)
+                warned = _warn_if_out_of_capital(ctx, pool, markets, prices, gas_usd, params.min_profit_usd, now)
                 next_check = ctx.chain.number + OUT_OF_CAPITAL_CHECK_BLOCKS
             continue  # nothing it could afford would pay
         rows, hf, debt_usd = pool.liquidation_candidates()
@@ -222,7 +249,7 @@ def Keeper(ctx, params: KeeperParams, index: int):
             rows, hf, debt_usd = rows[free], hf[free], debt_usd[free]
         if rows.size == 0:
             continue
-        plans = plan_liquidations(pool, venue, rows, prices, hf, gas_usd, params.min_profit_usd, now,
+        plans = plan_liquidations(pool, markets, rows, prices, hf, gas_usd, params.min_profit_usd, now,
                                   params.max_per_block, debt_usd, np.array(capital))
         for plan in plans:
             if capital[plan.debt] < plan.debt_repaid:
@@ -237,14 +264,14 @@ def Keeper(ctx, params: KeeperParams, index: int):
 OUT_OF_CAPITAL_CHECK_BLOCKS = 50
 
 
-def _warn_if_out_of_capital(ctx, pool, venue, prices: np.ndarray, gas_usd: float, min_profit_usd: float,
+def _warn_if_out_of_capital(ctx, pool, markets, prices: np.ndarray, gas_usd: float, min_profit_usd: float,
                             now: int) -> bool:
     """When the keeper's capital is spent: whether a liquidation it could not afford would have
     paid (sized with the capital it needs); if so, warn the run's summary. Returns whether it warned."""
     rows, hf, debt_usd = pool.liquidation_candidates()
     if rows.size == 0:
         return False
-    plans = plan_liquidations(pool, venue, rows, prices, hf, gas_usd, min_profit_usd, now, 1, debt_usd)
+    plans = plan_liquidations(pool, markets, rows, prices, hf, gas_usd, min_profit_usd, now, 1, debt_usd)
     if not plans:
         return False
     ctx.warn(f"ran out of capital while {rows.size:,} accounts were liquidatable, the best at a profit of "
@@ -267,9 +294,10 @@ def Backrunner(ctx, params: BackrunnerParams, index: int):
     that the new price will open and send the builder the bundle [transmission, liquidations]:
     under the bundle-auction ordering they land in the same block, right behind the update."""
     pool = ctx.view(params.pool)
-    venue = ctx.market(params.venue)
+    venue_of = collateral_venues(ctx, params, pool.symbols)
+    markets = [ctx.market(v) if v is not None else None for v in venue_of.values()]
     gas_price = ctx.gas_pricer(params.gas_venue)  # USD per native token
-    tokens = ctx.params_of(params.pool).tokens
+    tokens = pool.tokens
     reserve = [s for s, o in ctx.params_of(params.pool).oracles.items() if o == params.oracle]
     r = pool.symbols.index(reserve[0])
     watch = ctx.watch_mempool()
@@ -283,7 +311,7 @@ def Backrunner(ctx, params: BackrunnerParams, index: int):
         rows, hf, debt_usd = pool.liquidation_candidates(prices)  # at the price the update will set
         gas_price_usd = 1e-9 * gas_price(now)
         cap_gwei, _tip = bid(params.gas, ctx.chain)
-        plans = plan_liquidations(pool, venue, rows, prices, hf, params.gas_limit * cap_gwei * gas_price_usd,
+        plans = plan_liquidations(pool, markets, rows, prices, hf, params.gas_limit * cap_gwei * gas_price_usd,
                                   params.min_profit_usd, now, params.max_per_block, debt_usd)
         capital = _balance(ctx, tokens, pool.symbols)
         chosen = []
@@ -296,16 +324,17 @@ def Backrunner(ctx, params: BackrunnerParams, index: int):
         profit = sum(p.profit_usd for p in chosen)
         tip = params.payment_share * profit / (len(chosen) * params.gas_limit * gas_price_usd)
         items = [tx, *(_liquidation(params.pool, pool, p) for p in chosen)]
-        deposit = 0.0
+        deposits: dict[str, float] = {}
         if params.sell:
-            # deposit the winnings at the venue inside the bundle (a separate public tx would take
-            # a nonce the next bundle needs); a hair under the plan, as accrual can move it slightly
-            deposit = DEPOSIT_MARGIN * sum(p.liquidator_collateral for p in chosen)
-            asset = pool.symbols[chosen[0].collateral]
-            items.append(Call(tokens[asset], "transfer", {"to": f"venue:{params.venue}", "amount": deposit}))
+            # deposit the winnings at each collateral's venue inside the bundle (a separate public tx
+            # would take a nonce the next bundle needs); a hair under the plan, as accrual can move it
+            for plan in chosen:
+                asset = pool.symbols[plan.collateral]
+                deposits[asset] = deposits.get(asset, 0.0) + DEPOSIT_MARGIN * plan.liquidator_collateral
+            items += [Call(tokens[a], "transfer", {"to": f"venue:{venue_of[a]}", "amount": d}) for a, d in deposits.items()]
         events = ctx.submit_bundle(items, params.gas_limit, ctx.base_fee_gwei * 2 + tip, tip)
-        if deposit > 0:
-            ctx.env.process(_sell_after(ctx, events[-1], params.venue, deposit))
+        for k, (asset, deposit) in enumerate(deposits.items()):
+            ctx.env.process(_sell_after(ctx, events[len(events) - len(deposits) + k], venue_of[asset], deposit))
 
 
 #: Share of the planned winnings a backrunner deposits at its venue within the bundle.

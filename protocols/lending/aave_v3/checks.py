@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from protocols.oracles.checks import oracle_asset, same_asset
 
-__all__ = ["check_pool"]
+__all__ = ["check_pool", "check_keeper"]
 
 
 def check_pool(name: str, params, scenario) -> None:
@@ -16,3 +16,26 @@ def check_pool(name: str, params, scenario) -> None:
             raise ValueError(f"protocols.{name}.oracles.{symbol}: oracle {oracle!r} reports {asset}, not {symbol}: "
                              f"give {symbol} an oracle of its own "
                              f"(a derivative token: an oracles.exchange_rate over {oracle!r})")
+
+
+def check_keeper(index: int, params, scenario) -> None:
+    """A keeper values and sells each collateral reserve at a venue quoting it: ``venues`` must
+    name reserves of its pool, and ``venue`` must quote one of them unless ``venues`` covers them
+    (a keeper whose venue prices nothing it could seize would never liquidate, silently)."""
+    entry = scenario.protocols.get(params.pool)
+    if entry is None or not hasattr(entry[1], "reserves"):
+        return  # another lending protocol: its own assets are not known here
+    symbols = [r.symbol for r in entry[1].reserves]
+    where = f"agents.{index}.params"
+    unknown = sorted(set(params.venues) - set(symbols))
+    if unknown:
+        raise ValueError(f"{where}.venues.{unknown[0]}: {unknown[0]!r} is not a reserve of {params.pool} "
+                         f"(reserves: {', '.join(symbols)})")
+    if params.sell_pool is not None or params.venues:
+        return
+    venues = scenario.spec.markets.venues
+    asset = venues[params.venue].asset if params.venue in venues else None
+    if asset is not None and not any(same_asset(s, asset) for s in symbols):
+        raise ValueError(f"{where}.venue: venue {params.venue!r} quotes {asset}, no reserve of {params.pool} "
+                         f"({', '.join(symbols)}): name the reserve it sells there, e.g. "
+                         f"venues = {{{symbols[0]} = \"{params.venue}\"}}")

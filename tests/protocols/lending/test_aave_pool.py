@@ -191,3 +191,60 @@ def test_a_liquidation_with_a_bad_amount_reverts(market):
     status, reason, *_ = market.call("bob", "liquidation_call", collateral_asset="WETH", debt_asset="USDC",
                                      user="alice", debt_to_cover=-5.0)
     assert status == TxStatus.REVERTED and reason.startswith("INVALID_LIQUIDATION_INPUT: debt_to_cover")
+
+
+def _two_collateral_market():
+    """alice: 10 WETH against 15,000 USDC; carol: 20,000 USDC against 7 WETH. At ETH $2,300 only
+    carol is liquidatable (debt $16,100 > 0.78 × $20,000), and her collateral is USDC."""
+    m = Market()
+    m.host.protocols["usdc"].issue_quietly("carol", 20_000.0)
+    assert m.call("alice", "supply", asset="WETH", amount=10.0)[0] == TxStatus.INCLUDED
+    assert m.call("alice", "borrow", asset="USDC", amount=15_000.0)[0] == TxStatus.INCLUDED
+    assert m.call("carol", "supply", asset="USDC", amount=20_000.0)[0] == TxStatus.INCLUDED
+    assert m.call("carol", "borrow", asset="WETH", amount=7.0)[0] == TxStatus.INCLUDED
+    m.set_price(2_300.0)
+    return m
+
+
+def test_each_collateral_is_valued_at_its_own_venue():
+    from types import SimpleNamespace
+
+    from defisim.markets import ConstantFeed, LinearDepth, Venue
+    from protocols.lending.aave_v3.agents import KeeperParams, collateral_venues, plan_liquidations
+
+    m = _two_collateral_market()
+    view, prices = m.pool.view(), m.pool.prices_usd()
+    rows, hf, debt_usd = view.liquidation_candidates()
+    assert [view.owner(int(r)) for r in rows] == ["carol"]
+    eth = Venue(ConstantFeed(2_300.0), LinearDepth(5e6), name="cex")
+    usd = Venue(ConstantFeed(1.0), LinearDepth(5e6), name="usdc_otc")
+    (plan,) = plan_liquidations(view, [eth, usd], rows, prices, hf, 5.0, 10.0, 0, 5, debt_usd)
+    assert view.symbols[plan.collateral] == "USDC" and view.symbols[plan.debt] == "WETH"
+    proceeds, _avg = usd.quote_sell(plan.liquidator_collateral, 0)  # USDC sold for about $1 each
+    assert plan.profit_usd == pytest.approx(proceeds - plan.debt_repaid * 2_300.0 - 5.0, rel=1e-12)
+    assert plan.profit_usd < 0.05 * plan.debt_repaid * 2_300.0  # a bonus-sized profit, not USDC at ETH's price
+    # with no venue quoting USDC the keeper does not take it
+    assert plan_liquidations(view, [eth, None], rows, prices, hf, 5.0, 10.0, 0, 5, debt_usd) == []
+    # which venue a keeper gives each reserve: its `venues`, else `venue` where it quotes the asset
+    ctx = SimpleNamespace(market_asset={"cex": "ETH", "usdc_otc": "USDC"}.get)
+    keeper = KeeperParams(pool="aave", venue="cex")
+    assert collateral_venues(ctx, keeper, view.symbols) == {"WETH": "cex", "USDC": None}
+    keeper = KeeperParams(pool="aave", venue="cex", venues={"USDC": "usdc_otc"})
+    assert collateral_venues(ctx, keeper, view.symbols) == {"WETH": "cex", "USDC": "usdc_otc"}
+
+
+def test_a_keeper_sells_each_collateral_at_its_own_venue():
+    from types import SimpleNamespace
+
+    from protocols.lending.aave_v3.agents import KeeperParams, _sell_winnings
+
+    started = []
+    ctx = SimpleNamespace(env=SimpleNamespace(process=started.append))
+    keeper = KeeperParams(pool="aave", venue="cex", venues={"USDC": "usdc_otc"})
+    venue_of = {"WETH": "cex", "USDC": "usdc_otc"}
+    for asset, amount in (("USDC", 1_000.0), ("WETH", 2.0)):
+        receipt = SimpleNamespace(ok=True, result=SimpleNamespace(liquidator_collateral=amount),
+                                  tx=SimpleNamespace(call=SimpleNamespace(args={"collateral_asset": asset})))
+        _sell_winnings(ctx, receipt, {"WETH": "weth", "USDC": "usdc"}, keeper, venue_of)
+    assert [(g.gi_frame.f_locals["ledger"], g.gi_frame.f_locals["venue"]) for g in started] == [
+        ("usdc", "usdc_otc"), ("weth", "cex")]
