@@ -1,7 +1,8 @@
 """The results floor: a run's tables and what is read from them.
 
-:class:`Results` (tables, summary, Parquet) in :mod:`.results`, the tables read by result role (:mod:`.roles`), the headline crisis metrics
-(:mod:`.crisis`) and the timeline figure (:mod:`.plots`). Imports only :mod:`defisim.base`.
+:class:`Results` (tables, summary, Parquet) in :mod:`.results`, the tables read by result role
+(:mod:`.roles`), the headline crisis metrics and warnings (:mod:`.crisis`) and the timeline figure
+(:mod:`.plots`). Imports only :mod:`defisim.base`.
 """
 from defisim.results.results import Results, engine_summary, package_version
 from defisim.results.roles import role_tables, role_frame, role_calls, CALLS_KEY
