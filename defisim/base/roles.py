@@ -219,6 +219,7 @@ class LendingView(Protocol):
         """The address of account ``row``."""
 
     def quote_liquidations(self, rows: np.ndarray, hf: np.ndarray, prices_usd: np.ndarray,
-                           capital: np.ndarray | None = None) -> LiquidationQuotes:
+                           capital: np.ndarray | None = None, value_usd: np.ndarray | None = None) -> LiquidationQuotes:
         """Size a liquidation of each account as the protocol would, repaying at most ``capital``
-        (tokens per asset) when given."""
+        (tokens per asset) when given; with ``value_usd`` (USD one collateral token fetches, NaN
+        where the liquidator cannot sell it) on the (collateral, debt) pair that pays most."""

@@ -71,7 +71,7 @@ class MiniView:
     def owner(self, row: int) -> str:
         return self._m.owners[row]
 
-    def quote_liquidations(self, rows, hf, prices_usd, capital=None) -> LiquidationQuotes:
+    def quote_liquidations(self, rows, hf, prices_usd, capital=None, value_usd=None) -> LiquidationQuotes:
         repaid, seized = self._m.sizing(rows, prices_usd, np.inf if capital is None else capital[1])
         n = len(rows)
         return LiquidationQuotes(np.zeros(n, dtype=np.int64), np.ones(n, dtype=np.int64), hf < 1.0, repaid, seized)

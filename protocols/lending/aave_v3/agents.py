@@ -111,8 +111,8 @@ def plan_liquidations(pool, markets, rows: np.ndarray, prices: np.ndarray, hf: n
     :class:`PoolSale`, or None: not taken), or one market for every reserve.
     The candidates with the largest debts (``PLAN_SHORTLIST × limit`` of them) are sized by the
     protocol itself, all at once (:meth:`~defisim.base.LendingView.quote_liquidations`: for an
-    Aave pool its largest collateral and debt reserve and the most the close factor allows, Aave
-    v3 `LiquidationLogic.executeLiquidationCall`); they are ranked by profit at the venue's mid
+    Aave pool the (collateral, debt) pair that pays most at the markets' mids and the most the
+    close factor allows, Aave v3 `LiquidationLogic.executeLiquidationCall`); they are ranked by profit at the venue's mid
     and the best are priced exactly against the venue's depth (the impact of selling the seized
     collateral), net of ``gas_usd``. ``debt_usd`` (total debt of each candidate, USD) spares
     loading every candidate's position to find the largest. With ``capital`` (tokens per asset)
@@ -129,10 +129,10 @@ def plan_liquidations(pool, markets, rows: np.ndarray, prices: np.ndarray, hf: n
         rows, hf = rows[keep], hf[keep]
     if not isinstance(markets, (list, tuple)):
         markets = [markets] * len(prices)
-    q = pool.quote_liquidations(rows, hf, prices, capital)
+    mids = np.array([m.mid(now) if m is not None else np.nan for m in markets])
+    q = pool.quote_liquidations(rows, hf, prices, capital, mids)  # the pair that pays most at these mids
     rc, rd = q.collateral, q.debt
     cover = np.inf if capital is None else np.asarray(capital, dtype=np.float64)[rd]
-    mids = np.array([m.mid(now) if m is not None else np.nan for m in markets])
     at_mid = q.liquidator_collateral * mids[rc] - q.debt_repaid * prices[rd] - gas_usd  # NaN: no market, never ok
     ok = np.flatnonzero(q.ok & (q.liquidator_collateral > 0) & (at_mid >= min_profit_usd))
     # the best 2 × limit, ties in candidate order (capital-bound plans tie: same repay, same profit)

@@ -33,14 +33,36 @@ class PoolView:
         self.rules = pool.params.rules
 
     def quote_liquidations(self, rows: np.ndarray, hf: np.ndarray, prices_usd: np.ndarray,
-                           capital: np.ndarray | None = None) -> LiquidationQuotes:
-        """Size ``liquidation_call`` for each account as the pool would: its largest collateral and
-        debt reserve (USD at ``prices_usd``), the most the close factor allows (Aave v3
-        `LiquidationLogic.executeLiquidationCall`), at most ``capital[debt reserve]`` when given."""
+                           capital: np.ndarray | None = None, value_usd: np.ndarray | None = None) -> LiquidationQuotes:
+        """Size ``liquidation_call`` for each account as the pool would (the most the close factor
+        allows, Aave v3 `LiquidationLogic.executeLiquidationCall`), repaying at most
+        ``capital[debt reserve]`` when given. The (collateral, debt) pair: with ``value_usd`` (what
+        one token of each collateral fetches, NaN where the liquidator has no market for it) the
+        pair whose liquidation pays the liquidator most at those values, among the pairs the
+        account holds; without it, its largest collateral and debt reserve (USD at ``prices_usd``)."""
         coll, debt = self.positions(rows)
         debt_usd = debt * prices_usd
         coll_usd = coll * prices_usd
-        rc, rd = coll_usd.argmax(axis=1), debt_usd.argmax(axis=1)
+        largest = coll_usd.argmax(axis=1), debt_usd.argmax(axis=1)
+        if value_usd is None:
+            return self._quote(rows, hf, prices_usd, coll, debt, coll_usd, debt_usd, *largest, capital)
+        best, best_gain = None, None
+        for c in np.flatnonzero((coll > 0).any(axis=0) & np.isfinite(value_usd)).tolist():
+            for d in np.flatnonzero((debt > 0).any(axis=0)).tolist():
+                pair = np.full(rows.size, c), np.full(rows.size, d)
+                q = self._quote(rows, hf, prices_usd, coll, debt, coll_usd, debt_usd, *pair, capital)
+                gain = np.where(q.ok, q.liquidator_collateral * value_usd[c] - q.debt_repaid * prices_usd[d], -np.inf)
+                if best is None:
+                    best, best_gain = q, gain
+                    continue
+                take = gain > best_gain  # ties keep the earlier pair: reserve order
+                best = LiquidationQuotes(*(np.where(take, new, old) for new, old in zip(q, best)))
+                best_gain = np.where(take, gain, best_gain)
+        if best is None:  # no collateral it can value: the largest pair, for the record
+            return self._quote(rows, hf, prices_usd, coll, debt, coll_usd, debt_usd, *largest, capital)
+        return best
+
+    def _quote(self, rows, hf, prices_usd, coll, debt, coll_usd, debt_usd, rc, rd, capital) -> LiquidationQuotes:
         pick = np.arange(rows.size)
         cover = np.inf if capital is None else np.asarray(capital, dtype=np.float64)[rd]
         out = liquidation_calls(

@@ -248,3 +248,38 @@ def test_a_keeper_sells_each_collateral_at_its_own_venue():
         _sell_winnings(ctx, receipt, {"WETH": "weth", "USDC": "usdc"}, keeper, venue_of)
     assert [(g.gi_frame.f_locals["ledger"], g.gi_frame.f_locals["venue"]) for g in started] == [
         ("usdc", "usdc_otc"), ("weth", "cex")]
+
+
+def test_the_keeper_takes_the_pair_that_pays_most_not_the_largest():
+    """dave: 7 WETH and 13,000 USDC against 20,500 USDC. At ETH $1,700 (HF ≈ 0.976) his largest
+    collateral is USDC ($13,000 against $11,900), but WETH's larger bonus (5% against 4.5%) makes
+    the WETH pair pay more for the same 50% close factor (both leave more than $1,000 behind)."""
+    from defisim.markets import ConstantFeed, LinearDepth, Venue
+    from protocols.lending.aave_v3.agents import plan_liquidations
+    from protocols.lending.aave_v3.liquidation import liquidation_call
+
+    m = Market()
+    m.host.protocols["weth"].issue_quietly("dave", 7.0)
+    m.host.protocols["usdc"].issue_quietly("dave", 13_000.0)
+    for asset, amount in (("WETH", 7.0), ("USDC", 13_000.0)):
+        assert m.call("dave", "supply", asset=asset, amount=amount)[0] == TxStatus.INCLUDED
+    assert m.call("dave", "borrow", asset="USDC", amount=20_500.0)[0] == TxStatus.INCLUDED
+    m.set_price(1_700.0)
+    view, prices = m.pool.view(), m.pool.prices_usd()
+    rows, hf, debt_usd = view.liquidation_candidates()
+    assert [view.owner(int(r)) for r in rows] == ["dave"]
+    # each pair sized by hand with the scalar liquidationCall, valued at the oracle prices
+    coll, debt = m.pool.account("dave")
+    coll_usd = coll * prices
+    gains = {}
+    for c in (0, 1):
+        out = liquidation_call(coll[c], debt[1], prices[c], 1.0, float(hf[0]), float(m.pool.bonus[c]), float(m.pool.fee[c]),
+                               other_collateral_usd=float(coll_usd.sum() - coll_usd[c]), other_debt_usd=0.0)
+        gains[view.symbols[c]] = out.liquidator_collateral * prices[c] - out.debt_repaid
+    assert gains["WETH"] > gains["USDC"] > 0 and coll_usd[1] > coll_usd[0]
+    venues = [Venue(ConstantFeed(1_700.0), LinearDepth(1e12)), Venue(ConstantFeed(1.0), LinearDepth(1e12))]
+    (plan,) = plan_liquidations(view, venues, rows, prices, hf, 0.0, 10.0, 0, 5, debt_usd)
+    assert view.symbols[plan.collateral] == "WETH"
+    assert plan.profit_usd == pytest.approx(gains["WETH"], rel=1e-6)  # the deep venues' impact is ~0
+    # without values the pool's quote takes the largest collateral, as before
+    assert view.symbols[int(view.quote_liquidations(rows, hf, prices).collateral[0])] == "USDC"
