@@ -5,7 +5,7 @@
 (:mod:`.plots`). Imports only :mod:`defisim.base`.
 """
 from defisim.results.results import Results, engine_summary, package_version
-from defisim.results.roles import role_tables, role_frame, role_calls, CALLS_KEY
+from defisim.results.roles import role_tables, role_frame, role_calls, role_txs, CALLS_KEY
 from defisim.results.crisis import crisis_summary, run_warnings, keeper_profit_usd, time_to_liquidate_s, below_1_by_block, END_TABLE
 from defisim.results.plots import timeline_figure, build_timeline, timeline_panels, HEADER_PX
 
@@ -16,6 +16,7 @@ __all__ = [
     "role_tables",
     "role_frame",
     "role_calls",
+    "role_txs",
     "CALLS_KEY",
     "crisis_summary",
     "run_warnings",

@@ -13,7 +13,7 @@ from typing import Mapping
 import pandas as pd
 
 from defisim.base.roles import LIQUIDATION_CALL
-from defisim.results.roles import role_calls, role_frame
+from defisim.results.roles import role_frame, role_txs
 
 __all__ = ["crisis_summary", "run_warnings", "keeper_profit_usd", "time_to_liquidate_s", "below_1_by_block", "END_TABLE"]
 
@@ -87,11 +87,8 @@ def _lending(tables: Mapping[str, pd.DataFrame], schema: Mapping) -> dict:
         out["liquidation_backlog_usd_at_end"] = _f(end["liquidatable_debt_usd"].sum())
     else:
         out["total_loss_usd"] = written_off
-    calls = role_calls(schema, LIQUIDATION_CALL)
-    txs = tables.get("txs")
-    if calls and txs is not None:
-        mine = pd.MultiIndex.from_arrays([txs["target"].astype(str), txs["method"].astype(str)]).isin(calls)
-        attempts = txs[mine]
+    attempts = role_txs(tables, schema, LIQUIDATION_CALL)
+    if attempts is not None:
         out["reverted_liquidations"] = int((attempts["status"] == "reverted").sum())
         out["keeper_gas_eth"] = _f(attempts["fee_paid_gwei"].sum() / 1e9)
     trades = tables.get("venue_trades")

@@ -15,7 +15,7 @@ import pandas as pd
 
 from defisim.base.roles import LIQUIDATION_CALL
 from defisim.results.crisis import below_1_by_block
-from defisim.results.roles import role_calls, role_frame
+from defisim.results.roles import role_frame, role_txs
 
 __all__ = ["timeline_figure", "build_timeline", "timeline_panels", "HEADER_PX"]
 
@@ -198,11 +198,8 @@ class _Roles(NamedTuple):
     @classmethod
     def of(cls, tables: Mapping[str, pd.DataFrame], schema: Mapping) -> "_Roles":
         rounds = role_frame(tables, schema, "oracle_rounds")
-        calls, txs = role_calls(schema, LIQUIDATION_CALL), tables.get("txs")
-        reverted = None
-        if calls and txs is not None:
-            mine = pd.MultiIndex.from_arrays([txs["target"].astype(str), txs["method"].astype(str)]).isin(calls)
-            reverted = txs[mine & (txs["status"] == "reverted").to_numpy()]
+        attempts = role_txs(tables, schema, LIQUIDATION_CALL)
+        reverted = None if attempts is None else attempts[attempts["status"] == "reverted"]
         return cls(role_frame(tables, schema, "liquidations"), role_frame(tables, schema, "losses"),
                    role_frame(tables, schema, "positions"), role_frame(tables, schema, "closeouts"),
                    set(rounds["oracle"].astype(str)) if rounds is not None else set(), reverted)

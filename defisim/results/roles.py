@@ -13,7 +13,7 @@ import pandas as pd
 
 from defisim.base.roles import ROLES
 
-__all__ = ["role_tables", "role_frame", "role_calls", "CALLS_KEY"]
+__all__ = ["role_tables", "role_frame", "role_calls", "role_txs", "CALLS_KEY"]
 
 #: Key of the ``txs`` entry of a schema listing the calls of each call role: ``{role: [[target, method], ...]}``.
 CALLS_KEY = "calls_by_role"
@@ -68,3 +68,12 @@ def role_frame(tables: Mapping[str, pd.DataFrame], schema: Mapping, role: str) -
 def role_calls(schema: Mapping, role: str) -> list[tuple[str, str]]:
     """The ``(target, method)`` pairs of the ``txs`` table that fill call role ``role``."""
     return [tuple(c) for c in schema.get("txs", {}).get(CALLS_KEY, {}).get(role, [])]
+
+
+def role_txs(tables: Mapping[str, pd.DataFrame], schema: Mapping, role: str) -> pd.DataFrame | None:
+    """The rows of ``txs`` whose ``(target, method)`` fill call role ``role`` (every attempt: won,
+    reverted, dropped); None when the run has no ``txs`` or no call fills the role."""
+    calls, txs = role_calls(schema, role), tables.get("txs")
+    if not calls or txs is None:
+        return None
+    return txs[pd.MultiIndex.from_arrays([txs["target"].astype(str), txs["method"].astype(str)]).isin(calls)]
