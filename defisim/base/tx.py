@@ -15,12 +15,16 @@ class Revert(Exception):
     """Raised by a call handler, during its checks, to revert the call with ``reason``.
 
     The executor turns it into a reverted :class:`Receipt`: gas is paid and protocol
-    state is left untouched (handlers check first, then apply effects).
+    state is left untouched (handlers check first, then apply effects). ``gas_used`` (gas
+    units), when given, is what the call burned before it reverted, in place of the handler's
+    ``revert_gas``: a call that reverts late (a flash liquidation whose swap does not repay the
+    loan) costs nearly as much as one that succeeds.
     """
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, gas_used: int | None = None):
         super().__init__(reason)
         self.reason = reason
+        self.gas_used = gas_used
 
 
 class Call(NamedTuple):

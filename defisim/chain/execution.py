@@ -60,5 +60,6 @@ class Executor:
         try:
             result = spec.fn(protocol, tx.sender, **call.args)
         except Revert as r:
-            return _REVERTED, r.reason, spec.revert_gas, None
+            gas = spec.revert_gas if r.gas_used is None else min(r.gas_used, tx.gas_limit)
+            return _REVERTED, r.reason, gas, None
         return _INCLUDED, "", spec.gas, result
