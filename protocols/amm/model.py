@@ -17,17 +17,17 @@ from abc import ABC, abstractmethod
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 from defisim.base import Column
 from defisim.graph import Exposure
 from defisim.base import Protocol, handler, is_number
 from defisim.base import Revert
 
-from .math import cpmm_spot_price, exchange_amounts, get_amount_out, get_D, stableswap_spot_price
+from .math import cpmm_spot_price, exchange_amounts, get_amount_in, get_amount_out, get_D, stableswap_spot_price
 from .params import CpmmParams, StableSwapParams
 
-__all__ = ["PoolState", "CpmmPool", "StableSwapPool", "SWAP_COLUMNS", "INVARIANT_RTOL"]
+__all__ = ["PoolState", "SwapQuote", "CpmmPool", "StableSwapPool", "SWAP_COLUMNS", "INVARIANT_RTOL"]
 
 SWAP_COLUMNS = [
     Column("block", "int64", "block number (-1 outside a block)"),
@@ -44,6 +44,18 @@ SWAP_COLUMNS = [
 #: reserve) can trip it; it plays the part of Uniswap v2's ``K`` check.
 INVARIANT_RTOL = 1e-12
 SWAPS_DOC = "swaps executed on AMM pools (amm.cpmm, amm.stableswap), one row per successful swap"
+
+
+class SwapQuote(NamedTuple):
+    """A checked swap: index ``i`` of the token sold, ``amount_in`` and ``amount_out`` (token
+    units, after fee), the ``fee`` and the index of the token holding it, the reserves after."""
+
+    i: int
+    amount_in: float
+    amount_out: float
+    fee: float
+    fee_token: int
+    reserves_after: list
 
 
 @dataclass
@@ -126,8 +138,11 @@ class _TwoTokenPool(Protocol, ABC):
         return -1 if self.block is None else self.block.number
 
     # -- the call ----------------------------------------------------------------------------
-    def _swap(self, sender: str, token_in: str, amount_in: float, min_amount_out: float) -> float:
-        """Checks, then effects, of ``swap``; returns the output (token units)."""
+    def check_swap(self, token_in: str, amount_in: float, min_amount_out: float = 0.0) -> SwapQuote:
+        """The checks of ``swap``, no state change: what selling ``amount_in`` of ``token_in`` now
+        gives, or :class:`~defisim.base.Revert` with the reason ``swap`` would revert with (the
+        trader's balance aside). A contract that swaps inside a larger call (a flash liquidation)
+        checks with it before any of its effects."""
         if token_in not in self.tokens:
             raise Revert(f"unknown token {token_in!r}")
         if not (is_number(amount_in) and math.isfinite(amount_in) and amount_in > 0):
@@ -150,25 +165,57 @@ class _TwoTokenPool(Protocol, ABC):
         new = list(reserves)
         new[i] += float(amount_in)
         new[j] -= amount_out
+        self._check_invariant(new)
+        return SwapQuote(i, float(amount_in), amount_out, fee, fee_token, new)
+
+    def _check_invariant(self, new: list[float]) -> None:
         try:
-            shrinks = self._invariant(new) < self._invariant(reserves) * (1.0 - INVARIANT_RTOL)
-            price_after = self._spot(new)
+            shrinks = self._invariant(new) < self._invariant(self.state.reserves) * (1.0 - INVARIANT_RTOL)
+            self._spot(new)  # the price after must be computable: checked here, before any effect
         except (ArithmeticError, ValueError):
             raise Revert("pool math failed") from None
         if shrinks:  # float cancellation at extreme sizes
             raise Revert("invariant would decrease")
-        if self._ledgers is not None and self._ledgers[i].balance_of(sender) < amount_in:
+
+    def _swap(self, sender: str, token_in: str, amount_in: float, min_amount_out: float) -> float:
+        """Checks, then effects, of ``swap``; returns the output (token units)."""
+        q = self.check_swap(token_in, amount_in, min_amount_out)
+        if self._ledgers is not None and self._ledgers[q.i].balance_of(sender) < amount_in:
             raise Revert("insufficient balance")
-        # effects
+        return self._apply(sender, q)
+
+    def _apply(self, sender: str, q: SwapQuote) -> float:
+        """Effects of a checked swap: the tokens move, the reserves and fees change, one ``swaps`` row."""
+        self.flash_send(sender, q)
+        return self.flash_settle(sender, q)
+
+    def flash_send(self, receiver: str, q: SwapQuote) -> None:
+        """First half of a checked flash swap (Uniswap v2 `UniswapV2Pair.swap`: the output is sent
+        before the input arrives): ``q.amount_out`` leaves the pool for ``receiver``."""
         if self._ledgers is not None:
-            self._ledgers[i].move(sender, self.name, float(amount_in))
-            self._ledgers[j].move(self.name, sender, amount_out)
-        reserves[i], reserves[j] = new[i], new[j]
-        self.state.fees[fee_token] += fee
+            self._ledgers[1 - q.i].move(self.name, receiver, q.amount_out)
+
+    def flash_settle(self, sender: str, q: SwapQuote) -> float:
+        """Second half: ``q.amount_in`` arrives from ``sender``; the reserves and fees change and the
+        swap is recorded. Returns the output (token units)."""
+        i, j = q.i, 1 - q.i
+        price_after = self._spot(q.reserves_after)
+        if self._ledgers is not None:
+            self._ledgers[i].move(sender, self.name, q.amount_in)
+        self.state.reserves[i], self.state.reserves[j] = q.reserves_after[i], q.reserves_after[j]
+        self.state.fees[q.fee_token] += q.fee
         self._log.append(
-            (self._block_number(), self.name, sender, token_in, float(amount_in), self.tokens[j], amount_out, price_after)
+            (self._block_number(), self.name, sender, self.tokens[i], q.amount_in, self.tokens[j], q.amount_out, price_after)
         )
-        return amount_out
+        return q.amount_out
+
+    def apply_swap(self, sender: str, q: SwapQuote) -> float:
+        """The effects of a swap checked by :meth:`check_swap` (or :meth:`check_swap_out`), for a
+        contract that swaps inside its own call after checking everything; the sender must hold
+        ``q.amount_in`` of the input token. Returns the output (token units)."""
+        if self._ledgers is not None and self._ledgers[q.i].balance_of(sender) < q.amount_in:
+            raise Revert("insufficient balance")
+        return self._apply(sender, q)
 
     # -- hooks ---------------------------------------------------------------------------------
     def prices(self) -> dict[str, float]:
@@ -239,6 +286,30 @@ class CpmmPool(_TwoTokenPool):
         """Sell ``amount_in`` of ``token_in`` for the other token; reverts with ``"slippage"`` if the output
         would be below ``min_amount_out``. Returns the output (token units)."""
         return self._swap(sender, token_in, amount_in, min_amount_out)
+
+    def check_swap_out(self, token_out: str, amount_out: float) -> SwapQuote:
+        """A flash swap's repayment (Uniswap v2 `UniswapV2Pair.swap` with ``data``: the pair sends
+        ``amount_out`` first, then requires ``(R_in + a)·(R_out − out) >= R_in·R_out`` with the
+        fee on the input ``a``): the least input of the other token that repays ``amount_out``
+        of ``token_out``, ``UniswapV2Library.getAmountIn``; no state change. Reverts
+        ``"insufficient liquidity"`` unless ``amount_out`` is below the reserve."""
+        if token_out not in self.tokens:
+            raise Revert(f"unknown token {token_out!r}")
+        if not (is_number(amount_out) and math.isfinite(amount_out) and amount_out > 0):
+            raise Revert("amount_out must be a positive finite number")
+        j = self.tokens.index(token_out)
+        i = 1 - j
+        reserves = self.state.reserves
+        if not amount_out < reserves[j]:
+            raise Revert("insufficient liquidity")
+        amount_in = get_amount_in(float(amount_out), reserves[i], reserves[j], self.params.fee)
+        if not math.isfinite(amount_in):
+            raise Revert("insufficient liquidity")
+        new = list(reserves)
+        new[i] += amount_in
+        new[j] -= float(amount_out)
+        self._check_invariant(new)
+        return SwapQuote(i, amount_in, float(amount_out), amount_in * self.params.fee, i, new)
 
 
 class StableSwapPool(_TwoTokenPool):
