@@ -11,6 +11,7 @@ costs a binary search, not a pass over every account.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -65,6 +66,18 @@ LIQUIDATION_COLUMNS = [
 ]
 #: The ``liquidations`` result role filled by the ``liquidations`` table.
 LIQUIDATION_ROLE = {"protocol": "pool", "account": "user", "written_off_usd": "deficit_usd"}
+
+
+class LiquidationQuote(NamedTuple):
+    """A checked liquidation: the account's row, the collateral and debt reserve indices, its
+    health factor before, the oracle prices (USD) and the outcome (:class:`.liquidation.LiquidationOutcome`)."""
+
+    row: int
+    collateral: int
+    debt: int
+    hf: float
+    prices: np.ndarray
+    out: object
 
 
 @dataclass
@@ -501,12 +514,11 @@ class AaveV3Pool(Protocol):
         self._changed(row)
         return category
 
-    @handler(gas=350_000, revert_gas=60_000, role=LIQUIDATION_CALL)
-    def liquidation_call(self, sender: str, collateral_asset: str, debt_asset: str, user: str,
-                         debt_to_cover: float = float("inf")):
-        """``liquidationCall`` (Aave v3 `LiquidationLogic.executeLiquidationCall`): repay debt of an unhealthy account and take its
-        collateral with the bonus; the protocol fee goes to the treasury; under v3.3 rules an
-        account left without collateral has its remaining debt written off as deficit."""
+    def quote_liquidation_call(self, sender: str, collateral_asset: str, debt_asset: str, user: str,
+                               debt_to_cover: float = float("inf")) -> "LiquidationQuote":
+        """The checks of ``liquidation_call``, no state change: what it would do now, or
+        :class:`~defisim.base.Revert` with its reason (the liquidator's balance aside). A contract
+        that liquidates inside a larger call (a flash liquidation) checks with it first."""
         rc, rd = self._reserve(collateral_asset), self._reserve(debt_asset)
         if sender == user and self.params.rules == "v3.3":
             raise Revert("SELF_LIQUIDATION")
@@ -527,12 +539,27 @@ class AaveV3Pool(Protocol):
             raise Revert(f"INVALID_LIQUIDATION_INPUT: {e}") from None
         if out.revert:
             raise Revert(out.revert)
-        debt_ledger = self._ledger(debt_asset)
-        if debt_ledger.balance_of(sender) < out.debt_repaid:
-            raise Revert("liquidator cannot pay the debt")
         if self._ledger(collateral_asset).balance_of(self.name) < out.liquidator_collateral:
             raise Revert("not enough liquidity")  # the collateral is lent out: it cannot be handed over
-        # effects
+        return LiquidationQuote(row, rc, rd, hf, prices, out)
+
+    @handler(gas=350_000, revert_gas=60_000, role=LIQUIDATION_CALL)
+    def liquidation_call(self, sender: str, collateral_asset: str, debt_asset: str, user: str,
+                         debt_to_cover: float = float("inf")):
+        """``liquidationCall`` (Aave v3 `LiquidationLogic.executeLiquidationCall`): repay debt of an unhealthy account and take its
+        collateral with the bonus; the protocol fee goes to the treasury; under v3.3 rules an
+        account left without collateral has its remaining debt written off as deficit."""
+        q = self.quote_liquidation_call(sender, collateral_asset, debt_asset, user, debt_to_cover)
+        if self._ledger(debt_asset).balance_of(sender) < q.out.debt_repaid:
+            raise Revert("liquidator cannot pay the debt")
+        return self.apply_liquidation(sender, user, q)
+
+    def apply_liquidation(self, sender: str, user: str, q: "LiquidationQuote"):
+        """The effects of a liquidation checked by :meth:`quote_liquidation_call`: ``sender``
+        pays the debt and receives the collateral (it must hold ``q.out.debt_repaid``)."""
+        row, rc, rd, hf, prices, out = q
+        collateral_asset, debt_asset = self.symbols[rc], self.symbols[rd]
+        debt_ledger = self._ledger(debt_asset)
         debt_ledger.move(sender, self.name, out.debt_repaid)
         self._add_debt(row, rd, -out.debt_repaid)
         self._add_collateral(row, rc, -out.collateral_seized)
@@ -551,6 +578,29 @@ class AaveV3Pool(Protocol):
                           out.liquidator_collateral,
                           out.protocol_fee_collateral, deficit_usd, hf))
         return out
+
+    # -- flash loans (Aave v3 `Pool.flashLoanSimple`, `FlashLoanLogic.executeFlashLoanSimple`) --------
+    def check_flash_loan(self, asset: str, amount: float) -> float:
+        """The premium (tokens) of a flash loan of ``amount`` tokens of ``asset``, or
+        :class:`~defisim.base.Revert`: the reserve must hold the cash (its available liquidity;
+        the contract's aToken transfer of the underlying fails otherwise)."""
+        self._reserve(asset)
+        self._positive(amount)
+        if self._ledger(asset).balance_of(self.name) < amount:
+            raise Revert("flash loan exceeds available liquidity")
+        return amount * self.params.flash_loan_premium
+
+    def lend_flash(self, receiver: str, asset: str, amount: float) -> None:
+        """Hand a checked flash loan to ``receiver`` (the underlying leaves the reserve)."""
+        self._ledger(asset).move(self.name, receiver, amount)
+
+    def repay_flash(self, receiver: str, asset: str, amount: float, premium: float) -> None:
+        """Take back ``amount + premium`` from ``receiver``; the premium stays in the reserve as the
+        treasury's aTokens (Aave v3.4+ `FlashLoanLogic._handleFlashLoanRepayment`: all of it to the protocol)."""
+        r = self._reserve(asset)
+        self._ledger(asset).move(receiver, self.name, amount + premium)
+        if premium > 0:
+            self._add_collateral(self._row(self.params.treasury), r, premium)
 
     # -- hooks ------------------------------------------------------------------------------
     def view(self) -> "PoolView":

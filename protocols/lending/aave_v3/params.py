@@ -269,6 +269,10 @@ class PoolParams(BaseModel):
         "when prices or positions changed since the last record (0: never)")
     health_quiet_blocks: int = Field(
         300, ge=1, description="and at least every this many blocks when nothing changed (interest only)")
+    flash_loan_premium: float = Field(
+        0.0005, ge=0, le=0.01, description="premium of a flash loan (`flashLoanSimple`), a share of the amount, "
+        "credited to the treasury as aTokens (Aave v3 `FlashLoanLogic.executeFlashLoanSimple`; 5 bps: the "
+        "`FLASHLOAN_PREMIUM_TOTAL` of the Ethereum market)", json_schema_extra=unit("fraction"))
 
     @model_validator(mode="after")
     def _consistent(self) -> "PoolParams":

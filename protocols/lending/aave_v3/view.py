@@ -62,6 +62,15 @@ class PoolView:
             return self._quote(rows, hf, prices_usd, coll, debt, coll_usd, debt_usd, *largest, capital)
         return best
 
+    def quote_pair(self, rows: np.ndarray, hf: np.ndarray, prices_usd: np.ndarray, collateral: np.ndarray,
+                   debt: np.ndarray, capital: np.ndarray | None = None) -> LiquidationQuotes:
+        """Size ``liquidation_call`` for each account on a given (collateral, debt) pair of reserve
+        indices (one per account), repaying at most ``capital[debt reserve]`` when given; ``ok`` is
+        False where the pool would revert (no such position, HF ≥ 1, a partial that leaves dust)."""
+        coll, owed = self.positions(rows)
+        return self._quote(rows, hf, prices_usd, coll, owed, coll * prices_usd, owed * prices_usd,
+                           np.asarray(collateral), np.asarray(debt), capital)
+
     def _quote(self, rows, hf, prices_usd, coll, debt, coll_usd, debt_usd, rc, rd, capital) -> LiquidationQuotes:
         pick = np.arange(rows.size)
         cover = np.inf if capital is None else np.asarray(capital, dtype=np.float64)[rd]
