@@ -29,6 +29,10 @@ role              fields
                   ``kind``, ``notional_usd`` (size closed; its magnitude is used), optional
                   ``fund_delta_usd`` (into (+) or out of (−) the venue's insurance fund)
 ``oracle_rounds`` ``block``, ``oracle``, ``lag_ms`` (observation to answer on chain)
+``settled_on_``   liquidations whose profit a contract settled on chain (a flash liquidation:
+``chain``         loan, liquidation, sale and repayment in one call): ``block``, ``protocol``
+                  (the contract), ``liquidator`` (the liquidator of record in ``liquidations``),
+                  ``keeper`` (who kept the profit), ``profit_usd``
 ================  ==========================================================================
 
 Valuation convention for debt: every USD figure of debt is the debt in tokens times the
@@ -101,6 +105,10 @@ ROLES: dict[str, Role] = {r.name: r for r in (
     _role("oracle_rounds", "on-chain oracle updates", _BLOCK,
           RoleField("oracle", "string", "oracle instance"),
           RoleField("lag_ms", "int64", "observation to answer on chain (ms)")),
+    _role("settled_on_chain", "liquidations whose profit a contract settled on chain", _BLOCK, _PROTOCOL,
+          RoleField("liquidator", "string", "the liquidator of record of the liquidation (the contract)"),
+          RoleField("keeper", "string", "who kept the profit"),
+          RoleField("profit_usd", "float64", "profit after the loan, its premium and the sale (USD), before gas")),
 )}
 
 #: The handler role of a liquidation attempt: ``@handler(gas, role=LIQUIDATION_CALL)``; the

@@ -22,8 +22,13 @@ def _f(x) -> float:
     return x if math.isfinite(x) else float("nan")
 
 
-def keeper_profit_usd(liquidations: pd.DataFrame, venue_trades: pd.DataFrame) -> float:
+def keeper_profit_usd(liquidations: pd.DataFrame, venue_trades: pd.DataFrame,
+                      settled: pd.DataFrame | None = None) -> float:
     """Realised profit of the liquidators, in USD, before gas.
+
+    Liquidations settled on chain (``settled``, the ``settled_on_chain`` role: a flash
+    liquidation's contract repaid its loan from the sale in the same call) count with their
+    ``profit_usd``; their liquidator of record is left out of the venue reckoning below.
 
     Σ over every liquidator (each distinct ``liquidations.liquidator``) of what its trades on the
     off-chain venues brought in (``usd`` of its ``sell`` fills minus ``usd`` of its ``buy`` fills)
@@ -54,10 +59,14 @@ def keeper_profit_usd(liquidations: pd.DataFrame, venue_trades: pd.DataFrame) ->
     >>> keeper_profit_usd(liq, trades)
     100.0
     """
+    on_chain = 0.0
+    if settled is not None and len(settled):
+        liquidations = liquidations[~liquidations["liquidator"].isin(set(settled["liquidator"].tolist()))]
+        on_chain = float(settled["profit_usd"].sum())
     keepers = set(liquidations["liquidator"].tolist())
     mine = venue_trades[venue_trades["trader"].isin(keepers)]
     proceeds = float(mine.loc[mine["side"] == "sell", "usd"].sum()) - float(mine.loc[mine["side"] == "buy", "usd"].sum())
-    return _f(proceeds - float(liquidations["debt_repaid_usd"].sum()))
+    return _f(on_chain + proceeds - float(liquidations["debt_repaid_usd"].sum()))
 
 
 #: The engine's table of the protocols' books at the end of the run (written by the run from each
@@ -93,7 +102,7 @@ def _lending(tables: Mapping[str, pd.DataFrame], schema: Mapping) -> dict:
         out["keeper_gas_eth"] = _f(attempts["fee_paid_gwei"].sum() / 1e9)
     trades = tables.get("venue_trades")
     if liq is not None and trades is not None:
-        out["keeper_profit_usd"] = keeper_profit_usd(liq, trades)
+        out["keeper_profit_usd"] = keeper_profit_usd(liq, trades, role_frame(tables, schema, "settled_on_chain"))
     auctions = role_frame(tables, schema, "auctions")
     if auctions is not None:
         out["auctions"] = int(len(auctions))
@@ -210,7 +219,8 @@ def crisis_summary(tables: Mapping[str, pd.DataFrame], schema: Mapping) -> dict:
     ``liquidation_backlog_usd_at_end``  USD    their debt
     ``reverted_liquidations``           count  reverted calls of the ``liquidation`` call role
     ``keeper_gas_eth``                  ETH    Σ ``fee_paid_gwei`` / 1e9 of those calls (won or reverted)
-    ``keeper_profit_usd``               USD    realised, before gas: see :func:`keeper_profit_usd`
+    ``keeper_profit_usd``               USD    realised, before gas, venue sales and profits settled
+                                               on chain: see :func:`keeper_profit_usd`
     ``auctions``                        count  rows of the ``auctions`` role; and their
                                                ``auction_debt_usd``, ``auction_proceeds_usd``
     ``time_to_liquidate_s``             s      first sample with HF < 1 to the first with none

@@ -310,3 +310,13 @@ def test_a_table_that_does_not_fill_its_role_is_refused():
                                      Column("written_off_usd", "float64", "")], role="losses")
     with pytest.raises(ValueError, match="no result role 'loss'"):
         EventLog().declare("x", "", [Column("block", "int64", "")], role="loss")
+
+
+def test_profits_settled_on_chain_replace_the_venue_reckoning_of_their_contract():
+    """A flash liquidation's contract is the liquidator of record and never trades on a venue:
+    its profit is the one the contract settled, not −debt repaid."""
+    liq = pd.DataFrame({"liquidator": ["k/0", "flash", "flash"], "debt_repaid_usd": [1000.0, 5000.0, 7000.0]})
+    trades = pd.DataFrame({"trader": ["k/0"], "side": ["sell"], "usd": [1050.0]})
+    settled = pd.DataFrame({"liquidator": ["flash", "flash"], "keeper": ["f/0", "f/1"], "profit_usd": [40.0, 25.5]})
+    assert keeper_profit_usd(liq, trades, settled) == 50.0 + 65.5
+    assert keeper_profit_usd(liq, trades) == 1050.0 - 13_000.0
