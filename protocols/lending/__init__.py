@@ -2,7 +2,9 @@
 from .aave_v3.agents import Backrunner, BackrunnerParams, BorrowerGuard, BorrowerGuardParams, Keeper, KeeperParams
 from .aave_v3.model import AaveV3Pool
 from .aave_v3.params import PoolParams
-from .aave_v3.checks import check_keeper, check_pool
+from .aave_v3.checks import check_flash_keeper, check_keeper, check_pool
+from .aave_v3.flash_keeper import FlashKeeper, FlashKeeperParams
+from .flash import FlashLiquidator, FlashLiquidatorParams, FlashVault, FlashVaultParams
 from .looper import Looper, LooperParams
 
 __all__ = ["register"]
@@ -12,6 +14,13 @@ def register(registry) -> None:
     """Register the lending kinds."""
     registry.protocol("lending.aave_v3", PoolParams, AaveV3Pool, "Aave v3 market: supply, borrow, repay, withdraw, liquidationCall",
                       check_pool)
+    registry.protocol("lending.flash_vault", FlashVaultParams, FlashVault,
+                      "flash-loan lender holding cash, with a premium that may be zero (Balancer, Morpho)")
+    registry.protocol("lending.flash_liquidator", FlashLiquidatorParams, FlashLiquidator,
+                      "liquidator contract: flash-borrow, liquidate, sell on chain, repay, all or nothing")
+    registry.agent("lending.flash_keeper", FlashKeeperParams, FlashKeeper,
+                   "keeper without capital: flash-loan liquidations sized against the swap pool's depth",
+                   check_flash_keeper)
     registry.agent("lending.keeper", KeeperParams, Keeper, "liquidation keeper: sizes, bids gas, sells seized collateral",
                    check_keeper)
     registry.agent("lending.backrunner", BackrunnerParams, Backrunner, "keeper that backruns oracle updates with bundles",

@@ -26,6 +26,7 @@ from protocols.oracles.checks import same_asset
 
 
 __all__ = ["KeeperParams", "Keeper", "BackrunnerParams", "Backrunner", "plan_liquidations", "worth_planning",
+           "largest_debts", "settle_in_flight", "without_in_flight",
            "BorrowerGuardParams", "BorrowerGuard"]
 
 
@@ -101,6 +102,19 @@ def worth_planning(capital: list[float], prices: np.ndarray, bonus: np.ndarray, 
     return most * (max(gains) - 1.0) - gas_usd >= min_profit_usd
 
 
+def largest_debts(pool, rows: np.ndarray, hf: np.ndarray, prices: np.ndarray, debt_usd: np.ndarray | None,
+                  n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``n`` candidates among ``rows`` with the largest debts (USD at ``prices``; ``debt_usd``
+    when given spares loading every position), in row order, with their health factors: a
+    liquidation's profit grows with the debt it repays, so only these are worth sizing."""
+    if rows.size <= n:
+        return rows, hf
+    total = (pool.positions(rows)[1] * prices).sum(axis=1) if debt_usd is None else debt_usd
+    keep = np.argpartition(-total, n - 1)[:n]
+    keep.sort()
+    return rows[keep], hf[keep]
+
+
 def plan_liquidations(pool, markets, rows: np.ndarray, prices: np.ndarray, hf: np.ndarray, gas_usd: float,
                       min_profit_usd: float, now: int, limit: int, debt_usd: np.ndarray | None = None,
                       capital: np.ndarray | None = None) -> list[Plan]:
@@ -120,13 +134,7 @@ def plan_liquidations(pool, markets, rows: np.ndarray, prices: np.ndarray, hf: n
     """
     if rows.size == 0:
         return []
-    shortlist = PLAN_SHORTLIST * limit
-    if rows.size > shortlist:
-        # a liquidation's profit grows with the debt it repays: size only the largest debts
-        total = (pool.positions(rows)[1] * prices).sum(axis=1) if debt_usd is None else debt_usd
-        keep = np.argpartition(-total, shortlist - 1)[:shortlist]
-        keep.sort()
-        rows, hf = rows[keep], hf[keep]
+    rows, hf = largest_debts(pool, rows, hf, prices, debt_usd, PLAN_SHORTLIST * limit)
     if not isinstance(markets, (list, tuple)):
         markets = [markets] * len(prices)
     mids = np.array([m.mid(now) if m is not None else np.nan for m in markets])
@@ -221,18 +229,8 @@ def Keeper(ctx, params: KeeperParams, index: int):
         if params.think:
             yield ctx.delay(params.think)
         now = ctx.now
-        for row, ev in list(in_flight.items()):
-            if ev.triggered:
-                del in_flight[row]
-                sent_at.pop(row, None)
-                _sell_winnings(ctx, ev.value, tokens, params, venue_of)
-            elif params.rebid_after_blocks and ctx.chain.number - sent_at[row] >= params.rebid_after_blocks:
-                tx = ev.tx  # still waiting: escalate (a refused replacement is dropped at once)
-                cap, tip = rebid(params.gas, ctx.chain, tx.max_fee_gwei, tx.priority_fee_gwei)
-                replacement = ctx.replace(tx, cap, tip)
-                if not replacement.triggered:
-                    in_flight[row] = replacement
-                sent_at[row] = ctx.chain.number
+        for receipt in settle_in_flight(ctx, params, in_flight, sent_at):
+            _sell_winnings(ctx, receipt, tokens, params, venue_of)
         cap_gwei, tip_gwei = bid(params.gas, ctx.chain)
         gas_usd = params.gas_limit * cap_gwei * 1e-9 * gas_price(now)
         prices = pool.prices_usd()
@@ -243,10 +241,7 @@ def Keeper(ctx, params: KeeperParams, index: int):
                 warned = _warn_if_out_of_capital(ctx, pool, markets, prices, gas_usd, params.min_profit_usd, now)
                 next_check = ctx.chain.number + OUT_OF_CAPITAL_CHECK_BLOCKS
             continue  # nothing it could afford would pay
-        rows, hf, debt_usd = pool.liquidation_candidates()
-        if in_flight:
-            free = ~np.isin(rows, np.fromiter(in_flight, dtype=np.int64, count=len(in_flight)))
-            rows, hf, debt_usd = rows[free], hf[free], debt_usd[free]
+        rows, hf, debt_usd = without_in_flight(pool.liquidation_candidates(), in_flight)
         if rows.size == 0:
             continue
         plans = plan_liquidations(pool, markets, rows, prices, hf, gas_usd, params.min_profit_usd, now,
@@ -257,6 +252,37 @@ def Keeper(ctx, params: KeeperParams, index: int):
             capital[plan.debt] -= plan.debt_repaid
             in_flight[plan.row] = ctx.submit(_liquidation(params.pool, pool, plan), params.gas_limit, cap_gwei, tip_gwei)
             sent_at[plan.row] = ctx.chain.number
+
+
+def settle_in_flight(ctx, params, in_flight: dict, sent_at: dict) -> list:
+    """A keeper's pending liquidations after a block: forget those that landed or failed and
+    return their receipts; re-bid (replace-by-fee, escalating both fees by the gas strategy's
+    ``escalate``) those still waiting ``params.rebid_after_blocks`` blocks after they were sent.
+    ``in_flight`` maps an account row to the receipt event of our call, ``sent_at`` to the block
+    number it was (re)sent at; both are updated in place."""
+    done = []
+    for row, ev in list(in_flight.items()):
+        if ev.triggered:
+            del in_flight[row]
+            sent_at.pop(row, None)
+            done.append(ev.value)
+        elif params.rebid_after_blocks and ctx.chain.number - sent_at[row] >= params.rebid_after_blocks:
+            tx = ev.tx  # still waiting: escalate (a refused replacement is dropped at once)
+            cap, tip = rebid(params.gas, ctx.chain, tx.max_fee_gwei, tx.priority_fee_gwei)
+            replacement = ctx.replace(tx, cap, tip)
+            if not replacement.triggered:
+                in_flight[row] = replacement
+            sent_at[row] = ctx.chain.number
+    return done
+
+
+def without_in_flight(candidates, in_flight: dict):
+    """The candidates (rows, hf, debt_usd) less the accounts we already have a liquidation pending for."""
+    rows, hf, debt_usd = candidates
+    if in_flight:
+        free = ~np.isin(rows, np.fromiter(in_flight, dtype=np.int64, count=len(in_flight)))
+        rows, hf, debt_usd = rows[free], hf[free], debt_usd[free]
+    return rows, hf, debt_usd
 
 
 #: Blocks between two looks, while a keeper's capital is spent, for a liquidation it could not afford

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from protocols.oracles.checks import oracle_asset, same_asset
 
-__all__ = ["check_pool", "check_keeper"]
+__all__ = ["check_pool", "check_keeper", "check_flash_keeper"]
 
 
 def check_pool(name: str, params, scenario) -> None:
@@ -39,3 +39,24 @@ def check_keeper(index: int, params, scenario) -> None:
         raise ValueError(f"{where}.venue: venue {params.venue!r} quotes {asset}, no reserve of {params.pool} "
                          f"({', '.join(symbols)}): name the reserve it sells there, e.g. "
                          f"venues = {{{symbols[0]} = \"{params.venue}\"}}")
+
+
+def check_flash_keeper(index: int, params, scenario) -> None:
+    """A flash keeper's swap pools must move tokens (``ledgers``) and trade two of its pool's
+    reserves' tokens; a flash swap needs constant-product pools (Uniswap v2 pairs)."""
+    entry = scenario.protocols.get(params.pool)
+    if entry is None:
+        return
+    pool_ledgers = set(entry[1].tokens.values())
+    where = f"agents.{index}.params.swap_pools"
+    for k, name in enumerate(params.swap_pools):
+        kind, amm = scenario.protocols[name]
+        if amm.ledgers is None:
+            raise ValueError(f"{where}.{k}: {name!r} has no ledgers: a flash liquidation must move tokens through it "
+                             f"(give it ledgers)")
+        shared = pool_ledgers & set(amm.ledgers.values())
+        if len(shared) != 2:
+            raise ValueError(f"{where}.{k}: {name!r} trades {sorted(amm.ledgers.values())}, not two of "
+                             f"{params.pool}'s tokens ({sorted(pool_ledgers)})")
+        if params.flash_swap and kind != "amm.cpmm":
+            raise ValueError(f"{where}.{k}: a flash swap needs an amm.cpmm pool (a Uniswap v2 pair), {name!r} is {kind}")

@@ -63,17 +63,19 @@ class PoolView:
         return best
 
     def quote_pair(self, rows: np.ndarray, hf: np.ndarray, prices_usd: np.ndarray, collateral: np.ndarray,
-                   debt: np.ndarray, capital: np.ndarray | None = None) -> LiquidationQuotes:
+                   debt: np.ndarray, debt_to_cover: np.ndarray | float = np.inf) -> LiquidationQuotes:
         """Size ``liquidation_call`` for each account on a given (collateral, debt) pair of reserve
-        indices (one per account), repaying at most ``capital[debt reserve]`` when given; ``ok`` is
-        False where the pool would revert (no such position, HF ≥ 1, a partial that leaves dust)."""
+        indices (one per account), repaying at most ``debt_to_cover`` (tokens, per account); ``ok``
+        is False where the pool would revert (no such position, HF ≥ 1, a partial that leaves dust)."""
         coll, owed = self.positions(rows)
         return self._quote(rows, hf, prices_usd, coll, owed, coll * prices_usd, owed * prices_usd,
-                           np.asarray(collateral), np.asarray(debt), capital)
+                           np.asarray(collateral), np.asarray(debt), None, debt_to_cover)
 
-    def _quote(self, rows, hf, prices_usd, coll, debt, coll_usd, debt_usd, rc, rd, capital) -> LiquidationQuotes:
+    def _quote(self, rows, hf, prices_usd, coll, debt, coll_usd, debt_usd, rc, rd, capital,
+               cover=np.inf) -> LiquidationQuotes:
         pick = np.arange(rows.size)
-        cover = np.inf if capital is None else np.asarray(capital, dtype=np.float64)[rd]
+        if capital is not None:
+            cover = np.asarray(capital, dtype=np.float64)[rd]
         out = liquidation_calls(
             coll[pick, rc], debt[pick, rd], prices_usd[rc], prices_usd[rd], hf,
             self.liquidation_bonus(rows, rc), self.fee[rc], cover,
