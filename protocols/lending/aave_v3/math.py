@@ -59,9 +59,9 @@ SECONDS_PER_YEAR = 31_536_000
 _RAY = 1e27
 #: A position is liquidatable when its health factor is strictly below this (Aave v3 `GenericLogic.calculateUserAccountData`: HF = Σ collateral × LT / debt).
 HEALTH_FACTOR_LIQUIDATION_THRESHOLD = 1.0
-#: Liquidation rule sets: ``"v3.3"`` = current mainnet (v3.3 … v3.7), ``"v3.0"`` = v3.0 … v3.2
-#: (docs/reference.md, "Aave rule versions").
-RULES = ("v3.3", "v3.0")
+#: Liquidation rule sets: ``"v3.3"`` = current mainnet (v3.3 … v3.7), ``"v3.0"`` = v3.0 … v3.2,
+#: ``"v2"`` = Aave v2 (``aave/protocol-v2``) (docs/reference.md, "Aave rule versions").
+RULES = ("v3.3", "v3.0", "v2")
 
 
 def _check_rules(rules: str) -> None:
