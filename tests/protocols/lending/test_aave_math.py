@@ -450,11 +450,47 @@ def test_linear_index_one_year_untouched():
     assert SECONDS_PER_YEAR == 365 * 24 * 3600
 
 
+@pytest.mark.parametrize("rules", ["v3.0", "v2"])
 @pytest.mark.parametrize("dt", [0, 1, 2, 3])
-def test_binomial_is_exact_up_to_three_seconds(dt):
+def test_binomial_is_exact_up_to_three_seconds(dt, rules):
     """For dt ≤ 3 the 3-term expansion of (1 + x)^dt has no dropped terms."""
     x = 0.5 / SECONDS_PER_YEAR
-    assert compounded_interest(0.5, dt, "v3.0") == pytest.approx((1.0 + x) ** dt, rel=1e-15)
+    assert compounded_interest(0.5, dt, rules) == pytest.approx((1.0 + x) ** dt, rel=1e-15)
+
+
+def _v2_compounded_interest_ray(rate_ray: int, dt: int) -> int:
+    """Aave v2 ``MathUtils.calculateCompoundedInterest`` in integers, as the contract spells it."""
+    ray = 10**27
+    if dt == 0:
+        return ray
+    per_second = rate_ray // SECONDS_PER_YEAR
+    b2 = (per_second * per_second + ray // 2) // ray  # rayMul: half up
+    b3 = (b2 * per_second + ray // 2) // ray
+    return ray + per_second * dt + dt * (dt - 1) * b2 // 2 + dt * (dt - 1) * max(dt - 2, 0) * b3 // 6
+
+
+@pytest.mark.parametrize("apr_bps", [1, 100, 249, 250, 251, 300, 1_000, 5_000, 100_000])
+@pytest.mark.parametrize("dt", [1, 12, 3_600, 86_400, SECONDS_PER_YEAR])
+def test_v2_series_follows_the_v2_contract(apr_bps, dt):
+    """The float series under v2 rules against the contract's integer arithmetic."""
+    expected = _v2_compounded_interest_ray(apr_bps * 10**23, dt) / 1e27
+    assert compounded_interest(apr_bps / 10_000, dt, "v2") == pytest.approx(expected, rel=1e-15)
+
+
+def test_v2_rounds_the_cubic_power_half_up_where_v3_0_floors_it():
+    """Per second at 3% APR, b3 = (0.03 / SPY)³ is 0.861 ray units: v2 rounds it to 1, v3.0
+    floors it to 0. Over a year the cubic term dt³·b3/6 is then 5.227e-6 instead of the series'
+    0.03³/6 = 4.5e-6 (v2) or nothing (v3.0). At 10%: 32 against 31 ray units (31.88)."""
+    year = SECONDS_PER_YEAR
+    cubic_v2 = year * (year - 1) * (year - 2) * 1e-27 / 6
+    assert cubic_v2 == pytest.approx(5.2272e-6, rel=1e-4)
+    assert compounded_interest(0.03, year, "v2") - compounded_interest(0.03, year, "v3.0") == pytest.approx(
+        cubic_v2, rel=1e-6)
+    assert compounded_interest(0.10, year, "v2") - compounded_interest(0.10, year, "v3.0") == pytest.approx(
+        cubic_v2, rel=1e-3)
+    assert round(compounded_interest(0.10, year, "v2"), 7) == 1.1051673
+    # below ~2.5% APR both lose the cubic term
+    assert compounded_interest(0.02, year, "v2") == pytest.approx(compounded_interest(0.02, year, "v3.0"), rel=1e-15)
 
 
 def test_v30_series_loses_the_cubic_term_below_the_floor_threshold():
