@@ -172,7 +172,8 @@ class ReserveParams(BaseModel):
         ge=0.0, description="bonus on top of the repaid value, fraction: 0.05 = 5% (the contract's 10500)"
     , json_schema_extra=unit("fraction"))
     protocol_liquidation_fee: float = Field(0.10,
-        description="treasury's share of the bonus part (fraction)", json_schema_extra=unit("fraction"))
+        description="treasury's share of the bonus part (fraction; must be 0 in a pool with rules = 'v2')",
+        json_schema_extra=unit("fraction"))
     reserve_factor: float = Field(description="treasury's share of borrowers' interest (fraction)", json_schema_extra=unit("fraction"))
     rate_strategy: RateStrategyParams = Field(description="the reserve's variable-rate strategy")
     supply_cap: float = Field(0.0, ge=0.0,
