@@ -287,11 +287,12 @@ Where the real contracts (and the exact-integer twins of `protocols/lending/aave
 
 ## Aave rule versions
 
-`lending.aave_v3` takes `rules = "v3.3"` (the default) or `"v3.0"`; the exact-integer `ExactPool`
+`lending.aave_v3` takes `rules = "v3.3"` (the default), `"v3.0"` or `"v2"`; the exact-integer `ExactPool`
 and the replays take `"v3.0"` or `"v3.6"`. The names stand for these contract versions:
 
 | rule name | where | contract versions followed | checked against (docs/fidelity.md) | what it means |
 |---|---|---|---|---|
+| `v2` | `lending.aave_v3` `rules` | Aave v2 (`aave/protocol-v2` `LendingPoolCollateralManager.liquidationCall`, `MathUtils.calculateCompoundedInterest`) | not replayed: hand-computed tests only | close factor 50% of the reserve's debt at any HF below 1 (`LIQUIDATION_CLOSE_FACTOR_PERCENT = 5000`); no protocol fee, the whole bonus goes to the liquidator (each reserve's `protocol_liquidation_fee` must be 0); no dust rule; residual debt stays on the account; self-liquidation allowed; the borrow index compounds by v3.0's binomial series with its per-second powers rounded half up instead of down; the pool's e-mode and caps, which v2 lacks, stay available |
 | `v3.0` | `lending.aave_v3` `rules`, `ExactPool`, `EnginePool` | Aave v3.0 … v3.2 (`aave/aave-v3-core` `LiquidationLogic.sol`, the 2022–2024 mainnet logic) | npm `@aave/core-v3@1.19.3` | close factor 50% of the reserve's debt while HF > 0.95, 100% at or below; no dust rule; residual debt stays on the account; debt balances round half up |
 | `v3.3` | `lending.aave_v3` `rules` (default) | Aave v3.3 … v3.7 (`aave-dao/aave-v3-origin` `LiquidationLogic.sol`, current mainnet) | through `EnginePool("v3.6")`, against v3.6 | 100% close factor unless collateral and debt reserves are each worth ≥ $2,000 and HF > 0.95 (then 50% of the total debt); both leftovers ≥ $1,000 or `MUST_NOT_LEAVE_DUST`; a borrower left without collateral has the rest of its debt written off as a reserve deficit; no self-liquidation; the contracts' integer rounding is not modelled |
 | `v3.6` | `ExactPool`, `EnginePool`, replays | Aave v3.6 (`@aave-dao/aave-v3-origin@3.6.0`) | the same package, compiled with `solc@0.8.27` | the `v3.3` liquidation rules with the contracts' integer rounding (v3.5 rounding: debt balances round up) |

@@ -2,7 +2,7 @@
 (:mod:`.params`).
 
 Math follows the Aave v3 contracts (``aave-dao/aave-v3-origin``); current mainnet rules (v3.3+) by default, v3.0 rules behind
-``rules="v3.0"``. Nothing is registered with the engine here.
+``rules="v3.0"``, Aave v2's (``aave/protocol-v2``) behind ``rules="v2"``. Nothing is registered with the engine here.
 """
 from .liquidation import (
     CLOSE_FACTOR_HF_THRESHOLD,

@@ -28,7 +28,8 @@ References
 Aave `MathUtils.sol`: `SECONDS_PER_YEAR = 365 days`; Aave v3 `GenericLogic.calculateUserAccountData`: HF = Σ collateral × LT / debt; Aave v3 `LiquidationLogic.executeLiquidationCall`; Aave `DefaultReserveInterestRateStrategyV2.calculateInterestRates`; Aave `ReserveLogic.updateState` and `MathUtils.calculateCompoundedInterest`; worked example.
 aave-dao/aave-v3-origin (v3.3): ``LiquidationLogic.sol``, ``ValidationLogic.sol``,
 ``GenericLogic.sol``, ``ReserveLogic.sol``, ``MathUtils.sol``,
-``DefaultReserveInterestRateStrategyV2.sol``; aave/aave-v3-core (v3.0) ``LiquidationLogic.sol``.
+``DefaultReserveInterestRateStrategyV2.sol``; aave/aave-v3-core (v3.0) ``LiquidationLogic.sol``;
+aave/protocol-v2 ``contracts/protocol/libraries/math/MathUtils.sol`` (v2 compounding).
 """
 from __future__ import annotations
 
@@ -59,9 +60,9 @@ SECONDS_PER_YEAR = 31_536_000
 _RAY = 1e27
 #: A position is liquidatable when its health factor is strictly below this (Aave v3 `GenericLogic.calculateUserAccountData`: HF = Σ collateral × LT / debt).
 HEALTH_FACTOR_LIQUIDATION_THRESHOLD = 1.0
-#: Liquidation rule sets: ``"v3.3"`` = current mainnet (v3.3 … v3.7), ``"v3.0"`` = v3.0 … v3.2
-#: (docs/reference.md, "Aave rule versions").
-RULES = ("v3.3", "v3.0")
+#: Liquidation rule sets: ``"v3.3"`` = current mainnet (v3.3 … v3.7), ``"v3.0"`` = v3.0 … v3.2,
+#: ``"v2"`` = Aave v2 (``aave/protocol-v2``) (docs/reference.md, "Aave rule versions").
+RULES = ("v3.3", "v3.0", "v2")
 
 
 def _check_rules(rules: str) -> None:
@@ -373,8 +374,14 @@ def compounded_interest(rate, dt_s, rules: str = "v3.3"):
       floor is material: below about 3.15% APR ``b3`` is 0 and the cubic term vanishes (at 3%
       over a year the index is 4.5e-6 lower than the unfloored series; at 10% it loses 2.8% of
       the cubic term).
+    - ``rules="v2"`` (Aave v2 ``MathUtils.calculateCompoundedInterest``): the same binomial
+      series, but the per-second powers are taken from the floored per-second rate and rounded
+      **half up** (``rayMul``): ``b2 = rayMul(r/SPY, r/SPY)``, ``b3 = rayMul(b2, r/SPY)``. So
+      ``b3`` is 0 only below about 2.5% APR, and above that it is rounded to the nearest ray
+      unit rather than down: at 3% over a year the cubic term is 16% too large instead of
+      missing, at 10% the index is 1.1051673 (v3.0: 1.1051620).
 
-    Both slightly under-compound ``exp(r·t)``.
+    All three slightly under-compound ``exp(r·t)``.
 
     Parameters
     ----------
@@ -382,7 +389,7 @@ def compounded_interest(rate, dt_s, rules: str = "v3.3"):
         Annual variable borrow rate (fraction).
     dt_s : int or array_like
         Seconds since the last update (non-negative integers on chain).
-    rules : {"v3.3", "v3.0"}
+    rules : {"v3.3", "v3.0", "v2"}
 
     Returns
     -------
@@ -391,10 +398,12 @@ def compounded_interest(rate, dt_s, rules: str = "v3.3"):
     Examples
     --------
     Worked example: 10% APR for one year gives 1.1051667 (``exp(0.1)`` = 1.1051709); the v3.0
-    contract's floors give 1.1051620.
+    contract's floors give 1.1051620, v2's half-up rounding 1.1051673.
 
     >>> round(compounded_interest(0.10, SECONDS_PER_YEAR), 7), round(compounded_interest(0.10, SECONDS_PER_YEAR, "v3.0"), 7)
     (1.1051667, 1.105162)
+    >>> round(compounded_interest(0.10, SECONDS_PER_YEAR, "v2"), 7)
+    1.1051673
     >>> compounded_interest(0.10, 0)
     1.0
     """
@@ -404,8 +413,14 @@ def compounded_interest(rate, dt_s, rules: str = "v3.3"):
     if rules == "v3.3":
         x = r * dt / SECONDS_PER_YEAR
         return _scalar_or_array(1.0 + x + x * x / 2.0 + x * x * x / 6.0)
-    b2 = np.floor(r * r * (_RAY / SECONDS_PER_YEAR**2))  # ray units per second squared
-    b3 = np.floor(b2 * r / SECONDS_PER_YEAR)
+    if rules == "v2":
+        # ray units per second; the contract floors it, a change of under 1e-18 (below float64's resolution)
+        per_second = r * (_RAY / SECONDS_PER_YEAR)
+        b2 = np.floor(per_second * per_second / _RAY + 0.5)  # rayMul rounds half up
+        b3 = np.floor(b2 * per_second / _RAY + 0.5)
+    else:
+        b2 = np.floor(r * r * (_RAY / SECONDS_PER_YEAR**2))  # ray units per second squared
+        b3 = np.floor(b2 * r / SECONDS_PER_YEAR)
     two = dt * (dt - 1.0)
     three = two * np.maximum(dt - 2.0, 0.0)
     return _scalar_or_array(1.0 + r * dt / SECONDS_PER_YEAR + (two * b2 / 2.0 + three * b3 / 6.0) / _RAY)
@@ -451,7 +466,7 @@ def accrue_reserve(
         Treasury share of the interest (fraction).
     dt_s : int
         Seconds since the last update.
-    rules : {"v3.3", "v3.0"}
+    rules : {"v3.3", "v3.0", "v2"}
         Compounding series of :func:`compounded_interest`.
 
     Returns

@@ -546,9 +546,12 @@ class AaveV3Pool(Protocol):
     @handler(gas=350_000, revert_gas=60_000, role=LIQUIDATION_CALL)
     def liquidation_call(self, sender: str, collateral_asset: str, debt_asset: str, user: str,
                          debt_to_cover: float = float("inf")):
-        """``liquidationCall`` (Aave v3 `LiquidationLogic.executeLiquidationCall`): repay debt of an unhealthy account and take its
-        collateral with the bonus; the protocol fee goes to the treasury; under v3.3 rules an
-        account left without collateral has its remaining debt written off as deficit."""
+        """``liquidationCall`` (Aave v3 `LiquidationLogic.executeLiquidationCall`; under v2 rules Aave v2
+        `LendingPoolCollateralManager.liquidationCall`): repay debt of an unhealthy account and take its
+        collateral with the bonus; the protocol fee goes to the treasury (none under v2: the params
+        refuse a fee with those rules); under v3.3 rules an account left without collateral has
+        its remaining debt written off as deficit, under v3.0 and v2 it keeps it. Only v3.3 refuses
+        self-liquidation."""
         q = self.quote_liquidation_call(sender, collateral_asset, debt_asset, user, debt_to_cover)
         if self._ledger(debt_asset).balance_of(sender) < q.out.debt_repaid:
             raise Revert("liquidator cannot pay the debt")

@@ -8,8 +8,8 @@ plain fractions (``ltv=0.805``, not 8050 bps); annual rates are fractions (``slo
 means the liquidator receives collateral worth 105% of the debt repaid (the contract stores
 ``10500``, which the Aave docs show as a 105% bonus). The same convention is used by
 :func:`protocols.lending.aave_v3.liquidation.liquidation_call`. Every conversion to the contracts'
-units is in docs/reference.md, "Contract units"; what ``rules = "v3.3"`` / ``"v3.0"`` follow is in
-its "Aave rule versions".
+units is in docs/reference.md, "Contract units"; what ``rules = "v3.3"`` / ``"v3.0"`` / ``"v2"``
+follow is in its "Aave rule versions".
 
 Validation mirrors the contracts' configurator checks (``PoolConfigurator``
 ``configureReserveAsCollateral`` / ``setEModeCategory``, ``DefaultReserveInterestRateStrategyV2``):
@@ -23,7 +23,10 @@ Validation mirrors the contracts' configurator checks (``PoolConfigurator``
   with ``percentMul``'s half-up rounding, so that a position opened at the threshold can still
   pay the bonus; with ``liquidation_threshold == 0`` the bonus must be 0;
 - interest strategy: ``0.01 ≤ optimal_utilization ≤ 0.99``, rates ≥ 0, ``slope1 ≤ slope2``,
-  ``base_rate + slope1 + slope2 ≤ 10`` (1000%).
+  ``base_rate + slope1 + slope2 ≤ 10`` (1000%);
+- with ``rules = "v2"`` every reserve's ``protocol_liquidation_fee`` must be 0: Aave v2's
+  ``LendingPoolCollateralManager.liquidationCall`` has no protocol fee (the whole bonus goes to
+  the liquidator), and a fee that the rules cannot charge is refused rather than ignored.
 
 Every error message names the offending field(s) and the reason.
 """
@@ -169,7 +172,8 @@ class ReserveParams(BaseModel):
         ge=0.0, description="bonus on top of the repaid value, fraction: 0.05 = 5% (the contract's 10500)"
     , json_schema_extra=unit("fraction"))
     protocol_liquidation_fee: float = Field(0.10,
-        description="treasury's share of the bonus part (fraction)", json_schema_extra=unit("fraction"))
+        description="treasury's share of the bonus part (fraction; must be 0 in a pool with rules = 'v2')",
+        json_schema_extra=unit("fraction"))
     reserve_factor: float = Field(description="treasury's share of borrowers' interest (fraction)", json_schema_extra=unit("fraction"))
     rate_strategy: RateStrategyParams = Field(description="the reserve's variable-rate strategy")
     supply_cap: float = Field(0.0, ge=0.0,
@@ -249,8 +253,9 @@ class PoolParams(BaseModel):
         description="symbol -> token ledger protocol holding that token")
     oracles: dict[str, protocol_of("oracles.", role="oracle")] = Field(
         description="symbol -> oracle protocol pricing that token (USD)")
-    rules: Literal["v3.3", "v3.0"] = Field("v3.3",
-        description="liquidation rules: v3.3 = Aave v3.3 … v3.7 (current), v3.0 = v3.0 … v3.2 (docs/reference.md, Aave rule versions)")
+    rules: Literal["v3.3", "v3.0", "v2"] = Field("v3.3",
+        description="liquidation rules: v3.3 = Aave v3.3 … v3.7 (current), v3.0 = v3.0 … v3.2, v2 = Aave v2 "
+        "(every reserve's protocol_liquidation_fee must then be 0) (docs/reference.md, Aave rule versions)")
     treasury: str = Field("treasury", description="account credited with the liquidation protocol fees (as aTokens)")
     seed_supply: dict[str, float] = Field(default_factory=dict,
         description="symbol -> tokens supplied by 'lenders'", json_schema_extra=unit("tokens"))
@@ -305,4 +310,11 @@ class PoolParams(BaseModel):
         for sym, amount in self.seed_supply.items():
             if amount < 0:
                 raise ValueError(f"seed_supply.{sym}: must be non-negative, got {amount}")
+        if self.rules == "v2":
+            for k, r in enumerate(self.reserves):
+                if r.protocol_liquidation_fee != 0.0:
+                    raise ValueError(
+                        f"reserves.{k}.protocol_liquidation_fee: must be 0 with rules = 'v2' (Aave v2 has no "
+                        f"protocol liquidation fee: the whole bonus goes to the liquidator), got "
+                        f"{r.protocol_liquidation_fee} for {r.symbol}")
         return self

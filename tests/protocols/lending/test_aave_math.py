@@ -192,6 +192,9 @@ def test_bad_inputs_raise_not_revert(liquidate):
     with pytest.raises(ValueError, match="hf"):
         liquidate(1.0, 1.0, 1.0, 1.0, hf=float("nan"), **kw)
     with pytest.raises(ValueError, match="rules"):
+        liquidate(1.0, 1.0, 1.0, 1.0, hf=0.5, rules="v1", **kw)
+    # Aave v2 has no protocol liquidation fee: a share other than 0 is a caller's bug, on both twins
+    with pytest.raises(ValueError, match=r"protocol_liquidation_fee must be 0 under rules 'v2'.*got 0\.1"):
         liquidate(1.0, 1.0, 1.0, 1.0, hf=0.5, rules="v2", **kw)
 
 
@@ -233,6 +236,78 @@ def test_close_factor_reserve_value_thresholds_are_inclusive_2000_usd(liquidate)
     assert liquidate(2_000.0, 2_000.0, **pos).debt_repaid == 1_000.0
     assert liquidate(1_999.0, 1_990.0, **pos).debt_repaid == 1_990.0
     assert liquidate(2_500.0, float(np.nextafter(2_000.0, 0.0)), **pos).debt_repaid == float(np.nextafter(2_000.0, 0.0))
+
+
+# --- Aave v2 rules (aave/protocol-v2 LendingPoolCollateralManager.liquidationCall) -------------
+V2 = dict(liquidation_bonus=BONUS, protocol_liquidation_fee=0.0, rules="v2")
+
+
+def test_v2_repays_half_of_the_reserve_at_hf_0_5_where_v3_0_repays_it_all(liquidate):
+    """10 WETH at $2,000 (LT 83%: $16,600 weighted) against 8,000 USDC and $25,200 of other
+    debt: HF = 16,600 / 33,200 = 0.5. v3.0 (HF ≤ 0.95) lets the whole 8,000 go, seizing
+    8,000 × 1.05 / 2,000 = 4.2 WETH; v2 only half, 4,000, for 2.1 WETH, all of it to the
+    liquidator (v2 has no protocol fee)."""
+    hf = health_factor([10.0, 0.0, 0.0], [0.0, 8_000.0, 25_200.0], [2_000.0, 1.0, 1.0], [LT_WETH, 0.0, 0.0])
+    assert hf == pytest.approx(0.5, rel=1e-15)
+    pos = dict(collateral=10.0, debt=8_000.0, collateral_price_usd=2_000.0, debt_price_usd=1.0, hf=hf,
+               other_debt_usd=25_200.0)
+    old = liquidate(**pos, liquidation_bonus=BONUS, protocol_liquidation_fee=0.0, rules="v3.0")
+    assert old.debt_repaid == 8_000.0 and old.collateral_seized == pytest.approx(4.2, rel=1e-15)
+    out = liquidate(**pos, **V2)
+    assert out.ok and out.debt_repaid == 4_000.0
+    assert out.collateral_seized == pytest.approx(2.1, rel=1e-15)
+    assert out.liquidator_collateral == out.collateral_seized and out.protocol_fee_collateral == 0.0
+    assert out.deficit == 0.0 and not out.no_collateral_left
+
+
+@pytest.mark.parametrize("hf", [0.0, 0.5, 0.95, float(np.nextafter(0.95, 1.0)), 0.999])
+def test_v2_close_factor_is_50_percent_whatever_the_health_factor(liquidate, hf):
+    """Worked-example position (10 WETH at $1,800, 15,000 USDC): 7,500 at any HF below 1, and
+    the v3.3 reserve-size exemptions do not apply (a $1,500 debt is also halved)."""
+    pos = dict(collateral=10.0, debt=15_000.0, collateral_price_usd=1_800.0, debt_price_usd=1.0, hf=hf)
+    assert liquidate(**pos, **V2).debt_repaid == 7_500.0
+    assert liquidate(**{**pos, "debt": 1_500.0}, **V2).debt_repaid == 750.0
+    assert liquidate(**{**pos, "hf": 1.0}, **V2).revert == HEALTH_FACTOR_NOT_BELOW_THRESHOLD
+
+
+def test_v2_collateral_runs_out_and_the_rest_of_the_debt_stays(liquidate):
+    """At WETH $700 (HF 10 × 700 × 0.83 / 15,000 = 0.3873) half the debt, 7,500, would need
+    7,500 × 1.05 / 700 = 11.25 WETH: all 10 are seized and the debt repaid is recomputed to
+    10 × 700 / 1.05 = 6,666.67. The 8,333.33 left stays on the account: no deficit, where v3.3
+    writes it off."""
+    pos = dict(collateral=10.0, debt=15_000.0, collateral_price_usd=700.0, debt_price_usd=1.0, hf=base_hf(700.0))
+    assert pos["hf"] == pytest.approx(0.3873333, rel=1e-6)
+    out = liquidate(**pos, **V2)
+    assert out.ok and out.collateral_seized == 10.0 and out.liquidator_collateral == 10.0
+    assert out.debt_repaid == pytest.approx(10 * 700 / 1.05, rel=1e-15) == printed("6,666.67")
+    assert out.no_collateral_left and out.deficit == 0.0
+    assert 15_000.0 - out.debt_repaid == printed("8,333.33")
+    new = liquidate(**pos, liquidation_bonus=BONUS, protocol_liquidation_fee=0.0, rules="v3.3")
+    assert new.debt_repaid == out.debt_repaid and new.deficit == printed("8,333.33")
+
+
+@pytest.mark.parametrize("cover, repaid, seized", [
+    (7_000.0, 10 * 700 / 1.05, 10.0),      # 7,000 × 1.05 / 700 = 10.5 WETH > 10: capped, recomputed
+    (6_000.0, 6_000.0, 9.0),               # 6,000 × 1.05 / 700 = 9 WETH: as asked
+    (math.inf, 10 * 700 / 1.05, 10.0),     # the close factor's 7,500, then the cap
+])
+def test_v2_collateral_cap_recomputes_the_debt_repaid(liquidate, cover, repaid, seized):
+    """``_calculateAvailableCollateralToLiquidate``: past the balance, ``debtAmountNeeded`` =
+    balance × p_coll / p_debt / (1 + bonus) replaces the amount asked for."""
+    out = liquidate(10.0, 15_000.0, 700.0, 1.0, hf=base_hf(700.0), debt_to_cover=cover, **V2)
+    assert out.debt_repaid == pytest.approx(repaid, rel=1e-15)
+    assert out.collateral_seized == pytest.approx(seized, rel=1e-15) and out.liquidator_collateral == out.collateral_seized
+    assert out.deficit == 0.0 and out.no_collateral_left == (seized == 10.0)
+
+
+def test_v2_has_no_leftover_rule(liquidate):
+    """A $900 debt against $1,000 of collateral (HF 0.9): v2 repays half and leaves $450 of debt
+    and $527.50 of collateral, which v3.3 refuses as dust."""
+    pos = dict(collateral=1.0, debt=900.0, collateral_price_usd=1_000.0, debt_price_usd=1.0, hf=0.9,
+               debt_to_cover=450.0)
+    out = liquidate(**pos, **V2)
+    assert out.ok and out.debt_repaid == 450.0 and 1.0 - out.collateral_seized == pytest.approx(0.5275, rel=1e-12)
+    assert liquidate(**pos, liquidation_bonus=BONUS, protocol_liquidation_fee=0.0).revert == MUST_NOT_LEAVE_DUST
 
 
 # --- step 5: leftover rule ------------------------------------------------------------
@@ -375,11 +450,47 @@ def test_linear_index_one_year_untouched():
     assert SECONDS_PER_YEAR == 365 * 24 * 3600
 
 
+@pytest.mark.parametrize("rules", ["v3.0", "v2"])
 @pytest.mark.parametrize("dt", [0, 1, 2, 3])
-def test_binomial_is_exact_up_to_three_seconds(dt):
+def test_binomial_is_exact_up_to_three_seconds(dt, rules):
     """For dt ≤ 3 the 3-term expansion of (1 + x)^dt has no dropped terms."""
     x = 0.5 / SECONDS_PER_YEAR
-    assert compounded_interest(0.5, dt, "v3.0") == pytest.approx((1.0 + x) ** dt, rel=1e-15)
+    assert compounded_interest(0.5, dt, rules) == pytest.approx((1.0 + x) ** dt, rel=1e-15)
+
+
+def _v2_compounded_interest_ray(rate_ray: int, dt: int) -> int:
+    """Aave v2 ``MathUtils.calculateCompoundedInterest`` in integers, as the contract spells it."""
+    ray = 10**27
+    if dt == 0:
+        return ray
+    per_second = rate_ray // SECONDS_PER_YEAR
+    b2 = (per_second * per_second + ray // 2) // ray  # rayMul: half up
+    b3 = (b2 * per_second + ray // 2) // ray
+    return ray + per_second * dt + dt * (dt - 1) * b2 // 2 + dt * (dt - 1) * max(dt - 2, 0) * b3 // 6
+
+
+@pytest.mark.parametrize("apr_bps", [1, 100, 249, 250, 251, 300, 1_000, 5_000, 100_000])
+@pytest.mark.parametrize("dt", [1, 12, 3_600, 86_400, SECONDS_PER_YEAR])
+def test_v2_series_follows_the_v2_contract(apr_bps, dt):
+    """The float series under v2 rules against the contract's integer arithmetic."""
+    expected = _v2_compounded_interest_ray(apr_bps * 10**23, dt) / 1e27
+    assert compounded_interest(apr_bps / 10_000, dt, "v2") == pytest.approx(expected, rel=1e-15)
+
+
+def test_v2_rounds_the_cubic_power_half_up_where_v3_0_floors_it():
+    """Per second at 3% APR, b3 = (0.03 / SPY)³ is 0.861 ray units: v2 rounds it to 1, v3.0
+    floors it to 0. Over a year the cubic term dt³·b3/6 is then 5.227e-6 instead of the series'
+    0.03³/6 = 4.5e-6 (v2) or nothing (v3.0). At 10%: 32 against 31 ray units (31.88)."""
+    year = SECONDS_PER_YEAR
+    cubic_v2 = year * (year - 1) * (year - 2) * 1e-27 / 6
+    assert cubic_v2 == pytest.approx(5.2272e-6, rel=1e-4)
+    assert compounded_interest(0.03, year, "v2") - compounded_interest(0.03, year, "v3.0") == pytest.approx(
+        cubic_v2, rel=1e-6)
+    assert compounded_interest(0.10, year, "v2") - compounded_interest(0.10, year, "v3.0") == pytest.approx(
+        cubic_v2, rel=1e-3)
+    assert round(compounded_interest(0.10, year, "v2"), 7) == 1.1051673
+    # below ~2.5% APR both lose the cubic term
+    assert compounded_interest(0.02, year, "v2") == pytest.approx(compounded_interest(0.02, year, "v3.0"), rel=1e-15)
 
 
 def test_v30_series_loses_the_cubic_term_below_the_floor_threshold():
@@ -439,7 +550,10 @@ pair = st.tuples(amount, amount, price, price, hf_values, bonus, fee_share, cove
 
 
 def _assert_twins_agree(cols, rules):
-    """Every element of liquidation_calls equals liquidation_call on that row, bit for bit."""
+    """Every element of liquidation_calls equals liquidation_call on that row, bit for bit (v2
+    rows get a zero fee share: v2 has none)."""
+    if rules == "v2":
+        cols = [*cols[:6], np.zeros_like(cols[6]), *cols[7:]]
     vec = liquidation_calls(*cols[:8], other_collateral_usd=cols[8], other_debt_usd=cols[9], rules=rules)
     for i, r in enumerate(zip(*(c.tolist() for c in cols))):
         one = liquidation_call(*r[:8], other_collateral_usd=r[8], other_debt_usd=r[9], rules=rules)
@@ -449,14 +563,14 @@ def _assert_twins_agree(cols, rules):
             assert getattr(vec, field)[i] == getattr(one, field), (field, r, one)
 
 
-@given(st.lists(pair, min_size=1, max_size=8), st.sampled_from(["v3.3", "v3.0"]))
+@given(st.lists(pair, min_size=1, max_size=8), st.sampled_from(["v3.3", "v3.0", "v2"]))
 @settings(max_examples=80, deadline=None)
 def test_liquidation_twins_agree_exactly(rows, rules):
     _assert_twins_agree([np.array(c, dtype=np.float64) for c in zip(*rows)], rules)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-@pytest.mark.parametrize("rules", ["v3.3", "v3.0"])
+@pytest.mark.parametrize("rules", ["v3.3", "v3.0", "v2"])
 def test_liquidation_twins_agree_on_a_large_table(seed, rules):
     """1,000 rows per seed mixing continuous draws with the edge values (zeros, dust, HF at 0.95
     and 1, reserves at $2,000, leftovers at $1,000 (debt 2,000 − cover 1,000), infinite cover)."""
@@ -526,9 +640,11 @@ def _hf(cx, dz, a, other_d):
     return health_factor([cx, a["other_c"], 0.0, 0.0], [0.0, 0.0, dz, other_d], [a["px"], 1.0, a["pz"], 1.0], [a["lt_x"], 0.8, 0.0, 0.0])
 
 
-@given(accounts(), st.sampled_from(["v3.3", "v3.0"]))
+@given(accounts(), st.sampled_from(["v3.3", "v3.0", "v2"]))
 @settings(max_examples=200, deadline=None)
 def test_liquidation_invariants(a, rules):
+    if rules == "v2":  # no protocol fee in v2
+        a = {**a, "fee": 0.0}
     hf = _hf(a["cx"], a["dz"], a, a["other_d"])
     out = liquidation_call(a["cx"], a["dz"], a["px"], a["pz"], hf, a["bonus"], a["fee"], a["cover"],
                            other_collateral_usd=a["other_c"], other_debt_usd=a["other_d"], rules=rules)
@@ -557,6 +673,10 @@ def test_liquidation_invariants(a, rules):
     # close factor
     if hf > 0.95 and rules == "v3.0":
         assert out.debt_repaid <= 0.5 * a["dz"]
+    if rules == "v2":  # half of the reserve at most, at any HF; as much of it as asked or the collateral allows
+        assert out.debt_repaid <= 0.5 * a["dz"] and out.liquidator_collateral == out.collateral_seized
+        if a["cover"] == math.inf:
+            assert out.debt_repaid == 0.5 * a["dz"] or out.collateral_seized == a["cx"]
     if rules == "v3.3":
         if hf > 0.95 and a["cx"] * a["px"] >= 2_000.0 and a["dz"] * a["pz"] >= 2_000.0:
             # at most half of the account's total debt, in USD

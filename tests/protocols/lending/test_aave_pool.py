@@ -30,13 +30,13 @@ class Host:
 class Market:
     """WETH and USDC ledgers, fixed oracles whose price a test can set, and a pool."""
 
-    def __init__(self, rules="v3.3", weth_price=2_000.0):
+    def __init__(self, rules="v3.3", weth_price=2_000.0, reserves=(WETH, USDC)):
         self.host = h = Host()
         h.protocols["weth"] = TokenLedger("weth", LedgerParams(symbol="WETH", initial_balances={"alice": 10.0}), h)
         h.protocols["usdc"] = TokenLedger("usdc", LedgerParams(symbol="USDC", initial_balances={"bob": 50_000.0}), h)
         h.protocols["eth_usd"] = FixedOracle("eth_usd", FixedOracleParams(price=weth_price), h)
         h.protocols["usdc_usd"] = FixedOracle("usdc_usd", FixedOracleParams(price=1.0), h)
-        params = PoolParams(reserves=(WETH, USDC), tokens={"WETH": "weth", "USDC": "usdc"},
+        params = PoolParams(reserves=reserves, tokens={"WETH": "weth", "USDC": "usdc"},
                             oracles={"WETH": "eth_usd", "USDC": "usdc_usd"}, rules=rules, seed_supply={"USDC": 100_000.0})
         h.protocols["aave"] = self.pool = AaveV3Pool("aave", params, h)
         self.ex = Executor(h.protocols)
@@ -125,6 +125,76 @@ def test_v30_rules_keep_the_debt_instead(market):
     _s, _r, _g, out = m.call("bob", "liquidation_call", collateral_asset="WETH", debt_asset="USDC", user="alice")
     assert m.pool.state.deficit.sum() == 0.0
     assert m.pool.account("alice")[1][1] == pytest.approx(15_000.0 - out.debt_repaid, rel=1e-9)
+
+
+V2_RESERVES = tuple({**r, "protocol_liquidation_fee": 0.0} for r in (WETH, USDC))
+
+
+def test_v2_rules_refuse_a_protocol_fee_naming_the_field():
+    with pytest.raises(ValueError, match=r"reserves\.0\.protocol_liquidation_fee: must be 0 with rules = 'v2'.*got 0\.1 for WETH"):
+        Market(rules="v2")
+    with pytest.raises(ValueError, match=r"reserves\.1\.protocol_liquidation_fee"):
+        Market(rules="v2", reserves=(V2_RESERVES[0], USDC))
+
+
+def test_v2_liquidations_through_the_pool_take_half_and_leave_the_rest_as_debt():
+    """alice: 10 WETH against 15,000 USDC. At ETH $1,000, HF = 10 × 1,000 × 0.83 / 15,000 = 0.5533.
+    1st call: half the debt, 7,500, for 7,500 × 1.05 / 1,000 = 7.875 WETH, all to bob (no fee);
+    alice keeps 2.125 WETH and 7,500 USDC of debt (HF 0.2352). 2nd call: half of 7,500 would need
+    3.9375 WETH; the 2.125 left are seized for 2,125 / 1.05 = 2,023.81 USDC. The 5,476.19 USDC
+    left stays on alice's account: no deficit. A 3rd call has no collateral to take. No token is
+    created or lost on the way."""
+    m = Market(rules="v2", reserves=V2_RESERVES)
+    assert m.call("alice", "supply", asset="WETH", amount=10.0)[0] == TxStatus.INCLUDED
+    assert m.call("alice", "borrow", asset="USDC", amount=15_000.0)[0] == TxStatus.INCLUDED
+    before = m.totals()
+    m.set_price(1_000.0)
+    alice, weth = m.pool.state.accounts["alice"], m.host.protocols["weth"]
+    assert m.pool.health_factors()[alice] == pytest.approx(0.5533333, rel=1e-6)
+    # the keepers' quote sizes it by the same rules
+    view = m.pool.view()
+    q = view.quote_liquidations(np.array([alice]), m.pool.health_factors()[[alice]], m.pool.prices_usd())
+    assert q.ok[0] and q.debt_repaid[0] == pytest.approx(7_500.0, rel=1e-12)
+    assert q.liquidator_collateral[0] == pytest.approx(7.875, rel=1e-12)
+
+    status, reason, _gas, out = m.call("bob", "liquidation_call", collateral_asset="WETH", debt_asset="USDC", user="alice")
+    assert status == TxStatus.INCLUDED, reason
+    assert out.debt_repaid == pytest.approx(7_500.0, rel=1e-12) and out.protocol_fee_collateral == 0.0
+    assert weth.balance_of("bob") == pytest.approx(7.875, rel=1e-12)
+    coll, debt = m.pool.account("alice")
+    assert coll[0] == pytest.approx(2.125, rel=1e-12) and debt[1] == pytest.approx(7_500.0, rel=1e-12)
+    assert m.pool.health_factors()[alice] == pytest.approx(2.125 * 1_000 * 0.83 / 7_500, rel=1e-9)
+
+    status, reason, _gas, out = m.call("bob", "liquidation_call", collateral_asset="WETH", debt_asset="USDC", user="alice")
+    assert status == TxStatus.INCLUDED, reason
+    assert out.collateral_seized == pytest.approx(2.125, rel=1e-12)
+    assert out.debt_repaid == pytest.approx(2_125.0 / 1.05, rel=1e-12) == pytest.approx(2_023.81, abs=0.005)
+    coll, debt = m.pool.account("alice")
+    assert coll[0] == pytest.approx(0.0, abs=1e-12)
+    assert debt[1] == pytest.approx(15_000.0 - 7_500.0 - 2_125.0 / 1.05, rel=1e-12) == pytest.approx(5_476.19, abs=0.005)
+    assert m.pool.state.deficit.sum() == 0.0
+    log = m.host.log.tables["liquidations"].to_frame()
+    assert log["deficit_usd"].tolist() == [0.0, 0.0] and log["protocol_fee_collateral"].tolist() == [0.0, 0.0]
+    assert weth.balance_of("bob") == pytest.approx(10.0, rel=1e-12)
+    assert m.pool.account("treasury")[0][0] == 0.0
+
+    status, reason, *_ = m.call("bob", "liquidation_call", collateral_asset="WETH", debt_asset="USDC", user="alice")
+    assert (status, reason) == (TxStatus.REVERTED, "COLLATERAL_CANNOT_BE_LIQUIDATED")
+    # conservation: the tokens only changed hands; the pool holds what alice and the treasury are owed
+    assert m.totals() == pytest.approx(before, rel=1e-12)
+    assert weth.balance_of("aave") == pytest.approx(0.0, abs=1e-12)
+    assert m.host.protocols["usdc"].balance_of("bob") == pytest.approx(50_000.0 - 7_500.0 - 2_125.0 / 1.05, rel=1e-12)
+
+
+def test_v2_rules_let_an_account_liquidate_itself():
+    """Aave v2 has no self-liquidation check (v3.3 reverts SELF_LIQUIDATION)."""
+    m = Market(rules="v2", reserves=V2_RESERVES)
+    m.call("alice", "supply", asset="WETH", amount=10.0)
+    m.call("alice", "borrow", asset="USDC", amount=15_000.0)
+    m.set_price(1_000.0)
+    status, reason, _gas, out = m.call("alice", "liquidation_call", collateral_asset="WETH", debt_asset="USDC", user="alice")
+    assert status == TxStatus.INCLUDED, reason
+    assert out.debt_repaid == pytest.approx(7_500.0, rel=1e-12)
 
 
 @pytest.mark.parametrize("method, args", [
