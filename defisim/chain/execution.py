@@ -1,7 +1,8 @@
 """Execution of calls against protocol handlers.
 
 A handler checks, then applies effects. A :class:`~defisim.base.tx.Revert` raised during the
-checks becomes a reverted receipt: gas is paid and state is untouched. A call whose gas
+checks becomes a reverted receipt: gas is paid and state is untouched; the protocol hears of it
+through its ``on_revert`` hook. A call whose gas
 limit is below the handler's gas runs out of gas: it reverts and uses its whole limit.
 """
 from __future__ import annotations
@@ -60,5 +61,6 @@ class Executor:
         try:
             result = spec.fn(protocol, tx.sender, **call.args)
         except Revert as r:
+            protocol.on_revert(tx.sender, call.method, call.args, r.reason)
             return _REVERTED, r.reason, spec.revert_gas, None
         return _INCLUDED, "", spec.gas, result
