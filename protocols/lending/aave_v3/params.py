@@ -269,6 +269,9 @@ class PoolParams(BaseModel):
         "when prices or positions changed since the last record (0: never)")
     health_quiet_blocks: int = Field(
         300, ge=1, description="and at least every this many blocks when nothing changed (interest only)")
+    reserves_every_blocks: int = Field(
+        1, ge=0, description="record each reserve's cash, debt, utilisation and rates every this many blocks, from "
+        "the first (0: never)")
 
     @model_validator(mode="after")
     def _consistent(self) -> "PoolParams":
