@@ -21,7 +21,7 @@ from . import math as am
 from .liquidation import liquidation_call
 from .health_index import Candidates, HealthIndex
 from .params import PoolParams
-from .population import generate_population, read_population_csv
+from .population import generate_population, lender_names, lender_shares, read_population_csv
 from .view import PoolView
 
 __all__ = ["AaveV3Pool", "PoolState", "LIQUIDATION_COLUMNS", "HEALTH_COLUMNS", "HEALTH_QUANTILES", "RESERVE_COLUMNS",
@@ -190,6 +190,8 @@ class AaveV3Pool(Protocol):
                 pop, host.stream(f"{name}/population"), dict(zip(self.symbols, self._initial_prices())),
                 dict(zip(self.symbols, self.lt_by_category[pop.emode_category])))
             self.load_positions(table, pop.emode_category)
+        if params.lenders is not None:
+            self._spread_lenders(params.lenders, host.stream(f"{name}/lenders"))
         # capital efficiency of the parameters: the borrowers opened at the start (the population)
         self._capital_at_start = self.capital_use() if params.population is not None else (float("nan"), 0.0)
 
@@ -236,6 +238,26 @@ class AaveV3Pool(Protocol):
                 has = debt[:, r] > 0
                 self._ledger(sym).issue_many([o for o, h in zip(owners, has.tolist()) if h], debt[has, r])
                 self._add_collateral(self._row("lenders"), r, d)
+        s.version += 1
+
+    def _spread_lenders(self, p, rng) -> None:
+        """Share what the account ``lenders`` supplied among the crowd ``lender/0`` … in
+        proportion to the drawn sizes (scaled balances: the same share of every reserve, its
+        interest alike); ``lenders`` keeps nothing, no token moves."""
+        s = self.state
+        owners = lender_names(p.count)
+        if any(o in s.accounts for o in owners):
+            raise ValueError("lenders: accounts named lender/<i> already exist in the pool (a borrower book's owners?)")
+        row = self._row("lenders")
+        whole = s.positions["collateral_scaled"][row].copy()
+        parts = np.outer(lender_shares(p.size.sample(rng, p.count)), whole)
+        parts[-1] = np.maximum(whole - parts[:-1].sum(axis=0), 0.0)  # the parts add up to the whole
+        ids = s.positions.append(collateral_scaled=parts, debt_scaled=np.zeros_like(parts),
+                                 emode=np.zeros(p.count, dtype=np.int64))
+        s.accounts.update(zip(owners, ids.tolist()))
+        s.owners.extend(owners)
+        s.positions["collateral_scaled"][row] = 0.0
+        self._health.invalidate()
         s.version += 1
 
     # -- plumbing ---------------------------------------------------------------------------

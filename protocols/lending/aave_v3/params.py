@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from .population import PopulationParams
+from .population import LendersParams, PopulationParams
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from defisim.base import unit
@@ -239,7 +239,8 @@ class PoolParams(BaseModel):
 
     ``seed_supply`` is what lenders (the account ``lenders``) have supplied at the start, per
     symbol in tokens, on top of what the ``population``'s borrowers have borrowed (lenders
-    supplied that too; the borrowed tokens sit in the borrowers' wallets).
+    supplied that too; the borrowed tokens sit in the borrowers' wallets). With ``lenders``,
+    that supply is held by a crowd of accounts ``lender/0`` … instead.
     """
 
     model_config = _CONFIG
@@ -262,6 +263,8 @@ class PoolParams(BaseModel):
         "sell on, for valuing the collateral left at the end at that venue's mid price (default: the feed of the "
         "same name, else the oracle price)")
     population: PopulationParams | None = Field(None, description="borrowers present at the start")
+    lenders: LendersParams | None = Field(None, description="the lenders as a crowd of accounts lender/0 … sharing "
+        "what 'lenders' supplied at the start (seed_supply and what the population borrowed); none: one account")
     emode_categories: tuple[EModeParams, ...] = Field(
         (), description="e-mode categories; category k (1, 2, …) is the k-th; 0 is no e-mode (Aave v3 `EModeLogic.sol` and `GenericLogic.sol`: e-mode)")
     health_every_blocks: int = Field(
@@ -304,4 +307,7 @@ class PoolParams(BaseModel):
         for sym, amount in self.seed_supply.items():
             if amount < 0:
                 raise ValueError(f"seed_supply.{sym}: must be non-negative, got {amount}")
+        if self.lenders is not None and self.population is None and not any(a > 0 for a in self.seed_supply.values()):
+            raise ValueError("lenders: nothing to share: the lenders supply seed_supply and what the population "
+                             "borrowed, and there is neither")
         return self
