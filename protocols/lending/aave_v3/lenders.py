@@ -60,7 +60,8 @@ class LenderRunParams(BaseModel):
     reaction: LatencyMs = Field(Exponential(mean=60_000),
         description="delay between the threshold crossing and the first withdrawal", json_schema_extra=unit("ms"))
     pull: float = Field(1.0, gt=0, le=1,
-        description="share of its deposit, at the time it acts, that a lender withdraws", json_schema_extra=unit("fraction"))
+        description="share of its deposit, at the time it acts, that a lender withdraws",
+        json_schema_extra=unit("fraction"))
     take_what_is_there: bool = Field(False,
         description="ask for no more than the reserve's cash read before sending, and come back for the rest; "
         "false: ask for the whole amount each time (it reverts while the cash is short)")
@@ -96,9 +97,12 @@ def LenderRun(ctx, params: LenderRunParams, index: int):
         crossed = usage_at < float(pool.utilization()[r])
         if params.losses is not None:
             crossed |= loss_at < pool.distress()
-        for i in np.flatnonzero(crossed & watching).tolist():
-            watching[i] = False
-            delay_ms = int(round(float(params.reaction.sample(rng, 1)[0])))
+        now_running = np.flatnonzero(crossed & watching)
+        if now_running.size == 0:
+            continue
+        watching[now_running] = False
+        delays_ms = np.rint(params.reaction.sample(rng, now_running.size)).astype(np.int64).tolist()
+        for i, delay_ms in zip(now_running.tolist(), delays_ms):
             ctx.env.process(_run(ctx, params, pool, owners[chosen[i]], r, delay_ms))
 
 

@@ -71,7 +71,8 @@ RESERVE_COLUMNS = [
     Column("block", "int64", "block number (recorded at the top of the block, after accrual)"),
     Column("pool", "string", "lending pool"),
     Column("asset", "string", "reserve"),
-    Column("cash", "float64", "tokens the pool holds of the reserve: what withdrawals and new borrowing can take (tokens)"),
+    Column("cash", "float64", "tokens the pool holds of the reserve: what withdrawals and new borrowing can take "
+           "(tokens)"),
     Column("supplied", "float64", "deposits, interest included (tokens)"),
     Column("borrowed", "float64", "debt owed to the reserve, interest included (tokens)"),
     Column("deficit", "float64", "debt written off and not covered (tokens)"),

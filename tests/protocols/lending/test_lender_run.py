@@ -2,6 +2,7 @@
 reserve (``reserves``), every withdrawal paid or refused with the cash it met (``withdrawals``).
 A withdrawal larger than the reserve's cash reverts whole (Aave v3 ``SupplyLogic.executeWithdraw``)."""
 import numpy as np
+import pandas as pd
 import pytest
 
 from defisim.base.tx import TxStatus
@@ -260,3 +261,10 @@ def test_a_pool_without_a_crowd_is_refused():
     del raw["protocols"]["aave"]["lenders"]
     with pytest.raises(ScenarioError, match=r"agents\.0\.params\.pool: .*lenders"):
         validate_scenario(raw)
+
+
+def test_same_seed_same_run(run_whole):
+    _sim, res, _start = run_whole
+    _sim2, again, _start2 = simulate(bank())
+    pd.testing.assert_frame_equal(again.tables["withdrawals"], res.tables["withdrawals"])
+    pd.testing.assert_frame_equal(again.tables["reserves"], res.tables["reserves"])
