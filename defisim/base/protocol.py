@@ -86,7 +86,7 @@ class Protocol:
 
     Subclasses set ``kind`` and ``Params`` (a frozen pydantic model), build ``self.state``
     in ``__init__`` and decorate their call handlers with :func:`handler`. Hooks with
-    do-nothing defaults: :meth:`on_block`, :meth:`view`, :meth:`prices`,
+    do-nothing defaults: :meth:`on_block`, :meth:`on_revert`, :meth:`view`, :meth:`prices`,
     :meth:`exposures`, :meth:`summary`, :meth:`positions`.
 
     Parameters
@@ -130,6 +130,12 @@ class Protocol:
     # -- hooks ---------------------------------------------------------------------------
     def on_block(self, block: BlockInfo) -> None:
         """Called at the top of every block before its transactions (per-block accrual)."""
+
+    def on_revert(self, sender: str, method: str, args: dict, reason: str) -> None:
+        """Called after one of this protocol's handlers reverted (``reason``), its state untouched:
+        where a protocol records a failed attempt with what it met (the state is as the call found
+        it), since a reverted handler leaves nothing behind. Rows it appends for a call inside a
+        bundle that is not included are dropped with the bundle's."""
 
     def view(self) -> Any:
         """A read-only view of the state for agents."""

@@ -1,7 +1,8 @@
 """Execution of calls against protocol handlers.
 
 A handler checks, then applies effects. A :class:`~defisim.base.tx.Revert` raised during the
-checks becomes a reverted receipt: gas is paid and state is untouched. A call whose gas
+checks becomes a reverted receipt: gas is paid and state is untouched; the protocol hears of it
+through its ``on_revert`` hook. A call whose gas
 limit is below the handler's gas runs out of gas: it reverts and uses its whole limit.
 """
 from __future__ import annotations
@@ -60,6 +61,7 @@ class Executor:
         try:
             result = spec.fn(protocol, tx.sender, **call.args)
         except Revert as r:
+            protocol.on_revert(tx.sender, call.method, call.args, r.reason)
             gas = spec.revert_gas if r.gas_used is None else min(r.gas_used, tx.gas_limit)
             return _REVERTED, r.reason, gas, None
         return _INCLUDED, "", spec.gas, result

@@ -173,6 +173,7 @@ class AgentContext:
         try:
             return True, spec.fn(protocol, self.name, **args)
         except Revert as e:
+            protocol.on_revert(self.name, method, args, e.reason)
             return False, e.reason
 
     @property

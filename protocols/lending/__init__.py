@@ -2,8 +2,9 @@
 from .aave_v3.agents import Backrunner, BackrunnerParams, BorrowerGuard, BorrowerGuardParams, Keeper, KeeperParams
 from .aave_v3.model import AaveV3Pool
 from .aave_v3.params import PoolParams
-from .aave_v3.checks import check_flash_keeper, check_keeper, check_pool
+from .aave_v3.checks import check_flash_keeper, check_keeper, check_lender_run, check_pool
 from .aave_v3.flash_keeper import FlashKeeper, FlashKeeperParams
+from .aave_v3.lenders import LenderRun, LenderRunParams
 from .flash import FlashLiquidator, FlashLiquidatorParams, FlashVault, FlashVaultParams
 from .looper import Looper, LooperParams
 
@@ -26,4 +27,7 @@ def register(registry) -> None:
     registry.agent("lending.backrunner", BackrunnerParams, Backrunner, "keeper that backruns oracle updates with bundles",
                    check_keeper)
     registry.agent("lending.borrower_guard", BorrowerGuardParams, BorrowerGuard, "borrowers who repay when their HF falls")
+    registry.agent("lending.lender_run", LenderRunParams, LenderRun,
+                   "lenders who withdraw when utilisation or losses cross their thresholds; retry while cash is short",
+                   check_lender_run)
     registry.agent("lending.looper", LooperParams, Looper, "leverage loopers: borrow, swap on an AMM, re-supply; unwind under stress")

@@ -2,6 +2,7 @@
 import pandas as pd
 import pytest
 
+from defisim.base.eventlog import Column
 from defisim.base.protocol import Protocol, handler
 from defisim.results.results import Results
 from defisim.base.tx import Call, Revert
@@ -81,3 +82,43 @@ def test_results_round_trip(tmp_path, sandbox):
     assert back.meta["scenario_hash"] == res.meta["scenario_hash"] and back.meta["seed"] == 0
     with pytest.raises(FileNotFoundError):
         Results.load(tmp_path / "nothing")
+
+
+class Picky(Protocol):
+    """Takes deposits of at most 10; a refused deposit is recorded by ``on_revert``."""
+
+    kind = "test.picky"
+    Params = VaultParams
+
+    def __init__(self, name, params, host):
+        super().__init__(name, params, host)
+        self.state = {"held": 0.0}
+        self.refused = host.log.declare("refused", "refused deposits", [
+            Column("block", "int64", "block number"), Column("sender", "string", "caller"),
+            Column("amount", "float64", "tokens"), Column("reason", "string", "why"),
+            Column("held", "float64", "tokens held when refused")])
+
+    @handler(gas=40_000, revert_gas=25_000)
+    def deposit(self, sender, amount):
+        if amount > 10:
+            raise Revert("too much")
+        self.state["held"] += amount
+
+    def on_revert(self, sender, method, args, reason):
+        self.refused.append((self.block.number, sender, args["amount"], reason, self.state["held"]))
+
+
+def test_on_revert_hears_of_a_reverted_call_with_its_state_untouched(sandbox):
+    sandbox.registry.protocol("test.picky", VaultParams, Picky)
+
+    def saver(ctx):
+        yield ctx.delay(1_000)
+        for amount in (4.0, 50.0, 5.0):
+            ctx.submit(Call("picky", "deposit", {"amount": amount}), 60_000, 100.0, 1.0)
+
+    res = sandbox.simulation({"alice": saver}, blocks=2, protocols={"picky": {"kind": "test.picky"}}).run()
+    txs = res.txs[res.txs["target"] == "picky"]
+    assert list(txs["status"]) == ["included", "reverted", "included"]
+    refused = res.tables["refused"]
+    # one row, for the reverted call only, written after it with the state it met
+    assert refused[["block", "sender", "amount", "reason", "held"]].values.tolist() == [[1, "alice/0", 50.0, "too much", 4.0]]

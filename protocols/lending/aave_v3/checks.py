@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from protocols.oracles.checks import oracle_asset, same_asset
 
-__all__ = ["check_pool", "check_keeper", "check_flash_keeper"]
+__all__ = ["check_pool", "check_keeper", "check_flash_keeper", "check_lender_run"]
 
 
 def check_pool(name: str, params, scenario) -> None:
@@ -60,3 +60,26 @@ def check_flash_keeper(index: int, params, scenario) -> None:
                              f"{params.pool}'s tokens ({sorted(pool_ledgers)})")
         if params.flash_swap and kind != "amm.cpmm":
             raise ValueError(f"{where}.{k}: a flash swap needs an amm.cpmm pool (a Uniswap v2 pair), {name!r} is {kind}")
+
+
+def check_lender_run(index: int, params, scenario) -> None:
+    """Lenders who run need a pool with a ``lenders`` crowd and a reserve of that pool to watch;
+    one process runs the whole crowd (``count`` 1), and its address must not be a lender's."""
+    where = f"agents.{index}"
+    group = scenario.spec.agents[index]
+    if group.count != 1:
+        raise ValueError(f"{where}.count: one process runs the pool's whole crowd of lenders; give count = 1 "
+                         f"(got {group.count})")
+    if group.name == "lender":
+        raise ValueError(f"{where}.name: the group's address lender/0 would be the pool's first lender; name it otherwise")
+    entry = scenario.protocols.get(params.pool)
+    if entry is None:
+        return
+    pool = entry[1]
+    symbols = [r.symbol for r in pool.reserves]
+    if params.asset not in symbols:
+        raise ValueError(f"{where}.params.asset: {params.asset!r} is not a reserve of {params.pool} "
+                         f"(reserves: {', '.join(symbols)})")
+    if pool.lenders is None:
+        raise ValueError(f"{where}.params.pool: {params.pool} has one account 'lenders', not a crowd: give it "
+                         f"protocols.{params.pool}.lenders = {{count = ...}}")

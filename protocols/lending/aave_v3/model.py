@@ -22,10 +22,11 @@ from . import math as am
 from .liquidation import liquidation_call
 from .health_index import Candidates, HealthIndex
 from .params import PoolParams
-from .population import generate_population, read_population_csv
+from .population import generate_population, lender_names, lender_shares, read_population_csv
 from .view import PoolView
 
-__all__ = ["AaveV3Pool", "PoolState", "LIQUIDATION_COLUMNS", "HEALTH_COLUMNS", "HEALTH_QUANTILES"]
+__all__ = ["AaveV3Pool", "PoolState", "LIQUIDATION_COLUMNS", "HEALTH_COLUMNS", "HEALTH_QUANTILES", "RESERVE_COLUMNS",
+           "WITHDRAWAL_COLUMNS", "NOT_ENOUGH_LIQUIDITY"]
 
 #: Float remainder below zero, as a share of the balance or the amount taken, that settles to zero.
 DUST_SHARE = 1e-9
@@ -66,6 +67,36 @@ LIQUIDATION_COLUMNS = [
 ]
 #: The ``liquidations`` result role filled by the ``liquidations`` table.
 LIQUIDATION_ROLE = {"protocol": "pool", "account": "user", "written_off_usd": "deficit_usd"}
+
+RESERVE_COLUMNS = [
+    Column("block", "int64", "block number (recorded at the top of the block, after accrual)"),
+    Column("pool", "string", "lending pool"),
+    Column("asset", "string", "reserve"),
+    Column("cash", "float64", "tokens the pool holds of the reserve: what withdrawals and new borrowing can take "
+           "(tokens)"),
+    Column("supplied", "float64", "deposits, interest included (tokens)"),
+    Column("borrowed", "float64", "debt owed to the reserve, interest included (tokens)"),
+    Column("deficit", "float64", "debt written off and not covered (tokens)"),
+    Column("utilization", "float64", "borrowed / (borrowed + cash): the borrow usage ratio of the rate strategy"),
+    Column("borrow_rate", "float64", "variable borrow rate set by the last action (annual fraction)"),
+    Column("supply_rate", "float64", "supply rate set by the last action (annual fraction)"),
+    Column("price_usd", "float64", "oracle price of the reserve's token (USD)"),
+]
+
+WITHDRAWAL_COLUMNS = [
+    Column("block", "int64", "block number"),
+    Column("pool", "string", "lending pool"),
+    Column("user", "string", "account withdrawing"),
+    Column("asset", "string", "reserve"),
+    Column("amount", "float64", "tokens withdrawn, or that the call would have paid out: the amount asked for, "
+           "at most the account's deposit"),
+    Column("cash_before", "float64", "tokens the pool held of the reserve when the call ran"),
+    Column("status", "string", "included | reverted"),
+    Column("reason", "string", "revert reason ('' when included)"),
+]
+
+#: Revert reason of a withdrawal (or a borrow) larger than the reserve's cash.
+NOT_ENOUGH_LIQUIDITY = "not enough liquidity"
 
 
 class LiquidationQuote(NamedTuple):
@@ -152,6 +183,10 @@ class AaveV3Pool(Protocol):
                                      role="liquidations", role_columns=LIQUIDATION_ROLE)
         self._health_log = host.log.declare("health_factors", "borrowers' health factors, every few blocks",
                                             HEALTH_COLUMNS, role="positions", role_columns=HEALTH_ROLE)
+        self._reserve_log = host.log.declare("reserves", "each reserve's cash, debt, utilisation and rates, every "
+                                             "few blocks", RESERVE_COLUMNS)
+        self._withdrawal_log = host.log.declare("withdrawals", "withdraw calls that reached a pool: paid or reverted",
+                                                WITHDRAWAL_COLUMNS)
         self._check_venues()
         self._hf_cache: tuple | None = None
         self._candidates_cache: tuple | None = None
@@ -169,6 +204,8 @@ class AaveV3Pool(Protocol):
                 pop, host.stream(f"{name}/population"), dict(zip(self.symbols, self._initial_prices())),
                 dict(zip(self.symbols, self.lt_by_category[pop.emode_category])))
             self.load_positions(table, pop.emode_category)
+        if params.lenders is not None:
+            self._spread_lenders(params.lenders, host.stream(f"{name}/lenders"))
         # capital efficiency of the parameters: the borrowers opened at the start (the population)
         self._capital_at_start = self.capital_use() if params.population is not None else (float("nan"), 0.0)
 
@@ -215,6 +252,26 @@ class AaveV3Pool(Protocol):
                 has = debt[:, r] > 0
                 self._ledger(sym).issue_many([o for o, h in zip(owners, has.tolist()) if h], debt[has, r])
                 self._add_collateral(self._row("lenders"), r, d)
+        s.version += 1
+
+    def _spread_lenders(self, p, rng) -> None:
+        """Share what the account ``lenders`` supplied among the crowd ``lender/0`` … in
+        proportion to the drawn sizes (scaled balances: the same share of every reserve, its
+        interest alike); ``lenders`` keeps nothing, no token moves."""
+        s = self.state
+        owners = lender_names(p.count)
+        if any(o in s.accounts for o in owners):
+            raise ValueError("lenders: accounts named lender/<i> already exist in the pool (a borrower book's owners?)")
+        row = self._row("lenders")
+        whole = s.positions["collateral_scaled"][row].copy()
+        parts = np.outer(lender_shares(p.size.sample(rng, p.count)), whole)
+        parts[-1] = np.maximum(whole - parts[:-1].sum(axis=0), 0.0)  # the parts add up to the whole
+        ids = s.positions.append(collateral_scaled=parts, debt_scaled=np.zeros_like(parts),
+                                 emode=np.zeros(p.count, dtype=np.int64))
+        s.accounts.update(zip(owners, ids.tolist()))
+        s.owners.extend(owners)
+        s.positions["collateral_scaled"][row] = 0.0
+        self._health.invalidate()
         s.version += 1
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -324,6 +381,31 @@ class AaveV3Pool(Protocol):
         """Row ids of accounts with HF < 1, in increasing order."""
         return self.liquidation_candidates().rows
 
+    def cash(self) -> np.ndarray:
+        """Tokens the pool holds of each reserve (its balance on each ledger): the available
+        liquidity of the rate strategy (Aave `DefaultReserveInterestRateStrategyV2.calculateInterestRates`), all that
+        withdrawals and borrowing can take."""
+        return np.array([self._ledger(sym).balance_of(self.name) for sym in self.symbols])
+
+    def utilization(self) -> np.ndarray:
+        """Borrow usage ratio of each reserve now, ``debt / (debt + cash)`` (0 without debt; Aave
+        `DefaultReserveInterestRateStrategyV2.calculateInterestRates`)."""
+        s = self.state
+        return am.usage_ratios(s.total_debt_scaled * s.borrow_index, self.cash())
+
+    def _record_reserves(self, block) -> None:
+        """One ``reserves`` row per reserve: cash, deposits, debt, deficit, utilisation, rates."""
+        s = self.state
+        cash = self.cash()
+        debt = s.total_debt_scaled * s.borrow_index
+        usage = am.usage_ratios(debt, cash).tolist()
+        borrow, supply = self.current_rates()
+        prices = self.prices_usd().tolist()
+        supplied = self.supplied_tokens().tolist()
+        for r, sym in enumerate(self.symbols):
+            self._reserve_log.append((block.number, self.name, sym, float(cash[r]), supplied[r], float(debt[r]),
+                                      float(s.deficit[r]), usage[r], float(borrow[r]), float(supply[r]), prices[r]))
+
     def _record_health(self, block) -> None:
         """One ``health_factors`` row: quantiles over the accounts with debt (Aave v3 `GenericLogic.calculateUserAccountData`: HF = Σ collateral × LT / debt).
 
@@ -354,8 +436,12 @@ class AaveV3Pool(Protocol):
     # -- accrual ----------------------------------------------------------------------------
     def on_block(self, block) -> None:
         """Accrue both indices of every reserve over the time since the last block (Aave `DefaultReserveInterestRateStrategyV2.calculateInterestRates`; Aave `ReserveLogic.updateState` and `MathUtils.calculateCompoundedInterest`);
-        record the borrowers' health-factor quantiles when due (:meth:`_health_due`)."""
+        record the reserves every ``reserves_every_blocks`` blocks (from the first) and the
+        borrowers' health-factor quantiles when due (:meth:`_health_due`)."""
         self._accrue(block)
+        every = self.params.reserves_every_blocks
+        if every and (block.number - 1) % every == 0:
+            self._record_reserves(block)
         if self.params.health_every_blocks and self._health_due(block.number):
             self._record_health(block)
 
@@ -394,7 +480,7 @@ class AaveV3Pool(Protocol):
         """Borrow and supply rates of every reserve from its utilisation now (Aave `DefaultReserveInterestRateStrategyV2.calculateInterestRates`)."""
         s = self.state
         debt = s.total_debt_scaled * s.borrow_index
-        available = np.array([self._ledger(sym).balance_of(self.name) for sym in self.symbols])
+        available = self.cash()
         borrow = am.borrow_rates(am.usage_ratios(debt, available), *self.rate_args)
         s.borrow_rate = borrow
         s.supply_rate = am.supply_rate(borrow, am.usage_ratios(debt, available, s.deficit), self.reserve_factor)
@@ -478,23 +564,51 @@ class AaveV3Pool(Protocol):
 
     @handler(gas=160_000, revert_gas=40_000)
     def withdraw(self, sender: str, asset: str, amount: float) -> float:
-        """Withdraw up to ``amount`` tokens of collateral if the account stays healthy."""
-        r = self._reserve(asset)
-        self._positive(amount)
-        coll, debt = self.account(sender)
-        taken = min(amount, coll[r])
+        """Withdraw up to ``amount`` tokens of the sender's deposit (at most the deposit) if the
+        account stays healthy; returns what was paid out.
+
+        A withdrawal larger than the reserve's cash reverts (``"not enough liquidity"``), as in
+        the contracts: `SupplyLogic.executeWithdraw` checks only the user's balance
+        (`ValidationLogic.validateWithdraw`) and then takes the amount from the reserve's virtual
+        balance (`ReserveLogic.updateInterestRatesAndVirtualBalance`, v3.1+: an underflow) and
+        pays it out with the aToken's transfer of the underlying (v3.0: the transfer fails) —
+        never a part of it. Every call that reaches the pool is a ``withdrawals`` row (a reverted
+        one through :meth:`on_revert`)."""
+        r, taken = self._withdrawal(sender, asset, amount)
         if taken <= 0:
             raise Revert("nothing to withdraw")
+        coll, debt = self.account(sender)
         after = coll.copy()
         after[r] -= taken
         if am.health_factor(after, debt, self.prices_usd(), self.lt_by_category[self.category(self.state.accounts[sender])]) < 1.0:
             raise Revert("HEALTH_FACTOR_LOWER_THAN_LIQUIDATION_THRESHOLD")
         ledger = self._ledger(asset)
-        if ledger.balance_of(self.name) < taken:
-            raise Revert("not enough liquidity")
+        cash = ledger.balance_of(self.name)
+        if cash < taken:
+            raise Revert(NOT_ENOUGH_LIQUIDITY)
         ledger.move(self.name, sender, taken)
         self._add_collateral(self.state.accounts[sender], r, -taken)
+        self._withdrawal_log.append((self.block.number, self.name, sender, asset, taken, cash, "included", ""))
         return taken
+
+    def _withdrawal(self, sender: str, asset: str, amount: float) -> tuple[int, float]:
+        """(reserve, tokens a withdrawal pays out: ``amount`` capped at the sender's deposit); reverts on a bad input."""
+        r = self._reserve(asset)
+        self._positive(amount)
+        return r, float(min(amount, self.account(sender)[0][r]))
+
+    def on_revert(self, sender: str, method: str, args: dict, reason: str) -> None:
+        """A reverted ``withdraw`` of a known reserve and a valid amount is a ``withdrawals`` row
+        with the cash it met (the pool's state is as the call found it)."""
+        if method != "withdraw":
+            return
+        try:
+            r, taken = self._withdrawal(sender, args["asset"], args["amount"])
+        except (Revert, TypeError):  # a bad input: nothing to record
+            return
+        self._withdrawal_log.append((self.block.number if self.block else -1, self.name, sender, self.symbols[r],
+                                     taken, float(self._ledger(self.symbols[r]).balance_of(self.name)),
+                                     "reverted", reason))
 
     @handler(gas=90_000, revert_gas=40_000)
     def set_user_emode(self, sender: str, category: int) -> int:
@@ -694,6 +808,21 @@ class AaveV3Pool(Protocol):
             "liquidated_debt_usd": float(mine["debt_repaid_usd"].sum()),
             "ltv_used": ltv_used,
             "borrowable_usd": borrowable_usd,
+            **self._liquidity_summary(tables["withdrawals"], tables["reserves"]),
+        }
+
+    def _liquidity_summary(self, withdrawals, reserves) -> dict:
+        """Withdrawals paid and refused for want of cash; the lowest cash (USD) and the highest
+        utilisation of a reserve with deposits, over the ``reserves`` rows."""
+        w = withdrawals[withdrawals["pool"] == self.name]
+        paid = w["status"] == "included"
+        short = (w["status"] == "reverted") & (w["reason"] == NOT_ENOUGH_LIQUIDITY)
+        r = reserves[(reserves["pool"] == self.name) & (reserves["supplied"] > 0)]
+        return {
+            "withdrawals": int(paid.sum()),
+            "failed_withdrawals": int(short.sum()),
+            "min_cash_usd": float((r["cash"] * r["price_usd"]).min()) if len(r) else float("nan"),
+            "max_utilization": float(r["utilization"].max()) if len(r) else float("nan"),
         }
 
     def positions(self) -> Positions:

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from .population import PopulationParams
+from .population import LendersParams, PopulationParams
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from defisim.base import unit
@@ -243,7 +243,8 @@ class PoolParams(BaseModel):
 
     ``seed_supply`` is what lenders (the account ``lenders``) have supplied at the start, per
     symbol in tokens, on top of what the ``population``'s borrowers have borrowed (lenders
-    supplied that too; the borrowed tokens sit in the borrowers' wallets).
+    supplied that too; the borrowed tokens sit in the borrowers' wallets). With ``lenders``,
+    that supply is held by a crowd of accounts ``lender/0`` … instead.
     """
 
     model_config = _CONFIG
@@ -267,6 +268,8 @@ class PoolParams(BaseModel):
         "sell on, for valuing the collateral left at the end at that venue's mid price (default: the feed of the "
         "same name, else the oracle price)")
     population: PopulationParams | None = Field(None, description="borrowers present at the start")
+    lenders: LendersParams | None = Field(None, description="the lenders as a crowd of accounts lender/0 … sharing "
+        "what 'lenders' supplied at the start (seed_supply and what the population borrowed); none: one account")
     emode_categories: tuple[EModeParams, ...] = Field(
         (), description="e-mode categories; category k (1, 2, …) is the k-th; 0 is no e-mode (Aave v3 `EModeLogic.sol` and `GenericLogic.sol`: e-mode)")
     health_every_blocks: int = Field(
@@ -278,6 +281,9 @@ class PoolParams(BaseModel):
         0.0005, ge=0, le=0.01, description="premium of a flash loan (`flashLoanSimple`), a share of the amount, "
         "credited to the treasury as aTokens (Aave v3 `FlashLoanLogic.executeFlashLoanSimple`; 5 bps: the "
         "`FLASHLOAN_PREMIUM_TOTAL` of the Ethereum market)", json_schema_extra=unit("fraction"))
+    reserves_every_blocks: int = Field(
+        1, ge=0, description="record each reserve's cash, debt, utilisation and rates every this many blocks, from "
+        "the first (0: never)")
 
     @model_validator(mode="after")
     def _consistent(self) -> "PoolParams":
@@ -317,4 +323,7 @@ class PoolParams(BaseModel):
                         f"reserves.{k}.protocol_liquidation_fee: must be 0 with rules = 'v2' (Aave v2 has no "
                         f"protocol liquidation fee: the whole bonus goes to the liquidator), got "
                         f"{r.protocol_liquidation_fee} for {r.symbol}")
+        if self.lenders is not None and self.population is None and not any(a > 0 for a in self.seed_supply.values()):
+            raise ValueError("lenders: nothing to share: the lenders supply seed_supply and what the population "
+                             "borrowed, and there is neither")
         return self

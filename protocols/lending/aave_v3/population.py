@@ -1,5 +1,6 @@
 """Borrower populations: many positions drawn from distributions, or read from CSV (struct of
-arrays from the start; never one object per borrower)."""
+arrays from the start; never one object per borrower); and the pool's lenders as a crowd of
+accounts (:class:`LendersParams`)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,11 +11,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from defisim.base import Distribution, FilePath, LogNormal, Uniform, check_fits_in_memory, population_count, unit
 
-__all__ = ["PopulationParams", "generate_population", "read_population_csv", "BORROWER_BYTES", "CSV_COLUMNS"]
+__all__ = ["PopulationParams", "generate_population", "read_population_csv", "BORROWER_BYTES", "CSV_COLUMNS",
+           "LendersParams", "lender_names", "lender_shares", "LENDER_BYTES"]
 
 #: Memory a run holds per borrower (position columns, owner index, the opening table), bytes;
 #: measured on the ``eth-crash`` pool: about 520 B.
 BORROWER_BYTES = 600
+#: Memory a run holds per lender account (a row of the position columns, its owner name), bytes.
+LENDER_BYTES = 300
 #: The columns of a borrower book (tokens in whole units).
 CSV_COLUMNS = ["owner", "collateral_asset", "collateral", "debt_asset", "debt"]
 #: What only a generated population has: with ``csv``, the file gives the positions and their assets.
@@ -126,3 +130,46 @@ def read_population_csv(path: str | Path) -> pd.DataFrame:
     if bad.any():
         raise ValueError(f"{path}, row {int(np.flatnonzero(bad)[0]) + 2}: collateral and debt must be non-negative numbers")
     return df[need]
+
+
+class LendersParams(BaseModel):
+    """The pool's lenders as ``count`` accounts ``lender/0`` … ``lender/<count−1>`` instead of the
+    one account ``lenders``: what it holds at the start (``seed_supply`` and what the
+    ``population`` borrowed, per reserve) is shared among them in proportion to a ``size`` drawn
+    per lender, the same share of every reserve. Nothing moves: the pool's deposits, cash and
+    utilisation are those of one account ``lenders``. Each can then withdraw on its own (the
+    ``lending.lender_run`` agent)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    count: population_count(LENDER_BYTES, "lenders") = Field(description="lender accounts")
+    size: Distribution = Field(LogNormal(median=1.0, sigma=1.0),
+        description="relative size of a lender's deposit, drawn per lender: its share is its size over their sum")
+
+    @model_validator(mode="after")
+    def _some(self):
+        if self.count < 1:
+            raise ValueError("count: at least one lender")
+        if not self.size.quantile(1.0) > 0:
+            raise ValueError("size: every draw would be 0; give the lenders sizes above 0")
+        return self
+
+
+def lender_names(count: int) -> list[str]:
+    """The accounts of a crowd of ``count`` lenders.
+
+    >>> lender_names(2)
+    ['lender/0', 'lender/1']
+    """
+    return [f"lender/{i}" for i in range(count)]
+
+
+def lender_shares(sizes) -> np.ndarray:
+    """Each lender's share of the deposits, ``size / Σ size`` (equal shares if all sizes are 0).
+
+    >>> lender_shares([1.0, 3.0]).tolist()
+    [0.25, 0.75]
+    """
+    sizes = np.asarray(sizes, dtype=np.float64)
+    total = sizes.sum()
+    return sizes / total if total > 0 else np.full(sizes.size, 1.0 / sizes.size)

@@ -147,3 +147,15 @@ class PoolView:
         s = self._pool.state
         return (s.positions["collateral_scaled"][row] * s.liquidity_index,
                 s.positions["debt_scaled"][row] * s.borrow_index)
+
+    def cash(self) -> np.ndarray:
+        """Tokens the pool holds of each reserve: all that withdrawals and borrowing can take."""
+        return self._pool.cash()
+
+    def utilization(self) -> np.ndarray:
+        """Borrow usage ratio of each reserve now, ``debt / (debt + cash)`` (Aave `DefaultReserveInterestRateStrategyV2.calculateInterestRates`)."""
+        return self._pool.utilization()
+
+    def distress(self) -> float:
+        """The pool's deficit over its deposits (USD/USD): what its lenders stand to lose."""
+        return self._pool.distress()
