@@ -8,7 +8,7 @@ Imports only :mod:`defisim.base`.
 """
 from defisim.chain.spec import ChainSpec, NetworkSpec, MempoolSpec, DemandSpike, BackgroundSpec, ORDERING_POLICIES
 from defisim.chain.fees import next_base_fee_wei, effective_gas_price_gwei
-from defisim.chain.gas import FixedTip, PercentileTip, GasStrategy, bid, rebid
+from defisim.chain.gas import FixedTip, PercentileTip, GasStrategy, bid, outbid, rebid
 from defisim.chain.network import LatencySampler
 from defisim.chain.mempool import Mempool, MempoolWatch
 from defisim.chain.ordering import OrderingPolicy, PriorityFee, Fifo, RandomOrder, BundleAuction, SequencerFcfs, make_policy
@@ -30,6 +30,7 @@ __all__ = [
     "GasStrategy",
     "bid",
     "rebid",
+    "outbid",
     "LatencySampler",
     "Mempool",
     "MempoolWatch",

@@ -11,7 +11,7 @@ from typing import Annotated, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field
 from defisim.base.units import unit
 
-__all__ = ["FixedTip", "PercentileTip", "GasStrategy", "bid", "rebid"]
+__all__ = ["FixedTip", "PercentileTip", "GasStrategy", "bid", "rebid", "outbid"]
 
 
 class _Strategy(BaseModel):
@@ -88,4 +88,19 @@ def rebid(strategy, chain, max_fee_gwei: float, priority_fee_gwei: float) -> tup
     fresh_cap, fresh_tip = bid(strategy, chain)
     tip = min(max(fresh_tip, priority_fee_gwei * strategy.escalate), strategy.max_tip_gwei)
     cap = max(fresh_cap, max_fee_gwei * strategy.escalate, chain.base_fee_gwei + tip)
+    return _ceiled(strategy, cap, tip)
+
+
+def outbid(strategy, chain, max_fee_gwei: float, priority_fee_gwei: float, rival_tip_gwei: float) -> tuple[float, float]:
+    """Fees to replace a pending transaction so that it tips more than a rival's (a priority gas
+    auction, Daian et al. 2019, "Flash Boys 2.0", arXiv:1904.05234): the larger of the two tips
+    raised by ``escalate`` (so the mempool's 10% replacement bump holds when ``escalate`` ≥ 1.1),
+    the fee cap raised alike and at least the base fee × ``max_fee_multiplier`` plus the tip.
+
+    >>> class Chain: base_fee_gwei = 30.0
+    >>> outbid(FixedTip(tip_gwei=2.0, escalate=1.25), Chain(), 62.0, 2.0, 4.0)
+    (77.5, 5.0)
+    """
+    tip = min(max(priority_fee_gwei, rival_tip_gwei) * strategy.escalate, strategy.max_tip_gwei)
+    cap = max(max_fee_gwei * strategy.escalate, chain.base_fee_gwei * strategy.max_fee_multiplier + tip)
     return _ceiled(strategy, cap, tip)

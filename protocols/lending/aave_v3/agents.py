@@ -12,13 +12,13 @@ venue's price, which the oracle follows, which makes more positions liquidatable
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from defisim.base import Distribution, DurationMs, Exponential, GasVenue, LatencyMs, Uniform, VenueName, protocol_filling, protocol_of, unit
-from defisim.chain import GasStrategy, PercentileTip, bid, rebid
+from defisim.chain import GasStrategy, PercentileTip, bid, outbid, rebid
 from defisim.base import Call
 
 from protocols.amm.math import get_amount_out
@@ -26,7 +26,8 @@ from protocols.oracles.checks import same_asset
 
 
 __all__ = ["KeeperParams", "Keeper", "BackrunnerParams", "Backrunner", "plan_liquidations", "worth_planning",
-           "largest_debts", "settle_in_flight", "without_in_flight",
+           "largest_debts", "settle_in_flight", "without_in_flight", "outbid_rivals", "start_racing", "send_liquidation",
+           "Race", "RACE_DOC",
            "BorrowerGuardParams", "BorrowerGuard"]
 
 
@@ -34,6 +35,14 @@ __all__ = ["KeeperParams", "Keeper", "BackrunnerParams", "Backrunner", "plan_liq
 LendingPool = protocol_of("lending.aave_v3", role="lending pool")
 #: Any protocol whose view fills the lending role (defisim.base.LendingView): what a keeper liquidates.
 Liquidatable = protocol_filling("lending", role="lending pool")
+
+
+#: How a keeper competes for a liquidation others want too.
+Race = Literal["none", "outbid", "private"]
+RACE_DOC = ("how it races rivals for an account: 'none' bids by its gas strategy and waits; 'outbid' watches the "
+            "public mempool and, when a rival's liquidation of an account it has pending tips as much or more, "
+            "replaces its own by fee (a priority gas auction) while the gas stays below its expected profit; "
+            "'private' sends to the builder directly, unseen by rivals")
 
 
 class KeeperParams(BaseModel):
@@ -63,6 +72,7 @@ class KeeperParams(BaseModel):
     rebid_after_blocks: int = Field(
         0, ge=0, description="re-bid a liquidation still pending after this many blocks, escalating both fees "
         "by the gas strategy's `escalate` (replace-by-fee); 0: never")
+    race: Race = Field("none", description=RACE_DOC)
 
 
 class Plan(NamedTuple):
@@ -224,6 +234,7 @@ def Keeper(ctx, params: KeeperParams, index: int):
     in_flight: dict[int, object] = {}  # account row -> receipt event of our liquidation
     sent_at: dict[int, int] = {}  # account row -> block number when it was (re)sent
     warned, next_check = False, 0  # told the summary it ran out of capital; when to look again
+    pending = start_racing(ctx, params, params.pool, pool.liquidation_method, in_flight, gas_price)
     while True:
         yield ctx.new_block
         if params.think:
@@ -250,8 +261,8 @@ def Keeper(ctx, params: KeeperParams, index: int):
             if capital[plan.debt] < plan.debt_repaid:
                 continue  # not enough capital to repay this one
             capital[plan.debt] -= plan.debt_repaid
-            in_flight[plan.row] = ctx.submit(_liquidation(params.pool, pool, plan), params.gas_limit, cap_gwei, tip_gwei)
-            sent_at[plan.row] = ctx.chain.number
+            send_liquidation(ctx, params, _liquidation(params.pool, pool, plan), plan.row, plan.user,
+                             plan.profit_usd + gas_usd, cap_gwei, tip_gwei, in_flight, sent_at, pending)
 
 
 def settle_in_flight(ctx, params, in_flight: dict, sent_at: dict) -> list:
@@ -274,6 +285,61 @@ def settle_in_flight(ctx, params, in_flight: dict, sent_at: dict) -> list:
                 in_flight[row] = replacement
             sent_at[row] = ctx.chain.number
     return done
+
+
+def outbid_rivals(ctx, params, pool_name: str, liquidation_method: str, in_flight: dict, pending: dict, gas_price):
+    """Generator process of a keeper that races (``race = "outbid"``): for every public
+    transaction that liquidates an account the keeper has a liquidation pending for (the pool's
+    liquidation call, or a liquidator contract's ``liquidate`` of that pool) and tips at least as
+    much, replace ours by fee to tip more (:func:`defisim.chain.outbid`, Daian et al. 2019,
+    "Flash Boys 2.0", arXiv:1904.05234) while the gas at the new fees stays below the profit the
+    keeper expects before gas (``pending[user] = (row, profit_usd)``); past that it stops bidding
+    and its call, if it lands behind the rival's, reverts and pays gas. ``in_flight`` maps the
+    row to the receipt event of our call and is updated in place."""
+    watch = ctx.watch_mempool()
+    while True:
+        tx = yield watch.get()
+        if tx.sender == ctx.name:
+            continue
+        call = tx.call
+        if not ((call.target == pool_name and call.method == liquidation_method)
+                or (call.method == "liquidate" and call.args.get("pool") == pool_name)):
+            continue
+        row, profit_usd = pending.get(call.args.get("user"), (None, 0.0))
+        ev = in_flight.get(row) if row is not None else None
+        if ev is None or ev.triggered:
+            continue
+        mine = ev.tx
+        if mine.priority_fee_gwei > tx.priority_fee_gwei:
+            continue  # ahead already
+        cap, tip = outbid(params.gas, ctx.chain, mine.max_fee_gwei, mine.priority_fee_gwei, tx.priority_fee_gwei)
+        cost_usd = params.gas_limit * min(cap, ctx.base_fee_gwei + tip) * 1e-9 * gas_price(ctx.now)
+        if tip <= tx.priority_fee_gwei or cost_usd > profit_usd:
+            continue  # the fee ceiling or the profit stops it here
+        replacement = ctx.replace(mine, cap, tip)
+        if not replacement.triggered:
+            in_flight[row] = replacement
+
+
+def start_racing(ctx, params, pool_name: str, liquidation_method: str, in_flight: dict, gas_price) -> dict:
+    """The accounts a keeper races for (user -> (row, expected profit before gas, USD)), filled
+    by :func:`send_liquidation`; with ``race = "outbid"`` also start :func:`outbid_rivals` on them."""
+    pending: dict[str, tuple[int, float]] = {}
+    if params.race == "outbid":
+        ctx.env.process(outbid_rivals(ctx, params, pool_name, liquidation_method, in_flight, pending, gas_price))
+    return pending
+
+
+def send_liquidation(ctx, params, call: Call, row: int, user: str, profit_usd: float, cap_gwei: float,
+                     tip_gwei: float, in_flight: dict, sent_at: dict, pending: dict) -> None:
+    """Send one liquidation (privately with ``race = "private"``) and track it: ``in_flight``,
+    ``sent_at``, and ``pending`` (what an outbidding keeper may spend on gas for it)."""
+    in_flight[row] = ctx.submit(call, params.gas_limit, cap_gwei, tip_gwei, private=params.race == "private")
+    sent_at[row] = ctx.chain.number
+    if params.race == "outbid":
+        for u in [u for u, (r, _p) in pending.items() if r not in in_flight]:
+            del pending[u]  # settled since: no longer raced for
+        pending[user] = (row, profit_usd)
 
 
 def without_in_flight(candidates, in_flight: dict):

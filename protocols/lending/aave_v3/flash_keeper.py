@@ -31,7 +31,8 @@ from defisim.chain import GasStrategy, PercentileTip, bid
 from protocols.amm.math import exchange_amounts, get_amount_in, get_amount_in_vec, get_amount_out, get_amount_out_vec
 from protocols.lending.flash import FLASH_LIQUIDATION_GAS
 
-from .agents import PLAN_SHORTLIST, largest_debts, settle_in_flight, without_in_flight
+from .agents import (PLAN_SHORTLIST, RACE_DOC, Race, largest_debts, send_liquidation, settle_in_flight, start_racing,
+                     without_in_flight)
 
 __all__ = ["FlashKeeperParams", "FlashKeeper", "Route", "best_repay", "FlashPlan", "plan_flash_liquidations"]
 
@@ -69,6 +70,7 @@ class FlashKeeperParams(BaseModel):
     rebid_after_blocks: int = Field(
         0, ge=0, description="re-bid a liquidation still pending after this many blocks, escalating both fees "
         "by the gas strategy's `escalate` (replace-by-fee); 0: never")
+    race: Race = Field("none", description=RACE_DOC)
 
     @model_validator(mode="after")
     def _one_source(self):
@@ -264,6 +266,7 @@ def FlashKeeper(ctx, params: FlashKeeperParams, index: int):
     gas_price = ctx.gas_pricer(params.gas_venue)  # USD per native token
     in_flight: dict[int, object] = {}  # account row -> receipt event of our liquidation
     sent_at: dict[int, int] = {}  # account row -> block number when it was (re)sent
+    pending = start_racing(ctx, params, params.pool, pool.liquidation_method, in_flight, gas_price)
     while True:
         yield ctx.new_block
         if params.think:
@@ -277,5 +280,5 @@ def FlashKeeper(ctx, params: FlashKeeperParams, index: int):
         plans = plan_flash_liquidations(pool, routes, rows, hf, pool.prices_usd(), debt_usd, gas_usd,
                                         params.min_profit_usd, params.max_per_block, params.size)
         for plan in plans:
-            in_flight[plan.row] = ctx.submit(_flash_call(params, pool, plan), params.gas_limit, cap_gwei, tip_gwei)
-            sent_at[plan.row] = ctx.chain.number
+            send_liquidation(ctx, params, _flash_call(params, pool, plan), plan.row, plan.user,
+                             plan.profit_usd + gas_usd, cap_gwei, tip_gwei, in_flight, sent_at, pending)
