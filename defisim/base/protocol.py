@@ -176,6 +176,13 @@ class Protocol:
         liquidatable. None (the default) for a protocol that lends nothing."""
         return None
 
+    def market(self, asset: str) -> Any:
+        """This protocol as a place to sell ``asset`` for the engine's valuations (collateral left at
+        the end, the backlog's depth): an object with ``mid(t_ms)`` (USD per token) and
+        ``quote_sell(tokens, t_ms) -> (usd, average price)``, as an off-chain venue has. None (the
+        default) for a protocol that trades nothing."""
+        return None
+
     def calls_by_role(self) -> dict[str, list[str]]:
         """This protocol's handler names per call role (``{"liquidation": ["liquidation_call"]}``)."""
         out: dict[str, list[str]] = {}

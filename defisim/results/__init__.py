@@ -6,7 +6,7 @@
 """
 from defisim.results.results import Results, engine_summary, package_version
 from defisim.results.roles import role_tables, role_frame, role_calls, role_txs, CALLS_KEY
-from defisim.results.crisis import crisis_summary, run_warnings, keeper_profit_usd, time_to_liquidate_s, below_1_by_block, END_TABLE
+from defisim.results.crisis import crisis_summary, run_warnings, keeper_profit_usd, time_to_liquidate_s, below_1_by_block, END_TABLE, BACKLOG_TABLE, BACKLOG_CAUSES
 from defisim.results.plots import timeline_figure, build_timeline, timeline_panels, HEADER_PX
 
 __all__ = [
@@ -21,6 +21,8 @@ __all__ = [
     "crisis_summary",
     "run_warnings",
     "END_TABLE",
+    "BACKLOG_TABLE",
+    "BACKLOG_CAUSES",
     "keeper_profit_usd",
     "time_to_liquidate_s",
     "below_1_by_block",

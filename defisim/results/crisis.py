@@ -15,7 +15,8 @@ import pandas as pd
 from defisim.base.roles import LIQUIDATION_CALL
 from defisim.results.roles import role_frame, role_txs
 
-__all__ = ["crisis_summary", "run_warnings", "keeper_profit_usd", "time_to_liquidate_s", "below_1_by_block", "END_TABLE"]
+__all__ = ["crisis_summary", "run_warnings", "keeper_profit_usd", "time_to_liquidate_s", "below_1_by_block", "END_TABLE",
+           "BACKLOG_TABLE", "BACKLOG_CAUSES"]
 
 def _f(x) -> float:
     x = float(x)
@@ -72,6 +73,11 @@ def keeper_profit_usd(liquidations: pd.DataFrame, venue_trades: pd.DataFrame,
 #: The engine's table of the protocols' books at the end of the run (written by the run from each
 #: protocol's ``positions()``): one row per lending protocol.
 END_TABLE = "loss_at_end"
+#: The engine's table of why the accounts still liquidatable at the end were left (one row per
+#: lending protocol and cause, written by the run: :mod:`defisim.run.backlog`).
+BACKLOG_TABLE = "backlog_at_end"
+#: Its causes, in the order they are tried.
+BACKLOG_CAUSES = ("no_collateral", "refused", "dust", "gas", "depth", "profitable")
 
 
 def _lending(tables: Mapping[str, pd.DataFrame], schema: Mapping) -> dict:
@@ -94,6 +100,12 @@ def _lending(tables: Mapping[str, pd.DataFrame], schema: Mapping) -> dict:
         out["total_loss_venue_usd"] = written_off + out["uncovered_venue_usd"]
         out["liquidation_backlog_at_end"] = int(end["liquidatable_accounts"].sum())
         out["liquidation_backlog_usd_at_end"] = _f(end["liquidatable_debt_usd"].sum())
+        causes = tables.get(BACKLOG_TABLE)
+        if causes is not None:
+            for cause in BACKLOG_CAUSES:
+                mine = causes[causes["cause"] == cause]
+                out[f"backlog_{cause}"] = int(mine["accounts"].sum())
+                out[f"backlog_{cause}_usd"] = _f(mine["debt_usd"].sum())
     else:
         out["total_loss_usd"] = written_off
     attempts = role_txs(tables, schema, LIQUIDATION_CALL)
@@ -217,6 +229,10 @@ def crisis_summary(tables: Mapping[str, pd.DataFrame], schema: Mapping) -> dict:
     ``total_loss_venue_usd``            USD    ``written_off_usd + uncovered_venue_usd``
     ``liquidation_backlog_at_end``      count  accounts still liquidatable (HF < 1) at the end
     ``liquidation_backlog_usd_at_end``  USD    their debt
+    ``backlog_<cause>``, ``…_usd``       count, USD  the backlog by why it was left (``backlog_at_end``):
+                                               ``no_collateral``, ``refused``, ``dust``, ``gas``
+                                               (unprofitable at the gas price), ``depth`` (no
+                                               depth to sell into), ``profitable`` (capital or time)
     ``reverted_liquidations``           count  reverted calls of the ``liquidation`` call role
     ``keeper_gas_eth``                  ETH    Σ ``fee_paid_gwei`` / 1e9 of those calls (won or reverted)
     ``keeper_profit_usd``               USD    realised, before gas, venue sales and profits settled
@@ -270,6 +286,12 @@ def crisis_summary(tables: Mapping[str, pd.DataFrame], schema: Mapping) -> dict:
 VALUATION_GAP = 0.10
 
 
+#: How a warning names each cause of the backlog.
+BACKLOG_WORDS = {"no_collateral": "with no collateral left", "refused": "the protocol refuses to liquidate",
+                 "dust": "dust", "gas": "not worth the gas", "depth": "no depth to sell into",
+                 "profitable": "profitable, left for lack of capital or time"}
+
+
 def run_warnings(summary: Mapping, notes: Mapping[str, str] = {}) -> list[str]:
     """What a reader of a run's summary must not miss, one sentence each: a total loss much larger
     at the venue's prices than at the oracle's (:data:`VALUATION_GAP`), a liquidatable backlog at
@@ -288,7 +310,9 @@ def run_warnings(summary: Mapping, notes: Mapping[str, str] = {}) -> list[str]:
     backlog = summary.get("liquidation_backlog_at_end", 0)
     if backlog:
         debt = summary.get("liquidation_backlog_usd_at_end", float("nan"))
-        out.append(f"the run ends with {backlog:,} accounts (${debt:,.0f} of debt) still liquidatable (HF < 1): "
-                   "liquidating was cut off, so time_to_liquidate_s has no value")
+        why = [f"{summary[f'backlog_{c}']:,} {BACKLOG_WORDS[c]}" for c in BACKLOG_CAUSES if summary.get(f"backlog_{c}")]
+        out.append(f"the run ends with {backlog:,} accounts (${debt:,.0f} of debt) still liquidatable (HF < 1)"
+                   + (f" ({'; '.join(why)})" if why else "")
+                   + ": liquidating was cut off, so time_to_liquidate_s has no value")
     out += [f"{who}: {text}" for who, text in sorted(notes.items())]
     return out

@@ -4,7 +4,7 @@ Every protocol that reports :meth:`~defisim.base.protocol.Protocol.positions` ge
 ``loss_at_end`` table. Debt is valued at the protocol's oracle prices (the one convention for
 debt, :mod:`defisim.base.roles`); collateral twice: at the same oracle prices, and at what it
 would fetch on its venue: the mid price of the venue the protocol names for it
-(``Positions.venues``), else the price of the feed of the asset's own name, else the oracle
+(``Positions.venues``: an off-chain venue, or an on-chain pool through its protocol's ``market``), else the price of the feed of the asset's own name, else the oracle
 price (the ``valued_at`` column says which for each asset). A venue's mid is a price before impact: selling a whole book of
 collateral would fetch less.
 """
@@ -18,7 +18,7 @@ from defisim.base.eventlog import Column, EventLog
 from defisim.base.roles import Positions
 from defisim.results.crisis import END_TABLE
 
-__all__ = ["END_COLUMNS", "collateral_prices", "book_at_end", "record_books_at_end"]
+__all__ = ["END_COLUMNS", "sale_markets", "collateral_prices", "book_at_end", "record_books_at_end"]
 
 END_COLUMNS = [
     Column("protocol", "string", "lending protocol"),
@@ -32,13 +32,31 @@ END_COLUMNS = [
 ]
 
 
-def collateral_prices(positions: Positions, feeds: Mapping, venues: Mapping, now_ms: int) -> tuple[np.ndarray, list[str]]:
+def sale_markets(positions: Positions, venues: Mapping, protocols: Mapping) -> list:
+    """Per asset of ``positions``: the market its collateral sells at (an off-chain venue, or an
+    on-chain protocol's :meth:`~defisim.base.protocol.Protocol.market`), or None."""
+    out = []
+    for asset, name in zip(positions.assets, positions.venues):
+        if name is None:
+            out.append(None)
+        elif name in venues:
+            out.append(venues[name])
+        else:
+            market = protocols[name].market(asset) if name in protocols else None
+            if market is None:
+                raise ValueError(f"{name!r} is neither a venue nor a protocol trading {asset}")
+            out.append(market)
+    return out
+
+
+def collateral_prices(positions: Positions, feeds: Mapping, markets: list, now_ms: int) -> tuple[np.ndarray, list[str]]:
     """Per asset of ``positions``: the price its collateral would sell at (USD per token) and where
-    it came from (``venue:<name>``, ``feed`` or ``oracle``), as the module docstring says."""
+    it came from (``venue:<name>``, ``feed`` or ``oracle``), as the module docstring says;
+    ``markets`` from :func:`sale_markets`."""
     prices, basis = positions.prices_usd.astype(float).copy(), []
-    for i, (asset, venue) in enumerate(zip(positions.assets, positions.venues)):
-        if venue is not None:
-            prices[i], where = venues[venue].mid(now_ms), f"venue:{venue}"
+    for i, (asset, venue, market) in enumerate(zip(positions.assets, positions.venues, markets)):
+        if market is not None:
+            prices[i], where = market.mid(now_ms), f"venue:{venue}"
         elif asset in feeds:
             prices[i], where = feeds[asset].price_at(now_ms), "feed"
         else:
@@ -66,16 +84,20 @@ def book_at_end(positions: Positions, venue_prices_usd: np.ndarray) -> tuple:
             float(debt_usd[liquidatable].sum()), float(at_oracle.sum()), float(at_venue.sum()))
 
 
-def record_books_at_end(log: EventLog, protocols: Mapping, feeds: Mapping, venues: Mapping, now_ms: int) -> None:
-    """Write a ``loss_at_end`` row for every protocol that reports positions (none: no table)."""
-    rows = []
+def record_books_at_end(log: EventLog, protocols: Mapping, feeds: Mapping, venues: Mapping, now_ms: int) -> dict:
+    """Write a ``loss_at_end`` row for every protocol that reports positions (none: no table).
+    Returns, per such protocol, the sale price of each asset (USD per token) and its market (or None)."""
+    rows, sale = [], {}
     for name, protocol in protocols.items():
         positions = protocol.positions()
         if positions is None:
             continue
-        prices, basis = collateral_prices(positions, feeds, venues, now_ms)
+        markets = sale_markets(positions, venues, protocols)
+        prices, basis = collateral_prices(positions, feeds, markets, now_ms)
         rows.append((name, *book_at_end(positions, prices), ", ".join(basis)))
+        sale[name] = (prices, markets)
     if rows:
         table = log.declare(END_TABLE, "lending books at the end of the run: debt uncovered and liquidatable", END_COLUMNS)
         for row in rows:
             table.append(row)
+    return sale

@@ -21,6 +21,7 @@ from defisim.base.protocol import BlockInfo, Protocol
 from defisim.base.registry import Registry, default_registry
 from defisim.results.crisis import crisis_summary, run_warnings
 from defisim.results.roles import CALLS_KEY
+from defisim.run.backlog import record_backlog
 from defisim.run.end_loss import record_books_at_end
 from defisim.results.results import Results, engine_summary
 from defisim.base.rng import RngTree
@@ -148,6 +149,16 @@ class Simulation:
             self.notes,
         )
 
+    def _usd_per_gas(self, now_ms: int) -> float:
+        """The gas price at the end, USD per unit of gas: the base fee plus the median tip of recent
+        blocks (gwei), at the native asset's feed price (0 without that feed)."""
+        feed = self.feeds.get(self.chain.spec.native_asset)
+        if feed is None:
+            return 0.0
+        tip = self.chain.inclusion_tip_gwei(0.5)
+        gwei = self.chain.base_fee_gwei + (tip if tip == tip else 0.0)
+        return gwei * 1e-9 * feed.price_at(now_ms)
+
     def run(self, blocks: int | None = None, progress: bool = False) -> Results:
         """Simulate ``blocks`` blocks (default: the scenario's) and return the results."""
         n = self.scenario.spec.blocks if blocks is None else blocks
@@ -172,7 +183,9 @@ class Simulation:
             self.chain.finish()
             self.prices.finish()
             self.exposures.finish(self.chain.number, int(self.env.now))
-            record_books_at_end(self.log, self.protocols, self.feeds, self.venues, int(self.env.now))
+            now = int(self.env.now)
+            sale_prices = record_books_at_end(self.log, self.protocols, self.feeds, self.venues, now)
+            record_backlog(self.log, self.protocols, sale_prices, self._usd_per_gas(now), now)
             tables = self.log.frames()
         if bar is not None:
             bar.close()

@@ -58,6 +58,27 @@ class SwapQuote(NamedTuple):
     reserves_after: list
 
 
+class PoolMarket:
+    """A two-token pool seen as a market for one of its tokens, in units of the other (taken as
+    USD): ``mid`` is the marginal price (no fee), ``quote_sell`` the pool's own quote (fee and
+    impact) of selling into it now."""
+
+    def __init__(self, pool: "_TwoTokenPool", asset: str):
+        self._pool, self._asset = pool, asset
+
+    def mid(self, t_ms: int) -> float:
+        return self._pool.price(self._asset)
+
+    def quote_sell(self, amount_tokens: float, t_ms: int) -> tuple[float, float]:
+        if not amount_tokens > 0:
+            return 0.0, self.mid(t_ms)
+        try:
+            out = self._pool.quote(self._asset, amount_tokens)
+        except (ArithmeticError, ValueError):
+            out = 0.0
+        return out, out / amount_tokens
+
+
 @dataclass
 class PoolState:
     """Mutable state of a two-token pool (token units).
@@ -129,6 +150,11 @@ class _TwoTokenPool(Protocol, ABC):
         names = self.params.ledgers or {}
         return [Exposure(self.name, names.get(self.tokens[0], self.tokens[0]), "lp", r0 * self.spot_price()),
                 Exposure(self.name, names.get(self.tokens[1], self.tokens[1]), "lp", r1)]
+
+    def market(self, asset: str) -> "PoolMarket | None":
+        """The pool as a place to sell ``asset`` (one of its tokens), the other token taken as
+        worth $1 (a dollar stablecoin, as in the built-in scenarios)."""
+        return PoolMarket(self, asset) if asset in self.tokens else None
 
     def quote(self, token_in: str, amount_in: float) -> float:
         """Output of selling ``amount_in`` of ``token_in`` now (token units, after fee); no state change."""

@@ -16,6 +16,22 @@ def check_pool(name: str, params, scenario) -> None:
             raise ValueError(f"protocols.{name}.oracles.{symbol}: oracle {oracle!r} reports {asset}, not {symbol}: "
                              f"give {symbol} an oracle of its own "
                              f"(a derivative token: an oracles.exchange_rate over {oracle!r})")
+    check_collateral_venues(name, params, scenario)
+
+
+def check_collateral_venues(name: str, params, scenario) -> None:
+    """Each ``collateral_venues`` entry names an off-chain venue or an on-chain pool (``amm.*``,
+    with ledgers) trading that reserve's token."""
+    venues = scenario.spec.markets.venues
+    for sym, where in sorted(params.collateral_venues.items()):
+        if where in venues:
+            continue
+        kind, amm = scenario.protocols.get(where, ("", None))
+        if kind.startswith("amm.") and (amm.ledgers or {}).get(sym) == params.tokens[sym]:
+            continue  # a pool trading the reserve's token under the same symbol
+        raise ValueError(f"protocols.{name}.collateral_venues.{sym}: no venue {where!r} in markets.venues "
+                         f"(have: {', '.join(sorted(venues)) or 'none'}) and no AMM pool whose ledgers hold "
+                         f"{sym} = {params.tokens[sym]!r}")
 
 
 def check_keeper(index: int, params, scenario) -> None:

@@ -187,7 +187,6 @@ class AaveV3Pool(Protocol):
                                              "few blocks", RESERVE_COLUMNS)
         self._withdrawal_log = host.log.declare("withdrawals", "withdraw calls that reached a pool: paid or reverted",
                                                 WITHDRAWAL_COLUMNS)
-        self._check_venues()
         self._hf_cache: tuple | None = None
         self._candidates_cache: tuple | None = None
         self._health = HealthIndex(self.lt)
@@ -208,13 +207,6 @@ class AaveV3Pool(Protocol):
             self._spread_lenders(params.lenders, host.stream(f"{name}/lenders"))
         # capital efficiency of the parameters: the borrowers opened at the start (the population)
         self._capital_at_start = self.capital_use() if params.population is not None else (float("nan"), 0.0)
-
-    def _check_venues(self) -> None:
-        missing = {s: v for s, v in self.params.collateral_venues.items() if v not in self.host.venues}
-        if missing:
-            sym, venue = sorted(missing.items())[0]
-            raise ValueError(f"protocols.{self.name}.collateral_venues.{sym}: no venue {venue!r} in markets.venues "
-                             f"(have: {', '.join(sorted(self.host.venues)) or 'none'})")
 
     def _initial_prices(self) -> np.ndarray:
         missing = [o for o in self.params.oracles.values() if o not in self.host.protocols]

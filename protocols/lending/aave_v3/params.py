@@ -264,8 +264,9 @@ class PoolParams(BaseModel):
         default_factory=dict, description="symbol -> name of its receipt (aToken) node in the exposure graph "
         "(default 'a<SYMBOL>@<pool>'; name a token ledger that stands for it elsewhere to join the two)")
     collateral_venues: dict[str, str] = Field(
-        default_factory=dict, description="symbol -> the off-chain venue (`markets.venues`) its collateral would "
-        "sell on, for valuing the collateral left at the end at that venue's mid price (default: the feed of the "
+        default_factory=dict, description="symbol -> where its collateral would sell: an off-chain venue "
+        "(`markets.venues`) or an on-chain pool trading it (listed before this pool), for valuing the collateral "
+        "left at the end at that market's mid price and judging the backlog's depth (default: the feed of the "
         "same name, else the oracle price)")
     population: PopulationParams | None = Field(None, description="borrowers present at the start")
     lenders: LendersParams | None = Field(None, description="the lenders as a crowd of accounts lender/0 … sharing "
