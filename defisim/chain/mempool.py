@@ -9,6 +9,8 @@ transactions as they arrive.
 """
 from __future__ import annotations
 
+import heapq
+
 from typing import Callable
 
 import simpy
@@ -71,6 +73,9 @@ class Mempool:
         self.by_sender: dict[str, dict[int, simpy.Event]] = {}  # receipt events; ``event.tx`` is the Tx
         self.size = 0
         self._watchers: list[MempoolWatch] = []
+        # eviction order, lazily: (priority fee, −seq, event) of every admitted tx; entries of txs that
+        # left (included, replaced, dropped) are skipped when they come up, and pruned when they pile up
+        self._by_tip: list[tuple[float, int, simpy.Event]] = []
 
     def add(self, tx: Tx, event: simpy.Event) -> None:
         """Admit ``tx`` (or drop it, or the one it replaces, through ``drop``)."""
@@ -85,6 +90,7 @@ class Mempool:
         if old is None:
             queue[tx.nonce] = event
             self.size += 1
+            self._push(tx, event)
             if self.size > self.capacity:
                 self._evict_lowest_tip()
         else:
@@ -94,6 +100,7 @@ class Mempool:
                 self.drop(tx, event, "replacement underpriced")
                 return
             queue[tx.nonce] = event
+            self._push(tx, event)
             self.drop(old_tx, old, "replaced")
         if self._watchers and not tx.private and self.visible:
             self.env.timeout(max(0, tx.arrival_ms - self.env.now)).callbacks.append(lambda _e, tx=tx: self._notify(tx))
@@ -119,12 +126,23 @@ class Mempool:
         del self.by_sender[sender]
         return None
 
+    def _push(self, tx: Tx, event: simpy.Event) -> None:
+        heapq.heappush(self._by_tip, (tx.priority_fee_gwei, -tx.seq, event))
+        if len(self._by_tip) > 4 * self.size + 1024:  # mostly stale: keep the pending ones only
+            self._by_tip = [(e.tx.priority_fee_gwei, -e.tx.seq, e) for q in self.by_sender.values() for e in q.values()]
+            heapq.heapify(self._by_tip)
+
+    def _is_pending(self, event: simpy.Event) -> bool:
+        queue = self.by_sender.get(event.tx.sender)
+        return queue is not None and queue.get(event.tx.nonce) is event
+
     def _evict_lowest_tip(self) -> None:
-        # lowest priority fee; among equals the newest (largest seq) goes first
-        ev = min(
-            (e for q in self.by_sender.values() for e in q.values()),
-            key=lambda e: (e.tx.priority_fee_gwei, -e.tx.seq),
-        )
+        # lowest priority fee; among equals the newest (largest seq) goes first (geth evicts the cheapest)
+        heap = self._by_tip
+        while True:
+            _tip, _seq, ev = heapq.heappop(heap)
+            if self._is_pending(ev):
+                break
         self.remove(ev.tx)
         self.drop(ev.tx, ev, "evicted: mempool full")
 
