@@ -255,3 +255,32 @@ def test_purchases_are_priced_one_after_the_other_against_the_pool():
     capital = source.buyable([1.0, 30_000.0])
     assert capital[0] == pytest.approx(1.0 + 30_000.0 * 500.0 * 0.997 / (1.2e6 + 30_000.0 * 0.997), rel=1e-5)
     assert capital[1] == pytest.approx(30_000.0 + 1.0 * 1.2e6 * 0.997 / (500.0 + 0.997), rel=1e-5)
+
+
+def test_the_recycled_capital_builtin_liquidates_more_than_its_capital():
+    from defisim.scenario.loading import load_scenario
+
+    sim = Simulation(load_scenario("crash-recycled-capital", ["protocols.aave.population.count=1500", "blocks=90"]))
+    res = sim.run()
+    s = res.summary()
+    paid = withdrawals(res)
+    assert len(paid) > 0 and set(paid["recipient"]) == {"keeper/0", "keeper/1", "keeper/2"}
+    assert s["liquidated_usd"] > 1.5 * 9e6  # three keepers of $3M each
+    usdc = sim.protocols["usdc"]
+    assert usdc.balance_of("venue:cex") == pytest.approx(1e8 - paid["amount"].sum(), rel=1e-12)
+    assert usdc.state.balances["balance"].sum() == pytest.approx(usdc.state.total_supply, rel=1e-12)
+
+
+def test_a_backrunner_withdraws_its_proceeds_too(tmp_path):
+    raw = crash(tmp_path, accounts=1)
+    raw["chain"]["ordering"] = "bundle_auction"
+    raw["agents"][1] = {"kind": "lending.backrunner", "name": "keeper",
+                        "params": {"pool": "aave", "venue": "cex", "oracle": "eth_usd", "withdraw": WITHDRAW}}
+    _sim, res = run(raw)
+    assert res.liquidations["liquidator"].tolist() == ["keeper/0"]
+    sales = res.venue_trades[res.venue_trades["trader"] == "keeper/0"]
+    paid = withdrawals(res)
+    assert paid["amount"].tolist() == [usd * (1 - 0.001) - 5.0 for usd in sales["usd"]]
+    raw["agents"][1]["params"]["keep"] = ["USDC"]
+    with pytest.raises(ScenarioError, match="keep: a backrunner does not support it"):
+        validate_scenario(raw)
