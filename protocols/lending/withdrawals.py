@@ -19,8 +19,9 @@ One process per hot wallet (:class:`HotWallet`, shared by every keeper through
 come from one counter and its balance is checked against every withdrawal already sent. The
 requests are paid in the order their delays end. When the hot wallet cannot cover the next one,
 it waits, block after block, and every later request waits behind it (nothing refills a hot
-wallet in a run); the run's warnings say when it first ran dry. The withdrawals are the rows of
-the ``transfers`` table sent by ``venue:<name>``.
+wallet in a run); the run's warnings say when it first ran dry. A withdrawal waiting in the
+mempool (its fee cap below the base fee) holds up the later ones, which come after it in nonce
+order. The withdrawals are the rows of the ``transfers`` table sent by ``venue:<name>``.
 """
 from __future__ import annotations
 

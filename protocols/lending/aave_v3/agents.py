@@ -292,6 +292,9 @@ class Purchase(NamedTuple):
 BUY_MARGIN = 1e-4
 #: Relative slack on the amounts of a purchase, for float rounding of the pool's quote and its inverse.
 FLOAT_SLACK = 1e-9
+#: Share of its balance of the paying token a keeper leaves unspent when it sizes what it could buy,
+#: so that a liquidation its capital sizes can always pay for its purchase.
+SPEND_HAIRCUT = 1e-6
 
 
 class DebtSource:
@@ -328,9 +331,9 @@ class DebtSource:
         capital = list(balance)
         for k in (0, 1):
             d, o = self.reserve[k], self.reserve[1 - k]
-            spend = balance[o] * (1.0 - 1e-6)
+            spend = balance[o] * (1.0 - SPEND_HAIRCUT)
             if spend > 0:
-                capital[d] += (1.0 - 1e-6) * get_amount_out(spend, reserves[1 - k], reserves[k], fee)
+                capital[d] += (1.0 - SPEND_HAIRCUT) * get_amount_out(spend, reserves[1 - k], reserves[k], fee)
         return capital
 
     def fund(self, plans: list[Plan], balance: list[float], prices: np.ndarray, swap_gas_usd: float,
@@ -342,7 +345,9 @@ class DebtSource:
         beyond their oracle value: the pool's fee, its impact, its price against the oracle's) and
         by the swap's gas; plans then below ``min_profit_usd`` are dropped. A plan that the
         keeper's capital does not size (``debt_to_cover`` infinite) buys :data:`BUY_MARGIN` of its
-        repayment more, for the interest accrued by the time it lands."""
+        repayment more, for the interest accrued by the time it lands. A purchase whose
+        liquidation then loses its race leaves the keeper holding the debt asset, which repays its
+        next liquidation of that asset."""
         v = self._view()
         reserves, fee = list(v["reserves"]), v["fee"]
         own = list(balance)
