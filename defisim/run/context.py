@@ -39,17 +39,20 @@ class AgentContext:
     trades : EventTable, optional
         Where off-chain venue trades are logged.
     spawn : callable, optional
-        ``spawn(address) -> AgentContext``: contexts for the other addresses an agent acts for.
+        ``spawn(address) -> AgentContext``: the context of another address an agent acts for (the
+        run's one context of that address, so agents acting for the same address share its nonces).
     feeds : mapping of asset to feed, optional
         The exogenous price paths of the run; the chain's native asset's prices gas
         (:meth:`native_price_usd`).
     notes : dict, optional
         Where :meth:`warn` leaves the agent's warning for the run's summary.
+    shared : dict, optional
+        The run's components that several agents use together (:meth:`shared`).
     """
 
     def __init__(self, name: str, env: simpy.Environment, chain: Chain, protocols, rng: np.random.Generator,
                  public_latency: LatencySampler, private_latency: LatencySampler, markets=None, trades=None,
-                 spawn=None, feeds=None, notes=None):
+                 spawn=None, feeds=None, notes=None, shared=None):
         self.name = name
         self.env = env
         self.chain = chain
@@ -65,6 +68,7 @@ class AgentContext:
         self._accounts: dict[str, "AgentContext"] = {}
         self._feeds = {} if feeds is None else feeds
         self._notes = {} if notes is None else notes
+        self._shared = {} if shared is None else shared
 
     def warn(self, text: str) -> bool:
         """Leave a warning for the run's summary (``Results.meta["warnings"]``), once per agent: the
@@ -94,13 +98,25 @@ class AgentContext:
 
     def account(self, address: str) -> "AgentContext":
         """The context of another address this agent signs for (e.g. a crowd of borrowers acting
-        through one process): its own nonces, random and latency streams; created on first use."""
+        through one process): its own nonces, random and latency streams; created on first use.
+        A run has one context per address, whoever asks for it, so that two agents signing for
+        the same address draw its nonces from one counter."""
         ctx = self._accounts.get(address)
         if ctx is None:
             if self._spawn is None:
                 raise RuntimeError("this context cannot act for other addresses")
             ctx = self._accounts[address] = self._spawn(address)
         return ctx
+
+    def shared(self, key: str, make):
+        """The run's one object under ``key``: ``make()`` builds it the first time any agent asks,
+        later calls from any agent return that object. For a component several agents use
+        together, such as one process that signs for an address on behalf of many and the queue
+        they feed it through (a venue's withdrawals)."""
+        obj = self._shared.get(key)
+        if obj is None:
+            obj = self._shared[key] = make()
+        return obj
 
     def params_of(self, protocol: str):
         """The (frozen) parameters of a protocol."""

@@ -123,13 +123,24 @@ class Simulation:
         self.exposures = ExposureRecorder(self.log, self.protocols, spec.exposures, spec.ecosystem)
         self.agents: list[AgentContext] = []
         self.notes: dict[str, str] = {}  # agent -> its warning for the summary (AgentContext.warn)
+        self.shared: dict[str, object] = {}  # what agents use together (AgentContext.shared)
+        self.signers: dict[str, AgentContext] = {}  # address -> the run's one context for it
         for group, params in zip(spec.agents, scenario.agents):
             factory = registry.agents[group.kind].factory
             for i in range(group.count):
                 name = f"{group.name or group.kind}/{i}"
-                ctx = self._context(name)
+                ctx = self._signer(name)
                 self.agents.append(ctx)
                 self.env.process(factory(ctx, params, i))
+
+    def _signer(self, name: str) -> AgentContext:
+        """The run's one context for the address ``name`` (an agent's own, or one an agent acts
+        for through :meth:`AgentContext.account`): made on first use, so that every agent signing
+        for an address draws from its one nonce counter."""
+        ctx = self.signers.get(name)
+        if ctx is None:
+            ctx = self.signers[name] = self._context(name)
+        return ctx
 
     def _context(self, name: str) -> AgentContext:
         """A new agent context for the address ``name``, with its own random and latency streams."""
@@ -144,9 +155,10 @@ class Simulation:
             LatencySampler(net.private_latency, self.rng.stream(f"latency/{name}/private")),
             self.venues,
             self.prices.trades,
-            self._context,
+            self._signer,
             self.feeds,
             self.notes,
+            self.shared,
         )
 
     def _usd_per_gas(self, now_ms: int) -> float:

@@ -2,7 +2,7 @@
 from .aave_v3.agents import Backrunner, BackrunnerParams, BorrowerGuard, BorrowerGuardParams, Keeper, KeeperParams
 from .aave_v3.model import AaveV3Pool
 from .aave_v3.params import PoolParams
-from .aave_v3.checks import check_flash_keeper, check_keeper, check_lender_run, check_pool
+from .aave_v3.checks import check_backrunner, check_flash_keeper, check_keeper, check_lender_run, check_pool
 from .aave_v3.flash_keeper import FlashKeeper, FlashKeeperParams
 from .aave_v3.lenders import LenderRun, LenderRunParams
 from .flash import FlashLiquidator, FlashLiquidatorParams, FlashVault, FlashVaultParams
@@ -25,7 +25,7 @@ def register(registry) -> None:
     registry.agent("lending.keeper", KeeperParams, Keeper, "liquidation keeper: sizes, bids gas, sells seized collateral",
                    check_keeper)
     registry.agent("lending.backrunner", BackrunnerParams, Backrunner, "keeper that backruns oracle updates with bundles",
-                   check_keeper)
+                   check_backrunner)
     registry.agent("lending.borrower_guard", BorrowerGuardParams, BorrowerGuard, "borrowers who repay when their HF falls")
     registry.agent("lending.lender_run", LenderRunParams, LenderRun,
                    "lenders who withdraw when utilisation or losses cross their thresholds; retry while cash is short",

@@ -122,3 +122,26 @@ def test_on_revert_hears_of_a_reverted_call_with_its_state_untouched(sandbox):
     refused = res.tables["refused"]
     # one row, for the reverted call only, written after it with the state it met
     assert refused[["block", "sender", "amount", "reason", "held"]].values.tolist() == [[1, "alice/0", 50.0, "too much", 4.0]]
+
+
+def test_agents_signing_for_one_address_share_its_nonces_and_shared_objects(sandbox):
+    """Two agents each send a payment signed by the same third address (``ctx.account``): the run
+    has one context for that address, so the payments take nonces 0 and 1 and both land (two
+    contexts would both send nonce 0, and the second would be refused as an underpriced
+    replacement). ``ctx.shared`` hands both agents the object the first one made."""
+    made = []
+
+    def payer(ctx):
+        desk = ctx.shared("desk", lambda: made.append(ctx.name) or {"by": ctx.name})
+        hot = ctx.account("hot")
+        assert hot is ctx.account("hot") and desk is ctx.shared("desk", dict)
+        yield ctx.delay(1_000)
+        yield hot.submit(Call("usd", "transfer", {"to": ctx.name, "amount": 10.0}), 60_000, 100.0, 1.0)
+
+    sim = sandbox.simulation({"alice": payer, "bob": payer}, blocks=2,
+                             protocols__usd__initial_balances={"hot": 100.0})
+    res = sim.run()
+    sent = res.txs[res.txs["sender"] == "hot"]
+    assert sorted(sent["nonce"]) == [0, 1] and (sent["status"] == "included").all()
+    assert sim.protocols["usd"].balance_of("hot") == pytest.approx(80.0)
+    assert made == ["alice/0"]

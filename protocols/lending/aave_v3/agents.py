@@ -8,6 +8,13 @@ mempool with its gas strategy. Competing keepers race: only the first to land su
 others revert and still pay gas. A keeper that won deposits the seized collateral at its venue
 (an on-chain transfer) and sells it there once the deposit lands; that selling moves the
 venue's price, which the oracle follows, which makes more positions liquidatable.
+
+Its capital is its on-chain balance of the debt assets. With ``withdraw`` the USD its venue
+sales brought comes back on chain after the venue's delay and fee
+(:mod:`protocols.lending.withdrawals`), so the same capital liquidates again; with
+``source_debt_on`` it buys the debt asset a liquidation needs beyond its balance on a
+constant-product pool, in a swap sent just before the liquidation, the purchase's price impact
+priced into the liquidation's profit (a short squeeze: the borrowers owe the asset that rises).
 """
 from __future__ import annotations
 
@@ -21,11 +28,13 @@ from defisim.base import Distribution, DurationMs, Exponential, GasVenue, Latenc
 from defisim.chain import GasStrategy, PercentileTip, bid, outbid, rebid
 from defisim.base import Call
 
-from protocols.amm.math import get_amount_out
+from protocols.amm.math import get_amount_in, get_amount_out
+from protocols.lending.withdrawals import WithdrawalParams, hot_wallet, venue_address, withdrawal_amount
 from protocols.oracles.checks import same_asset
 
 
 __all__ = ["KeeperParams", "Keeper", "BackrunnerParams", "Backrunner", "plan_liquidations", "worth_planning",
+           "Kept", "DebtSource", "Purchase",
            "largest_debts", "settle_in_flight", "without_in_flight", "outbid_rivals", "start_racing", "send_liquidation",
            "Race", "RACE_DOC",
            "BorrowerGuardParams", "BorrowerGuard"]
@@ -73,6 +82,17 @@ class KeeperParams(BaseModel):
         0, ge=0, description="re-bid a liquidation still pending after this many blocks, escalating both fees "
         "by the gas strategy's `escalate` (replace-by-fee); 0: never")
     race: Race = Field("none", description=RACE_DOC)
+    withdraw: WithdrawalParams | None = Field(None, description="withdraw what its venue sales bring back on "
+        "chain, from the venue's hot wallet after its delay and fee, and liquidate with it again (none: the "
+        "proceeds stay at the venue, and capital is spent once)")
+    source_debt_on: protocol_of("amm.cpmm", role="constant-product pool") | None = Field(
+        None, description="buy the debt asset a liquidation needs beyond its balance on this constant-product "
+        "pool (amm.cpmm with ledgers, trading two of the lending pool's tokens), paying with the pool's other "
+        "token, in a swap sent right before the liquidation; the purchase's cost, impact and fee included, is "
+        "priced into the liquidation's profit")
+    keep: tuple[str, ...] = Field((), description="collateral reserves it keeps rather than sells, valued at "
+        "the lending pool's oracle price (a stablecoin it holds as capital, e.g. the token it buys the debt "
+        "asset with)")
 
 
 class Plan(NamedTuple):
@@ -176,17 +196,45 @@ def _liquidation(pool_name: str, pool, plan: Plan) -> Call:
 
 
 def _sell_winnings(ctx, receipt, tokens: dict[str, str], params, venue_of: dict[str, str | None]) -> None:
-    """After a won liquidation: sell the collateral (if selling) into the pool with a swap, or
-    deposit it at its venue (``venue_of[asset]``) and sell it there."""
+    """After a won liquidation: sell the collateral (if selling, and not a reserve it keeps) into
+    the pool with a swap, or deposit it at its venue (``venue_of[asset]``) and sell it there (and
+    with ``withdraw``, withdraw the proceeds)."""
     if receipt.ok and params.sell and receipt.result.liquidator_collateral > 0:
         asset = receipt.tx.call.args["collateral_asset"]
+        if asset in getattr(params, "keep", ()):
+            return
         # a hair under what was won: float sums of many winnings must not overdraw the balance
         amount = DEPOSIT_MARGIN * receipt.result.liquidator_collateral
         if params.sell_pool is not None:
             cap, tip = bid(params.gas, ctx.chain)
             ctx.submit(Call(params.sell_pool, "swap", {"token_in": asset, "amount_in": amount}), 150_000, cap, tip)
         else:
-            ctx.env.process(_deposit_and_sell(ctx, tokens[asset], venue_of[asset], amount, params))
+            ctx.env.process(_deposit_and_sell(ctx, tokens[asset], venue_of[asset], amount, params,
+                                              _payout_ledger(params, tokens)))
+
+
+def _payout_ledger(params, tokens: dict[str, str]) -> str | None:
+    """The token ledger a keeper's venue withdrawals are paid on (None: it does not withdraw)."""
+    withdraw = getattr(params, "withdraw", None)
+    return None if withdraw is None else tokens[withdraw.asset]
+
+
+class Kept:
+    """Seized collateral a keeper keeps instead of selling it (``keep``: a stablecoin it holds as
+    capital), valued at the lending pool's oracle price: the venue interface
+    :func:`plan_liquidations` prices with, without impact."""
+
+    def __init__(self, pool, reserve: int):
+        self._pool, self._r = pool, reserve
+
+    def mid(self, t_ms: int) -> float:
+        """The reserve's oracle price (USD)."""
+        return float(self._pool.prices_usd()[self._r])
+
+    def quote_sell(self, amount_tokens: float, t_ms: int) -> tuple[float, float]:
+        """What ``amount_tokens`` are worth at the oracle price, and that price."""
+        price = self.mid(t_ms)
+        return amount_tokens * price, price
 
 
 class PoolSale:
@@ -217,20 +265,130 @@ def collateral_venues(ctx, params: KeeperParams, symbols: list[str]) -> dict[str
     return {s: params.venues.get(s, params.venue if same_asset(s, quoted) else None) for s in symbols}
 
 
-def _markets(ctx, params: KeeperParams, venue_of: dict[str, str | None]) -> list:
-    """The market object of each reserve, in the order of the pool's symbols (the sell pool, with one)."""
+def _markets(ctx, params: KeeperParams, venue_of: dict[str, str | None], pool=None) -> list:
+    """The market object of each reserve, in the order of the pool's symbols (the sell pool, with
+    one), and for the reserves it keeps (``keep``, with ``pool``) their oracle price."""
     if params.sell_pool is not None:
-        return [PoolSale(ctx, params.sell_pool)] * len(venue_of)
-    return [ctx.market(v) if v is not None else None for v in venue_of.values()]
+        markets = [PoolSale(ctx, params.sell_pool)] * len(venue_of)
+    else:
+        markets = [ctx.market(v) if v is not None else None for v in venue_of.values()]
+    if pool is not None:
+        markets = [Kept(pool, r) if s in params.keep else m for r, (s, m) in enumerate(zip(venue_of, markets))]
+    return markets
+
+
+class Purchase(NamedTuple):
+    """A swap that buys a liquidation's missing debt asset: ``amount_in`` of the pool's other
+    token sold for at least ``min_out`` of the debt asset (tokens)."""
+
+    token_in: str  # symbol in the swap pool
+    amount_in: float
+    min_out: float
+
+
+#: What a keeper buys beyond a liquidation's planned repayment, as a share of it, when the close
+#: factor and not its capital sizes the liquidation: the debt accrues interest between the plan and
+#: the call (at 100% a year, 4e-7 of it per 12 s block), and the call must not find it short.
+BUY_MARGIN = 1e-4
+#: Relative slack on the amounts of a purchase, for float rounding of the pool's quote and its inverse.
+FLOAT_SLACK = 1e-9
+#: Share of its balance of the paying token a keeper leaves unspent when it sizes what it could buy,
+#: so that a liquidation its capital sizes can always pay for its purchase.
+SPEND_HAIRCUT = 1e-6
+
+
+class DebtSource:
+    """A constant-product pool a keeper buys debt assets on (``source_debt_on``): each of its two
+    tokens is a reserve of the lending pool, bought with the other (Uniswap v2
+    `UniswapV2Library.getAmountIn`: the least input for an exact output, 0.3% fee on the input).
+
+    Parameters
+    ----------
+    ctx : AgentContext
+    pool_name : str
+        The ``amm.cpmm`` pool (it must have ``ledgers``).
+    lending : LendingView
+        The keeper's lending pool: its reserves' token ledgers say which reserve each token is.
+    """
+
+    def __init__(self, ctx, pool_name: str, lending):
+        self.name = pool_name
+        self._view = lambda: ctx.view(pool_name)
+        ledgers = ctx.params_of(pool_name).ledgers or {}
+        reserve_of_ledger = {lending.tokens[s]: r for r, s in enumerate(lending.symbols)}
+        tokens = self._view()["tokens"]
+        self.reserve = [reserve_of_ledger.get(ledgers.get(t)) for t in tokens]  # AMM side -> reserve
+        if None in self.reserve:
+            raise ValueError(f"source_debt_on: {pool_name} must trade two of the lending pool's tokens on their ledgers")
+        self.tokens = tokens
+        self.side = {r: k for k, r in enumerate(self.reserve)}  # reserve -> AMM side
+
+    def buyable(self, balance: list[float]) -> list[float]:
+        """Per reserve, the tokens the keeper holds plus what selling all it holds of the pool's
+        other token would buy now (a hair under, for rounding): its capital in that debt asset."""
+        v = self._view()
+        reserves, fee = v["reserves"], v["fee"]
+        capital = list(balance)
+        for k in (0, 1):
+            d, o = self.reserve[k], self.reserve[1 - k]
+            spend = balance[o] * (1.0 - SPEND_HAIRCUT)
+            if spend > 0:
+                capital[d] += (1.0 - SPEND_HAIRCUT) * get_amount_out(spend, reserves[1 - k], reserves[k], fee)
+        return capital
+
+    def fund(self, plans: list[Plan], balance: list[float], prices: np.ndarray, swap_gas_usd: float,
+             min_profit_usd: float) -> list[tuple[Plan, Purchase | None]]:
+        """The plans (best first) the keeper can fund, each with the purchase it needs (None: its
+        balance covers it), at most what it holds spent, each purchase priced against the pool's
+        reserves as the earlier ones leave them. A purchase of ``short`` tokens paying ``amount_in``
+        lowers the plan's profit by ``amount_in × p_in − short × p_debt`` (what the tokens cost
+        beyond their oracle value: the pool's fee, its impact, its price against the oracle's) and
+        by the swap's gas; plans then below ``min_profit_usd`` are dropped. A plan that the
+        keeper's capital does not size (``debt_to_cover`` infinite) buys :data:`BUY_MARGIN` of its
+        repayment more, for the interest accrued by the time it lands. A purchase whose
+        liquidation then loses its race leaves the keeper holding the debt asset, which repays its
+        next liquidation of that asset."""
+        v = self._view()
+        reserves, fee = list(v["reserves"]), v["fee"]
+        own = list(balance)
+        out = []
+        for plan in plans:
+            d, repaid = plan.debt, plan.debt_repaid
+            short = repaid - own[d]
+            if short <= 0:
+                own[d] -= repaid
+                out.append((plan, None))
+                continue
+            if d not in self.side:
+                continue  # not an asset it can buy here
+            k = self.side[d]
+            o = self.reserve[1 - k]
+            margin = 0.0 if math.isfinite(plan.debt_to_cover) else BUY_MARGIN * repaid
+            buy = short * (1.0 + FLOAT_SLACK) + margin
+            if not buy < reserves[k]:
+                continue
+            pay = get_amount_in(buy, reserves[1 - k], reserves[k], fee)
+            if not (math.isfinite(pay) and pay <= own[o]):
+                continue
+            profit = plan.profit_usd - (pay * float(prices[o]) - short * float(prices[d])) - swap_gas_usd
+            if profit < min_profit_usd:
+                continue
+            own[o] -= pay
+            own[d] += buy - repaid
+            reserves[1 - k] += pay
+            reserves[k] -= buy
+            out.append((plan._replace(profit_usd=profit), Purchase(self.tokens[1 - k], pay, short)))
+        return out
 
 
 def Keeper(ctx, params: KeeperParams, index: int):
     """Generator process of one keeper."""
     pool = ctx.view(params.pool)
     venue_of = collateral_venues(ctx, params, pool.symbols)
-    markets = _markets(ctx, params, venue_of)
+    markets = _markets(ctx, params, venue_of, pool)
     gas_price = ctx.gas_pricer(params.gas_venue)  # USD per native token
     tokens = pool.tokens
+    source = None if params.source_debt_on is None else DebtSource(ctx, params.source_debt_on, pool)
     in_flight: dict[int, object] = {}  # account row -> receipt event of our liquidation
     sent_at: dict[int, int] = {}  # account row -> block number when it was (re)sent
     warned, next_check = False, 0  # told the summary it ran out of capital; when to look again
@@ -245,7 +403,8 @@ def Keeper(ctx, params: KeeperParams, index: int):
         cap_gwei, tip_gwei = bid(params.gas, ctx.chain)
         gas_usd = params.gas_limit * cap_gwei * 1e-9 * gas_price(now)
         prices = pool.prices_usd()
-        capital = _balance(ctx, tokens, pool.symbols)
+        balance = _balance(ctx, tokens, pool.symbols)
+        capital = balance if source is None else source.buyable(balance)  # what it holds, or can buy
         mids = [m.mid(now) if m is not None else math.nan for m in markets]
         if not worth_planning(capital, prices, pool.max_bonus, mids, gas_usd, params.min_profit_usd, pool.borrowed()):
             if not warned and ctx.chain.number >= next_check:  # would a liquidation it can't afford pay?
@@ -257,10 +416,20 @@ def Keeper(ctx, params: KeeperParams, index: int):
             continue
         plans = plan_liquidations(pool, markets, rows, prices, hf, gas_usd, params.min_profit_usd, now,
                                   params.max_per_block, debt_usd, np.array(capital))
-        for plan in plans:
-            if capital[plan.debt] < plan.debt_repaid:
-                continue  # not enough capital to repay this one
-            capital[plan.debt] -= plan.debt_repaid
+        if source is None:
+            funded = []
+            for plan in plans:
+                if balance[plan.debt] >= plan.debt_repaid:  # else not enough capital to repay this one
+                    balance[plan.debt] -= plan.debt_repaid
+                    funded.append((plan, None))
+        else:
+            swap_gas_usd = SWAP_GAS * cap_gwei * 1e-9 * gas_price(now)
+            funded = source.fund(plans, balance, prices, swap_gas_usd, params.min_profit_usd)
+        for plan, purchase in funded:
+            if purchase is not None:  # the swap first: the next nonce, so the builder takes it before
+                ctx.submit(Call(source.name, "swap", {"token_in": purchase.token_in, "amount_in": purchase.amount_in,
+                                                      "min_amount_out": purchase.min_out}),
+                           SWAP_GAS, cap_gwei, tip_gwei, private=params.race == "private")
             send_liquidation(ctx, params, _liquidation(params.pool, pool, plan), plan.row, plan.user,
                              plan.profit_usd + gas_usd, cap_gwei, tip_gwei, in_flight, sent_at, pending)
 
@@ -423,20 +592,34 @@ def Backrunner(ctx, params: BackrunnerParams, index: int):
             for plan in chosen:
                 asset = pool.symbols[plan.collateral]
                 deposits[asset] = deposits.get(asset, 0.0) + DEPOSIT_MARGIN * plan.liquidator_collateral
-            items += [Call(tokens[a], "transfer", {"to": f"venue:{venue_of[a]}", "amount": d}) for a, d in deposits.items()]
+            items += [Call(tokens[a], "transfer", {"to": venue_address(venue_of[a]), "amount": d}) for a, d in deposits.items()]
         events = ctx.submit_bundle(items, params.gas_limit, ctx.base_fee_gwei * 2 + tip, tip)
         for k, (asset, deposit) in enumerate(deposits.items()):
-            ctx.env.process(_sell_after(ctx, events[len(events) - len(deposits) + k], venue_of[asset], deposit))
+            ctx.env.process(_sell_after(ctx, events[len(events) - len(deposits) + k], venue_of[asset], deposit,
+                                        params.withdraw, _payout_ledger(params, tokens)))
 
 
 #: Share of the planned winnings a backrunner deposits at its venue within the bundle.
 DEPOSIT_MARGIN = 0.999
+#: Gas limit of a keeper's swap on a pool (the pool's swap uses 110,000).
+SWAP_GAS = 150_000
 
 
-def _sell_after(ctx, deposit_event, venue: str, amount: float):
+def _sell_after(ctx, deposit_event, venue: str, amount: float, withdraw=None, payout_ledger: str | None = None):
     receipt = yield deposit_event
     if receipt.ok:
-        yield ctx.sell_on(venue, amount)
+        yield from _sell_and_withdraw(ctx, venue, amount, withdraw, payout_ledger)
+
+
+def _sell_and_withdraw(ctx, venue: str, amount: float, withdraw: WithdrawalParams | None, payout_ledger: str | None):
+    """Sell ``amount`` on ``venue``; with ``withdraw``, ask the venue's hot wallet on
+    ``payout_ledger`` for the proceeds less its fee (:func:`~protocols.lending.withdrawals.withdrawal_amount`),
+    paid ``withdraw.delay`` after the fill."""
+    usd, _avg = yield ctx.sell_on(venue, amount)
+    if withdraw is not None:
+        payout = withdrawal_amount(usd, withdraw)
+        if payout > 0:
+            hot_wallet(ctx, venue, payout_ledger).request(ctx.name, payout, withdraw.delay, withdraw.gas)
 
 
 def _balance(ctx, tokens: dict[str, str], symbols: list[str]) -> list[float]:
@@ -444,12 +627,14 @@ def _balance(ctx, tokens: dict[str, str], symbols: list[str]) -> list[float]:
     return [ctx.view(tokens[sym]).balance_of(ctx.name) for sym in symbols]
 
 
-def _deposit_and_sell(ctx, ledger: str, venue: str, amount: float, params: KeeperParams):
-    """Move won collateral to the venue's deposit address (an on-chain transfer), then sell it there."""
+def _deposit_and_sell(ctx, ledger: str, venue: str, amount: float, params: KeeperParams,
+                      payout_ledger: str | None = None):
+    """Move won collateral to the venue's deposit address (an on-chain transfer), then sell it
+    there; with ``withdraw``, withdraw the proceeds to ``payout_ledger``."""
     cap, tip = bid(params.gas, ctx.chain)
-    receipt = yield ctx.submit(Call(ledger, "transfer", {"to": f"venue:{venue}", "amount": amount}), 60_000, cap, tip)
+    receipt = yield ctx.submit(Call(ledger, "transfer", {"to": venue_address(venue), "amount": amount}), 60_000, cap, tip)
     if receipt.ok:
-        yield ctx.sell_on(venue, amount)
+        yield from _sell_and_withdraw(ctx, venue, amount, getattr(params, "withdraw", None), payout_ledger)
 
 
 class BorrowerGuardParams(BaseModel):

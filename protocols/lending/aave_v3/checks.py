@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from protocols.oracles.checks import oracle_asset, same_asset
 
-__all__ = ["check_pool", "check_keeper", "check_flash_keeper", "check_lender_run"]
+__all__ = ["check_pool", "check_keeper", "check_backrunner", "check_flash_keeper", "check_lender_run"]
 
 
 def check_pool(name: str, params, scenario) -> None:
@@ -35,19 +35,28 @@ def check_collateral_venues(name: str, params, scenario) -> None:
 
 
 def check_keeper(index: int, params, scenario) -> None:
-    """A keeper values and sells each collateral reserve at a venue quoting it: ``venues`` must
-    name reserves of its pool, and ``venue`` must quote one of them unless ``venues`` covers them
-    (a keeper whose venue prices nothing it could seize would never liquidate, silently)."""
+    """A keeper values and sells each collateral reserve at a venue quoting it: ``venues`` and
+    ``keep`` must name reserves of its pool, and ``venue`` must quote one of them unless
+    ``venues`` or ``keep`` covers them (a keeper whose venue prices nothing it could seize would
+    never liquidate, silently). A keeper that withdraws its venue proceeds must sell at a venue,
+    in a reserve of its pool, from a hot wallet that holds some (else every withdrawal would wait
+    for ever); one that buys its debt asset needs a pool trading two of its pool's tokens."""
     entry = scenario.protocols.get(params.pool)
     if entry is None or not hasattr(entry[1], "reserves"):
         return  # another lending protocol: its own assets are not known here
-    symbols = [r.symbol for r in entry[1].reserves]
+    pool = entry[1]
+    symbols = [r.symbol for r in pool.reserves]
     where = f"agents.{index}.params"
-    unknown = sorted(set(params.venues) - set(symbols))
-    if unknown:
-        raise ValueError(f"{where}.venues.{unknown[0]}: {unknown[0]!r} is not a reserve of {params.pool} "
-                         f"(reserves: {', '.join(symbols)})")
-    if params.sell_pool is not None or params.venues:
+    for field in ("venues", "keep"):
+        unknown = sorted(set(getattr(params, field)) - set(symbols))
+        if unknown:
+            raise ValueError(f"{where}.{field}.{unknown[0]}: {unknown[0]!r} is not a reserve of {params.pool} "
+                             f"(reserves: {', '.join(symbols)})")
+    if params.withdraw is not None:
+        _check_withdraw(where, params, pool, symbols, scenario)
+    if params.source_debt_on is not None:
+        _check_debt_source(where, params, pool, scenario)
+    if params.sell_pool is not None or params.venues or params.keep:
         return
     venues = scenario.spec.markets.venues
     asset = venues[params.venue].asset if params.venue in venues else None
@@ -55,6 +64,47 @@ def check_keeper(index: int, params, scenario) -> None:
         raise ValueError(f"{where}.venue: venue {params.venue!r} quotes {asset}, no reserve of {params.pool} "
                          f"({', '.join(symbols)}): name the reserve it sells there, e.g. "
                          f"venues = {{{symbols[0]} = \"{params.venue}\"}}")
+
+
+def _check_withdraw(where: str, params, pool, symbols: list[str], scenario) -> None:
+    asset = params.withdraw.asset
+    if asset not in symbols:
+        raise ValueError(f"{where}.withdraw.asset: {asset!r} is not a reserve of {params.pool} "
+                         f"(reserves: {', '.join(symbols)})")
+    if params.sell_pool is not None or not params.sell:
+        raise ValueError(f"{where}.withdraw: this keeper sells nothing on a venue "
+                         f"({'it sells into sell_pool, on chain' if params.sell else 'sell = false'}): "
+                         "nothing to withdraw")
+    ledger = pool.tokens[asset]
+    balances = scenario.protocols[ledger][1].initial_balances
+    quoted = scenario.spec.markets.venues
+    asset_of = {v: quoted[v].asset if v in quoted else None for v in [params.venue, *params.venues.values()]}
+    used = [params.venues.get(s, params.venue if same_asset(s, asset_of[params.venue] or "") else None)
+            for s in symbols if s not in params.keep]  # where it sells each collateral it takes
+    for venue in dict.fromkeys(v for v in used if v is not None):
+        if balances.get(f"venue:{venue}", 0.0) <= 0:
+            raise ValueError(f"{where}.withdraw: venue {venue!r}'s hot wallet holds no {asset}: give it some, "
+                             f"protocols.{ledger}.initial_balances = {{\"venue:{venue}\" = ...}} (withdrawals are "
+                             "paid from it and would wait for ever)")
+
+
+def _check_debt_source(where: str, params, pool, scenario) -> None:
+    name = params.source_debt_on
+    amm = scenario.protocols[name][1]
+    mine = set(pool.tokens.values())
+    if amm.ledgers is None or not set(amm.ledgers.values()) <= mine:
+        traded = "no ledgers" if amm.ledgers is None else f"{sorted(amm.ledgers.values())}"
+        raise ValueError(f"{where}.source_debt_on: {name!r} must trade two of {params.pool}'s tokens on their "
+                         f"ledgers ({sorted(mine)}), it has {traded}")
+
+
+def check_backrunner(index: int, params, scenario) -> None:
+    """A backrunner is checked as a keeper; it sells every collateral and uses only its balance
+    (``keep`` and ``source_debt_on`` are the keeper's)."""
+    check_keeper(index, params, scenario)
+    for field in ("keep", "source_debt_on"):
+        if getattr(params, field):
+            raise ValueError(f"agents.{index}.params.{field}: a backrunner does not support it (lending.keeper does)")
 
 
 def check_flash_keeper(index: int, params, scenario) -> None:
