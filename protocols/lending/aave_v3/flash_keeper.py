@@ -61,6 +61,8 @@ class FlashKeeperParams(BaseModel):
     gas_venue: GasVenue = Field(None, description="venue quoting the chain's native asset, pricing gas in USD "
                                 "(default: the native asset's feed, chain.native_asset)")
     max_per_block: int = Field(5, ge=1, description="most liquidations sent after one block")
+    max_pending: int | None = Field(None, ge=1, description="most liquidations of its own waiting in the mempool "
+        "at once: it sends more only as they land (default: max_per_block)")
     min_profit_usd: float = Field(10.0, ge=0,
         description="send a liquidation only if its expected profit after gas exceeds this", json_schema_extra=unit("USD"))
     gas: GasStrategy = Field(PercentileTip(quantile=0.9, markup=2.0), description="gas bidding of its liquidations")
@@ -272,13 +274,16 @@ def FlashKeeper(ctx, params: FlashKeeperParams, index: int):
         if params.think:
             yield ctx.delay(params.think)
         settle_in_flight(ctx, params, in_flight, sent_at)
+        room = min(params.max_per_block, (params.max_pending or params.max_per_block) - len(in_flight))
+        if room <= 0:
+            continue
         rows, hf, debt_usd = without_in_flight(pool.liquidation_candidates(), in_flight)
         if rows.size == 0:
             continue
         cap_gwei, tip_gwei = bid(params.gas, ctx.chain)
         gas_usd = params.gas_limit * cap_gwei * 1e-9 * gas_price(ctx.now)
         plans = plan_flash_liquidations(pool, routes, rows, hf, pool.prices_usd(), debt_usd, gas_usd,
-                                        params.min_profit_usd, params.max_per_block, params.size)
+                                        params.min_profit_usd, room, params.size)
         for plan in plans:
             send_liquidation(ctx, params, _flash_call(params, pool, plan), plan.row, plan.user,
                              plan.profit_usd + gas_usd, cap_gwei, tip_gwei, in_flight, sent_at, pending)
