@@ -31,10 +31,10 @@ from defisim.chain import GasStrategy, PercentileTip, bid
 from protocols.amm.math import exchange_amounts, get_amount_in, get_amount_in_vec, get_amount_out, get_amount_out_vec
 from protocols.lending.flash import FLASH_LIQUIDATION_GAS
 
-from .agents import (PLAN_SHORTLIST, RACE_DOC, Race, largest_debts, send_liquidation, settle_in_flight, start_racing,
-                     without_in_flight)
+from .agents import PLAN_SHORTLIST, RACE_DOC, Race, largest_debts, send_liquidation, settle_in_flight, start_racing
 
-__all__ = ["FlashKeeperParams", "FlashKeeper", "Route", "best_repay", "FlashPlan", "plan_flash_liquidations"]
+__all__ = ["FlashKeeperParams", "FlashKeeper", "Route", "best_repay", "FlashPlan", "SizedOption", "size_options",
+           "pick_plans", "plan_flash_liquidations"]
 
 #: Relative tolerance of the size search (of the most the close factor allows).
 SIZE_RTOL = 1e-9
@@ -100,6 +100,10 @@ class Route:
     def refresh(self) -> None:
         """Take the pool's reserves now."""
         self.reserves = list(self._view()["reserves"])
+
+    def reserves_now(self) -> tuple:
+        """The pool's reserves now (token units)."""
+        return self._view()["reserves"]
 
     def _sell(self, amount: float, reserves: list) -> float:
         """Debt tokens out of selling ``amount`` collateral tokens at ``reserves``."""
@@ -177,20 +181,29 @@ class FlashPlan(NamedTuple):
     route: Route
 
 
-def plan_flash_liquidations(pool, routes: dict, rows: np.ndarray, hf: np.ndarray, prices: np.ndarray,
-                            debt_usd: np.ndarray, gas_usd: float, min_profit_usd: float, limit: int,
-                            size: str = "best") -> list[FlashPlan]:
-    """The most profitable flash liquidations among the candidates ``rows``, best first, at most
-    ``limit``. ``routes`` maps a (collateral, debt) pair of reserve indices to its :class:`Route`.
-    The largest debts are sized by the pool (:meth:`PoolView.quote_pair`, the most the close
-    factor allows) on each pair with a route, and for profit against the route's depth
-    (:func:`best_repay`): profit at the oracle price of the asset it is in, less ``gas_usd``.
-    Best first, each is sized again on the reserves the ones before it leave (its own sales of
-    the block, in order) and kept while it clears ``min_profit_usd``; one plan per account."""
+class SizedOption(NamedTuple):
+    """A candidate liquidation sized on one route at the pools now: the tokens it keeps (before
+    gas), its account row, the (collateral, debt) pair, ``k`` collateral per debt token, the most
+    the close factor allows (debt tokens) and whether the pool accepts a partial repayment."""
+
+    tokens: float
+    row: int
+    pair: tuple[int, int]
+    k: float
+    x_max: float
+    partial: bool
+
+
+def size_options(pool, routes: dict, rows: np.ndarray, hf: np.ndarray, prices: np.ndarray,
+                 debt_usd: np.ndarray, shortlist: int, size: str = "best") -> list[SizedOption]:
+    """The largest debts among the candidates ``rows`` (``shortlist`` of them) sized by the pool
+    (:meth:`PoolView.quote_pair`, the most the close factor allows) on each pair with a route,
+    and for profit against the route's depth (:func:`best_repay`), at the pools' reserves now.
+    Nothing here depends on who asks: keepers with the same routes share it within a block."""
     if rows.size == 0 or not routes:
         return []
-    rows, hf = largest_debts(pool, rows, hf, prices, debt_usd, PLAN_SHORTLIST * limit)
-    options = []  # (profit at the pools now, row, pair, k, x_max, partial allowed): every pair with a route
+    rows, hf = largest_debts(pool, rows, hf, prices, debt_usd, shortlist)
+    options = []
     for (c, d), route in routes.items():
         route.refresh()
         pair = np.full(rows.size, c), np.full(rows.size, d)
@@ -207,31 +220,54 @@ def plan_flash_liquidations(pool, routes: dict, rows: np.ndarray, hf: np.ndarray
             accepted = pool.quote_pair(rows[ok], hf[ok], prices, pair[0][ok], pair[1][ok], debt_to_cover=cover).ok
             refused = partial & ~accepted
             if refused.any():
-                x = np.where(refused, x_max, x)
                 tokens = np.where(refused, route.best(k, x_max, "max")[1], tokens)
                 partial &= accepted
-        usd = tokens * (prices[c] if route.flash_swap else prices[d]) - gas_usd
-        for j in np.flatnonzero(usd >= min_profit_usd).tolist():
-            options.append((float(usd[j]), int(rows[ok[j]]), (c, d), float(k[j]), float(x_max[j]), bool(partial[j])))
-    options.sort(key=lambda o: (-o[0], o[1]))
+        for j in range(ok.size):
+            options.append(SizedOption(float(tokens[j]), int(rows[ok[j]]), (c, d), float(k[j]), float(x_max[j]),
+                                       bool(partial[j])))
+    return options
+
+
+def pick_plans(pool, routes: dict, options: list[SizedOption], prices: np.ndarray, gas_usd: float,
+               min_profit_usd: float, limit: int, size: str = "best", exclude=()) -> list[FlashPlan]:
+    """The best ``limit`` of ``options`` for one keeper: profit at the oracle price of the asset it
+    is in, less ``gas_usd``, best first (ties by row); each sized again on the reserves the ones
+    before it leave (its own sales of the block, in order) and kept while it clears
+    ``min_profit_usd``; one plan per account, none for the rows in ``exclude``."""
+    usd_of = {pair: prices[pair[0]] if route.flash_swap else prices[pair[1]] for pair, route in routes.items()}
+    ranked = sorted((o for o in options if o.tokens * usd_of[o.pair] - gas_usd >= min_profit_usd and o.row not in exclude),
+                    key=lambda o: (-(o.tokens * usd_of[o.pair]), o.row))
+    for route in routes.values():
+        route.refresh()
     plans: list[FlashPlan] = []
     taken: set[int] = set()
-    for _usd, row, (c, d), k, x_max, partial in options:  # best first, each sized after the ones before it
+    for o in ranked:
         if len(plans) == limit:
             break
-        if row in taken:
+        if o.row in taken:
             continue
-        route = routes[(c, d)]
-        x, tokens = route.best(np.array([k]), np.array([x_max]), size if partial else "max")
+        route = routes[o.pair]
+        x, tokens = route.best(np.array([o.k]), np.array([o.x_max]), size if o.partial else "max")
         x, tokens = float(x[0]), float(tokens[0])
         # a smaller partial than the pool accepted leaves more debt and collateral behind: accepted too
-        usd = tokens * (prices[c] if route.flash_swap else prices[d]) - gas_usd
+        usd = tokens * usd_of[o.pair] - gas_usd
         if usd < min_profit_usd:
             continue
-        route.trade(k, x)
-        taken.add(row)
-        plans.append(FlashPlan(usd, row, pool.owner(row), c, d, x if x < x_max else math.inf, route))
+        route.trade(o.k, x)
+        taken.add(o.row)
+        c, d = o.pair
+        plans.append(FlashPlan(usd, o.row, pool.owner(o.row), c, d, x if x < o.x_max else math.inf, route))
     return plans
+
+
+def plan_flash_liquidations(pool, routes: dict, rows: np.ndarray, hf: np.ndarray, prices: np.ndarray,
+                            debt_usd: np.ndarray, gas_usd: float, min_profit_usd: float, limit: int,
+                            size: str = "best") -> list[FlashPlan]:
+    """The most profitable flash liquidations among the candidates ``rows``, best first, at most
+    ``limit`` (``routes`` maps a (collateral, debt) pair of reserve indices to its :class:`Route`):
+    :func:`size_options` on the largest ``PLAN_SHORTLIST × limit`` debts, then :func:`pick_plans`."""
+    options = size_options(pool, routes, rows, hf, prices, debt_usd, PLAN_SHORTLIST * limit, size)
+    return pick_plans(pool, routes, options, prices, gas_usd, min_profit_usd, limit, size)
 
 
 def routes_of(ctx, params: FlashKeeperParams, pool) -> dict:
@@ -269,6 +305,9 @@ def FlashKeeper(ctx, params: FlashKeeperParams, index: int):
     in_flight: dict[int, object] = {}  # account row -> receipt event of our liquidation
     sent_at: dict[int, int] = {}  # account row -> block number when it was (re)sent
     pending = start_racing(ctx, params, params.pool, pool.liquidation_method, in_flight, gas_price)
+    # the shortlist leaves room for the rows a keeper has in flight (at most max_pending of them)
+    shortlist = PLAN_SHORTLIST * params.max_per_block + (params.max_pending or params.max_per_block)
+    shared = ctx.shared(f"flash-options:{params.pool}:{sorted(params.swap_pools)}:{params.lender}:{params.flash_swap}", dict)
     while True:
         yield ctx.new_block
         if params.think:
@@ -277,13 +316,20 @@ def FlashKeeper(ctx, params: FlashKeeperParams, index: int):
         room = min(params.max_per_block, (params.max_pending or params.max_per_block) - len(in_flight))
         if room <= 0:
             continue
-        rows, hf, debt_usd = without_in_flight(pool.liquidation_candidates(), in_flight)
+        rows, hf, debt_usd = pool.liquidation_candidates()
         if rows.size == 0:
             continue
+        prices = pool.prices_usd()
+        # sized once per block and pool state for every keeper with the same routes and shortlist
+        key = (ctx.chain.number, pool.state_version, prices.tobytes(), params.size, shortlist,
+               tuple(sorted({r.name: tuple(r.reserves_now()) for r in routes.values()}.items())))
+        if shared.get("key") != key:
+            shared["key"], shared["options"] = key, size_options(pool, routes, rows, hf, prices, debt_usd, shortlist,
+                                                                 params.size)
         cap_gwei, tip_gwei = bid(params.gas, ctx.chain)
         gas_usd = params.gas_limit * cap_gwei * 1e-9 * gas_price(ctx.now)
-        plans = plan_flash_liquidations(pool, routes, rows, hf, pool.prices_usd(), debt_usd, gas_usd,
-                                        params.min_profit_usd, room, params.size)
+        plans = pick_plans(pool, routes, shared["options"], prices, gas_usd, params.min_profit_usd, room, params.size,
+                           in_flight)
         for plan in plans:
             send_liquidation(ctx, params, _flash_call(params, pool, plan), plan.row, plan.user,
                              plan.profit_usd + gas_usd, cap_gwei, tip_gwei, in_flight, sent_at, pending)

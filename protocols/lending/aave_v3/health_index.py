@@ -55,14 +55,26 @@ class HealthIndex:
         self.min_rebuild = min_rebuild
         self._order: np.ndarray | None = None  # rows sorted by reference HF
         self._sorted_hf: np.ndarray | None = None
+        # the scaled balances (and per-account thresholds) at the reference, in the sorted order: the
+        # prefix a query computes is one contiguous slice (rows changed since are recomputed live)
+        self._coll_sorted: np.ndarray | None = None
+        self._debt_sorted: np.ndarray | None = None
+        self._lt_sorted: np.ndarray | None = None
         self._ref: tuple[np.ndarray, np.ndarray] | None = None  # (p·L, p·B) per reserve at the reference
         self._n = 0  # rows covered by the reference
-        self._dirty: set[int] = set()
+        self._dirty_mask = np.zeros(0, dtype=bool)  # rows of the reference changed since
+        self._dirty = np.zeros(64, dtype=np.int64)  # the same rows, in the order they changed: [:_n_dirty]
+        self._n_dirty = 0
         self.rebuilds = 0
 
     def mark(self, row: int) -> None:
         """Row ``row`` changed its scaled balances (or is new)."""
-        self._dirty.add(row)
+        if row < self._n and not self._dirty_mask[row]:
+            self._dirty_mask[row] = True
+            if self._n_dirty == self._dirty.size:
+                self._dirty = np.concatenate([self._dirty, np.zeros(self._dirty.size, dtype=np.int64)])
+            self._dirty[self._n_dirty] = row
+            self._n_dirty += 1
 
     def invalidate(self) -> None:
         """Forget the reference (e.g. after many rows were added at once)."""
@@ -72,9 +84,12 @@ class HealthIndex:
         hf = am.health_factors(coll_scaled * liquidity_index, debt_scaled * borrow_index, prices, lt)
         self._order = np.argsort(hf, kind="stable")
         self._sorted_hf = hf[self._order]
+        self._coll_sorted, self._debt_sorted = coll_scaled[self._order], debt_scaled[self._order]
+        self._lt_sorted = lt[self._order] if lt.ndim == 2 else None
         self._ref = (prices * liquidity_index, prices * borrow_index)
         self._n = hf.shape[0]
-        self._dirty.clear()
+        self._dirty_mask = np.zeros(self._n, dtype=bool)
+        self._n_dirty = 0
         self.rebuilds += 1
 
     def below(self, threshold: float, coll_scaled: np.ndarray, debt_scaled: np.ndarray,
@@ -95,20 +110,41 @@ class HealthIndex:
             k = int(np.searchsorted(self._sorted_hf, threshold / factor * (1.0 + _SLACK), side="left"))
         else:  # a zero price: no bound, every account is a candidate
             k = self._n
-        extra = [r for r in self._dirty if r < n] + list(range(self._n, n))  # changed or added since
-        if k + len(extra) > n // 64:  # many: a mask over all rows beats sorting them
-            pick = np.zeros(n, dtype=bool)
-            pick[self._order[:k]] = True
-            pick[extra] = True
-            rows = np.flatnonzero(pick)
-        else:
-            rows = np.unique(np.concatenate([self._order[:k], np.array(extra, dtype=np.int64)]))
-        coll = coll_scaled[rows] * liquidity_index
-        debt = debt_scaled[rows] * borrow_index
-        hf = am.health_factors(coll, debt, prices, lt[rows] if lt.ndim == 2 else lt)
+        # the prefix, from the reference's balances (the same float operations per row as live)
+        coll = self._coll_sorted[:k] * liquidity_index
+        debt = self._debt_sorted[:k] * borrow_index
+        hf = am.health_factors(coll, debt, prices, self._lt_sorted[:k] if lt.ndim == 2 else lt)
         hit = hf < threshold
-        wasted = rows.shape[0] - int(hit.sum())
-        out = Candidates(rows[hit], hf[hit], (debt[hit] * prices).sum(axis=1))
-        if wasted > max(self.min_rebuild, n // 16) or len(self._dirty) > max(self.min_rebuild, n // 16):
+        prefix_rows = self._order[:k]
+        if self._n_dirty:
+            hit &= ~self._dirty_mask[prefix_rows]  # changed since the reference: recomputed below
+        computed = k
+        # rows changed or added since the reference, live
+        extra = np.concatenate([self._dirty[:self._n_dirty], np.arange(self._n, n, dtype=np.int64)])
+        parts = [(prefix_rows[hit], hf[hit], debt[hit])]
+        if extra.size:
+            e_coll = coll_scaled[extra] * liquidity_index
+            e_debt = debt_scaled[extra] * borrow_index
+            e_hf = am.health_factors(e_coll, e_debt, prices, lt[extra] if lt.ndim == 2 else lt)
+            e_hit = e_hf < threshold
+            parts.append((extra[e_hit], e_hf[e_hit], e_debt[e_hit]))
+            computed += extra.size
+        rows = np.concatenate([p[0] for p in parts])
+        hfs = np.concatenate([p[1] for p in parts])
+        debt_usd = (np.concatenate([p[2] for p in parts]) * prices).sum(axis=1)  # as the full computation sums
+        # rows in increasing order: a scatter over all rows when many, a sort when few
+        if rows.size > n // 64:
+            slot = np.full(n, -1, dtype=np.int64)
+            slot[rows] = np.arange(rows.size)
+            pick = np.zeros(n, dtype=bool)
+            pick[rows] = True
+            ordered = np.flatnonzero(pick)
+            perm = slot[ordered]
+        else:
+            perm = np.argsort(rows, kind="stable")
+            ordered = rows[perm]
+        out = Candidates(ordered, hfs[perm], debt_usd[perm])
+        wasted = computed - rows.size
+        if wasted > max(self.min_rebuild, n // 16) or self._n_dirty > max(self.min_rebuild, n // 16):
             self._rebuild(coll_scaled, debt_scaled, liquidity_index, borrow_index, prices, lt)
         return out

@@ -83,6 +83,11 @@ class PoolView:
             other_debt_usd=debt_usd.sum(axis=1) - debt_usd[pick, rd], rules=self.rules)
         return LiquidationQuotes(rc, rd, out.ok, out.debt_repaid, out.liquidator_collateral)
 
+    @property
+    def state_version(self) -> int:
+        """Changes with every change of the pool's state (positions, accrual): a cache key."""
+        return self._pool.state.version
+
     def _ro(self, a: np.ndarray) -> np.ndarray:
         a = a.view()
         a.flags.writeable = False
