@@ -12,9 +12,10 @@ first cause that applies, in this order:
 ``dust``           the debt is worth less than ``DUST_USD``
 ``gas``            unprofitable at the gas price: the bonus at the collateral's mid price (before
                    impact) is below the gas of one liquidation call
-``depth``          no depth to sell into: profitable at the mid, but its seized collateral, sold
-                   into its market after the sales of the accounts that still pay (the most
-                   profitable per token first), fetches too little to pay the debt and the gas
+``depth``          no depth to sell into: profitable at the mid, but the backlog's seized
+                   collateral, sold into its market one account after another (the most
+                   profitable per token first), stops paying the debt and the gas at this
+                   account or before it
 ``profitable``     a liquidation would pay: left undone for lack of capital or of time (the
                    keepers' out-of-capital warnings and ``liquidation_cut_off`` say which)
 
@@ -71,23 +72,24 @@ def backlog_causes(view, sale_prices_usd: np.ndarray, markets: list, gas_usd: fl
     cause = np.full(rows.size, len(CAUSES) - 1)  # profitable unless a cause below applies
     at_mid_ok = gain_mid >= gas_usd
     # impact: the sales walked one after another into each market as it stands, the most profitable
-    # per token first; an account whose sale would no longer pay is not sold (it adds no amount)
+    # per token first, up to the first that would no longer pay
     walk = np.flatnonzero(~no_collateral & q.ok & (debt_usd >= DUST_USD) & at_mid_ok)
     per_token = gain_mid[walk] / np.maximum(q.liquidator_collateral[walk], 1e-300)
     walk = walk[np.argsort(-per_token, kind="stable")]
     deep = np.ones(rows.size, dtype=bool)
-    sold: dict[int, tuple[float, float]] = {}  # collateral asset -> (tokens sold so far, their proceeds)
-    for i in walk.tolist():
-        c = int(q.collateral[i])
+    for c in np.unique(q.collateral[walk]).tolist():
         market = markets[c]
         if market is None:
             continue
-        tokens, proceeds = sold.get(c, (0.0, 0.0))
-        amount = float(q.liquidator_collateral[i])
-        total, _avg = market.quote_sell(tokens + amount, now_ms)
-        deep[i] = (total - proceeds) - repaid_usd[i] >= gas_usd
-        if deep[i]:
-            sold[c] = (tokens + amount, total)
+        mine = walk[q.collateral[walk] == c]
+        tokens = proceeds = 0.0
+        for j, i in enumerate(mine.tolist()):
+            amount = float(q.liquidator_collateral[i])
+            total, _avg = market.quote_sell(tokens + amount, now_ms)
+            if (total - proceeds) - repaid_usd[i] < gas_usd:
+                deep[mine[j:]] = False  # the first that no longer pays: it and those after it
+                break
+            tokens, proceeds = tokens + amount, total
     # the first cause that applies wins: assign from the last to the first
     for k, hit in reversed(list(enumerate((no_collateral, ~q.ok, debt_usd < DUST_USD, ~at_mid_ok, ~deep)))):
         cause[hit] = k

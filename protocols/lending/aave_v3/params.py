@@ -283,7 +283,7 @@ class PoolParams(BaseModel):
         "credited to the treasury as aTokens (Aave v3 `FlashLoanLogic.executeFlashLoanSimple`; 5 bps: the "
         "`FLASHLOAN_PREMIUM_TOTAL` of the Ethereum market)", json_schema_extra=unit("fraction"))
     reserves_every_blocks: int = Field(
-        1, ge=0, description="record each reserve's cash, debt, utilisation and rates every this many blocks, from "
+        10, ge=0, description="record each reserve's cash, debt, utilisation and rates every this many blocks, from "
         "the first (0: never)")
 
     @model_validator(mode="after")

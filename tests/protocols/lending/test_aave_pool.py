@@ -30,14 +30,15 @@ class Host:
 class Market:
     """WETH and USDC ledgers, fixed oracles whose price a test can set, and a pool."""
 
-    def __init__(self, rules="v3.3", weth_price=2_000.0, reserves=(WETH, USDC)):
+    def __init__(self, rules="v3.3", weth_price=2_000.0, reserves=(WETH, USDC), **pool_args):
         self.host = h = Host()
         h.protocols["weth"] = TokenLedger("weth", LedgerParams(symbol="WETH", initial_balances={"alice": 10.0}), h)
         h.protocols["usdc"] = TokenLedger("usdc", LedgerParams(symbol="USDC", initial_balances={"bob": 50_000.0}), h)
         h.protocols["eth_usd"] = FixedOracle("eth_usd", FixedOracleParams(price=weth_price), h)
         h.protocols["usdc_usd"] = FixedOracle("usdc_usd", FixedOracleParams(price=1.0), h)
         params = PoolParams(reserves=reserves, tokens={"WETH": "weth", "USDC": "usdc"},
-                            oracles={"WETH": "eth_usd", "USDC": "usdc_usd"}, rules=rules, seed_supply={"USDC": 100_000.0})
+                            oracles={"WETH": "eth_usd", "USDC": "usdc_usd"}, rules=rules, seed_supply={"USDC": 100_000.0},
+                            **pool_args)
         h.protocols["aave"] = self.pool = AaveV3Pool("aave", params, h)
         self.ex = Executor(h.protocols)
         self.seq = 0

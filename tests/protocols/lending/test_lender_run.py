@@ -50,7 +50,7 @@ def test_first_withdrawal_within_cash_is_paid_the_second_beyond_it_reverts():
 
 
 def test_reserves_rows_and_the_liquidity_summary():
-    m = Market()
+    m = Market(reserves_every_blocks=1)
     m.call("alice", "supply", asset="WETH", amount=10.0)
     m.call("alice", "borrow", asset="USDC", amount=15_000.0)
     m.block(12_000)
@@ -99,7 +99,7 @@ def bank(run: dict | None = None, lenders: dict | None = None, blocks: int = 30,
                      "seed_supply": {"USDC": 2_000_000.0},
                      "population": {"count": 200, "size_usd": {"kind": "lognormal", "median": 50_000.0, "sigma": 0.5},
                                     "health_factor": {"kind": "uniform", "low": 1.3, "high": 2.0}},
-                     "lenders": {"count": 40, **(lenders or {})}},
+                     "lenders": {"count": 40, **(lenders or {})}, "reserves_every_blocks": 1},
         },
         "agents": [{"kind": "lending.lender_run", "name": "run",
                     "params": {"pool": "aave", "asset": "USDC",
