@@ -113,11 +113,11 @@ def test_builtin_default_is_listed_and_loads():
     assert s.spec.name == "default"
     assert s.spec.chain.slot == 12_000
     assert load_scenario(None).hash == s.hash  # None means the default
-    # the crisis the tool exists for: an Aave-like pool with >= 10,000 borrowers, a push oracle, keepers
+    # the crisis the tool exists for: an Aave-like pool with >= 10,000 borrowers, a push oracle, flash-loan keepers
     assert s.protocols["aave"][0] == "lending.aave_v3"
     assert s.protocols["aave"][1].population.count >= 10_000
     assert s.protocols["eth_usd"][0] == "oracles.push"
-    assert sum(a.count for a in s.spec.agents if a.kind == "lending.keeper") >= 3
+    assert sum(a.count for a in s.spec.agents if a.kind == "lending.flash_keeper") >= 3  # keepers without capital
 
 
 # --- bad files: one line naming the dotted path ---------------------------------------------
