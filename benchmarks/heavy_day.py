@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         with open(args.out, "w") as f:
             f.write(doc + "\n")
-    return 0
+    return 1 if any("error" in r for r in runs) else 0
 
 
 if __name__ == "__main__":

@@ -275,12 +275,29 @@ class NaivePool(AaveV3Pool):
         threshold = am.HEALTH_FACTOR_LIQUIDATION_THRESHOLD
         return np.array([i for i, h in enumerate(self.health_factors().tolist()) if h < threshold], dtype=np.int64)
 
+    def liquidation_candidates(self, prices_usd=None):
+        """HF < 1 by the Python loop (the run's end-of-run backlog asks for it; no keeper of the
+        naive run does)."""
+        if not self._naive:
+            return super().liquidation_candidates(prices_usd)
+        from protocols.lending.aave_v3.health_index import Candidates
+        rows = self.liquidatable()
+        hf = self.health_factors()[rows]
+        prices = self.prices_usd()
+        objs = self.state.positions
+        debt_usd = np.array([sum(d * p for d, p in zip(objs[r].debt, prices.tolist())) for r in rows.tolist()])
+        return Candidates(rows, hf, debt_usd)
+
     def view(self) -> "NaivePoolView":
         return NaivePoolView(self)
 
 
 class NaivePoolView(PoolView):
     """The library's read-only view, reading the objects."""
+
+    def liquidation_bonus(self, rows, collateral) -> np.ndarray:
+        """The reserves' own bonuses (the naive pool has no e-mode)."""
+        return self._pool.bonus_by_category[0, np.asarray(collateral)]
 
     def position_lists(self, row: int) -> tuple[list[float], list[float]]:
         p = self._pool.state.positions[row]
