@@ -112,6 +112,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 from defisim.chain.gas import bid  # noqa: E402
+from defisim.base import largest_debts_of  # noqa: E402
 from defisim.base.registry import Registry, default_registry  # noqa: E402
 from defisim.scenario.loading import Scenario, load_scenario  # noqa: E402
 from defisim.run.simulation import Simulation  # noqa: E402
@@ -275,18 +276,18 @@ class NaivePool(AaveV3Pool):
         threshold = am.HEALTH_FACTOR_LIQUIDATION_THRESHOLD
         return np.array([i for i, h in enumerate(self.health_factors().tolist()) if h < threshold], dtype=np.int64)
 
-    def liquidation_candidates(self, prices_usd=None):
+    def liquidation_candidates(self, prices_usd=None, largest=None):
         """HF < 1 by the Python loop (the run's end-of-run backlog asks for it; no keeper of the
         naive run does)."""
         if not self._naive:
-            return super().liquidation_candidates(prices_usd)
+            return super().liquidation_candidates(prices_usd, largest)
         from protocols.lending.aave_v3.health_index import Candidates
         rows = self.liquidatable()
         hf = self.health_factors()[rows]
         prices = self.prices_usd()
         objs = self.state.positions
         debt_usd = np.array([sum(d * p for d, p in zip(objs[r].debt, prices.tolist())) for r in rows.tolist()])
-        return Candidates(rows, hf, debt_usd)
+        return Candidates(*largest_debts_of(rows, hf, debt_usd, largest))
 
     def view(self) -> "NaivePoolView":
         return NaivePoolView(self)

@@ -12,7 +12,8 @@ from defisim.base.rng import RngTree, stream_key, ChunkedDraws
 from defisim.base.tx import Call, Tx, Receipt, TxStatus, Revert
 from defisim.base.eventlog import Column, EventTable, EventLog
 from defisim.base.tables import Table
-from defisim.base.roles import RoleField, Role, ROLES, LIQUIDATION_CALL, fill_role, Positions, LiquidationQuotes, LendingView
+from defisim.base.roles import (RoleField, Role, ROLES, LIQUIDATION_CALL, fill_role, Positions, LiquidationQuotes, LendingView,
+                                largest_debts_of)
 from defisim.base.protocol import Protocol, handler, HandlerSpec, BlockInfo, is_number
 from defisim.base.registry import Registry, KindEntry, default_registry
 from defisim.base.distributions import Fixed, Uniform, LogNormal, Exponential, Distribution, LatencyMs
@@ -28,6 +29,7 @@ __all__ = [
     "Positions",
     "LiquidationQuotes",
     "LendingView",
+    "largest_debts_of",
     "MS_PER",
     "parse_duration_ms",
     "format_duration_ms",

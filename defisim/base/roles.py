@@ -48,7 +48,7 @@ from typing import NamedTuple, Protocol, runtime_checkable
 import numpy as np
 
 __all__ = ["RoleField", "Role", "ROLES", "LIQUIDATION_CALL", "fill_role", "Positions", "LiquidationQuotes",
-           "LendingView"]
+           "LendingView", "largest_debts_of"]
 
 
 class RoleField(NamedTuple):
@@ -217,8 +217,10 @@ class LendingView(Protocol):
     def borrowed(self) -> np.ndarray:
         """Per asset, whether anyone owes it."""
 
-    def liquidation_candidates(self, prices_usd: np.ndarray | None = None) -> tuple:
-        """``(rows, hf, debt_usd)`` of the accounts liquidatable now (or at ``prices_usd``)."""
+    def liquidation_candidates(self, prices_usd: np.ndarray | None = None, largest: int | None = None) -> tuple:
+        """``(rows, hf, debt_usd)`` of the accounts liquidatable now (or at ``prices_usd``), in
+        increasing row order; with ``largest``, only that many with the largest debts (equal
+        debts: the lower row)."""
 
     def positions(self, rows: np.ndarray) -> tuple:
         """``(collateral, debt)`` tokens of accounts ``rows``: matrices (len(rows), assets)."""
@@ -231,3 +233,23 @@ class LendingView(Protocol):
         """Size a liquidation of each account as the protocol would, repaying at most ``capital``
         (tokens per asset) when given; with ``value_usd`` (USD one collateral token fetches, NaN
         where the liquidator cannot sell it) on the (collateral, debt) pair that pays most."""
+
+
+def largest_debts_of(rows: np.ndarray, hf: np.ndarray, debt_usd: np.ndarray, count: int | None) -> tuple:
+    """Of liquidation candidates ``(rows, hf, debt_usd)``, the ``count`` with the largest debts
+    (USD; equal debts: the lower row), in increasing row order: what
+    :meth:`LendingView.liquidation_candidates` answers when asked for its ``largest``.
+
+    Examples
+    --------
+    >>> rows, hf, debt = largest_debts_of(np.array([2, 5, 7, 9]), np.array([0.9, 0.8, 0.95, 0.7]),
+    ...                                   np.array([10.0, 30.0, 30.0, 5.0]), 2)
+    >>> rows.tolist(), debt.tolist()
+    ([5, 7], [30.0, 30.0])
+    """
+    rows, hf, debt_usd = np.asarray(rows), np.asarray(hf), np.asarray(debt_usd)
+    if count is None or rows.size <= count:
+        return rows, hf, debt_usd
+    pick = np.lexsort((rows, -debt_usd))[:count]
+    pick.sort()  # rows are in increasing order: so are their positions
+    return rows[pick], hf[pick], debt_usd[pick]

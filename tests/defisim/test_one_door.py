@@ -12,7 +12,7 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
 from defisim.base import (LIQUIDATION_CALL, Column, LendingView, LiquidationQuotes, Positions, Protocol, Revert,
-                          default_registry, handler)
+                          default_registry, handler, largest_debts_of)
 from defisim.base.registry import KindEntry
 from defisim.graph import Exposure, Node
 from defisim.results.plots import timeline_panels
@@ -58,11 +58,11 @@ class MiniView:
     def borrowed(self) -> np.ndarray:
         return np.array([False, bool((self._m.debt > 0).any())])
 
-    def liquidation_candidates(self, prices_usd=None):
+    def liquidation_candidates(self, prices_usd=None, largest=None):
         prices = self._m.prices_usd() if prices_usd is None else prices_usd
         hf = self._m.health(prices)
         rows = np.flatnonzero(hf < 1.0)
-        return rows, hf[rows], self._m.debt[rows] * prices[1]
+        return largest_debts_of(rows, hf[rows], self._m.debt[rows] * prices[1], largest)
 
     def positions(self, rows):
         n = len(rows)

@@ -26,11 +26,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from defisim.base import Distribution, DurationMs, Exponential, GasVenue, LatencyMs, Uniform, VenueName, protocol_filling, protocol_of, unit
 from defisim.chain import GasStrategy, PercentileTip, bid, outbid, rebid
-from defisim.base import Call
+from defisim.base import Call, largest_debts_of
 
 from protocols.amm.math import get_amount_in, get_amount_out
 from protocols.lending.withdrawals import WithdrawalParams, hot_wallet, venue_address, withdrawal_amount
 from protocols.oracles.checks import same_asset
+from .math import row_sums
 
 
 __all__ = ["KeeperParams", "Keeper", "BackrunnerParams", "Backrunner", "plan_liquidations", "worth_planning",
@@ -135,14 +136,12 @@ def worth_planning(capital: list[float], prices: np.ndarray, bonus: np.ndarray, 
 def largest_debts(pool, rows: np.ndarray, hf: np.ndarray, prices: np.ndarray, debt_usd: np.ndarray | None,
                   n: int) -> tuple[np.ndarray, np.ndarray]:
     """The ``n`` candidates among ``rows`` with the largest debts (USD at ``prices``; ``debt_usd``
-    when given spares loading every position), in row order, with their health factors: a
+    when given spares loading every position; equal debts: the lower row), in row order, with their health factors: a
     liquidation's profit grows with the debt it repays, so only these are worth sizing."""
     if rows.size <= n:
         return rows, hf
-    total = (pool.positions(rows)[1] * prices).sum(axis=1) if debt_usd is None else debt_usd
-    keep = np.argpartition(-total, n - 1)[:n]
-    keep.sort()
-    return rows[keep], hf[keep]
+    total = row_sums(pool.positions(rows)[1] * prices) if debt_usd is None else debt_usd
+    return largest_debts_of(rows, hf, total, n)[:2]
 
 
 def plan_liquidations(pool, markets, rows: np.ndarray, prices: np.ndarray, hf: np.ndarray, gas_usd: float,
@@ -411,7 +410,9 @@ def Keeper(ctx, params: KeeperParams, index: int):
                 warned = _warn_if_out_of_capital(ctx, pool, markets, prices, gas_usd, params.min_profit_usd, now)
                 next_check = ctx.chain.number + OUT_OF_CAPITAL_CHECK_BLOCKS
             continue  # nothing it could afford would pay
-        rows, hf, debt_usd = without_in_flight(pool.liquidation_candidates(), in_flight)
+        # the shortlist plan_liquidations sizes, after the accounts it already has in flight
+        shortlist = PLAN_SHORTLIST * params.max_per_block + len(in_flight)
+        rows, hf, debt_usd = without_in_flight(pool.liquidation_candidates(largest=shortlist), in_flight)
         if rows.size == 0:
             continue
         plans = plan_liquidations(pool, markets, rows, prices, hf, gas_usd, params.min_profit_usd, now,
@@ -569,7 +570,8 @@ def Backrunner(ctx, params: BackrunnerParams, index: int):
         now = ctx.now
         prices = pool.prices_usd().copy()
         prices[r] = tx.call.args["answer"]
-        rows, hf, debt_usd = pool.liquidation_candidates(prices)  # at the price the update will set
+        # at the price the update will set; the shortlist plan_liquidations sizes
+        rows, hf, debt_usd = pool.liquidation_candidates(prices, PLAN_SHORTLIST * params.max_per_block)
         gas_price_usd = 1e-9 * gas_price(now)
         cap_gwei, _tip = bid(params.gas, ctx.chain)
         plans = plan_liquidations(pool, markets, rows, prices, hf, params.gas_limit * cap_gwei * gas_price_usd,

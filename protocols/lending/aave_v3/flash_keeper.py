@@ -33,7 +33,7 @@ from protocols.lending.flash import FLASH_LIQUIDATION_GAS
 
 from .agents import PLAN_SHORTLIST, RACE_DOC, Race, largest_debts, send_liquidation, settle_in_flight, start_racing
 
-__all__ = ["FlashKeeperParams", "FlashKeeper", "Route", "best_repay", "FlashPlan", "SizedOption", "size_options",
+__all__ = ["FlashKeeperParams", "FlashKeeper", "Route", "best_repay", "FlashPlan", "SizedOptions", "size_options",
            "pick_plans", "plan_flash_liquidations"]
 
 #: Relative tolerance of the size search (of the most the close factor allows).
@@ -145,6 +145,23 @@ class Route:
             return x, k * x - get_amount_in_vec(x, r_in, r_out, fee)
         return x, get_amount_out_vec(k * x, r_in, r_out, fee) - (1.0 + self.premium) * x
 
+    def best_one(self, k: float, x_max: float, size: str = "best") -> tuple[float, float]:
+        """:meth:`best` for one liquidation, in plain floats: the same arithmetic, the same results."""
+        if size != "best":
+            return x_max, self.profit_fn(k)(x_max)
+        if self._stable:
+            return best_repay(self.profit_fn(k), x_max)
+        r, i, fee = self.reserves, self._i, self._fee
+        r_in, r_out, gamma = r[i], r[1 - i], 1.0 - fee
+        if self.flash_swap:
+            x = r_out - math.sqrt(r_in * r_out / (gamma * k))
+        else:
+            x = (math.sqrt(gamma * k * r_in * r_out / (1.0 + self.premium)) - r_in) / (gamma * k)
+        x = min(x, x_max) if x > 0 else x_max  # no interior peak: the end point, for the record
+        if self.flash_swap:
+            return x, k * x - get_amount_in(x, r_in, r_out, fee)
+        return x, get_amount_out(k * x, r_in, r_out, fee) - (1.0 + self.premium) * x
+
     def trade(self, k: float, x: float) -> None:
         """Move the reserves as repaying ``x`` (receiving ``k·x`` collateral) would."""
         r, i = self.reserves, self._i
@@ -181,33 +198,42 @@ class FlashPlan(NamedTuple):
     route: Route
 
 
-class SizedOption(NamedTuple):
-    """A candidate liquidation sized on one route at the pools now: the tokens it keeps (before
-    gas), its account row, the (collateral, debt) pair, ``k`` collateral per debt token, the most
-    the close factor allows (debt tokens) and whether the pool accepts a partial repayment."""
+class SizedOptions(NamedTuple):
+    """Candidate liquidations sized on their routes at the pools now, one entry each (arrays of
+    one length): the tokens each keeps before gas, its account row, the (collateral, debt) pair
+    of reserve indices, ``k`` collateral per debt token, the most the close factor allows (debt
+    tokens) and whether the pool accepts the partial repayment the best size asks for."""
 
-    tokens: float
-    row: int
-    pair: tuple[int, int]
-    k: float
-    x_max: float
-    partial: bool
+    tokens: np.ndarray
+    row: np.ndarray
+    collateral: np.ndarray
+    debt: np.ndarray
+    k: np.ndarray
+    x_max: np.ndarray
+    partial: np.ndarray
+
+
+NO_OPTIONS = SizedOptions(*(np.zeros(0, dtype=t) for t in (float, np.int64, np.int64, np.int64, float, float, bool)))
 
 
 def size_options(pool, routes: dict, rows: np.ndarray, hf: np.ndarray, prices: np.ndarray,
-                 debt_usd: np.ndarray, shortlist: int, size: str = "best") -> list[SizedOption]:
+                 debt_usd: np.ndarray, shortlist: int, size: str = "best") -> SizedOptions:
     """The largest debts among the candidates ``rows`` (``shortlist`` of them) sized by the pool
     (:meth:`PoolView.quote_pair`, the most the close factor allows) on each pair with a route,
     and for profit against the route's depth (:func:`best_repay`), at the pools' reserves now.
     Nothing here depends on who asks: keepers with the same routes share it within a block."""
     if rows.size == 0 or not routes:
-        return []
+        return NO_OPTIONS
     rows, hf = largest_debts(pool, rows, hf, prices, debt_usd, shortlist)
-    options = []
+    coll, owed = pool.positions(rows)
+    parts = []
     for (c, d), route in routes.items():
+        on = np.flatnonzero((coll[:, c] > 0) & (owed[:, d] > 0))  # accounts holding both sides of the pair
+        if on.size == 0:
+            continue
         route.refresh()
-        pair = np.full(rows.size, c), np.full(rows.size, d)
-        q = pool.quote_pair(rows, hf, prices, *pair)
+        pair = np.full(on.size, c), np.full(on.size, d)
+        q = pool.quote_pair(rows[on], hf[on], prices, *pair)
         ok = np.flatnonzero(q.ok & (q.liquidator_collateral > 0))
         if ok.size == 0:
             continue
@@ -217,46 +243,55 @@ def size_options(pool, routes: dict, rows: np.ndarray, hf: np.ndarray, prices: n
         partial = x < x_max
         if partial.any():  # a partial repayment the pool must accept (v3.3: no dust left behind)
             cover = np.where(partial, x, np.inf)
-            accepted = pool.quote_pair(rows[ok], hf[ok], prices, pair[0][ok], pair[1][ok], debt_to_cover=cover).ok
+            accepted = pool.quote_pair(rows[on[ok]], hf[on[ok]], prices, pair[0][ok], pair[1][ok], debt_to_cover=cover).ok
             refused = partial & ~accepted
             if refused.any():
                 tokens = np.where(refused, route.best(k, x_max, "max")[1], tokens)
                 partial &= accepted
-        for j in range(ok.size):
-            options.append(SizedOption(float(tokens[j]), int(rows[ok[j]]), (c, d), float(k[j]), float(x_max[j]),
-                                       bool(partial[j])))
-    return options
+        parts.append(SizedOptions(tokens, rows[on[ok]], pair[0][ok], pair[1][ok], k, x_max, partial))
+    if not parts:
+        return NO_OPTIONS
+    return SizedOptions(*(np.concatenate(field) for field in zip(*parts)))
 
 
-def pick_plans(pool, routes: dict, options: list[SizedOption], prices: np.ndarray, gas_usd: float,
+def pick_plans(pool, routes: dict, options: SizedOptions, prices: np.ndarray, gas_usd: float,
                min_profit_usd: float, limit: int, size: str = "best", exclude=()) -> list[FlashPlan]:
     """The best ``limit`` of ``options`` for one keeper: profit at the oracle price of the asset it
-    is in, less ``gas_usd``, best first (ties by row); each sized again on the reserves the ones
-    before it leave (its own sales of the block, in order) and kept while it clears
+    is in, less ``gas_usd``, best first (ties by row, then route); each sized again on the reserves
+    the ones before it leave (its own sales of the block, in order) and kept while it clears
     ``min_profit_usd``; one plan per account, none for the rows in ``exclude``."""
-    usd_of = {pair: prices[pair[0]] if route.flash_swap else prices[pair[1]] for pair, route in routes.items()}
-    ranked = sorted((o for o in options if o.tokens * usd_of[o.pair] - gas_usd >= min_profit_usd and o.row not in exclude),
-                    key=lambda o: (-(o.tokens * usd_of[o.pair]), o.row))
+    if options.row.size == 0:
+        return []
+    # USD per token kept: a flash swap keeps collateral, a loan keeps the debt asset
+    kept_in = {pair: pair[0] if route.flash_swap else pair[1] for pair, route in routes.items()}
+    usd_per_token = prices[[kept_in[(c, d)] for c, d in zip(options.collateral.tolist(), options.debt.tolist())]]
+    usd = options.tokens * usd_per_token
+    keep = usd - gas_usd >= min_profit_usd
+    if exclude:
+        keep &= ~np.isin(options.row, np.fromiter(exclude, dtype=np.int64, count=len(exclude)))
+    at = np.flatnonzero(keep)
+    at = at[np.lexsort((options.row[at], -usd[at]))]
     for route in routes.values():
         route.refresh()
     plans: list[FlashPlan] = []
     taken: set[int] = set()
-    for o in ranked:
+    for i in at.tolist():
         if len(plans) == limit:
             break
-        if o.row in taken:
+        row = int(options.row[i])
+        if row in taken:
             continue
-        route = routes[o.pair]
-        x, tokens = route.best(np.array([o.k]), np.array([o.x_max]), size if o.partial else "max")
-        x, tokens = float(x[0]), float(tokens[0])
+        c, d = int(options.collateral[i]), int(options.debt[i])
+        route = routes[(c, d)]
+        k, x_max = float(options.k[i]), float(options.x_max[i])
+        x, tokens = route.best_one(k, x_max, size if options.partial[i] else "max")
         # a smaller partial than the pool accepted leaves more debt and collateral behind: accepted too
-        usd = tokens * usd_of[o.pair] - gas_usd
-        if usd < min_profit_usd:
+        profit = tokens * float(usd_per_token[i]) - gas_usd
+        if profit < min_profit_usd:
             continue
-        route.trade(o.k, x)
-        taken.add(o.row)
-        c, d = o.pair
-        plans.append(FlashPlan(usd, o.row, pool.owner(o.row), c, d, x if x < o.x_max else math.inf, route))
+        route.trade(k, x)
+        taken.add(row)
+        plans.append(FlashPlan(profit, row, pool.owner(row), c, d, x if x < x_max else math.inf, route))
     return plans
 
 
@@ -316,7 +351,7 @@ def FlashKeeper(ctx, params: FlashKeeperParams, index: int):
         room = min(params.max_per_block, (params.max_pending or params.max_per_block) - len(in_flight))
         if room <= 0:
             continue
-        rows, hf, debt_usd = pool.liquidation_candidates()
+        rows, hf, debt_usd = pool.liquidation_candidates(largest=shortlist)  # all size_options looks at
         if rows.size == 0:
             continue
         prices = pool.prices_usd()

@@ -1,9 +1,9 @@
 """Finding the accounts below a health factor without recomputing every account.
 
-Health factors (Aave v3 `GenericLogic.calculateUserAccountData`: HF = Σ collateral × LT / debt) are computed for all accounts once, at a *reference* point
-(oracle prices and interest indices), and kept sorted. Later, for an account whose scaled
-balances have not changed since, every term of its health factor has moved by a known
-per-reserve ratio::
+Health factors (Aave v3 `GenericLogic.calculateUserAccountData`: HF = Σ collateral × LT / debt)
+are computed for all accounts once, at a *reference* point (oracle prices and interest indices),
+and kept sorted. Later, for an account whose scaled balances have not changed since, every term
+of its health factor has moved by a known per-reserve ratio::
 
     HF = Σ_i c_i · p_i · L_i · LT_i / Σ_j d_j · p_j · B_j          (c, d scaled balances)
 
@@ -13,20 +13,32 @@ so the accounts that may be below a threshold ``h`` now are a prefix of the sort
 (``HF_ref < h / factor``), found by binary search, plus the accounts changed since the
 reference (*dirty* rows). Only those get their exact health factor computed. The search is
 conservative: no account below ``h`` is ever missed (tested against the full computation).
-When the prefix holds many accounts that turn out not to be below ``h`` (prices moved a
-lot since the reference), the reference is rebuilt at the current point.
+
+The same reference sorts the accounts by debt (USD), largest first, and a debt moves by at most
+``max_j (p_j B_j / p_j,ref B_j,ref)``: :meth:`HealthIndex.largest_below` finds the ``n`` largest
+debts below ``h`` by walking that order, computing only the accounts that may be below, and
+stops once no account further down can owe more than the ``n``-th found. A keeper with a backlog
+of a million liquidatable accounts asks for its shortlist at the cost of the shortlist.
+
+Changed accounts are *re-keyed* at the reference point (their health factor and debt at the
+reference prices and indices, with their new balances) and merged into both orders once they
+are many, so a query's live part stays small; a full rebuild at the current point happens only
+when queries keep computing accounts that turn out not to be below ``h`` (prices moved far).
 """
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
+
+from defisim.base import largest_debts_of
 
 from . import math as am
 
 __all__ = ["HealthIndex", "Candidates"]
 
-#: Relative slack on the bound, far above the rounding of the health-factor sums.
+#: Relative slack on the bounds, far above the rounding of the health-factor and debt sums.
 _SLACK = 1e-9
 
 
@@ -39,8 +51,16 @@ class Candidates(NamedTuple):
     debt_usd: np.ndarray
 
 
+class _Exact(NamedTuple):
+    """Exact health factors and debts (USD) of some rows at the point of a query."""
+
+    rows: np.ndarray
+    hf: np.ndarray
+    debt_usd: np.ndarray
+
+
 class HealthIndex:
-    """Accounts sorted by health factor at a reference point, and the rows changed since.
+    """Accounts sorted by health factor and by debt at a reference point, and the rows changed since.
 
     Parameters
     ----------
@@ -48,24 +68,29 @@ class HealthIndex:
         Per-reserve liquidation thresholds (fractions).
     min_rebuild : int
         Rebuild only when at least this many accounts were computed in vain.
+    merge_every : int or None
+        Re-key and merge the changed rows once at least this many are waiting (default: about
+        ``6·√n``, which balances the merge's O(n) copy against the live rows of every query).
     """
 
-    def __init__(self, liquidation_threshold: np.ndarray, min_rebuild: int = 1024):
+    def __init__(self, liquidation_threshold: np.ndarray, min_rebuild: int = 1024, merge_every: int | None = None):
         self.lt = np.asarray(liquidation_threshold, dtype=np.float64)
         self.min_rebuild = min_rebuild
-        self._order: np.ndarray | None = None  # rows sorted by reference HF
+        self.merge_every = merge_every
+        self._order: np.ndarray | None = None  # rows sorted by reference HF (increasing)
         self._sorted_hf: np.ndarray | None = None
-        # the scaled balances (and per-account thresholds) at the reference, in the sorted order: the
-        # prefix a query computes is one contiguous slice (rows changed since are recomputed live)
-        self._coll_sorted: np.ndarray | None = None
-        self._debt_sorted: np.ndarray | None = None
-        self._lt_sorted: np.ndarray | None = None
+        self._by_debt: np.ndarray | None = None  # rows sorted by reference debt (decreasing)
+        self._debt_sorted: np.ndarray | None = None  # their reference debts (USD)
+        self._hf_by_debt: np.ndarray | None = None  # their reference HF
+        self._point: tuple | None = None  # (prices, liquidity index, borrow index) of the reference
         self._ref: tuple[np.ndarray, np.ndarray] | None = None  # (p·L, p·B) per reserve at the reference
         self._n = 0  # rows covered by the reference
         self._dirty_mask = np.zeros(0, dtype=bool)  # rows of the reference changed since
         self._dirty = np.zeros(64, dtype=np.int64)  # the same rows, in the order they changed: [:_n_dirty]
         self._n_dirty = 0
+        self._wasted = 0  # accounts computed in vain since the reference was built
         self.rebuilds = 0
+        self.merges = 0
 
     def mark(self, row: int) -> None:
         """Row ``row`` changed its scaled balances (or is new)."""
@@ -80,18 +105,98 @@ class HealthIndex:
         """Forget the reference (e.g. after many rows were added at once)."""
         self._order = None
 
+    # -- the reference ------------------------------------------------------------------------
+    def _at_reference(self, rows, coll_scaled, debt_scaled, lt) -> tuple[np.ndarray, np.ndarray]:
+        """(HF, debt USD) of ``rows`` with their balances now, at the reference point."""
+        prices, li, bi = self._point
+        debt = debt_scaled[rows] * bi
+        hf = am.health_factors(coll_scaled[rows] * li, debt, prices, lt[rows] if lt.ndim == 2 else lt)
+        return hf, am.row_sums(debt * prices)
+
     def _rebuild(self, coll_scaled, debt_scaled, liquidity_index, borrow_index, prices, lt) -> None:
-        hf = am.health_factors(coll_scaled * liquidity_index, debt_scaled * borrow_index, prices, lt)
+        n = coll_scaled.shape[0]
+        self._point = (prices.copy(), np.array(liquidity_index, dtype=np.float64), np.array(borrow_index, dtype=np.float64))
+        self._ref = (prices * liquidity_index, prices * borrow_index)
+        hf, debt = self._at_reference(slice(None), coll_scaled, debt_scaled, lt)
         self._order = np.argsort(hf, kind="stable")
         self._sorted_hf = hf[self._order]
-        self._coll_sorted, self._debt_sorted = coll_scaled[self._order], debt_scaled[self._order]
-        self._lt_sorted = lt[self._order] if lt.ndim == 2 else None
-        self._ref = (prices * liquidity_index, prices * borrow_index)
-        self._n = hf.shape[0]
-        self._dirty_mask = np.zeros(self._n, dtype=bool)
+        self._by_debt = np.lexsort((np.arange(n), -debt))
+        self._debt_sorted = debt[self._by_debt]
+        self._hf_by_debt = hf[self._by_debt]
+        self._n = n
+        self._dirty_mask = np.zeros(n, dtype=bool)
         self._n_dirty = 0
+        self._wasted = 0
         self.rebuilds += 1
 
+    def _merge(self, coll_scaled, debt_scaled, lt) -> None:
+        """Re-key the changed rows and the new ones at the reference point and merge them into
+        both orders (positions by binary search, after their equals: the order among equal keys
+        decides nothing, the queries' answers come from exact values)."""
+        n = coll_scaled.shape[0]
+        moved = np.concatenate([self._dirty[:self._n_dirty], np.arange(self._n, n, dtype=np.int64)])
+        hf, debt = self._at_reference(moved, coll_scaled, debt_scaled, lt)
+        gone = np.zeros(n, dtype=bool)
+        gone[moved] = True
+        keep = ~gone[self._order]
+        order, sorted_hf = self._order[keep], self._sorted_hf[keep]
+        at = np.argsort(hf, kind="stable")
+        pos = np.searchsorted(sorted_hf, hf[at], side="right")
+        self._order, self._sorted_hf = np.insert(order, pos, moved[at]), np.insert(sorted_hf, pos, hf[at])
+        keep = ~gone[self._by_debt]
+        by_debt, debt_sorted, hf_by_debt = self._by_debt[keep], self._debt_sorted[keep], self._hf_by_debt[keep]
+        at = np.argsort(-debt, kind="stable")
+        pos = np.searchsorted(-debt_sorted, -debt[at], side="right")  # decreasing: search the negated
+        self._by_debt = np.insert(by_debt, pos, moved[at])
+        self._debt_sorted = np.insert(debt_sorted, pos, debt[at])
+        self._hf_by_debt = np.insert(hf_by_debt, pos, hf[at])
+        self._n = n
+        self._dirty_mask = np.zeros(n, dtype=bool)
+        self._n_dirty = 0
+        self.merges += 1
+
+    def _prepare(self, coll_scaled, debt_scaled, liquidity_index, borrow_index, prices, lt) -> None:
+        n = coll_scaled.shape[0]
+        if self._order is None or n < self._n:
+            self._rebuild(coll_scaled, debt_scaled, liquidity_index, borrow_index, prices, lt)
+            return
+        every = self.merge_every if self.merge_every is not None else max(256, int(6 * math.sqrt(n)))
+        if self._n_dirty + (n - self._n) >= every:
+            self._merge(coll_scaled, debt_scaled, lt)
+
+    def _bounds(self, threshold: float, prices, liquidity_index, borrow_index) -> tuple[float, float]:
+        """(HF_ref below which an account may be below ``threshold`` now, the most a reference
+        debt can have grown by): ``inf`` where a zero price or index leaves no bound."""
+        ref_coll, ref_debt = self._ref
+        if not ((ref_coll > 0).all() and (ref_debt > 0).all() and (prices > 0).all()):
+            return math.inf, math.inf
+        fall = float(((prices * liquidity_index) / ref_coll).min())
+        rise = float(((prices * borrow_index) / ref_debt).max())
+        return threshold * rise / fall * (1.0 + _SLACK), rise * (1.0 + _SLACK)
+
+    def _exact(self, rows, coll_scaled, debt_scaled, liquidity_index, borrow_index, prices, lt) -> _Exact:
+        """Exact HF and debt (USD) of ``rows`` now: the same float operations per row as the full
+        computation (:func:`~.math.health_factors`, then the debts summed over reserves)."""
+        debt = debt_scaled[rows] * borrow_index
+        hf = am.health_factors(coll_scaled[rows] * liquidity_index, debt, prices, lt[rows] if lt.ndim == 2 else lt)
+        return _Exact(rows, hf, am.row_sums(debt * prices))
+
+    def _live(self, n: int) -> np.ndarray:
+        """Rows changed or added since the reference."""
+        return np.concatenate([self._dirty[:self._n_dirty], np.arange(self._n, n, dtype=np.int64)])
+
+    def _after_query(self, computed: int, hits: int, coll_scaled, debt_scaled, liquidity_index, borrow_index,
+                     prices, lt) -> None:
+        """Rebuild at this point when this query computed many accounts in vain (prices moved far
+        since the reference), or all queries since the reference did: several times what a
+        rebuild costs (an exact HF of every account and two sorts)."""
+        wasted = computed - hits
+        self._wasted += wasted
+        n = coll_scaled.shape[0]
+        if wasted > max(self.min_rebuild, n // 16) or self._wasted > max(self.min_rebuild, 8 * n):
+            self._rebuild(coll_scaled, debt_scaled, liquidity_index, borrow_index, prices, lt)
+
+    # -- queries ------------------------------------------------------------------------------
     def below(self, threshold: float, coll_scaled: np.ndarray, debt_scaled: np.ndarray,
               liquidity_index: np.ndarray, borrow_index: np.ndarray, prices: np.ndarray,
               lt: np.ndarray | None = None) -> Candidates:
@@ -102,49 +207,84 @@ class HealthIndex:
         n = coll_scaled.shape[0]
         prices = np.asarray(prices, dtype=np.float64)
         lt = self.lt if lt is None else lt
-        if self._order is None or n < self._n:
-            self._rebuild(coll_scaled, debt_scaled, liquidity_index, borrow_index, prices, lt)
-        ref_coll, ref_debt = self._ref
-        if (ref_coll > 0).all() and (ref_debt > 0).all() and (prices > 0).all():
-            factor = ((prices * liquidity_index) / ref_coll).min() / ((prices * borrow_index) / ref_debt).max()
-            k = int(np.searchsorted(self._sorted_hf, threshold / factor * (1.0 + _SLACK), side="left"))
-        else:  # a zero price: no bound, every account is a candidate
-            k = self._n
-        # the prefix, from the reference's balances (the same float operations per row as live)
-        coll = self._coll_sorted[:k] * liquidity_index
-        debt = self._debt_sorted[:k] * borrow_index
-        hf = am.health_factors(coll, debt, prices, self._lt_sorted[:k] if lt.ndim == 2 else lt)
-        hit = hf < threshold
-        prefix_rows = self._order[:k]
+        self._prepare(coll_scaled, debt_scaled, liquidity_index, borrow_index, prices, lt)
+        hf_bound, _rise = self._bounds(threshold, prices, liquidity_index, borrow_index)
+        k = int(np.searchsorted(self._sorted_hf, hf_bound, side="left")) if hf_bound < math.inf else self._n
+        prefix = self._order[:k]
         if self._n_dirty:
-            hit &= ~self._dirty_mask[prefix_rows]  # changed since the reference: recomputed below
-        computed = k
-        # rows changed or added since the reference, live
-        extra = np.concatenate([self._dirty[:self._n_dirty], np.arange(self._n, n, dtype=np.int64)])
-        parts = [(prefix_rows[hit], hf[hit], debt[hit])]
-        if extra.size:
-            e_coll = coll_scaled[extra] * liquidity_index
-            e_debt = debt_scaled[extra] * borrow_index
-            e_hf = am.health_factors(e_coll, e_debt, prices, lt[extra] if lt.ndim == 2 else lt)
-            e_hit = e_hf < threshold
-            parts.append((extra[e_hit], e_hf[e_hit], e_debt[e_hit]))
-            computed += extra.size
-        rows = np.concatenate([p[0] for p in parts])
-        hfs = np.concatenate([p[1] for p in parts])
-        debt_usd = (np.concatenate([p[2] for p in parts]) * prices).sum(axis=1)  # as the full computation sums
-        # rows in increasing order: a scatter over all rows when many, a sort when few
-        if rows.size > n // 64:
-            slot = np.full(n, -1, dtype=np.int64)
-            slot[rows] = np.arange(rows.size)
-            pick = np.zeros(n, dtype=bool)
-            pick[rows] = True
-            ordered = np.flatnonzero(pick)
-            perm = slot[ordered]
-        else:
-            perm = np.argsort(rows, kind="stable")
-            ordered = rows[perm]
-        out = Candidates(ordered, hfs[perm], debt_usd[perm])
-        wasted = computed - rows.size
-        if wasted > max(self.min_rebuild, n // 16) or self._n_dirty > max(self.min_rebuild, n // 16):
-            self._rebuild(coll_scaled, debt_scaled, liquidity_index, borrow_index, prices, lt)
+            prefix = prefix[~self._dirty_mask[prefix]]  # changed since the reference: computed live
+        rows = np.concatenate([prefix, self._live(n)])
+        got = self._exact(rows, coll_scaled, debt_scaled, liquidity_index, borrow_index, prices, lt)
+        hit = got.hf < threshold
+        out = _in_row_order(got.rows[hit], got.hf[hit], got.debt_usd[hit], n)
+        self._after_query(rows.size, out.rows.size, coll_scaled, debt_scaled, liquidity_index, borrow_index,
+                          prices, lt)
         return out
+
+    def largest_below(self, count: int, threshold: float, coll_scaled: np.ndarray, debt_scaled: np.ndarray,
+                      liquidity_index: np.ndarray, borrow_index: np.ndarray, prices: np.ndarray,
+                      lt: np.ndarray | None = None) -> Candidates:
+        """Of the accounts :meth:`below` would return, the ``count`` with the largest debts (USD;
+        equal debts: the lower row), in increasing row order, with the same health factors and
+        debts bit for bit. Walks the accounts by reference debt, largest first, in growing chunks,
+        computing those that may be below ``threshold``; stops when the next reference debt,
+        grown by the most any debt can have grown, is below the ``count``-th debt found."""
+        n = coll_scaled.shape[0]
+        prices = np.asarray(prices, dtype=np.float64)
+        lt = self.lt if lt is None else lt
+        self._prepare(coll_scaled, debt_scaled, liquidity_index, borrow_index, prices, lt)
+        hf_bound, rise = self._bounds(threshold, prices, liquidity_index, borrow_index)
+        k = int(np.searchsorted(self._sorted_hf, hf_bound, side="left")) if hf_bound < math.inf else self._n
+        if k <= 4 * count + 64:  # few may be below: all of them, as below() would
+            return self._top(self.below(threshold, coll_scaled, debt_scaled, liquidity_index, borrow_index, prices, lt),
+                             count, n)
+        found = [self._exact(self._live(n), coll_scaled, debt_scaled, liquidity_index, borrow_index, prices, lt)]
+        computed = found[0].rows.size
+        hits = [np.flatnonzero(found[0].hf < threshold)]
+        n_hits = hits[0].size
+        start, chunk = 0, max(4 * count, 256)
+        while start < self._n:
+            stop = min(start + chunk, self._n)
+            maybe = start + np.flatnonzero(self._hf_by_debt[start:stop] < hf_bound)
+            rows = self._by_debt[maybe]
+            if self._n_dirty:
+                rows = rows[~self._dirty_mask[rows]]
+            got = self._exact(rows, coll_scaled, debt_scaled, liquidity_index, borrow_index, prices, lt)
+            hit = np.flatnonzero(got.hf < threshold)
+            found.append(got)
+            hits.append(hit)
+            computed += rows.size
+            n_hits += hit.size
+            start, chunk = stop, 2 * chunk
+            if n_hits >= count and start < self._n:
+                debts = np.concatenate([f.debt_usd[h] for f, h in zip(found, hits)])
+                nth = np.partition(debts, debts.size - count)[debts.size - count]
+                if self._debt_sorted[start] * rise < nth:
+                    break
+        rows = np.concatenate([f.rows[h] for f, h in zip(found, hits)])
+        hfs = np.concatenate([f.hf[h] for f, h in zip(found, hits)])
+        debts = np.concatenate([f.debt_usd[h] for f, h in zip(found, hits)])
+        out = self._top(Candidates(rows, hfs, debts), count, n)
+        self._after_query(computed, rows.size, coll_scaled, debt_scaled, liquidity_index, borrow_index, prices, lt)
+        return out
+
+    @staticmethod
+    def _top(c: Candidates, count: int, n: int) -> Candidates:
+        """The ``count`` largest debts of ``c`` (equal debts: the lower row), in row order."""
+        c = _in_row_order(c.rows, c.hf, c.debt_usd, n)
+        return Candidates(*largest_debts_of(c.rows, c.hf, c.debt_usd, count))
+
+
+def _in_row_order(rows: np.ndarray, hf: np.ndarray, debt_usd: np.ndarray, n: int) -> Candidates:
+    """Candidates sorted by row: a scatter over all ``n`` rows when many, a sort when few."""
+    if rows.size > n // 64:
+        slot = np.full(n, -1, dtype=np.int64)
+        slot[rows] = np.arange(rows.size)
+        pick = np.zeros(n, dtype=bool)
+        pick[rows] = True
+        ordered = np.flatnonzero(pick)
+        perm = slot[ordered]
+    else:
+        perm = np.argsort(rows, kind="stable")
+        ordered = rows[perm]
+    return Candidates(ordered, hf[perm], debt_usd[perm])

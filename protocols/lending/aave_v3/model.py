@@ -188,7 +188,7 @@ class AaveV3Pool(Protocol):
         self._withdrawal_log = host.log.declare("withdrawals", "withdraw calls that reached a pool: paid or reverted",
                                                 WITHDRAWAL_COLUMNS)
         self._hf_cache: tuple | None = None
-        self._candidates_cache: tuple | None = None
+        self._candidates_cache: tuple = (None, {})  # (block, version, prices), {largest: answer}
         self._health = HealthIndex(self.lt)
         self._position_changes = 0  # counts changes of scaled balances (not accrual)
         self._rates_stale = True  # an action changed liquidity or debt since the rates were set
@@ -354,20 +354,25 @@ class AaveV3Pool(Protocol):
             self._hf_cache = (key, am.health_factors(coll, debt, prices, self.liquidation_thresholds()))
         return self._hf_cache[1]
 
-    def liquidation_candidates(self, prices_usd: np.ndarray | None = None) -> Candidates:
+    def liquidation_candidates(self, prices_usd: np.ndarray | None = None, largest: int | None = None) -> Candidates:
         """Accounts with HF < 1 (the keepers' shared candidate set): rows, exact health factors
         and total debts in USD, at the oracle prices (cached per block, state version and
-        prices) or at ``prices_usd`` (a what-if, not cached)."""
+        prices) or at ``prices_usd`` (a what-if, not cached). With ``largest``, only that many
+        with the largest debts (equal debts: the lower row; :meth:`HealthIndex.largest_below`),
+        at the cost of those rather than of the whole backlog."""
         s = self.state
         if prices_usd is not None:
-            return self._health.below(am.HEALTH_FACTOR_LIQUIDATION_THRESHOLD, s.positions["collateral_scaled"],
-                                      s.positions["debt_scaled"], s.liquidity_index, s.borrow_index, prices_usd,
-                                      self.liquidation_thresholds())
+            args = (am.HEALTH_FACTOR_LIQUIDATION_THRESHOLD, s.positions["collateral_scaled"], s.positions["debt_scaled"],
+                    s.liquidity_index, s.borrow_index, prices_usd, self.liquidation_thresholds())
+            return self._health.below(*args) if largest is None else self._health.largest_below(largest, *args)
         prices = self.prices_usd()
-        key = (self.block.number if self.block else -1, s.version, prices.tobytes())
-        if self._candidates_cache is None or self._candidates_cache[0] != key:
-            self._candidates_cache = (key, self.liquidation_candidates(prices))
-        return self._candidates_cache[1]
+        point = (self.block.number if self.block else -1, s.version, prices.tobytes())
+        if self._candidates_cache[0] != point:
+            self._candidates_cache = (point, {})
+        answers = self._candidates_cache[1]
+        if largest not in answers:
+            answers[largest] = self.liquidation_candidates(prices, largest)
+        return answers[largest]
 
     def liquidatable(self) -> np.ndarray:
         """Row ids of accounts with HF < 1, in increasing order."""

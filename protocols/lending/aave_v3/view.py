@@ -10,6 +10,7 @@ from defisim.base import LiquidationQuotes
 
 from .health_index import Candidates
 from .liquidation import liquidation_calls
+from .math import row_sums
 
 if TYPE_CHECKING:
     from .model import AaveV3Pool
@@ -79,8 +80,8 @@ class PoolView:
         out = liquidation_calls(
             coll[pick, rc], debt[pick, rd], prices_usd[rc], prices_usd[rd], hf,
             self.liquidation_bonus(rows, rc), self.fee[rc], cover,
-            other_collateral_usd=coll_usd.sum(axis=1) - coll_usd[pick, rc],
-            other_debt_usd=debt_usd.sum(axis=1) - debt_usd[pick, rd], rules=self.rules)
+            other_collateral_usd=row_sums(coll_usd) - coll_usd[pick, rc],
+            other_debt_usd=row_sums(debt_usd) - debt_usd[pick, rd], rules=self.rules)
         return LiquidationQuotes(rc, rd, out.ok, out.debt_repaid, out.liquidator_collateral)
 
     @property
@@ -100,10 +101,10 @@ class PoolView:
         """Row ids with HF < 1 at the current on-chain prices."""
         return self._pool.liquidatable()
 
-    def liquidation_candidates(self, prices_usd: np.ndarray | None = None) -> Candidates:
-        """Accounts with HF < 1: rows, health factors, debts (USD); at ``prices_usd`` if given
-        (see :meth:`AaveV3Pool.liquidation_candidates`)."""
-        c = self._pool.liquidation_candidates(prices_usd)
+    def liquidation_candidates(self, prices_usd: np.ndarray | None = None, largest: int | None = None) -> Candidates:
+        """Accounts with HF < 1: rows, health factors, debts (USD); at ``prices_usd`` if given;
+        only the ``largest`` debts if given (see :meth:`AaveV3Pool.liquidation_candidates`)."""
+        c = self._pool.liquidation_candidates(prices_usd, largest)
         return Candidates(self._ro(c.rows), self._ro(c.hf), self._ro(c.debt_usd))
 
     def prices_usd(self) -> np.ndarray:

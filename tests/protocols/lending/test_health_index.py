@@ -107,3 +107,88 @@ def test_tiny_books(n):
     index = HealthIndex(LT)
     got = index.below(1.0, coll_s, debt_s, np.ones(3), np.ones(3), np.array([2000.0, 1.0, 30.0]))
     assert got.rows.tolist() == list(range(n))  # 1 × 2000 × 0.83 < 1900
+
+
+def top(rows, hf, debt_usd, count):
+    """The ``count`` largest debts (equal debts: the lower row), in row order."""
+    pick = np.lexsort((rows, -debt_usd))[:count]
+    pick = pick[np.argsort(rows[pick])]
+    return rows[pick], hf[pick], debt_usd[pick]
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), steps=st.integers(1, 25))
+def test_largest_below_is_the_top_of_the_full_computation(seed, steps):
+    """Bit for bit the ``count`` largest debts below the threshold, through price moves,
+    accrual, changed and new accounts and merges of the changed ones (``merge_every`` small),
+    and ties of debt broken by row."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(50, 600))
+    coll_s, debt_s = random_book(rng, n)
+    debt_s[: n // 10] = debt_s[n // 10: 2 * (n // 10)]  # equal debts
+    li, bi = np.ones(3), np.ones(3)
+    prices = np.array([2000.0, 1.0, 30.0])
+    index = HealthIndex(LT, min_rebuild=int(rng.integers(1, 64)), merge_every=int(rng.integers(1, 40)))
+    for _ in range(steps):
+        move = rng.choice(["prices", "accrue", "change", "grow", "crash"])
+        if move == "prices":
+            prices = prices * rng.lognormal(0.0, 0.05, 3)
+        elif move == "crash":
+            prices = prices * np.array([rng.uniform(0.3, 1.0), 1.0, rng.uniform(0.5, 1.5)])
+        elif move == "accrue":
+            li, bi = li * (1 + rng.uniform(0, 1e-3, 3)), bi * (1 + rng.uniform(0, 2e-3, 3))
+        elif move == "change":
+            for row in rng.integers(0, coll_s.shape[0], int(rng.integers(1, 20))).tolist():
+                coll_s[row] *= rng.uniform(0.0, 2.0, 3)
+                debt_s[row] *= rng.uniform(0.0, 2.0, 3)
+                index.mark(row)
+        else:
+            more_c, more_d = random_book(rng, int(rng.integers(1, 30)))
+            coll_s, debt_s = np.vstack([coll_s, more_c]), np.vstack([debt_s, more_d])
+        count = int(rng.integers(1, 40))
+        got = index.largest_below(count, 1.0, coll_s, debt_s, li, bi, prices)
+        rows, hf, debt_usd = top(*full(coll_s, debt_s, li, bi, prices), count)
+        assert np.array_equal(got.rows, rows)
+        assert np.array_equal(got.hf, hf)
+        assert np.array_equal(got.debt_usd, debt_usd)
+
+
+def test_a_backlog_query_computes_about_the_shortlist(monkeypatch):
+    """With most of a large book below HF 1 (a crash), the largest debts are found by computing
+    not much more than the shortlist, not the backlog."""
+    rng = np.random.default_rng(11)
+    coll_s, debt_s = random_book(rng, 50_000)
+    li, bi, prices = np.ones(3), np.ones(3), np.array([2000.0, 1.0, 30.0])
+    index = HealthIndex(LT)
+    index.largest_below(100, 1.0, coll_s, debt_s, li, bi, prices)
+    crash = prices * np.array([0.45, 1.0, 1.0])
+    backlog = full(coll_s, debt_s, li, bi, crash)[0]
+    assert backlog.size > 15_000
+    calls = []
+    original = am.health_factors
+
+    def counting(coll, debt, p, lt):
+        calls.append(coll.shape[0])
+        return original(coll, debt, p, lt)
+
+    monkeypatch.setattr(am, "health_factors", counting)
+    got = index.largest_below(100, 1.0, coll_s, debt_s, li, bi * 1.0001, crash)
+    monkeypatch.undo()
+    assert np.array_equal(got.rows, top(*full(coll_s, debt_s, li, bi * 1.0001, crash), 100)[0])
+    assert sum(calls) < 1_500
+
+
+def test_changed_rows_are_merged_into_the_reference():
+    """Past ``merge_every`` changed rows the index re-keys them instead of computing them live
+    at every query, and still answers exactly."""
+    rng = np.random.default_rng(2)
+    coll_s, debt_s = random_book(rng, 2_000)
+    li, bi, prices = np.ones(3), np.ones(3), np.array([1500.0, 1.0, 30.0])
+    index = HealthIndex(LT, merge_every=50)
+    index.below(1.0, coll_s, debt_s, li, bi, prices)
+    for row in range(0, 2_000, 20):  # 100 rows
+        debt_s[row] *= 3.0
+        index.mark(row)
+    got = index.below(1.0, coll_s, debt_s, li, bi, prices)
+    assert index.merges == 1 and index.rebuilds == 1
+    assert np.array_equal(got.rows, full(coll_s, debt_s, li, bi, prices)[0])
