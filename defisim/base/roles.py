@@ -236,8 +236,9 @@ class LendingView(Protocol):
 
 
 def largest_debts_of(rows: np.ndarray, hf: np.ndarray, debt_usd: np.ndarray, count: int | None) -> tuple:
-    """Of liquidation candidates ``(rows, hf, debt_usd)``, the ``count`` with the largest debts
-    (USD; equal debts: the lower row), in increasing row order: what
+    """Of liquidation candidates ``(rows, hf, debt_usd)`` (rows in any order), the ``count`` with
+    the largest debts (USD; equal debts: the lower row; all if ``count`` is None), in increasing
+    row order: what
     :meth:`LendingView.liquidation_candidates` answers when asked for its ``largest``.
 
     Examples
@@ -248,8 +249,10 @@ def largest_debts_of(rows: np.ndarray, hf: np.ndarray, debt_usd: np.ndarray, cou
     ([5, 7], [30.0, 30.0])
     """
     rows, hf, debt_usd = np.asarray(rows), np.asarray(hf), np.asarray(debt_usd)
-    if count is None or rows.size <= count:
-        return rows, hf, debt_usd
-    pick = np.lexsort((rows, -debt_usd))[:count]
-    pick.sort()  # rows are in increasing order: so are their positions
-    return rows[pick], hf[pick], debt_usd[pick]
+    if count is not None and rows.size > count:
+        pick = np.lexsort((rows, -debt_usd))[:count]
+        rows, hf, debt_usd = rows[pick], hf[pick], debt_usd[pick]
+    if rows.size > 1 and (rows[1:] < rows[:-1]).any():
+        order = np.argsort(rows, kind="stable")
+        rows, hf, debt_usd = rows[order], hf[order], debt_usd[order]
+    return rows, hf, debt_usd

@@ -20,10 +20,11 @@ debts below ``h`` by walking that order, computing only the accounts that may be
 stops once no account further down can owe more than the ``n``-th found. A keeper with a backlog
 of a million liquidatable accounts asks for its shortlist at the cost of the shortlist.
 
-Changed accounts are *re-keyed* at the reference point (their health factor and debt at the
-reference prices and indices, with their new balances) and merged into both orders once they
-are many, so a query's live part stays small; a full rebuild at the current point happens only
-when queries keep computing accounts that turn out not to be below ``h`` (prices moved far).
+Changed and new accounts are *keyed* at the reference point (their health factor and debt at
+the reference prices and indices, with their new balances) when a query first sees them, wait
+beside the sorted orders, where the same bound applies to them, and are merged into both orders
+once they are many. A full rebuild at the current point happens only when queries keep computing
+accounts that turn out not to be below ``h`` (prices moved far).
 """
 from __future__ import annotations
 
@@ -69,8 +70,9 @@ class HealthIndex:
     min_rebuild : int
         Rebuild only when at least this many accounts were computed in vain.
     merge_every : int or None
-        Re-key and merge the changed rows once at least this many are waiting (default: about
-        ``6·√n``, which balances the merge's O(n) copy against the live rows of every query).
+        Merge the changed rows into the sorted orders once this many are waiting (default:
+        ``max(1024, n/32)``: a merge copies the orders, O(n); a waiting row costs every query a
+        comparison, and its exact health factor only when it may be below the threshold).
     """
 
     def __init__(self, liquidation_threshold: np.ndarray, min_rebuild: int = 1024, merge_every: int | None = None):
@@ -84,22 +86,21 @@ class HealthIndex:
         self._hf_by_debt: np.ndarray | None = None  # their reference HF
         self._point: tuple | None = None  # (prices, liquidity index, borrow index) of the reference
         self._ref: tuple[np.ndarray, np.ndarray] | None = None  # (p·L, p·B) per reserve at the reference
-        self._n = 0  # rows covered by the reference
-        self._dirty_mask = np.zeros(0, dtype=bool)  # rows of the reference changed since
-        self._dirty = np.zeros(64, dtype=np.int64)  # the same rows, in the order they changed: [:_n_dirty]
-        self._n_dirty = 0
+        self._n = 0  # rows known: in the sorted orders or waiting beside them
+        # rows changed (or new) since they were sorted, keyed at the reference point, waiting to be
+        # merged: their sorted entries are stale; slot[row] is the row's place here, or -1
+        self._slot = np.zeros(0, dtype=np.int64)
+        self._side_rows = np.zeros(0, dtype=np.int64)
+        self._side_hf = np.zeros(0)
+        self._side_debt = np.zeros(0)
+        self._pending: list[int] = []  # rows marked since they were last keyed
         self._wasted = 0  # accounts computed in vain since the reference was built
         self.rebuilds = 0
         self.merges = 0
 
     def mark(self, row: int) -> None:
-        """Row ``row`` changed its scaled balances (or is new)."""
-        if row < self._n and not self._dirty_mask[row]:
-            self._dirty_mask[row] = True
-            if self._n_dirty == self._dirty.size:
-                self._dirty = np.concatenate([self._dirty, np.zeros(self._dirty.size, dtype=np.int64)])
-            self._dirty[self._n_dirty] = row
-            self._n_dirty += 1
+        """Row ``row`` changed its scaled balances or thresholds (or is new)."""
+        self._pending.append(row)
 
     def invalidate(self) -> None:
         """Forget the reference (e.g. after many rows were added at once)."""
@@ -109,9 +110,8 @@ class HealthIndex:
     def _at_reference(self, rows, coll_scaled, debt_scaled, lt) -> tuple[np.ndarray, np.ndarray]:
         """(HF, debt USD) of ``rows`` with their balances now, at the reference point."""
         prices, li, bi = self._point
-        debt = debt_scaled[rows] * bi
-        hf = am.health_factors(coll_scaled[rows] * li, debt, prices, lt[rows] if lt.ndim == 2 else lt)
-        return hf, am.row_sums(debt * prices)
+        return am.health_factors_and_debts(coll_scaled[rows] * li, debt_scaled[rows] * bi, prices,
+                                           lt[rows] if lt.ndim == 2 else lt)
 
     def _rebuild(self, coll_scaled, debt_scaled, liquidity_index, borrow_index, prices, lt) -> None:
         n = coll_scaled.shape[0]
@@ -120,39 +120,58 @@ class HealthIndex:
         hf, debt = self._at_reference(slice(None), coll_scaled, debt_scaled, lt)
         self._order = np.argsort(hf, kind="stable")
         self._sorted_hf = hf[self._order]
-        self._by_debt = np.lexsort((np.arange(n), -debt))
+        self._by_debt = np.argsort(-debt, kind="stable")
         self._debt_sorted = debt[self._by_debt]
         self._hf_by_debt = hf[self._by_debt]
         self._n = n
-        self._dirty_mask = np.zeros(n, dtype=bool)
-        self._n_dirty = 0
+        self._clear_side(n)
+        self._pending = []
         self._wasted = 0
         self.rebuilds += 1
 
-    def _merge(self, coll_scaled, debt_scaled, lt) -> None:
-        """Re-key the changed rows and the new ones at the reference point and merge them into
-        both orders (positions by binary search, after their equals: the order among equal keys
-        decides nothing, the queries' answers come from exact values)."""
+    def _clear_side(self, n: int) -> None:
+        self._slot = np.full(n, -1, dtype=np.int64)
+        self._side_rows, self._side_hf, self._side_debt = np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0)
+
+    def _key_changed(self, coll_scaled, debt_scaled, lt) -> None:
+        """Key the rows marked since the last query, and the new ones, at the reference point."""
         n = coll_scaled.shape[0]
-        moved = np.concatenate([self._dirty[:self._n_dirty], np.arange(self._n, n, dtype=np.int64)])
-        hf, debt = self._at_reference(moved, coll_scaled, debt_scaled, lt)
-        gone = np.zeros(n, dtype=bool)
-        gone[moved] = True
-        keep = ~gone[self._order]
+        if not self._pending and n == self._n:
+            return
+        rows = np.unique(np.concatenate([np.asarray(self._pending, dtype=np.int64),
+                                         np.arange(self._n, n, dtype=np.int64)]))
+        self._pending = []
+        if n > self._n:
+            self._slot = np.concatenate([self._slot, np.full(n - self._n, -1, dtype=np.int64)])
+            self._n = n
+        hf, debt = self._at_reference(rows, coll_scaled, debt_scaled, lt)
+        slot = self._slot[rows]
+        known = slot >= 0
+        self._side_hf[slot[known]], self._side_debt[slot[known]] = hf[known], debt[known]
+        new = ~known
+        self._slot[rows[new]] = self._side_rows.size + np.arange(int(new.sum()))
+        self._side_rows = np.concatenate([self._side_rows, rows[new]])
+        self._side_hf = np.concatenate([self._side_hf, hf[new]])
+        self._side_debt = np.concatenate([self._side_debt, debt[new]])
+
+    def _merge(self) -> None:
+        """Merge the waiting rows into both orders, at their keys (positions by binary search,
+        after their equals: the order among equal keys decides nothing, the queries' answers come
+        from exact values)."""
+        moved, hf, debt = self._side_rows, self._side_hf, self._side_debt
+        keep = self._slot[self._order] < 0
         order, sorted_hf = self._order[keep], self._sorted_hf[keep]
         at = np.argsort(hf, kind="stable")
         pos = np.searchsorted(sorted_hf, hf[at], side="right")
         self._order, self._sorted_hf = np.insert(order, pos, moved[at]), np.insert(sorted_hf, pos, hf[at])
-        keep = ~gone[self._by_debt]
+        keep = self._slot[self._by_debt] < 0
         by_debt, debt_sorted, hf_by_debt = self._by_debt[keep], self._debt_sorted[keep], self._hf_by_debt[keep]
         at = np.argsort(-debt, kind="stable")
         pos = np.searchsorted(-debt_sorted, -debt[at], side="right")  # decreasing: search the negated
         self._by_debt = np.insert(by_debt, pos, moved[at])
         self._debt_sorted = np.insert(debt_sorted, pos, debt[at])
         self._hf_by_debt = np.insert(hf_by_debt, pos, hf[at])
-        self._n = n
-        self._dirty_mask = np.zeros(n, dtype=bool)
-        self._n_dirty = 0
+        self._clear_side(self._n)
         self.merges += 1
 
     def _prepare(self, coll_scaled, debt_scaled, liquidity_index, borrow_index, prices, lt) -> None:
@@ -160,9 +179,10 @@ class HealthIndex:
         if self._order is None or n < self._n:
             self._rebuild(coll_scaled, debt_scaled, liquidity_index, borrow_index, prices, lt)
             return
-        every = self.merge_every if self.merge_every is not None else max(256, int(6 * math.sqrt(n)))
-        if self._n_dirty + (n - self._n) >= every:
-            self._merge(coll_scaled, debt_scaled, lt)
+        self._key_changed(coll_scaled, debt_scaled, lt)
+        every = self.merge_every if self.merge_every is not None else max(1024, n // 32)
+        if self._side_rows.size >= every:
+            self._merge()
 
     def _bounds(self, threshold: float, prices, liquidity_index, borrow_index) -> tuple[float, float]:
         """(HF_ref below which an account may be below ``threshold`` now, the most a reference
@@ -176,14 +196,13 @@ class HealthIndex:
 
     def _exact(self, rows, coll_scaled, debt_scaled, liquidity_index, borrow_index, prices, lt) -> _Exact:
         """Exact HF and debt (USD) of ``rows`` now: the same float operations per row as the full
-        computation (:func:`~.math.health_factors`, then the debts summed over reserves)."""
-        debt = debt_scaled[rows] * borrow_index
-        hf = am.health_factors(coll_scaled[rows] * liquidity_index, debt, prices, lt[rows] if lt.ndim == 2 else lt)
-        return _Exact(rows, hf, am.row_sums(debt * prices))
+        computation (:func:`~.math.health_factors_and_debts`)."""
+        return _Exact(rows, *am.health_factors_and_debts(coll_scaled[rows] * liquidity_index, debt_scaled[rows] * borrow_index,
+                                                         prices, lt[rows] if lt.ndim == 2 else lt))
 
-    def _live(self, n: int) -> np.ndarray:
-        """Rows changed or added since the reference."""
-        return np.concatenate([self._dirty[:self._n_dirty], np.arange(self._n, n, dtype=np.int64)])
+    def _sorted_rows(self, rows: np.ndarray) -> np.ndarray:
+        """``rows`` of the sorted orders, less those waiting beside them (their entries are stale)."""
+        return rows[self._slot[rows] < 0] if self._side_rows.size else rows
 
     def _after_query(self, computed: int, hits: int, coll_scaled, debt_scaled, liquidity_index, borrow_index,
                      prices, lt) -> None:
@@ -209,11 +228,8 @@ class HealthIndex:
         lt = self.lt if lt is None else lt
         self._prepare(coll_scaled, debt_scaled, liquidity_index, borrow_index, prices, lt)
         hf_bound, _rise = self._bounds(threshold, prices, liquidity_index, borrow_index)
-        k = int(np.searchsorted(self._sorted_hf, hf_bound, side="left")) if hf_bound < math.inf else self._n
-        prefix = self._order[:k]
-        if self._n_dirty:
-            prefix = prefix[~self._dirty_mask[prefix]]  # changed since the reference: computed live
-        rows = np.concatenate([prefix, self._live(n)])
+        k = int(np.searchsorted(self._sorted_hf, hf_bound, side="left")) if hf_bound < math.inf else self._order.size
+        rows = np.concatenate([self._sorted_rows(self._order[:k]), self._side_rows[_maybe(self._side_hf, hf_bound)]])
         got = self._exact(rows, coll_scaled, debt_scaled, liquidity_index, borrow_index, prices, lt)
         hit = got.hf < threshold
         out = _in_row_order(got.rows[hit], got.hf[hit], got.debt_usd[hit], n)
@@ -229,50 +245,49 @@ class HealthIndex:
         debts bit for bit. Walks the accounts by reference debt, largest first, in growing chunks,
         computing those that may be below ``threshold``; stops when the next reference debt,
         grown by the most any debt can have grown, is below the ``count``-th debt found."""
-        n = coll_scaled.shape[0]
         prices = np.asarray(prices, dtype=np.float64)
         lt = self.lt if lt is None else lt
         self._prepare(coll_scaled, debt_scaled, liquidity_index, borrow_index, prices, lt)
         hf_bound, rise = self._bounds(threshold, prices, liquidity_index, borrow_index)
-        k = int(np.searchsorted(self._sorted_hf, hf_bound, side="left")) if hf_bound < math.inf else self._n
+        k = int(np.searchsorted(self._sorted_hf, hf_bound, side="left")) if hf_bound < math.inf else self._order.size
         if k <= 4 * count + 64:  # few may be below: all of them, as below() would
-            return self._top(self.below(threshold, coll_scaled, debt_scaled, liquidity_index, borrow_index, prices, lt),
-                             count, n)
-        found = [self._exact(self._live(n), coll_scaled, debt_scaled, liquidity_index, borrow_index, prices, lt)]
-        computed = found[0].rows.size
-        hits = [np.flatnonzero(found[0].hf < threshold)]
-        n_hits = hits[0].size
-        start, chunk = 0, max(4 * count, 256)
-        while start < self._n:
-            stop = min(start + chunk, self._n)
-            maybe = start + np.flatnonzero(self._hf_by_debt[start:stop] < hf_bound)
-            rows = self._by_debt[maybe]
-            if self._n_dirty:
-                rows = rows[~self._dirty_mask[rows]]
+            return _largest(self.below(threshold, coll_scaled, debt_scaled, liquidity_index, borrow_index, prices, lt),
+                            count)
+        side = self._side_rows[_maybe(self._side_hf, hf_bound)]  # waiting rows that may be below
+        found = [self._exact(side, coll_scaled, debt_scaled, liquidity_index, borrow_index, prices, lt)]
+        hits = [found[0].hf < threshold]
+        computed, n_hits = side.size, int(hits[0].sum())
+        start, chunk, n_sorted = 0, max(count, 256), self._by_debt.size
+        while start < n_sorted:
+            stop = min(start + chunk, n_sorted)
+            rows = self._sorted_rows(self._by_debt[start + np.flatnonzero(_maybe(self._hf_by_debt[start:stop], hf_bound))])
             got = self._exact(rows, coll_scaled, debt_scaled, liquidity_index, borrow_index, prices, lt)
-            hit = np.flatnonzero(got.hf < threshold)
+            hit = got.hf < threshold
             found.append(got)
             hits.append(hit)
             computed += rows.size
-            n_hits += hit.size
+            n_hits += int(hit.sum())
             start, chunk = stop, 2 * chunk
-            if n_hits >= count and start < self._n:
+            if n_hits >= count and start < n_sorted:
                 debts = np.concatenate([f.debt_usd[h] for f, h in zip(found, hits)])
                 nth = np.partition(debts, debts.size - count)[debts.size - count]
                 if self._debt_sorted[start] * rise < nth:
                     break
-        rows = np.concatenate([f.rows[h] for f, h in zip(found, hits)])
-        hfs = np.concatenate([f.hf[h] for f, h in zip(found, hits)])
-        debts = np.concatenate([f.debt_usd[h] for f, h in zip(found, hits)])
-        out = self._top(Candidates(rows, hfs, debts), count, n)
-        self._after_query(computed, rows.size, coll_scaled, debt_scaled, liquidity_index, borrow_index, prices, lt)
+        out = _largest(Candidates(*(np.concatenate([getattr(f, name)[h] for f, h in zip(found, hits)])
+                                    for name in ("rows", "hf", "debt_usd"))), count)
+        self._after_query(computed, n_hits, coll_scaled, debt_scaled, liquidity_index, borrow_index, prices, lt)
         return out
 
-    @staticmethod
-    def _top(c: Candidates, count: int, n: int) -> Candidates:
-        """The ``count`` largest debts of ``c`` (equal debts: the lower row), in row order."""
-        c = _in_row_order(c.rows, c.hf, c.debt_usd, n)
-        return Candidates(*largest_debts_of(c.rows, c.hf, c.debt_usd, count))
+
+def _maybe(hf_ref: np.ndarray, hf_bound: float) -> np.ndarray:
+    """Which reference health factors may be below the threshold now: all without a bound (a
+    zero price at the reference: even an account without debt there may owe now)."""
+    return hf_ref < hf_bound if hf_bound < math.inf else np.ones(hf_ref.shape, dtype=bool)
+
+
+def _largest(c: Candidates, count: int) -> Candidates:
+    """The ``count`` largest debts of ``c`` (equal debts: the lower row), in increasing row order."""
+    return Candidates(*largest_debts_of(c.rows, c.hf, c.debt_usd, count))
 
 
 def _in_row_order(rows: np.ndarray, hf: np.ndarray, debt_usd: np.ndarray, n: int) -> Candidates:

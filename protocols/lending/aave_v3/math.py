@@ -44,6 +44,7 @@ __all__ = [
     "RULES",
     "health_factor",
     "health_factors",
+    "health_factors_and_debts",
     "row_sums",
     "usage_ratio",
     "usage_ratios",
@@ -182,6 +183,19 @@ def health_factors(collateral, debt, price_usd, liquidation_threshold) -> np.nda
     >>> hf.round(6).tolist()
     [0.996, inf, 0.002167]
     """
+    return health_factors_and_debts(collateral, debt, price_usd, liquidation_threshold)[0]
+
+
+def health_factors_and_debts(collateral, debt, price_usd, liquidation_threshold) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`health_factors` and each account's total debt (USD, ``Σ debt × price``, the
+    denominator of its health factor), from one pass over the balances.
+
+    Examples
+    --------
+    >>> hf, debt_usd = health_factors_and_debts([[10.0, 0.0]], [[0.0, 15_000.0]], [1_800.0, 1.0], [0.83, 0.78])
+    >>> round(float(hf[0]), 6), debt_usd.tolist()
+    (0.996, [15000.0])
+    """
     collateral = np.asarray(collateral, dtype=np.float64)
     debt = np.asarray(debt, dtype=np.float64)
     if collateral.ndim != 2 or debt.shape != collateral.shape:
@@ -194,10 +208,9 @@ def health_factors(collateral, debt, price_usd, liquidation_threshold) -> np.nda
     collateral_lt_usd = row_sums(collateral * price * lt)
     debt_usd = row_sums(debt * price)
     out = np.full(collateral.shape[0], np.inf)
-    has_debt = debt_usd > 0.0
     with np.errstate(over="ignore"):  # a dust debt can give HF = inf, as in the scalar twin
-        out[has_debt] = collateral_lt_usd[has_debt] / debt_usd[has_debt]
-    return out
+        np.divide(collateral_lt_usd, debt_usd, out=out, where=debt_usd > 0.0)
+    return out, debt_usd
 
 
 # ----------------------------------------------------------------------------------------------

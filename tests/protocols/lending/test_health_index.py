@@ -71,13 +71,13 @@ def test_a_quiet_query_computes_only_the_accounts_near_the_threshold(monkeypatch
     index.below(1.0, coll_s, debt_s, li, bi, prices)
     assert index.rebuilds == 1
     calls = []
-    original = am.health_factors
+    original = am.health_factors_and_debts
 
     def counting(coll, debt, p, lt):
         calls.append(coll.shape[0])
         return original(coll, debt, p, lt)
 
-    monkeypatch.setattr(am, "health_factors", counting)
+    monkeypatch.setattr(am, "health_factors_and_debts", counting)
     li2, bi2, prices2 = li * 1.0001, bi * 1.0002, prices * np.array([0.999, 1.0, 1.0])
     got = index.below(1.0, coll_s, debt_s, li2, bi2, prices2)
     monkeypatch.undo()
@@ -165,13 +165,13 @@ def test_a_backlog_query_computes_about_the_shortlist(monkeypatch):
     backlog = full(coll_s, debt_s, li, bi, crash)[0]
     assert backlog.size > 15_000
     calls = []
-    original = am.health_factors
+    original = am.health_factors_and_debts
 
     def counting(coll, debt, p, lt):
         calls.append(coll.shape[0])
         return original(coll, debt, p, lt)
 
-    monkeypatch.setattr(am, "health_factors", counting)
+    monkeypatch.setattr(am, "health_factors_and_debts", counting)
     got = index.largest_below(100, 1.0, coll_s, debt_s, li, bi * 1.0001, crash)
     monkeypatch.undo()
     assert np.array_equal(got.rows, top(*full(coll_s, debt_s, li, bi * 1.0001, crash), 100)[0])
