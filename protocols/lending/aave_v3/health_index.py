@@ -279,6 +279,26 @@ class HealthIndex:
         return out
 
 
+    def debts_at_least(self, usd: float, coll_scaled: np.ndarray, debt_scaled: np.ndarray,
+                       liquidity_index: np.ndarray, borrow_index: np.ndarray, prices: np.ndarray,
+                       lt: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Accounts owing at least ``usd`` (USD at ``prices``) in increasing row order, and their
+        debts (the same float operations as :meth:`below`'s): the prefix of the debt order whose
+        reference debts, grown by the most any debt can have grown, reach ``usd``, computed."""
+        prices = np.asarray(prices, dtype=np.float64)
+        lt = self.lt if lt is None else lt
+        self._prepare(coll_scaled, debt_scaled, liquidity_index, borrow_index, prices, lt)
+        _hf_bound, rise = self._bounds(1.0, prices, liquidity_index, borrow_index)
+        if rise < math.inf:
+            k = int(np.searchsorted(-self._debt_sorted, -(usd / rise), side="right"))
+            rows = np.concatenate([self._sorted_rows(self._by_debt[:k]), self._side_rows[self._side_debt * rise >= usd]])
+        else:
+            rows = np.arange(coll_scaled.shape[0], dtype=np.int64)
+        got = self._exact(np.sort(rows), coll_scaled, debt_scaled, liquidity_index, borrow_index, prices, lt)
+        large = got.debt_usd >= usd
+        return got.rows[large], got.debt_usd[large]
+
+
 def _maybe(hf_ref: np.ndarray, hf_bound: float) -> np.ndarray:
     """Which reference health factors may be below the threshold now: all without a bound (a
     zero price at the reference: even an account without debt there may owe now)."""

@@ -746,12 +746,13 @@ class AaveV3Pool(Protocol):
             out.append(Node(self.receipt_name(sym), "token"))
             out.append(Exposure(self.receipt_name(sym), self.name, "wrapping", float(supplied_usd[r]), asset=sym))
         coll_scaled, debt_scaled = self.scaled_balances()
-        # USD per scaled unit folded into one vector: no (accounts × reserves) temporary
-        debt_usd = debt_scaled @ (self.state.borrow_index * prices)
-        large = np.flatnonzero(debt_usd >= large_account_usd)
-        collateral_usd = coll_scaled[large] @ (self.state.liquidity_index * prices)
-        for row, c_usd in zip(large.tolist(), collateral_usd.tolist()):
-            owner, d_usd = self.state.owners[row], float(debt_usd[row])
+        s = self.state
+        # found by the health index's debt order: the cost of the large accounts, not of the book
+        large, debt_usd = self._health.debts_at_least(large_account_usd, coll_scaled, debt_scaled, s.liquidity_index,
+                                                      s.borrow_index, prices, self.liquidation_thresholds())
+        collateral_usd = coll_scaled[large] @ (s.liquidity_index * prices)
+        for row, c_usd, d_usd in zip(large.tolist(), collateral_usd.tolist(), debt_usd.tolist()):
+            owner = s.owners[row]
             out.append(Node(owner, "account", equity_usd=max(c_usd - d_usd, 0.0)))
             out.append(Exposure(self.name, owner, "debt", d_usd, recovery=min(1.0, c_usd / d_usd)))
         return out

@@ -192,3 +192,23 @@ def test_changed_rows_are_merged_into_the_reference():
     got = index.below(1.0, coll_s, debt_s, li, bi, prices)
     assert index.merges == 1 and index.rebuilds == 1
     assert np.array_equal(got.rows, full(coll_s, debt_s, li, bi, prices)[0])
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), steps=st.integers(1, 15))
+def test_debts_at_least_are_the_large_debts_of_the_full_computation(seed, steps):
+    rng = np.random.default_rng(seed)
+    coll_s, debt_s = random_book(rng, int(rng.integers(50, 400)))
+    li, bi, prices = np.ones(3), np.ones(3), np.array([2000.0, 1.0, 30.0])
+    index = HealthIndex(LT, merge_every=int(rng.integers(1, 40)))
+    for _ in range(steps):
+        prices = prices * rng.lognormal(0.0, 0.1, 3)
+        bi = bi * (1 + rng.uniform(0, 2e-3, 3))
+        for row in rng.integers(0, coll_s.shape[0], int(rng.integers(0, 10))).tolist():
+            debt_s[row] *= rng.uniform(0.0, 3.0, 3)
+            index.mark(row)
+        usd = float(rng.choice([1e3, 1e5, 1e6]))
+        rows, debt_usd = index.debts_at_least(usd, coll_s, debt_s, li, bi, prices)
+        every = (debt_s * bi * prices).sum(axis=1)
+        assert rows.tolist() == np.flatnonzero(every >= usd).tolist()
+        assert np.array_equal(debt_usd, every[rows])
