@@ -253,10 +253,8 @@ class HealthIndex:
         if k <= 4 * count + 64:  # few may be below: all of them, as below() would
             return _largest(self.below(threshold, coll_scaled, debt_scaled, liquidity_index, borrow_index, prices, lt),
                             count)
-        side = self._side_rows[_maybe(self._side_hf, hf_bound)]  # waiting rows that may be below
-        found = [self._exact(side, coll_scaled, debt_scaled, liquidity_index, borrow_index, prices, lt)]
-        hits = [found[0].hf < threshold]
-        computed, n_hits = side.size, int(hits[0].sum())
+        found, hits, computed, n_hits = [], [], 0, 0
+        nth = -math.inf  # the count-th largest debt found so far
         start, chunk, n_sorted = 0, max(count, 256), self._by_debt.size
         while start < n_sorted:
             stop = min(start + chunk, n_sorted)
@@ -268,16 +266,26 @@ class HealthIndex:
             computed += rows.size
             n_hits += int(hit.sum())
             start, chunk = stop, 2 * chunk
-            if n_hits >= count and start < n_sorted:
+            if n_hits >= count:
                 debts = np.concatenate([f.debt_usd[h] for f, h in zip(found, hits)])
                 nth = np.partition(debts, debts.size - count)[debts.size - count]
-                if self._debt_sorted[start] * rise < nth:
+                if start < n_sorted and self._debt_sorted[start] * rise < nth:
                     break
+        # the waiting rows that may be below and may owe more than the count-th found (any that
+        # owes less cannot enter the top: the count-th only rises as rows join)
+        side = _maybe(self._side_hf, hf_bound)
+        if nth > -math.inf and rise < math.inf:
+            side &= self._side_debt * rise >= nth
+        side = self._side_rows[side]
+        got = self._exact(side, coll_scaled, debt_scaled, liquidity_index, borrow_index, prices, lt)
+        found.append(got)
+        hits.append(got.hf < threshold)
+        computed += side.size
+        n_hits += int(hits[-1].sum())
         out = _largest(Candidates(*(np.concatenate([getattr(f, name)[h] for f, h in zip(found, hits)])
                                     for name in ("rows", "hf", "debt_usd"))), count)
         self._after_query(computed, n_hits, coll_scaled, debt_scaled, liquidity_index, borrow_index, prices, lt)
         return out
-
 
     def debts_at_least(self, usd: float, coll_scaled: np.ndarray, debt_scaled: np.ndarray,
                        liquidity_index: np.ndarray, borrow_index: np.ndarray, prices: np.ndarray,
