@@ -200,11 +200,13 @@ class FlashPlan(NamedTuple):
 
 class SizedOptions(NamedTuple):
     """Candidate liquidations sized on their routes at the pools now, one entry each (arrays of
-    one length): the tokens each keeps before gas, its account row, the (collateral, debt) pair
+    one length): the tokens each keeps before gas and the reserve they are in (the collateral
+    for a flash swap, the debt asset for a loan), its account row, the (collateral, debt) pair
     of reserve indices, ``k`` collateral per debt token, the most the close factor allows (debt
     tokens) and whether the pool accepts the partial repayment the best size asks for."""
 
     tokens: np.ndarray
+    kept_in: np.ndarray
     row: np.ndarray
     collateral: np.ndarray
     debt: np.ndarray
@@ -213,7 +215,8 @@ class SizedOptions(NamedTuple):
     partial: np.ndarray
 
 
-NO_OPTIONS = SizedOptions(*(np.zeros(0, dtype=t) for t in (float, np.int64, np.int64, np.int64, float, float, bool)))
+NO_OPTIONS = SizedOptions(*(np.zeros(0, dtype=t) for t in (float, np.int64, np.int64, np.int64, np.int64, float, float,
+                                                             bool)))
 
 
 def size_options(pool, routes: dict, rows: np.ndarray, hf: np.ndarray, prices: np.ndarray,
@@ -248,7 +251,8 @@ def size_options(pool, routes: dict, rows: np.ndarray, hf: np.ndarray, prices: n
             if refused.any():
                 tokens = np.where(refused, route.best(k, x_max, "max")[1], tokens)
                 partial &= accepted
-        parts.append(SizedOptions(tokens, rows[on[ok]], pair[0][ok], pair[1][ok], k, x_max, partial))
+        kept_in = pair[0][ok] if route.flash_swap else pair[1][ok]
+        parts.append(SizedOptions(tokens, kept_in, rows[on[ok]], pair[0][ok], pair[1][ok], k, x_max, partial))
     if not parts:
         return NO_OPTIONS
     return SizedOptions(*(np.concatenate(field) for field in zip(*parts)))
@@ -262,9 +266,7 @@ def pick_plans(pool, routes: dict, options: SizedOptions, prices: np.ndarray, ga
     ``min_profit_usd``; one plan per account, none for the rows in ``exclude``."""
     if options.row.size == 0:
         return []
-    # USD per token kept: a flash swap keeps collateral, a loan keeps the debt asset
-    kept_in = {pair: pair[0] if route.flash_swap else pair[1] for pair, route in routes.items()}
-    usd_per_token = prices[[kept_in[(c, d)] for c, d in zip(options.collateral.tolist(), options.debt.tolist())]]
+    usd_per_token = prices[options.kept_in]
     usd = options.tokens * usd_per_token
     keep = usd - gas_usd >= min_profit_usd
     if exclude:
