@@ -17,7 +17,7 @@ CASES = {
     "perps": ["--sizes", "1e3"],
     "contagion": ["--sizes", "1e3"],
     "sweep": ["--borrowers", "200", "--blocks", "10", "--seeds", "1"],
-    "heavy_day": ["--sizes", "1e3", "--blocks", "60", "--seeds", "7"],
+    "heavy_day": ["--sizes", "1e3", "--blocks", "60", "--seeds", "7", "--naive-size", "1e3"],
 }
 
 
