@@ -165,11 +165,11 @@ class NaivePool(AaveV3Pool):
         self._naive = False  # the library's table until the constructor is done
         super().__init__(name, params, host)
         s = self.state
-        if s.positions.size != len(s.owners):
-            raise RuntimeError("NaivePool: the pool's table and owner list disagree")
+        if s.positions.size != len(s.accounts):
+            raise RuntimeError("NaivePool: the pool's table and address book disagree")
         li, bi = s.liquidity_index.tolist(), s.borrow_index.tolist()
         s.positions = [Position(o, c, d, li, bi) for o, c, d in zip(
-            s.owners, s.positions["collateral_scaled"].tolist(), s.positions["debt_scaled"].tolist())]
+            s.accounts, s.positions["collateral_scaled"].tolist(), s.positions["debt_scaled"].tolist())]
         self._naive = True
 
     def _row(self, owner: str) -> int:
@@ -179,10 +179,8 @@ class NaivePool(AaveV3Pool):
         row = s.accounts.get(owner)
         if row is None:
             n = len(self.symbols)
-            row = len(s.positions)
+            row = s.accounts.add(owner)
             s.positions.append(Position(owner, [0.0] * n, [0.0] * n, [0.0] * n, [0.0] * n))
-            s.accounts[owner] = row
-            s.owners.append(owner)
         return row
 
     def _add_collateral(self, row: int, r: int, tokens: float) -> None:

@@ -2,16 +2,17 @@
 
 Time in integer milliseconds and units (:mod:`.units`), the seeded random-stream tree (:mod:`.rng`),
 transactions and receipts (:mod:`.tx`), the event log (:mod:`.eventlog`), struct-of-arrays
-tables (:mod:`.tables`), the protocol interface (:mod:`.protocol`) and the result roles it fills
-(:mod:`.roles`), the registry of protocol and agent kinds (:mod:`.registry`), the parameter
-distributions (:mod:`.distributions`), and the annotations of names, files and sizes that scenarios
-are checked by (:mod:`.checks`).
+tables (:mod:`.tables`) and the address books that name their rows (:mod:`.addresses`), the
+protocol interface (:mod:`.protocol`) and the result roles it fills (:mod:`.roles`), the registry
+of protocol and agent kinds (:mod:`.registry`), the parameter distributions (:mod:`.distributions`),
+and the annotations of names, files and sizes that scenarios are checked by (:mod:`.checks`).
 """
 from defisim.base.units import MS_PER, parse_duration_ms, format_duration_ms, duration_string, DurationMs, GWEI, unit
 from defisim.base.rng import RngTree, stream_key, ChunkedDraws
 from defisim.base.tx import Call, Tx, Receipt, TxStatus, Revert
 from defisim.base.eventlog import Column, EventTable, EventLog
 from defisim.base.tables import Table
+from defisim.base.addresses import AddressBook, AddressRange
 from defisim.base.roles import (RoleField, Role, ROLES, LIQUIDATION_CALL, fill_role, Positions, LiquidationQuotes, LendingView,
                                 largest_debts_of)
 from defisim.base.protocol import Protocol, handler, HandlerSpec, BlockInfo, is_number
@@ -49,6 +50,8 @@ __all__ = [
     "EventTable",
     "EventLog",
     "Table",
+    "AddressBook",
+    "AddressRange",
     "Protocol",
     "handler",
     "HandlerSpec",

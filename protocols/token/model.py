@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from types import MappingProxyType
 from dataclasses import dataclass
 
 import numpy as np
 
-from defisim.base import Column
+from defisim.base import AddressBook, Column
 from defisim.base import Protocol, handler, is_number
 from defisim.base import Table
 from defisim.base import Revert
@@ -28,9 +29,11 @@ TRANSFER_COLUMNS = [
 
 @dataclass
 class LedgerState:
-    """Balances by account row; ``total_supply`` changes only by mint and burn (token units)."""
+    """Balances by account row (token units), the rows named by ``accounts`` (a population's
+    addresses held as one range: its balances are a slice of the column, no entry per address);
+    ``total_supply`` changes only by mint and burn (token units)."""
 
-    accounts: dict[str, int]
+    accounts: AddressBook
     balances: Table
     total_supply: float
 
@@ -56,7 +59,7 @@ class TokenLedger(Protocol):
     def __init__(self, name: str, params: LedgerParams, host):
         super().__init__(name, params, host)
         table = Table({"balance": np.float64}, capacity=max(16, len(params.initial_balances)))
-        self.state = LedgerState({}, table, 0.0)
+        self.state = LedgerState(AddressBook(), table, 0.0)
         for addr, amount in params.initial_balances.items():
             self.issue_quietly(addr, amount)
         self._log = host.log.declare("transfers", "token movements of the token ledgers", TRANSFER_COLUMNS)
@@ -65,8 +68,8 @@ class TokenLedger(Protocol):
     def _account(self, addr: str) -> int:
         row = self.state.accounts.get(addr)
         if row is None:
-            row = int(self.state.balances.append(balance=0.0)[0])
-            self.state.accounts[addr] = row
+            row = self.state.accounts.add(addr)
+            self.state.balances.append(balance=0.0)  # row `row`
         return row
 
     def balance_of(self, addr: str) -> float:
@@ -97,14 +100,14 @@ class TokenLedger(Protocol):
         self.state.balances["balance"][row] += amount
         self.state.total_supply += amount
 
-    def issue_many(self, addresses: list[str], amounts) -> None:
-        """Mint to many addresses at once, without event rows (opening balances; vectorised)."""
-        accounts = self.state.accounts
-        new = [a for a in dict.fromkeys(addresses) if a not in accounts]
-        if new:
-            rows = self.state.balances.append(balance=np.zeros(len(new)))
-            accounts.update(zip(new, rows.tolist()))
-        idx = np.fromiter((accounts[a] for a in addresses), dtype=np.int64, count=len(addresses))
+    def issue_many(self, addresses: Sequence[str], amounts) -> None:
+        """Mint to many addresses at once, without event rows (opening balances; vectorised).
+        ``addresses`` may be an :class:`~defisim.base.AddressRange` (a population's wallets):
+        then no entry per address."""
+        known = len(self.state.accounts)
+        idx = self.state.accounts.rows_for(addresses)
+        if len(self.state.accounts) > known:  # the new addresses' rows, in order
+            self.state.balances.append(balance=np.zeros(len(self.state.accounts) - known))
         amounts = np.asarray(amounts, dtype=np.float64)
         np.add.at(self.state.balances["balance"], idx, amounts)
         self.state.total_supply += float(amounts.sum())

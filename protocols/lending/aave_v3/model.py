@@ -15,14 +15,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-from defisim.base import LIQUIDATION_CALL, Column, Positions, Protocol, Revert, Table, handler
+from defisim.base import LIQUIDATION_CALL, AddressBook, Column, Positions, Protocol, Revert, Table, handler
 from defisim.graph import Exposure, Node
 
 from . import math as am
 from .liquidation import liquidation_call
 from .health_index import Candidates, HealthIndex
 from .params import PoolParams
-from .population import generate_population, lender_names, lender_shares, read_population_csv
+from .population import BorrowerBook, generate_population, lender_names, lender_shares, read_population_csv
 from .view import PoolView
 
 __all__ = ["AaveV3Pool", "PoolState", "LIQUIDATION_COLUMNS", "HEALTH_COLUMNS", "HEALTH_QUANTILES", "RESERVE_COLUMNS",
@@ -116,14 +116,14 @@ class PoolState:
     """All mutable state of a pool (checkpointed whole for atomic bundles).
 
     ``positions`` has one row per account: ``collateral_scaled`` and ``debt_scaled`` with one
-    column per reserve, and the account's e-mode category ``emode`` (0: none). Per-reserve
+    column per reserve, and the account's e-mode category ``emode`` (0: none); ``accounts``
+    names the rows (owner → row and back; a population held as one range). Per-reserve
     arrays: indices (fractions ≥ 1), scaled totals, deficit (tokens), and the borrow and supply
     rates (annual fractions) set after the last action. ``version`` changes with every position
     change and accrual (cache key).
     """
 
-    accounts: dict[str, int]
-    owners: list[str]
+    accounts: AddressBook
     positions: Table
     liquidity_index: np.ndarray
     borrow_index: np.ndarray
@@ -176,7 +176,7 @@ class AaveV3Pool(Protocol):
         n = len(res)
         width = (np.float64, n)
         self.state = PoolState(
-            {}, [], Table({"collateral_scaled": width, "debt_scaled": width, "emode": np.int64}, capacity=1024),
+            AddressBook(), Table({"collateral_scaled": width, "debt_scaled": width, "emode": np.int64}, capacity=1024),
             np.ones(n), np.ones(n), np.zeros(n), np.zeros(n), np.zeros(n), 0, 0,
         )
         self._log = host.log.declare("liquidations", "liquidationCall executions", LIQUIDATION_COLUMNS,
@@ -199,10 +199,10 @@ class AaveV3Pool(Protocol):
                 self._add_collateral(self._row("lenders"), self.index[sym], amount)
         if params.population is not None:
             pop = params.population
-            table = read_population_csv(pop.csv) if pop.csv else generate_population(
+            book = BorrowerBook.from_frame(read_population_csv(pop.csv)) if pop.csv else generate_population(
                 pop, host.stream(f"{name}/population"), dict(zip(self.symbols, self._initial_prices())),
                 dict(zip(self.symbols, self.lt_by_category[pop.emode_category])))
-            self.load_positions(table, pop.emode_category)
+            self.load_positions(book, pop.emode_category)
         if params.lenders is not None:
             self._spread_lenders(params.lenders, host.stream(f"{name}/lenders"))
         # capital efficiency of the parameters: the borrowers opened at the start (the population)
@@ -214,26 +214,25 @@ class AaveV3Pool(Protocol):
             raise ValueError(f"protocols.{self.name}.oracles: {missing} must be listed before the pool in the scenario")
         return self.prices_usd()
 
-    def load_positions(self, table, emode_category: int = 0) -> None:
-        """Open positions at the start (columns ``owner, collateral_asset, collateral, debt_asset,
-        debt`` in tokens): the lenders supplied what they borrow, the borrowed tokens sit in each
-        borrower's wallet. Vectorised: one append for all rows."""
+    def load_positions(self, table: BorrowerBook, emode_category: int = 0) -> None:
+        """Open positions at the start (a :class:`~.population.BorrowerBook`, tokens): the lenders
+        supplied what they borrow, the borrowed tokens sit in each borrower's wallet. Vectorised:
+        one append for all rows."""
         s, n_res = self.state, len(self.symbols)
-        owners = list(table["owner"])
-        if len(set(owners)) != len(owners) or any(o in s.accounts for o in owners):
-            raise ValueError("population: owners must be unique and new to the pool")
+        owners = table.owner
+        try:
+            s.accounts.add_all(owners)  # the rows the append below gives them
+        except ValueError as e:
+            raise ValueError(f"population: owners must be unique and new to the pool ({e})") from None
         n = len(owners)
         coll = np.zeros((n, n_res))
         debt = np.zeros((n, n_res))
         rows = np.arange(n)
-        coll[rows, [self.index[a] for a in table["collateral_asset"]]] = np.asarray(table["collateral"], dtype=float)
-        debt[rows, [self.index[a] for a in table["debt_asset"]]] = np.asarray(table["debt"], dtype=float)
-        ids = s.positions.append(collateral_scaled=coll / s.liquidity_index, debt_scaled=debt / s.borrow_index,
-                                 emode=np.full(n, emode_category))
-        for owner, row in zip(owners, ids.tolist()):
-            s.accounts[owner] = row
+        coll[rows, self._reserves_of(table.collateral_asset)] = np.asarray(table.collateral, dtype=float)
+        debt[rows, self._reserves_of(table.debt_asset)] = np.asarray(table.debt, dtype=float)
+        s.positions.append(collateral_scaled=coll / s.liquidity_index, debt_scaled=debt / s.borrow_index,
+                           emode=np.full(n, emode_category))
         self._health.invalidate()
-        s.owners.extend(owners)
         s.total_collateral_scaled += coll.sum(axis=0) / s.liquidity_index
         s.total_debt_scaled += debt.sum(axis=0) / s.borrow_index
         for r, sym in enumerate(self.symbols):
@@ -242,9 +241,14 @@ class AaveV3Pool(Protocol):
                 self._ledger(sym).issue_quietly(self.name, c)
             if d > 0:  # lent by the lenders, now in each borrower's wallet
                 has = debt[:, r] > 0
-                self._ledger(sym).issue_many([o for o, h in zip(owners, has.tolist()) if h], debt[has, r])
+                holders = owners if has.all() else [owners[i] for i in np.flatnonzero(has).tolist()]
+                self._ledger(sym).issue_many(holders, debt[has, r])
                 self._add_collateral(self._row("lenders"), r, d)
         s.version += 1
+
+    def _reserves_of(self, assets) -> np.ndarray:
+        """The reserve index of each symbol of ``assets`` (a :class:`pandas.Categorical`)."""
+        return np.array([self.index[a] for a in assets.categories], dtype=np.int64)[assets.codes]
 
     def _spread_lenders(self, p, rng) -> None:
         """Share what the account ``lenders`` supplied among the crowd ``lender/0`` … in
@@ -252,16 +256,16 @@ class AaveV3Pool(Protocol):
         interest alike); ``lenders`` keeps nothing, no token moves."""
         s = self.state
         owners = lender_names(p.count)
-        if any(o in s.accounts for o in owners):
-            raise ValueError("lenders: accounts named lender/<i> already exist in the pool (a borrower book's owners?)")
         row = self._row("lenders")
+        try:
+            s.accounts.add_all(owners)  # the rows the append below gives them
+        except ValueError:
+            raise ValueError("lenders: accounts named lender/<i> already exist in the pool (a borrower book's owners?)") from None
         whole = s.positions["collateral_scaled"][row].copy()
         parts = np.outer(lender_shares(p.size.sample(rng, p.count)), whole)
         parts[-1] = np.maximum(whole - parts[:-1].sum(axis=0), 0.0)  # the parts add up to the whole
-        ids = s.positions.append(collateral_scaled=parts, debt_scaled=np.zeros_like(parts),
-                                 emode=np.zeros(p.count, dtype=np.int64))
-        s.accounts.update(zip(owners, ids.tolist()))
-        s.owners.extend(owners)
+        s.positions.append(collateral_scaled=parts, debt_scaled=np.zeros_like(parts),
+                           emode=np.zeros(p.count, dtype=np.int64))
         s.positions["collateral_scaled"][row] = 0.0
         self._health.invalidate()
         s.version += 1
@@ -280,9 +284,8 @@ class AaveV3Pool(Protocol):
         row = s.accounts.get(owner)
         if row is None:
             n = len(self.symbols)
-            row = int(s.positions.append(collateral_scaled=[np.zeros(n)], debt_scaled=[np.zeros(n)], emode=0)[0])
-            s.accounts[owner] = row
-            s.owners.append(owner)
+            row = s.accounts.add(owner)
+            s.positions.append(collateral_scaled=[np.zeros(n)], debt_scaled=[np.zeros(n)], emode=0)  # row `row`
         return row
 
     def _add_collateral(self, row: int, r: int, tokens: float) -> None:
@@ -752,7 +755,7 @@ class AaveV3Pool(Protocol):
                                                       s.borrow_index, prices, self.liquidation_thresholds())
         collateral_usd = coll_scaled[large] @ (s.liquidity_index * prices)
         for row, c_usd, d_usd in zip(large.tolist(), collateral_usd.tolist(), debt_usd.tolist()):
-            owner = s.owners[row]
+            owner = s.accounts.name(row)
             out.append(Node(owner, "account", equity_usd=max(c_usd - d_usd, 0.0)))
             out.append(Exposure(self.name, owner, "debt", d_usd, recovery=min(1.0, c_usd / d_usd)))
         return out

@@ -4,15 +4,17 @@ accounts (:class:`LendersParams`)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from defisim.base import Distribution, FilePath, LogNormal, Uniform, check_fits_in_memory, population_count, unit
+from defisim.base import (AddressRange, Distribution, FilePath, LogNormal, Uniform, check_fits_in_memory,
+                          population_count, unit)
 
-__all__ = ["PopulationParams", "generate_population", "read_population_csv", "BORROWER_BYTES", "CSV_COLUMNS",
-           "LendersParams", "lender_names", "lender_shares", "LENDER_BYTES"]
+__all__ = ["PopulationParams", "BorrowerBook", "generate_population", "read_population_csv", "BORROWER_BYTES",
+           "CSV_COLUMNS", "BORROWER_PREFIX", "LendersParams", "lender_names", "lender_shares", "LENDER_BYTES", "LENDER_PREFIX"]
 
 #: Memory a run holds per borrower (position columns, owner index, the opening table), bytes;
 #: measured on the ``eth-crash`` pool: about 520 B.
@@ -21,6 +23,10 @@ BORROWER_BYTES = 600
 LENDER_BYTES = 300
 #: The columns of a borrower book (tokens in whole units).
 CSV_COLUMNS = ["owner", "collateral_asset", "collateral", "debt_asset", "debt"]
+#: A generated borrower's address is this prefix and its number (``borrower/0``, ``borrower/1`` …).
+BORROWER_PREFIX = "borrower/"
+#: A lender of the crowd's address is this prefix and its number (``lender/0`` …).
+LENDER_PREFIX = "lender/"
 #: What only a generated population has: with ``csv``, the file gives the positions and their assets.
 _GENERATED = ("count", "collateral_asset", "debt_asset", "size_usd", "whale_share", "whale_multiplier",
               "health_factor", "emode_category")
@@ -80,9 +86,29 @@ class PopulationParams(BaseModel):
         return set(table["collateral_asset"].astype(str)), set(table["debt_asset"].astype(str))
 
 
+class BorrowerBook(NamedTuple):
+    """Opening positions, one per borrower, as columns of equal length: the ``owner`` of each
+    (an :class:`~defisim.base.AddressRange` for a generated population: no string per
+    borrower), its collateral and debt reserve (symbols, categorical: a small code per
+    borrower) and amounts (tokens)."""
+
+    owner: Sequence[str]
+    collateral_asset: pd.Categorical
+    collateral: np.ndarray
+    debt_asset: pd.Categorical
+    debt: np.ndarray
+
+    @classmethod
+    def from_frame(cls, table: pd.DataFrame) -> "BorrowerBook":
+        """The book of a table with the columns :data:`CSV_COLUMNS` (:func:`read_population_csv`)."""
+        return cls(list(table["owner"]), pd.Categorical(table["collateral_asset"]),
+                   np.asarray(table["collateral"], dtype=np.float64), pd.Categorical(table["debt_asset"]),
+                   np.asarray(table["debt"], dtype=np.float64))
+
+
 def generate_population(p: PopulationParams, rng: np.random.Generator, price_usd: dict[str, float],
-                        liquidation_threshold: dict[str, float]) -> pd.DataFrame:
-    """Positions as columns ``owner, collateral_asset, collateral, debt_asset, debt`` (tokens).
+                        liquidation_threshold: dict[str, float]) -> BorrowerBook:
+    """``p.count`` positions ``borrower/0`` … (tokens), drawn from ``p``'s distributions.
 
     ``debt = collateral · price_c · LT_c / (HF · price_d)`` so each borrower starts at its drawn HF.
 
@@ -90,8 +116,8 @@ def generate_population(p: PopulationParams, rng: np.random.Generator, price_usd
     --------
     >>> pop = generate_population(PopulationParams(count=3), np.random.default_rng(0),
     ...                           {"WETH": 2000.0, "USDC": 1.0}, {"WETH": 0.83, "USDC": 0.78})
-    >>> list(pop.columns), len(pop)
-    (['owner', 'collateral_asset', 'collateral', 'debt_asset', 'debt'], 3)
+    >>> pop.owner, list(pop.owner), pop.debt_asset[2], pop.collateral.shape
+    (AddressRange('borrower/', 3), ['borrower/0', 'borrower/1', 'borrower/2'], 'USDC', (3,))
     """
     n = p.count
     size = p.size_usd.sample(rng, n)
@@ -101,13 +127,9 @@ def generate_population(p: PopulationParams, rng: np.random.Generator, price_usd
     pc, pd_ = price_usd[p.collateral_asset], price_usd[p.debt_asset]
     collateral = size / pc
     debt = size * liquidation_threshold[p.collateral_asset] / (hf * pd_)
-    return pd.DataFrame({
-        "owner": [f"borrower/{i}" for i in range(n)],
-        "collateral_asset": p.collateral_asset,
-        "collateral": collateral,
-        "debt_asset": p.debt_asset,
-        "debt": debt,
-    })
+    every = np.zeros(n, dtype=np.int8)  # the one category of each asset column
+    return BorrowerBook(AddressRange(BORROWER_PREFIX, n), pd.Categorical.from_codes(every, [p.collateral_asset]),
+                        collateral, pd.Categorical.from_codes(every, [p.debt_asset]), debt)
 
 
 def read_population_csv(path: str | Path) -> pd.DataFrame:
@@ -155,13 +177,13 @@ class LendersParams(BaseModel):
         return self
 
 
-def lender_names(count: int) -> list[str]:
+def lender_names(count: int) -> AddressRange:
     """The accounts of a crowd of ``count`` lenders.
 
-    >>> lender_names(2)
+    >>> list(lender_names(2))
     ['lender/0', 'lender/1']
     """
-    return [f"lender/{i}" for i in range(count)]
+    return AddressRange(LENDER_PREFIX, count)
 
 
 def lender_shares(sizes) -> np.ndarray:

@@ -133,14 +133,14 @@ class PoolView:
         return self._pool.state.total_debt_scaled > 0
 
     def n_accounts(self) -> int:
-        return len(self._pool.state.owners)
+        return len(self._pool.state.accounts)
 
     def row_of(self, owner: str) -> int | None:
         """The row of ``owner``'s account, or ``None`` if it has none."""
         return self._pool.state.accounts.get(owner)
 
     def owner(self, row: int) -> str:
-        return self._pool.state.owners[row]
+        return self._pool.state.accounts.name(row)
 
     def positions(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(collateral, debt) tokens of many accounts: matrices (len(rows), reserves)."""
