@@ -92,6 +92,14 @@ Honesty notes
   ``--profile-blocks``, default ``--blocks``) and prints the 20 functions with the largest own
   time to stderr; the JSON gets the same top 20 with calls per block. cProfile slows Python
   code ~2× and counts time inside numpy as its caller's: use it for shares, not for figures.
+* ``--setup-memory`` measures instead what ``Simulation(scenario)`` keeps per borrower (target:
+  at most 150 B): each size of ``--sizes`` is set up (not run) in a fresh process, twice, once
+  per method: ``rss`` (the resident set after the build less before it, Linux only) and
+  ``tracemalloc`` (Python and numpy allocations still held after the build). Per borrower is
+  the difference between the largest and the smallest size over the difference of borrowers,
+  so that what any setup costs cancels. RSS also keeps memory the allocator took for
+  temporaries of the build and has not given back; tracemalloc counts only what is held.
+  ``peak_rss_mb`` is each setup process's peak.
 """
 from __future__ import annotations
 
@@ -105,9 +113,13 @@ import argparse  # noqa: E402
 import cProfile  # noqa: E402
 import gc  # noqa: E402
 import math  # noqa: E402
+import json  # noqa: E402
 import pstats  # noqa: E402
+import resource  # noqa: E402
+import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
+import tracemalloc  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -662,6 +674,74 @@ def profile(n: int, blocks: int, top: int = 20) -> dict:
     }
 
 
+#: Acceptance: memory ``Simulation(scenario)`` keeps per borrower (bytes).
+TARGET_SETUP_BYTES = 150
+SETUP_METHODS = ("rss", "tracemalloc")
+
+
+def resident_bytes() -> int | None:
+    """This process's resident set size now (bytes; Linux ``/proc/self/statm``), None elsewhere."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def setup_memory_one(n: int, method: str) -> dict:
+    """In this process: the memory (bytes) that setting up ``n`` borrowers keeps, by ``method``
+    (``"rss"`` or ``"tracemalloc"``), and the process's peak RSS (MB)."""
+    scenario = scenario_for(n, DAY_BLOCKS, False, bench_registry())
+    gc.collect()
+    if method == "tracemalloc":
+        tracemalloc.start()
+        sim = Simulation(scenario)
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+    else:
+        before = resident_bytes()
+        sim = Simulation(scenario)
+        gc.collect()
+        after = resident_bytes()
+        held = None if before is None or after is None else after - before
+    del sim
+    return {"borrowers": n, "method": method, "held_bytes": held,
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+
+
+def setup_memory(sizes: list[int]) -> dict:
+    """Per method, the bytes per borrower that setup keeps, each size in a fresh process."""
+    sizes = sorted(set(sizes))
+    runs, per_borrower = [], {}
+    for method in SETUP_METHODS:
+        held = {}
+        for n in sizes:
+            done = subprocess.run([sys.executable, __file__, "--setup-memory-one", str(n), method],
+                                  capture_output=True, text=True, check=True)
+            runs.append(json.loads(done.stdout))
+            held[n] = runs[-1]["held_bytes"]
+            print(f"setup memory {method:>11} {n:>9,}: {held[n]} B", file=sys.stderr)
+        lo, hi = sizes[0], sizes[-1]
+        if None in (held[lo], held[hi]) or hi == lo:
+            per_borrower[method] = None
+        else:
+            per_borrower[method] = round((held[hi] - held[lo]) / (hi - lo), 1)
+    measured = [v for v in per_borrower.values() if v is not None]
+    return {
+        "benchmark": "lending",
+        "mode": "setup_memory",
+        "acceptance": f"memory at setup <= {TARGET_SETUP_BYTES} B per borrower (state in arrays)",
+        "scenario": SCENARIO,
+        "bytes_per_borrower": per_borrower,
+        "bytes_per_borrower_definition": f"(held({sizes[-1]}) - held({sizes[0]})) / {sizes[-1] - sizes[0]} borrowers, "
+                                         "held = memory Simulation(scenario) keeps, each size in a fresh process",
+        "target_bytes": TARGET_SETUP_BYTES,
+        "pass": bool(measured) and all(v <= TARGET_SETUP_BYTES for v in measured),
+        "runs": runs,
+    }
+
+
 def sci(n: int) -> str:
     """``100000`` -> ``"1e5"`` (short size labels for keys)."""
     e = int(math.floor(math.log10(n))) if n > 0 else 0
@@ -695,13 +775,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile-size", type=lambda s: parse_sizes(s)[0], default=100_000)
     p.add_argument("--profile-blocks", type=int, default=None, help="blocks of the profiled run (default: --blocks)")
     p.add_argument("--no-pin", action="store_true", help="do not pin the process to one core")
+    p.add_argument("--setup-memory", action="store_true",
+                   help=f"measure the memory setup keeps per borrower instead (target {TARGET_SETUP_BYTES} B)")
+    p.add_argument("--setup-memory-one", nargs=2, metavar=("N", "METHOD"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.setup_memory_one:
+        n, method = args.setup_memory_one
+        print(json.dumps(setup_memory_one(parse_sizes(n)[0], method)))
+        return 0
     if args.blocks <= 0:
         p.error("--blocks must be positive")
     pinned = None if args.no_pin else pin_to_one_core()
     source = source_state()  # before the runs: the code imported is the code on disk now
     if args.profile:
         out = profile(args.profile_size, args.profile_blocks or args.blocks)
+    elif args.setup_memory:
+        out = setup_memory(args.sizes)
     else:
         out = measure(args.sizes, args.blocks, None if args.no_naive else args.naive_size)
     emit(out, pinned, source, args.out)

@@ -28,3 +28,12 @@ def test_the_benchmark_runs_and_reports(name):
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout)
     assert isinstance(report, dict) and report
+
+
+def test_the_setup_memory_mode_reports_bytes_per_borrower():
+    done = subprocess.run([sys.executable, str(BENCHMARKS / "lending.py"), "--setup-memory", "--sizes", "1e3,3e3",
+                           "--no-pin"], cwd=BENCHMARKS, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    assert set(report["bytes_per_borrower"]) == {"rss", "tracemalloc"}
+    assert report["bytes_per_borrower"]["tracemalloc"] > 0
