@@ -16,10 +16,10 @@ from defisim.base import (AddressRange, Distribution, FilePath, LogNormal, Unifo
 __all__ = ["PopulationParams", "BorrowerBook", "generate_population", "read_population_csv", "BORROWER_BYTES",
            "CSV_COLUMNS", "BORROWER_PREFIX", "LendersParams", "lender_names", "lender_shares", "LENDER_BYTES", "LENDER_PREFIX"]
 
-#: Memory a run holds per borrower at its peak, bytes. Setup keeps about 55 B of it (the position
-#: columns and the debt ledger's balances: no object per borrower); the rest are the run's arrays
-#: over all accounts (health factors and their index, balances in tokens). Measured on
-#: ``flash-crash`` over 300 blocks, 1e5 against 1e6 borrowers: about 570 B.
+#: Memory a run holds per borrower at its peak, bytes. Setup keeps about 100 B of it (the position
+#: columns, the debt ledger's balances, the health index: arrays, no object per borrower); the
+#: rest are the run's arrays over all accounts (health factors, balances in tokens). Measured on
+#: ``flash-crash`` over 300 blocks, 1e5 against 1e6 borrowers: about 580 B.
 BORROWER_BYTES = 600
 #: Memory a run holds per lender account (a row of the position columns, its owner name), bytes.
 LENDER_BYTES = 300
