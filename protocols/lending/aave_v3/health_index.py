@@ -243,8 +243,9 @@ class HealthIndex:
         """Of the accounts :meth:`below` would return, the ``count`` with the largest debts (USD;
         equal debts: the lower row), in increasing row order, with the same health factors and
         debts bit for bit. Walks the accounts by reference debt, largest first, in growing chunks,
-        computing those that may be below ``threshold``; stops when the next reference debt,
-        grown by the most any debt can have grown, is below the ``count``-th debt found."""
+        computing those that may be below ``threshold`` (no more at a time than the shortlist
+        still lacks); stops when the next reference debt, grown by the most any debt can have
+        grown, is below the ``count``-th debt found."""
         prices = np.asarray(prices, dtype=np.float64)
         lt = self.lt if lt is None else lt
         self._prepare(coll_scaled, debt_scaled, liquidity_index, borrow_index, prices, lt)
@@ -258,14 +259,22 @@ class HealthIndex:
         start, chunk, n_sorted = 0, max(count, 256), self._by_debt.size
         while start < n_sorted:
             stop = min(start + chunk, n_sorted)
-            rows = self._sorted_rows(self._by_debt[start + np.flatnonzero(_maybe(self._hf_by_debt[start:stop], hf_bound))])
+            at = start + np.flatnonzero(_maybe(self._hf_by_debt[start:stop], hf_bound))
+            if self._side_rows.size:
+                at = at[self._slot[self._by_debt[at]] < 0]  # entries of waiting rows are stale
+            need = max(count - n_hits, 64)
+            if at.size > need:  # no more than the shortlist still needs: the rest stays unvisited
+                at, stop = at[:need], int(at[need - 1]) + 1
+            else:
+                chunk *= 2
+            rows = self._by_debt[at]
             got = self._exact(rows, coll_scaled, debt_scaled, liquidity_index, borrow_index, prices, lt)
             hit = got.hf < threshold
             found.append(got)
             hits.append(hit)
             computed += rows.size
             n_hits += int(hit.sum())
-            start, chunk = stop, 2 * chunk
+            start = stop
             if n_hits >= count:
                 debts = np.concatenate([f.debt_usd[h] for f, h in zip(found, hits)])
                 nth = np.partition(debts, debts.size - count)[debts.size - count]
