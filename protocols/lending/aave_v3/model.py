@@ -193,6 +193,7 @@ class AaveV3Pool(Protocol):
         self._position_changes = 0  # counts changes of scaled balances (not accrual)
         self._rates_stale = True  # an action changed liquidity or debt since the rates were set
         self._health_recorded: tuple[int, int, bytes] | None = None  # (block, position changes, prices)
+        self._health_every_blocks: int | None = None  # set at the first look (see _health_every)
         for sym, amount in params.seed_supply.items():
             if amount > 0:
                 self._ledger(sym).issue_quietly(self.name, amount)
@@ -442,8 +443,17 @@ class AaveV3Pool(Protocol):
         every = self.params.reserves_every_blocks
         if every and (block.number - 1) % every == 0:
             self._record_reserves(block)
-        if self.params.health_every_blocks and self._health_due(block.number):
+        if self._health_every and self._health_due(block.number):
             self._record_health(block)
+
+    @property
+    def _health_every(self) -> int:
+        """Blocks between two health records at most: ``health_every_blocks``, or by default
+        ``max(10, accounts // 10,000)`` with the accounts counted at the first look."""
+        if self._health_every_blocks is None:
+            every = self.params.health_every_blocks
+            self._health_every_blocks = max(10, len(self.state.accounts) // 10_000) if every is None else every
+        return self._health_every_blocks
 
     def _health_due(self, number: int) -> bool:
         """Whether to record health factors now: the first block; then at most every
@@ -454,7 +464,7 @@ class AaveV3Pool(Protocol):
         since = number - last[0]
         if since >= self.params.health_quiet_blocks:
             return True
-        if since < self.params.health_every_blocks:
+        if since < self._health_every:
             return False
         return last[1] != self._position_changes or last[2] != self.prices_usd().tobytes()
 

@@ -273,9 +273,11 @@ class PoolParams(BaseModel):
         "what 'lenders' supplied at the start (seed_supply and what the population borrowed); none: one account")
     emode_categories: tuple[EModeParams, ...] = Field(
         (), description="e-mode categories; category k (1, 2, …) is the k-th; 0 is no e-mode (Aave v3 `EModeLogic.sol` and `GenericLogic.sol`: e-mode)")
-    health_every_blocks: int = Field(
-        10, ge=0, description="record the borrowers' health-factor quantiles at most every this many blocks, "
-        "when prices or positions changed since the last record (0: never)")
+    health_every_blocks: int | None = Field(
+        None, ge=0, description="record the borrowers' health-factor quantiles at most every this many blocks, "
+        "when prices or positions changed since the last record (0: never; default: every 10 blocks, and for "
+        "a book of more than 100,000 accounts every accounts / 10,000 blocks: a record reads every account, "
+        "so its share of a run stays bounded as the book grows)")
     health_quiet_blocks: int = Field(
         300, ge=1, description="and at least every this many blocks when nothing changed (interest only)")
     flash_loan_premium: float = Field(

@@ -265,3 +265,18 @@ def test_skipping_sizing_is_exact():
                                       np.array(capital))
             assert plans == []
     assert said_no > 20
+
+
+def test_health_records_thin_out_on_a_large_book():
+    """The health table reads every account: by default it is written at most every 10 blocks,
+    and every accounts / 10,000 blocks beyond 100,000 accounts; a given cadence is kept."""
+    def gaps(count, *extra):
+        res = Simulation(load_scenario("eth-crash", [f"protocols.aave.population.count={count}", "blocks=150",
+                                                     *extra])).run()
+        return np.diff(res.health_factors["block"].to_numpy())
+
+    small = gaps(2_000)
+    assert small.min() == 10
+    large = gaps(250_000)  # 250,000 borrowers and the pool's own accounts: at most every 25 blocks
+    assert large.min() == 25
+    assert gaps(250_000, "protocols.aave.health_every_blocks=10").min() == 10
