@@ -188,6 +188,7 @@ class AaveV3Pool(Protocol):
         self._withdrawal_log = host.log.declare("withdrawals", "withdraw calls that reached a pool: paid or reverted",
                                                 WITHDRAWAL_COLUMNS)
         self._hf_cache: tuple | None = None
+        self._liquidation_terms: dict[int, tuple] = {}  # e-mode category -> (LTs, bonuses, fees) as lists
         self._candidates_cache: tuple = (None, {})  # (block, version, prices), {largest: answer}
         self._health = HealthIndex(self.lt)
         self._position_changes = 0  # counts changes of scaled balances (not accrual)
@@ -272,8 +273,12 @@ class AaveV3Pool(Protocol):
 
     def prices_usd(self) -> np.ndarray:
         """Oracle price of each reserve (USD per token), as the pool reads them now."""
-        protocols = self.host.protocols
-        return np.array([protocols[self.params.oracles[s]].price() for s in self.symbols])
+        return np.array(self._price_list())
+
+    def _price_list(self) -> list:
+        """:meth:`prices_usd` as a list (the oracles' answers, Python floats for scalar arithmetic)."""
+        protocols, oracles = self.host.protocols, self.params.oracles
+        return [protocols[oracles[s]].price() for s in self.symbols]
 
     def _row(self, owner: str) -> int:
         s = self.state
@@ -637,22 +642,43 @@ class AaveV3Pool(Protocol):
         if row is None:
             raise Revert("unknown user")
         coll, debt = self.account(user)
-        prices = self.prices_usd()
+        price_list = self._price_list()
+        prices = np.array(price_list)
         cat = self.category(row)
-        hf = am.health_factor(coll, debt, prices, self.lt_by_category[cat])
+        terms = self._liquidation_terms.get(cat)
+        if terms is None:  # the category's thresholds and bonuses, and the fees, as Python floats
+            terms = self._liquidation_terms[cat] = (self.lt_by_category[cat].tolist(),
+                                                    self.bonus_by_category[cat].tolist(), self.fee.tolist())
+        lt, bonus, fee = terms
+        # scalar arithmetic on Python floats: the same float64 operations as on the arrays' elements
+        c, d = coll.tolist(), debt.tolist()
+        hf = am.health_factor(c, d, price_list, lt)
+        usd = (float(coll @ prices), float(debt @ prices))  # numpy's dot, as the account's totals always were
         try:  # the outcome is computed before any effect: a bad input is a revert, never an error of the run
-            out = liquidation_call(
-                coll[rc], debt[rd], prices[rc], prices[rd], hf, self.bonus_by_category[cat, rc], self.fee[rc],
-                debt_to_cover, other_collateral_usd=float(coll @ prices - coll[rc] * prices[rc]),
-                other_debt_usd=float(debt @ prices - debt[rd] * prices[rd]), rules=self.params.rules,
-            )
-        except ValueError as e:
-            raise Revert(f"INVALID_LIQUIDATION_INPUT: {e}") from None
+            out = self._liquidation_outcome(c, d, price_list, hf, bonus, fee, rc, rd, debt_to_cover, usd)
+        except ValueError:
+            try:  # the reason names the bad input as the arrays hold it (a numpy scalar)
+                self._liquidation_outcome(coll, debt, prices, am.health_factor(coll, debt, prices, self.lt_by_category[cat]),
+                                          self.bonus_by_category[cat], self.fee, rc, rd, debt_to_cover, usd)
+            except ValueError as e:
+                raise Revert(f"INVALID_LIQUIDATION_INPUT: {e}") from None
+            raise
         if out.revert:
             raise Revert(out.revert)
         if self._ledger(collateral_asset).balance_of(self.name) < out.liquidator_collateral:
             raise Revert("not enough liquidity")  # the collateral is lent out: it cannot be handed over
         return LiquidationQuote(row, rc, rd, hf, prices, out)
+
+    def _liquidation_outcome(self, coll, debt, prices, hf, bonus, fee, rc: int, rd: int, debt_to_cover,
+                             usd: tuple[float, float]):
+        """:func:`.liquidation.liquidation_call` of the pair (``rc``, ``rd``) of one account:
+        ``coll``, ``debt`` (tokens), ``prices`` (USD), ``bonus``, ``fee`` (fractions) per reserve,
+        ``usd`` the account's collateral and debt (USD)."""
+        return liquidation_call(
+            coll[rc], debt[rd], prices[rc], prices[rd], hf, bonus[rc], fee[rc], debt_to_cover,
+            other_collateral_usd=float(usd[0] - coll[rc] * prices[rc]),
+            other_debt_usd=float(usd[1] - debt[rd] * prices[rd]), rules=self.params.rules,
+        )
 
     @handler(gas=350_000, revert_gas=60_000, role=LIQUIDATION_CALL)
     def liquidation_call(self, sender: str, collateral_asset: str, debt_asset: str, user: str,
@@ -683,10 +709,11 @@ class AaveV3Pool(Protocol):
         deficit_usd = 0.0
         if out.deficit > 0 or (out.no_collateral_left and self.params.rules == "v3.3"):
             _c, left = self.account(user)
-            for r in np.flatnonzero(left > 0):
-                self.state.deficit[r] += left[r]
-                deficit_usd += left[r] * prices[r]
-                self._add_debt(row, int(r), -left[r])
+            for r, owed in enumerate(left.tolist()):
+                if owed > 0:
+                    self.state.deficit[r] += owed
+                    deficit_usd += owed * prices[r]
+                    self._add_debt(row, r, -owed)
         self._log.append((self.block.number, self.name, sender, user, collateral_asset, debt_asset, out.debt_repaid,
                           out.debt_repaid * prices[rd], out.collateral_seized, out.collateral_seized * prices[rc],
                           out.liquidator_collateral,
