@@ -10,6 +10,7 @@ costs a binary search, not a pass over every account.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -101,14 +102,26 @@ NOT_ENOUGH_LIQUIDITY = "not enough liquidity"
 
 class LiquidationQuote(NamedTuple):
     """A checked liquidation: the account's row, the collateral and debt reserve indices, its
-    health factor before, the oracle prices (USD) and the outcome (:class:`.liquidation.LiquidationOutcome`)."""
+    health factor before, the oracle prices (USD, one per reserve) and the outcome (:class:`.liquidation.LiquidationOutcome`)."""
 
     row: int
     collateral: int
     debt: int
     hf: float
-    prices: np.ndarray
+    prices: list[float]
     out: object
+
+
+def _usd_besides(amounts: list, prices: list, r: int, vector: np.ndarray) -> float:
+    """USD of an account's ``amounts`` (tokens per reserve; ``vector`` the same as an array) at
+    ``prices`` (USD per token) in the reserves other than ``r``: ``vector @ prices − amounts[r]·prices[r]``
+    with numpy's dot. When every other reserve adds an exact zero (no balance, a finite price), the dot
+    is that one product whatever the order of its sum, and the difference is taken without it."""
+    x = amounts[r] * prices[r]
+    for k, (a, p) in enumerate(zip(amounts, prices)):
+        if k != r and not (a == 0.0 and -math.inf < p < math.inf):
+            return float(vector @ np.array(prices) - x)
+    return x - x
 
 
 @dataclass
@@ -642,8 +655,7 @@ class AaveV3Pool(Protocol):
         if row is None:
             raise Revert("unknown user")
         coll, debt = self.account(user)
-        price_list = self._price_list()
-        prices = np.array(price_list)
+        prices = self._price_list()
         cat = self.category(row)
         terms = self._liquidation_terms.get(cat)
         if terms is None:  # the category's thresholds and bonuses, and the fees, as Python floats
@@ -652,14 +664,15 @@ class AaveV3Pool(Protocol):
         lt, bonus, fee = terms
         # scalar arithmetic on Python floats: the same float64 operations as on the arrays' elements
         c, d = coll.tolist(), debt.tolist()
-        hf = am.health_factor(c, d, price_list, lt)
-        usd = (float(coll @ prices), float(debt @ prices))  # numpy's dot, as the account's totals always were
+        hf = am.health_factor(c, d, prices, lt)
+        others = (_usd_besides(c, prices, rc, coll), _usd_besides(d, prices, rd, debt))
         try:  # the outcome is computed before any effect: a bad input is a revert, never an error of the run
-            out = self._liquidation_outcome(c, d, price_list, hf, bonus, fee, rc, rd, debt_to_cover, usd)
+            out = self._liquidation_outcome(c, d, prices, hf, bonus, fee, rc, rd, debt_to_cover, others)
         except ValueError:
             try:  # the reason names the bad input as the arrays hold it (a numpy scalar)
-                self._liquidation_outcome(coll, debt, prices, am.health_factor(coll, debt, prices, self.lt_by_category[cat]),
-                                          self.bonus_by_category[cat], self.fee, rc, rd, debt_to_cover, usd)
+                p = np.array(prices)
+                self._liquidation_outcome(coll, debt, p, am.health_factor(coll, debt, p, self.lt_by_category[cat]),
+                                          self.bonus_by_category[cat], self.fee, rc, rd, debt_to_cover, others)
             except ValueError as e:
                 raise Revert(f"INVALID_LIQUIDATION_INPUT: {e}") from None
             raise
@@ -670,15 +683,12 @@ class AaveV3Pool(Protocol):
         return LiquidationQuote(row, rc, rd, hf, prices, out)
 
     def _liquidation_outcome(self, coll, debt, prices, hf, bonus, fee, rc: int, rd: int, debt_to_cover,
-                             usd: tuple[float, float]):
+                             others: tuple[float, float]):
         """:func:`.liquidation.liquidation_call` of the pair (``rc``, ``rd``) of one account:
         ``coll``, ``debt`` (tokens), ``prices`` (USD), ``bonus``, ``fee`` (fractions) per reserve,
-        ``usd`` the account's collateral and debt (USD)."""
-        return liquidation_call(
-            coll[rc], debt[rd], prices[rc], prices[rd], hf, bonus[rc], fee[rc], debt_to_cover,
-            other_collateral_usd=float(usd[0] - coll[rc] * prices[rc]),
-            other_debt_usd=float(usd[1] - debt[rd] * prices[rd]), rules=self.params.rules,
-        )
+        ``others`` its collateral and debt in the other reserves (USD, :func:`_usd_besides`)."""
+        return liquidation_call(coll[rc], debt[rd], prices[rc], prices[rd], hf, bonus[rc], fee[rc], debt_to_cover,
+                                other_collateral_usd=others[0], other_debt_usd=others[1], rules=self.params.rules)
 
     @handler(gas=350_000, revert_gas=60_000, role=LIQUIDATION_CALL)
     def liquidation_call(self, sender: str, collateral_asset: str, debt_asset: str, user: str,

@@ -354,3 +354,54 @@ def test_the_keeper_takes_the_pair_that_pays_most_not_the_largest():
     assert plan.profit_usd == pytest.approx(gains["WETH"], rel=1e-6)  # the deep venues' impact is ~0
     # without values the pool's quote takes the largest collateral, as before
     assert view.symbols[int(view.quote_liquidations(rows, hf, prices).collateral[0])] == "USDC"
+
+
+def test_usd_besides_equals_numpy_dot_less_one_product():
+    from protocols.lending.aave_v3.model import _usd_besides
+
+    rng = np.random.default_rng(3)
+    for _ in range(2_000):
+        n = int(rng.integers(1, 6))
+        amounts = np.where(rng.random(n) < 0.5, 0.0, rng.lognormal(3.0, 4.0, n))
+        prices = rng.lognormal(0.0, 3.0, n)
+        if rng.random() < 0.1:
+            prices[int(rng.integers(n))] = rng.choice([np.inf, np.nan, 0.0])
+        r = int(rng.integers(n))
+        with np.errstate(invalid="ignore", over="ignore"):
+            expected = float(amounts @ prices - amounts[r] * prices[r])
+            result = _usd_besides(amounts.tolist(), prices.tolist(), r, amounts)
+        assert np.array([result]).tobytes() == np.array([expected]).tobytes(), (amounts, prices, r)
+
+
+@pytest.mark.parametrize("user, price, rc, rd", [("alice", 1_650.123456789, 0, 1), ("carol", 2_300.987654321, 1, 0),
+                                                  ("dave", 1_700.5, 0, 1), ("dave", 1_700.5, 1, 1)])
+def test_a_liquidation_quote_equals_the_arithmetic_on_the_arrays(user, price, rc, rd):
+    """The quote computes on Python floats; the outcome is the one of the arrays' elements, bit for bit
+    (alice: WETH against USDC; carol: USDC against WETH; dave: both as collateral against USDC)."""
+    from protocols.lending.aave_v3 import math as am
+    from protocols.lending.aave_v3.liquidation import liquidation_call
+
+    m = _two_collateral_market()
+    m.host.protocols["weth"].issue_quietly("dave", 7.0)
+    m.host.protocols["usdc"].issue_quietly("dave", 13_000.0)
+    for asset, amount in (("WETH", 7.0), ("USDC", 13_000.0)):
+        assert m.call("dave", "supply", asset=asset, amount=amount)[0] == TxStatus.INCLUDED
+    assert m.call("dave", "borrow", asset="USDC", amount=20_500.0)[0] == TxStatus.INCLUDED
+    m.set_price(price)
+    pool = m.pool
+    coll, debt = pool.account(user)
+    prices = pool.prices_usd()
+    hf = am.health_factor(coll, debt, prices, pool.lt_by_category[0])
+    expected = liquidation_call(coll[rc], debt[rd], prices[rc], prices[rd], hf, pool.bonus_by_category[0, rc],
+                                pool.fee[rc], 1_000.0, other_collateral_usd=float(coll @ prices - coll[rc] * prices[rc]),
+                                other_debt_usd=float(debt @ prices - debt[rd] * prices[rd]))
+    q = pool.quote_liquidation_call("bob", pool.symbols[rc], pool.symbols[rd], user, 1_000.0)
+    assert expected.ok and q.out == expected and q.hf == hf
+
+
+def test_a_bad_price_reverts_naming_the_value_as_the_pool_holds_it(market):
+    market.set_price(0.0)
+    status, reason, *_ = market.call("bob", "liquidation_call", collateral_asset="WETH", debt_asset="USDC",
+                                     user="alice")
+    assert status == TxStatus.REVERTED
+    assert reason == f"INVALID_LIQUIDATION_INPUT: collateral_price_usd must be positive and finite, got {np.float64(0.0)!r}"
