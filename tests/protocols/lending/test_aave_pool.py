@@ -277,6 +277,15 @@ def _two_collateral_market():
     return m
 
 
+def _add_dave(m):
+    """dave: 7 WETH and 13,000 USDC against 20,500 USDC (liquidatable at ETH $1,700)."""
+    m.host.protocols["weth"].issue_quietly("dave", 7.0)
+    m.host.protocols["usdc"].issue_quietly("dave", 13_000.0)
+    for asset, amount in (("WETH", 7.0), ("USDC", 13_000.0)):
+        assert m.call("dave", "supply", asset=asset, amount=amount)[0] == TxStatus.INCLUDED
+    assert m.call("dave", "borrow", asset="USDC", amount=20_500.0)[0] == TxStatus.INCLUDED
+
+
 def test_each_collateral_is_valued_at_its_own_venue():
     from types import SimpleNamespace
 
@@ -330,11 +339,7 @@ def test_the_keeper_takes_the_pair_that_pays_most_not_the_largest():
     from protocols.lending.aave_v3.liquidation import liquidation_call
 
     m = Market()
-    m.host.protocols["weth"].issue_quietly("dave", 7.0)
-    m.host.protocols["usdc"].issue_quietly("dave", 13_000.0)
-    for asset, amount in (("WETH", 7.0), ("USDC", 13_000.0)):
-        assert m.call("dave", "supply", asset=asset, amount=amount)[0] == TxStatus.INCLUDED
-    assert m.call("dave", "borrow", asset="USDC", amount=20_500.0)[0] == TxStatus.INCLUDED
+    _add_dave(m)
     m.set_price(1_700.0)
     view, prices = m.pool.view(), m.pool.prices_usd()
     rows, hf, debt_usd = view.liquidation_candidates()
@@ -382,11 +387,7 @@ def test_a_liquidation_quote_equals_the_arithmetic_on_the_arrays(user, price, rc
     from protocols.lending.aave_v3.liquidation import liquidation_call
 
     m = _two_collateral_market()
-    m.host.protocols["weth"].issue_quietly("dave", 7.0)
-    m.host.protocols["usdc"].issue_quietly("dave", 13_000.0)
-    for asset, amount in (("WETH", 7.0), ("USDC", 13_000.0)):
-        assert m.call("dave", "supply", asset=asset, amount=amount)[0] == TxStatus.INCLUDED
-    assert m.call("dave", "borrow", asset="USDC", amount=20_500.0)[0] == TxStatus.INCLUDED
+    _add_dave(m)
     m.set_price(price)
     pool = m.pool
     coll, debt = pool.account(user)
