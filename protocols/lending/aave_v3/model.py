@@ -202,6 +202,7 @@ class AaveV3Pool(Protocol):
                                                 WITHDRAWAL_COLUMNS)
         self._hf_cache: tuple | None = None
         self._liquidation_terms: dict[int, tuple] = {}  # e-mode category -> (LTs, bonuses, fees) as lists
+        self._empty_account_revert: tuple = (None, "")  # (the call's reserves, category, cover, prices), reason
         self._candidates_cache: tuple = (None, {})  # (block, version, prices), {largest: answer}
         self._health = HealthIndex(self.lt)
         self._position_changes = 0  # counts changes of scaled balances (not accrual)
@@ -664,6 +665,13 @@ class AaveV3Pool(Protocol):
         lt, bonus, fee = terms
         # scalar arithmetic on Python floats: the same float64 operations as on the arrays' elements
         c, d = coll.tolist(), debt.tolist()
+        # an emptied account (a rival's liquidation of it landed first) reverts as the last one did at the
+        # same prices and arguments: without balances nothing else enters the outcome
+        empty = None
+        if not (any(c) or any(d)) and isinstance(debt_to_cover, float):
+            empty = (rc, rd, cat, debt_to_cover, *prices)
+            if self._empty_account_revert[0] == empty:
+                raise Revert(self._empty_account_revert[1])
         hf = am.health_factor(c, d, prices, lt)
         others = (_usd_besides(c, prices, rc, coll), _usd_besides(d, prices, rd, debt))
         try:  # the outcome is computed before any effect: a bad input is a revert, never an error of the run
@@ -677,6 +685,8 @@ class AaveV3Pool(Protocol):
                 raise Revert(f"INVALID_LIQUIDATION_INPUT: {e}") from None
             raise
         if out.revert:
+            if empty is not None:
+                self._empty_account_revert = (empty, out.revert)
             raise Revert(out.revert)
         if self._ledger(collateral_asset).balance_of(self.name) < out.liquidator_collateral:
             raise Revert("not enough liquidity")  # the collateral is lent out: it cannot be handed over

@@ -406,3 +406,28 @@ def test_a_bad_price_reverts_naming_the_value_as_the_pool_holds_it(market):
                                      user="alice")
     assert status == TxStatus.REVERTED
     assert reason == f"INVALID_LIQUIDATION_INPUT: collateral_price_usd must be positive and finite, got {np.float64(0.0)!r}"
+
+
+def test_an_emptied_account_reverts_each_time_as_the_first_time(market):
+    """After its liquidation left alice nothing, every further attempt reverts as the full checks say,
+    whether or not the pool remembers the last such revert (same prices and arguments)."""
+    market.set_price(1_400.0)
+    assert market.call("bob", "liquidation_call", collateral_asset="WETH", debt_asset="USDC", user="alice")[0] == TxStatus.INCLUDED
+    coll, debt = market.pool.account("alice")
+    assert not coll.any() and not debt.any()
+
+    def attempt(**args):
+        status, reason, gas, _ = market.call("bob", "liquidation_call", collateral_asset="WETH", debt_asset="USDC",
+                                             user="alice", **args)
+        assert status == TxStatus.REVERTED
+        return reason, gas
+
+    first = attempt()
+    assert first[0] == "HEALTH_FACTOR_NOT_BELOW_THRESHOLD"
+    assert attempt() == first and attempt(debt_to_cover=float("inf")) == first
+    assert attempt(debt_to_cover=-1.0)[0].startswith("INVALID_LIQUIDATION_INPUT: debt_to_cover")
+    assert attempt(debt_to_cover=float("nan"))[0].startswith("INVALID_LIQUIDATION_INPUT: debt_to_cover")
+    market.set_price(0.0)
+    assert attempt()[0].startswith("INVALID_LIQUIDATION_INPUT: collateral_price_usd")
+    market.set_price(1_300.0)
+    assert attempt() == first
