@@ -166,6 +166,15 @@ class FlashLiquidator(Protocol):
         super().__init__(name, params, host)
         self._log = host.log.declare("flash_liquidations", "flash-loan liquidations: loan, sale, repayment, profit",
                                      FLASH_COLUMNS, role="settled_on_chain", role_columns=SETTLED_ROLE)
+        self._symbols: dict[tuple, str] = {}  # (protocol, ledger) -> symbol, see _symbol
+
+    def _symbol(self, protocol, ledger: str) -> str:
+        """:func:`_symbol_on`, remembered per (protocol, ledger): the params it reads are frozen."""
+        key = (protocol, ledger)
+        sym = self._symbols.get(key)
+        if sym is None:
+            sym = self._symbols[key] = _symbol_on(protocol, ledger)
+        return sym
 
     def _protocol(self, name: str, needs: str, what: str):
         p = self.host.protocols.get(name)
@@ -184,11 +193,12 @@ class FlashLiquidator(Protocol):
         # checks: every step quoted on the state as it is, before any effect
         q = lending.quote_liquidation_call(self.name, collateral_asset, debt_asset, user, debt_to_cover)
         loan, got = q.out.debt_repaid, q.out.liquidator_collateral
-        debt_ledger, coll_ledger = lending.params.tokens[debt_asset], lending.params.tokens[collateral_asset]
-        amm_debt, amm_coll = _symbol_on(amm, debt_ledger), _symbol_on(amm, coll_ledger)
+        tokens = lending.params.tokens
+        debt_ledger, coll_ledger = tokens[debt_asset], tokens[collateral_asset]
+        amm_debt, amm_coll = self._symbol(amm, debt_ledger), self._symbol(amm, coll_ledger)
         if lender:
             source = self._protocol(lender, "check_flash_loan", "a flash lender")
-            loan_asset = _symbol_on(source, debt_ledger)
+            loan_asset = self._symbol(source, debt_ledger)
             premium = source.check_flash_loan(loan_asset, loan)
             if not got > 0:
                 raise Revert("nothing to sell")
@@ -217,7 +227,7 @@ class FlashLiquidator(Protocol):
             source.repay_flash(self.name, loan_asset, loan, premium)
         else:
             amm.flash_settle(self.name, swap)
-        ledger = self.host.protocols[lending.params.tokens[profit_asset]]
+        ledger = self.host.protocols[tokens[profit_asset]]
         profit = ledger.balance_of(self.name)  # the contract keeps nothing: all it holds goes to the sender
         if profit > 0:
             ledger.move(self.name, sender, profit)

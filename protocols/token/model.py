@@ -88,9 +88,12 @@ class TokenLedger(Protocol):
     # -- effects, for this ledger's handlers and for other protocols after their own checks --
     def move(self, src: str, dst: str, amount: float) -> None:
         """Move ``amount`` from ``src`` to ``dst`` (the caller has checked the balance)."""
-        dst_row = self._account(dst)  # may grow the table: take the column after
+        accounts = self.state.accounts
+        dst_row = accounts.get(dst)
+        if dst_row is None:
+            dst_row = self._account(dst)  # may grow the table: take the column after
         bal = self.state.balances["balance"]
-        bal[self.state.accounts[src]] -= amount
+        bal[accounts[src]] -= amount
         bal[dst_row] += amount
         self._log.append((self._block_number(), self.name, "transfer", src, dst, float(amount)))
 

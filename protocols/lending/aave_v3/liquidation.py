@@ -282,12 +282,19 @@ def liquidation_call(
     (7500.0, True, 0.0)
     """
     _check_rules(rules)
-    _check_liquidation_inputs(
-        rules, collateral=collateral, debt=debt, collateral_price_usd=collateral_price_usd,
-        debt_price_usd=debt_price_usd, hf=hf, liquidation_bonus=liquidation_bonus,
-        protocol_liquidation_fee=protocol_liquidation_fee, debt_to_cover=debt_to_cover,
-        other_collateral_usd=other_collateral_usd, other_debt_usd=other_debt_usd,
-    )
+    # every input in range, in the order :func:`_check_liquidation_inputs` names them; it runs only
+    # to name the first bad one (a liquidation on the hot path pays one chained test)
+    if not (0.0 <= collateral < math.inf and 0.0 <= debt < math.inf and 0.0 < collateral_price_usd < math.inf
+            and 0.0 < debt_price_usd < math.inf and hf >= 0.0 and 0.0 <= liquidation_bonus < math.inf
+            and 0.0 <= protocol_liquidation_fee <= 1.0 and debt_to_cover >= 0.0
+            and 0.0 <= other_collateral_usd < math.inf and 0.0 <= other_debt_usd < math.inf
+            and (rules != "v2" or protocol_liquidation_fee == 0.0)):
+        _check_liquidation_inputs(
+            rules, collateral=collateral, debt=debt, collateral_price_usd=collateral_price_usd,
+            debt_price_usd=debt_price_usd, hf=hf, liquidation_bonus=liquidation_bonus,
+            protocol_liquidation_fee=protocol_liquidation_fee, debt_to_cover=debt_to_cover,
+            other_collateral_usd=other_collateral_usd, other_debt_usd=other_debt_usd,
+        )
     # 1. validation, in the contract's order
     if hf >= HEALTH_FACTOR_LIQUIDATION_THRESHOLD:
         return _reverted(HEALTH_FACTOR_NOT_BELOW_THRESHOLD)

@@ -10,6 +10,7 @@ costs a binary search, not a pass over every account.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -101,14 +102,26 @@ NOT_ENOUGH_LIQUIDITY = "not enough liquidity"
 
 class LiquidationQuote(NamedTuple):
     """A checked liquidation: the account's row, the collateral and debt reserve indices, its
-    health factor before, the oracle prices (USD) and the outcome (:class:`.liquidation.LiquidationOutcome`)."""
+    health factor before, the oracle prices (USD, one per reserve) and the outcome (:class:`.liquidation.LiquidationOutcome`)."""
 
     row: int
     collateral: int
     debt: int
     hf: float
-    prices: np.ndarray
+    prices: list[float]
     out: object
+
+
+def _usd_besides(amounts: list, prices: list, r: int, vector: np.ndarray) -> float:
+    """USD of an account's ``amounts`` (tokens per reserve; ``vector`` the same as an array) at
+    ``prices`` (USD per token) in the reserves other than ``r``: ``vector @ prices − amounts[r]·prices[r]``
+    with numpy's dot. When every other reserve adds an exact zero (no balance, a finite price), the dot
+    is that one product whatever the order of its sum, and the difference is taken without it."""
+    x = amounts[r] * prices[r]
+    for k, (a, p) in enumerate(zip(amounts, prices)):
+        if k != r and not (a == 0.0 and -math.inf < p < math.inf):
+            return float(vector @ np.array(prices) - x)
+    return x - x
 
 
 @dataclass
@@ -188,6 +201,8 @@ class AaveV3Pool(Protocol):
         self._withdrawal_log = host.log.declare("withdrawals", "withdraw calls that reached a pool: paid or reverted",
                                                 WITHDRAWAL_COLUMNS)
         self._hf_cache: tuple | None = None
+        self._liquidation_terms: dict[int, tuple] = {}  # e-mode category -> (LTs, bonuses, fees) as lists
+        self._empty_account_revert: tuple = (None, "")  # (the call's reserves, category, cover, prices), reason
         self._candidates_cache: tuple = (None, {})  # (block, version, prices), {largest: answer}
         self._health = HealthIndex(self.lt)
         self._position_changes = 0  # counts changes of scaled balances (not accrual)
@@ -277,8 +292,12 @@ class AaveV3Pool(Protocol):
 
     def prices_usd(self) -> np.ndarray:
         """Oracle price of each reserve (USD per token), as the pool reads them now."""
-        protocols = self.host.protocols
-        return np.array([protocols[self.params.oracles[s]].price() for s in self.symbols])
+        return np.array(self._price_list())
+
+    def _price_list(self) -> list:
+        """:meth:`prices_usd` as a list (the oracles' answers, Python floats for scalar arithmetic)."""
+        protocols, oracles = self.host.protocols, self.params.oracles
+        return [protocols[oracles[s]].price() for s in self.symbols]
 
     def _row(self, owner: str) -> int:
         s = self.state
@@ -650,22 +669,49 @@ class AaveV3Pool(Protocol):
         if row is None:
             raise Revert("unknown user")
         coll, debt = self.account(user)
-        prices = self.prices_usd()
+        prices = self._price_list()
         cat = self.category(row)
-        hf = am.health_factor(coll, debt, prices, self.lt_by_category[cat])
+        terms = self._liquidation_terms.get(cat)
+        if terms is None:  # the category's thresholds and bonuses, and the fees, as Python floats
+            terms = self._liquidation_terms[cat] = (self.lt_by_category[cat].tolist(),
+                                                    self.bonus_by_category[cat].tolist(), self.fee.tolist())
+        lt, bonus, fee = terms
+        # scalar arithmetic on Python floats: the same float64 operations as on the arrays' elements
+        c, d = coll.tolist(), debt.tolist()
+        # an emptied account (a rival's liquidation of it landed first) reverts as the last one did at the
+        # same prices and arguments: without balances nothing else enters the outcome
+        empty = None
+        if not (any(c) or any(d)) and isinstance(debt_to_cover, float):
+            empty = (rc, rd, cat, debt_to_cover, *prices)
+            if self._empty_account_revert[0] == empty:
+                raise Revert(self._empty_account_revert[1])
+        hf = am.health_factor(c, d, prices, lt)
+        others = (_usd_besides(c, prices, rc, coll), _usd_besides(d, prices, rd, debt))
         try:  # the outcome is computed before any effect: a bad input is a revert, never an error of the run
-            out = liquidation_call(
-                coll[rc], debt[rd], prices[rc], prices[rd], hf, self.bonus_by_category[cat, rc], self.fee[rc],
-                debt_to_cover, other_collateral_usd=float(coll @ prices - coll[rc] * prices[rc]),
-                other_debt_usd=float(debt @ prices - debt[rd] * prices[rd]), rules=self.params.rules,
-            )
-        except ValueError as e:
-            raise Revert(f"INVALID_LIQUIDATION_INPUT: {e}") from None
+            out = self._liquidation_outcome(c, d, prices, hf, bonus, fee, rc, rd, debt_to_cover, others)
+        except ValueError:
+            try:  # the reason names the bad input as the arrays hold it (a numpy scalar)
+                p = np.array(prices)
+                self._liquidation_outcome(coll, debt, p, am.health_factor(coll, debt, p, self.lt_by_category[cat]),
+                                          self.bonus_by_category[cat], self.fee, rc, rd, debt_to_cover, others)
+            except ValueError as e:
+                raise Revert(f"INVALID_LIQUIDATION_INPUT: {e}") from None
+            raise
         if out.revert:
+            if empty is not None:
+                self._empty_account_revert = (empty, out.revert)
             raise Revert(out.revert)
         if self._ledger(collateral_asset).balance_of(self.name) < out.liquidator_collateral:
             raise Revert("not enough liquidity")  # the collateral is lent out: it cannot be handed over
         return LiquidationQuote(row, rc, rd, hf, prices, out)
+
+    def _liquidation_outcome(self, coll, debt, prices, hf, bonus, fee, rc: int, rd: int, debt_to_cover,
+                             others: tuple[float, float]):
+        """:func:`.liquidation.liquidation_call` of the pair (``rc``, ``rd``) of one account:
+        ``coll``, ``debt`` (tokens), ``prices`` (USD), ``bonus``, ``fee`` (fractions) per reserve,
+        ``others`` its collateral and debt in the other reserves (USD, :func:`_usd_besides`)."""
+        return liquidation_call(coll[rc], debt[rd], prices[rc], prices[rd], hf, bonus[rc], fee[rc], debt_to_cover,
+                                other_collateral_usd=others[0], other_debt_usd=others[1], rules=self.params.rules)
 
     @handler(gas=350_000, revert_gas=60_000, role=LIQUIDATION_CALL)
     def liquidation_call(self, sender: str, collateral_asset: str, debt_asset: str, user: str,
@@ -696,10 +742,11 @@ class AaveV3Pool(Protocol):
         deficit_usd = 0.0
         if out.deficit > 0 or (out.no_collateral_left and self.params.rules == "v3.3"):
             _c, left = self.account(user)
-            for r in np.flatnonzero(left > 0):
-                self.state.deficit[r] += left[r]
-                deficit_usd += left[r] * prices[r]
-                self._add_debt(row, int(r), -left[r])
+            for r, owed in enumerate(left.tolist()):
+                if owed > 0:
+                    self.state.deficit[r] += owed
+                    deficit_usd += owed * prices[r]
+                    self._add_debt(row, r, -owed)
         self._log.append((self.block.number, self.name, sender, user, collateral_asset, debt_asset, out.debt_repaid,
                           out.debt_repaid * prices[rd], out.collateral_seized, out.collateral_seized * prices[rc],
                           out.liquidator_collateral,
@@ -712,7 +759,8 @@ class AaveV3Pool(Protocol):
         :class:`~defisim.base.Revert`: the reserve must hold the cash (its available liquidity;
         the contract's aToken transfer of the underlying fails otherwise)."""
         self._reserve(asset)
-        self._positive(amount)
+        if not (type(amount) is float and 0.0 < amount < math.inf):  # a positive float passes without numpy
+            self._positive(amount)
         if self._ledger(asset).balance_of(self.name) < amount:
             raise Revert("flash loan exceeds available liquidity")
         return amount * self.params.flash_loan_premium

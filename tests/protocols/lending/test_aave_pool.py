@@ -277,6 +277,15 @@ def _two_collateral_market():
     return m
 
 
+def _add_dave(m):
+    """dave: 7 WETH and 13,000 USDC against 20,500 USDC (liquidatable at ETH $1,700)."""
+    m.host.protocols["weth"].issue_quietly("dave", 7.0)
+    m.host.protocols["usdc"].issue_quietly("dave", 13_000.0)
+    for asset, amount in (("WETH", 7.0), ("USDC", 13_000.0)):
+        assert m.call("dave", "supply", asset=asset, amount=amount)[0] == TxStatus.INCLUDED
+    assert m.call("dave", "borrow", asset="USDC", amount=20_500.0)[0] == TxStatus.INCLUDED
+
+
 def test_each_collateral_is_valued_at_its_own_venue():
     from types import SimpleNamespace
 
@@ -330,11 +339,7 @@ def test_the_keeper_takes_the_pair_that_pays_most_not_the_largest():
     from protocols.lending.aave_v3.liquidation import liquidation_call
 
     m = Market()
-    m.host.protocols["weth"].issue_quietly("dave", 7.0)
-    m.host.protocols["usdc"].issue_quietly("dave", 13_000.0)
-    for asset, amount in (("WETH", 7.0), ("USDC", 13_000.0)):
-        assert m.call("dave", "supply", asset=asset, amount=amount)[0] == TxStatus.INCLUDED
-    assert m.call("dave", "borrow", asset="USDC", amount=20_500.0)[0] == TxStatus.INCLUDED
+    _add_dave(m)
     m.set_price(1_700.0)
     view, prices = m.pool.view(), m.pool.prices_usd()
     rows, hf, debt_usd = view.liquidation_candidates()
@@ -354,3 +359,75 @@ def test_the_keeper_takes_the_pair_that_pays_most_not_the_largest():
     assert plan.profit_usd == pytest.approx(gains["WETH"], rel=1e-6)  # the deep venues' impact is ~0
     # without values the pool's quote takes the largest collateral, as before
     assert view.symbols[int(view.quote_liquidations(rows, hf, prices).collateral[0])] == "USDC"
+
+
+def test_usd_besides_equals_numpy_dot_less_one_product():
+    from protocols.lending.aave_v3.model import _usd_besides
+
+    rng = np.random.default_rng(3)
+    for _ in range(2_000):
+        n = int(rng.integers(1, 6))
+        amounts = np.where(rng.random(n) < 0.5, 0.0, rng.lognormal(3.0, 4.0, n))
+        prices = rng.lognormal(0.0, 3.0, n)
+        if rng.random() < 0.1:
+            prices[int(rng.integers(n))] = rng.choice([np.inf, np.nan, 0.0])
+        r = int(rng.integers(n))
+        with np.errstate(invalid="ignore", over="ignore"):
+            expected = float(amounts @ prices - amounts[r] * prices[r])
+            result = _usd_besides(amounts.tolist(), prices.tolist(), r, amounts)
+        assert np.array([result]).tobytes() == np.array([expected]).tobytes(), (amounts, prices, r)
+
+
+@pytest.mark.parametrize("user, price, rc, rd", [("alice", 1_650.123456789, 0, 1), ("carol", 2_300.987654321, 1, 0),
+                                                  ("dave", 1_700.5, 0, 1), ("dave", 1_700.5, 1, 1)])
+def test_a_liquidation_quote_equals_the_arithmetic_on_the_arrays(user, price, rc, rd):
+    """The quote computes on Python floats; the outcome is the one of the arrays' elements, bit for bit
+    (alice: WETH against USDC; carol: USDC against WETH; dave: both as collateral against USDC)."""
+    from protocols.lending.aave_v3 import math as am
+    from protocols.lending.aave_v3.liquidation import liquidation_call
+
+    m = _two_collateral_market()
+    _add_dave(m)
+    m.set_price(price)
+    pool = m.pool
+    coll, debt = pool.account(user)
+    prices = pool.prices_usd()
+    hf = am.health_factor(coll, debt, prices, pool.lt_by_category[0])
+    expected = liquidation_call(coll[rc], debt[rd], prices[rc], prices[rd], hf, pool.bonus_by_category[0, rc],
+                                pool.fee[rc], 1_000.0, other_collateral_usd=float(coll @ prices - coll[rc] * prices[rc]),
+                                other_debt_usd=float(debt @ prices - debt[rd] * prices[rd]))
+    q = pool.quote_liquidation_call("bob", pool.symbols[rc], pool.symbols[rd], user, 1_000.0)
+    assert expected.ok and q.out == expected and q.hf == hf
+
+
+def test_a_bad_price_reverts_naming_the_value_as_the_pool_holds_it(market):
+    market.set_price(0.0)
+    status, reason, *_ = market.call("bob", "liquidation_call", collateral_asset="WETH", debt_asset="USDC",
+                                     user="alice")
+    assert status == TxStatus.REVERTED
+    assert reason == f"INVALID_LIQUIDATION_INPUT: collateral_price_usd must be positive and finite, got {np.float64(0.0)!r}"
+
+
+def test_an_emptied_account_reverts_each_time_as_the_first_time(market):
+    """After its liquidation left alice nothing, every further attempt reverts as the full checks say,
+    whether or not the pool remembers the last such revert (same prices and arguments)."""
+    market.set_price(1_400.0)
+    assert market.call("bob", "liquidation_call", collateral_asset="WETH", debt_asset="USDC", user="alice")[0] == TxStatus.INCLUDED
+    coll, debt = market.pool.account("alice")
+    assert not coll.any() and not debt.any()
+
+    def attempt(**args):
+        status, reason, gas, _ = market.call("bob", "liquidation_call", collateral_asset="WETH", debt_asset="USDC",
+                                             user="alice", **args)
+        assert status == TxStatus.REVERTED
+        return reason, gas
+
+    first = attempt()
+    assert first[0] == "HEALTH_FACTOR_NOT_BELOW_THRESHOLD"
+    assert attempt() == first and attempt(debt_to_cover=float("inf")) == first
+    assert attempt(debt_to_cover=-1.0)[0].startswith("INVALID_LIQUIDATION_INPUT: debt_to_cover")
+    assert attempt(debt_to_cover=float("nan"))[0].startswith("INVALID_LIQUIDATION_INPUT: debt_to_cover")
+    market.set_price(0.0)
+    assert attempt()[0].startswith("INVALID_LIQUIDATION_INPUT: collateral_price_usd")
+    market.set_price(1_300.0)
+    assert attempt() == first
