@@ -28,6 +28,26 @@ def random_book(rng, n):
     return coll * 1000.0, debt * 600.0
 
 
+def random_step(rng, index, coll_s, debt_s, li, bi, prices):
+    """One random move of the book: prices, a crash, accrual, changed accounts (marked), new ones."""
+    move = rng.choice(["prices", "accrue", "change", "grow", "crash"])
+    if move == "prices":
+        prices = prices * rng.lognormal(0.0, 0.05, 3)
+    elif move == "crash":
+        prices = prices * np.array([rng.uniform(0.3, 1.0), 1.0, rng.uniform(0.5, 1.5)])
+    elif move == "accrue":
+        li, bi = li * (1 + rng.uniform(0, 1e-3, 3)), bi * (1 + rng.uniform(0, 2e-3, 3))
+    elif move == "change":
+        for row in rng.integers(0, coll_s.shape[0], int(rng.integers(1, 20))).tolist():
+            coll_s[row] *= rng.uniform(0.0, 2.0, 3)
+            debt_s[row] *= rng.uniform(0.0, 2.0, 3)
+            index.mark(row)
+    else:
+        more_c, more_d = random_book(rng, int(rng.integers(1, 30)))
+        coll_s, debt_s = np.vstack([coll_s, more_c]), np.vstack([debt_s, more_d])
+    return coll_s, debt_s, li, bi, prices
+
+
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), steps=st.integers(1, 25))
 def test_below_matches_the_full_computation(seed, steps):
@@ -38,21 +58,7 @@ def test_below_matches_the_full_computation(seed, steps):
     prices = np.array([2000.0, 1.0, 30.0])
     index = HealthIndex(LT, min_rebuild=int(rng.integers(1, 64)))
     for _ in range(steps):
-        move = rng.choice(["prices", "accrue", "change", "grow", "crash"])
-        if move == "prices":
-            prices = prices * rng.lognormal(0.0, 0.05, 3)
-        elif move == "crash":
-            prices = prices * np.array([rng.uniform(0.3, 1.0), 1.0, rng.uniform(0.5, 1.5)])
-        elif move == "accrue":
-            li, bi = li * (1 + rng.uniform(0, 1e-3, 3)), bi * (1 + rng.uniform(0, 2e-3, 3))
-        elif move == "change":
-            for row in rng.integers(0, coll_s.shape[0], int(rng.integers(1, 20))).tolist():
-                coll_s[row] *= rng.uniform(0.0, 2.0, 3)
-                debt_s[row] *= rng.uniform(0.0, 2.0, 3)
-                index.mark(row)
-        else:
-            more_c, more_d = random_book(rng, int(rng.integers(1, 30)))
-            coll_s, debt_s = np.vstack([coll_s, more_c]), np.vstack([debt_s, more_d])
+        coll_s, debt_s, li, bi, prices = random_step(rng, index, coll_s, debt_s, li, bi, prices)
         threshold = float(rng.choice([1.0, 1.0, 1.2]))
         got = index.below(threshold, coll_s, debt_s, li, bi, prices)
         rows, hf, debt_usd = full(coll_s, debt_s, li, bi, prices, threshold)
@@ -130,21 +136,7 @@ def test_largest_below_is_the_top_of_the_full_computation(seed, steps):
     prices = np.array([2000.0, 1.0, 30.0])
     index = HealthIndex(LT, min_rebuild=int(rng.integers(1, 64)), merge_every=int(rng.integers(1, 40)))
     for _ in range(steps):
-        move = rng.choice(["prices", "accrue", "change", "grow", "crash"])
-        if move == "prices":
-            prices = prices * rng.lognormal(0.0, 0.05, 3)
-        elif move == "crash":
-            prices = prices * np.array([rng.uniform(0.3, 1.0), 1.0, rng.uniform(0.5, 1.5)])
-        elif move == "accrue":
-            li, bi = li * (1 + rng.uniform(0, 1e-3, 3)), bi * (1 + rng.uniform(0, 2e-3, 3))
-        elif move == "change":
-            for row in rng.integers(0, coll_s.shape[0], int(rng.integers(1, 20))).tolist():
-                coll_s[row] *= rng.uniform(0.0, 2.0, 3)
-                debt_s[row] *= rng.uniform(0.0, 2.0, 3)
-                index.mark(row)
-        else:
-            more_c, more_d = random_book(rng, int(rng.integers(1, 30)))
-            coll_s, debt_s = np.vstack([coll_s, more_c]), np.vstack([debt_s, more_d])
+        coll_s, debt_s, li, bi, prices = random_step(rng, index, coll_s, debt_s, li, bi, prices)
         count = int(rng.integers(1, 40))
         got = index.largest_below(count, 1.0, coll_s, debt_s, li, bi, prices)
         rows, hf, debt_usd = top(*full(coll_s, debt_s, li, bi, prices), count)
