@@ -1,5 +1,5 @@
 """Protocol models and their agents. ``register_builtins`` is the ``defisim.protocols`` entry point."""
-from . import amm, cex, lending, oracles, perps, stablecoins, token
+from . import amm, cex, lending, maker, oracles, perps, stablecoins, token
 
 __all__ = ["register_builtins"]
 
@@ -13,3 +13,4 @@ def register_builtins(registry) -> None:
     perps.register(registry)
     cex.register(registry)
     stablecoins.register(registry)
+    maker.register(registry)

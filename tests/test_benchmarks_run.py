@@ -17,6 +17,7 @@ CASES = {
     "perps": ["--sizes", "1e3"],
     "contagion": ["--sizes", "1e3"],
     "sweep": ["--borrowers", "200", "--blocks", "10", "--seeds", "1"],
+    "maker": ["--sizes", "300", "--blocks", "400"],
     "heavy_day": ["--sizes", "1e3", "--blocks", "60", "--seeds", "7", "--naive-size", "1e3"],
 }
 

@@ -1,0 +1,27 @@
+"""Maker (Sky): vaults (Vat, Jug, Spotter), liquidations by Dutch auctions (Dog and Clipper,
+Liquidations 2.0) or English auctions (Cat and Flipper, 1.2), the Vow's debt auctions, and the
+keepers around them (makerdao/dss).
+
+:mod:`.exact` (the contracts' integer arithmetic), :mod:`.math` (its float twins),
+:mod:`.params`, :mod:`.model` (the ``maker.dss`` kind), :mod:`.agents`.
+"""
+from .agents import (Barker, BarkerParams, ClipTaker, ClipTakerParams, FlipBidder, FlipBidderParams, SpotPoker,
+                     SpotPokerParams, VowKeeper, VowKeeperParams)
+from .model import MakerState, MakerSystem, MakerView
+from .params import ClipParams, FlipParams, IlkParams, MakerParams, VaultsParams, VowParams
+
+__all__ = ["register", "MakerSystem", "MakerView", "MakerState", "MakerParams", "IlkParams", "ClipParams",
+           "FlipParams", "VowParams", "VaultsParams"]
+
+
+def register(registry) -> None:
+    """Register the Maker kinds."""
+    registry.protocol("maker.dss", MakerParams, MakerSystem,
+                      "Maker vaults: stability fee, Spotter, Dog/Clipper or Cat/Flipper auctions, the Vow")
+    registry.agent("maker.spot_poker", SpotPokerParams, SpotPoker, "pokes the Spotter when an ilk's oracle price moved")
+    registry.agent("maker.barker", BarkerParams, Barker, "barks (or bites) unsafe vaults, largest debts first")
+    registry.agent("maker.clip_taker", ClipTakerParams, ClipTaker,
+                   "takes Dutch auctions below the market, with DAI or selling on chain within the take")
+    registry.agent("maker.flip_bidder", FlipBidderParams, FlipBidder,
+                   "bids English auctions with DAI: tend to the lot's value, dent at the tab; deals and ticks")
+    registry.agent("maker.vow_keeper", VowKeeperParams, VowKeeper, "heals the Vow and starts and settles debt auctions")

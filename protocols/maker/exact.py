@@ -257,7 +257,8 @@ def take(lot: int, tab: int, amt: int, price: int, max_price: int, chost: int) -
 
 # -- Liquidations 1.2: the Flipper's English auction (flip.sol before "Liq 2.0 (#228)") ----------
 def check_tend(lot: int, bid: int, cur_lot: int, cur_bid: int, tab: int, beg: int) -> None:
-    """``Flipper.tend`` rules (tend phase: more DAI for the same lot): the lot must match, the bid
+    """``Flipper.tend`` rules (comparisons only: the engine applies them to floats, ``beg`` as
+    ``factor × WAD``) (tend phase: more DAI for the same lot): the lot must match, the bid
     at most ``tab``, higher than the last, by the factor ``beg`` (wad) unless it equals ``tab``.
     A first bid of one unit over 0 is valid: the zero-bid auctions of 12 March 2020."""
     if lot != cur_lot:

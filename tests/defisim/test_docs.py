@@ -27,6 +27,8 @@ RUNS = {
                          *(f"protocols.exchange.populations.{i}.count=100" for i in range(3))],
     # a synthetic dollar and its redemptions
     "usde-redemptions": ["blocks=100"],
+    # Maker vaults and their auctions
+    "maker-crash": ["blocks=700", "protocols.maker.vaults.count=300"],
 }
 
 
