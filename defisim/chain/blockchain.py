@@ -194,7 +194,9 @@ class Chain:
         self.policy = policy
         self.executor = executor
         self.log = log
-        self.base_fee_wei = int(round(spec.initial_base_fee_gwei * GWEI))
+        # before EIP-1559 there is no base fee: a transaction pays its gas price (the tip here)
+        self._eip1559 = spec.fee_market == "eip1559"
+        self.base_fee_wei = int(round(spec.initial_base_fee_gwei * GWEI)) if self._eip1559 else 0
         self.number = 0
         self.slot = 0
         self.nonces: dict[str, int] = {}
@@ -521,9 +523,10 @@ class Chain:
         )
         self.recent_min_tips.append(min_tip)
         self._tip_quantiles.clear()
-        self.base_fee_wei = next_base_fee_wei(
-            self.base_fee_wei, used, block.gas_limit, self.spec.elasticity, self.spec.base_fee_max_change_denominator
-        )
+        if self._eip1559:
+            self.base_fee_wei = next_base_fee_wei(
+                self.base_fee_wei, used, block.gas_limit, self.spec.elasticity, self.spec.base_fee_max_change_denominator
+            )
         self.number = block.number
         self.last_block = block
         ev, self._new_block = self._new_block, self.env.event()

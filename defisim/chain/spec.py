@@ -28,13 +28,22 @@ class ChainSpec(_Spec):
     elasticity: int = Field(2, ge=1, description="gas target = gas_limit / elasticity", json_schema_extra=unit("x"))
     base_fee_max_change_denominator: int = Field(8, ge=1,
         description="EIP-1559 BASE_FEE_MAX_CHANGE_DENOMINATOR: the base fee moves at most 1/this per block")
-    initial_base_fee_gwei: float = Field(20.0, gt=0, le=1e6, description="base fee of the first block")
+    fee_market: Literal["eip1559", "first_price"] = Field("eip1559", description="'eip1559': a base fee that follows "
+        "the gas used (London, August 2021 on); 'first_price': the market before it, no base fee, each transaction "
+        "pays the gas price it offers (its tip; inclusion by that price), as in a 2020 crisis")
+    initial_base_fee_gwei: float = Field(20.0, gt=0, le=1e6, description="base fee of the first block (eip1559)")
     native_asset: str = Field("ETH", min_length=1, description="asset gas is paid in: its feed prices gas in USD")
     ordering: Literal["priority_fee", "fifo", "random", "bundle_auction", "sequencer"] = Field("priority_fee",
         description="the builder's ordering policy")
     build_cutoff: DurationMs = Field(
         0, ge=0, description="the builder takes transactions that arrived this long before the slot boundary"
     )
+
+    @model_validator(mode="after")
+    def _base_fee_needs_1559(self):
+        if self.fee_market == "first_price" and "initial_base_fee_gwei" in self.model_fields_set:
+            raise ValueError("initial_base_fee_gwei: a first-price fee market has no base fee; remove it")
+        return self
 
     @model_validator(mode="after")
     def _cutoff_inside_slot(self):

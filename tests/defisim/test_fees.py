@@ -66,3 +66,28 @@ def test_base_fee_not_touched_by_missed_slots(sandbox):
     assert (blocks["time_ms"] == blocks["slot"] * 12_000).all()
     # one block after another, missed slots in between change nothing
     assert blocks["base_fee_gwei"].tolist() == _empty_block_path(20 * GWEI, 40)
+
+
+# -- the fee market before EIP-1559 -------------------------------------------------------------
+def test_a_first_price_market_has_no_base_fee_and_charges_the_offered_price():
+    import pandas as pd
+
+    from defisim.run.simulation import Simulation
+    from defisim.scenario.loading import ScenarioError, load_scenario, validate_scenario
+
+    data = load_scenario("payers", ["blocks=120"]).to_dict()
+    data["chain"].pop("initial_base_fee_gwei")
+    data["chain"]["fee_market"] = "first_price"
+
+    res = Simulation(validate_scenario(data)).run()
+    blocks, txs = res.tables["blocks"], res.tables["txs"]
+    assert (blocks["base_fee_gwei"] == 0.0).all()
+    assert (blocks["gas_used"] > blocks["gas_limit"] // 2).any()  # full blocks would have raised an EIP-1559 base fee
+    landed = txs[txs["status"] == "included"]
+    price = landed[["max_fee_gwei", "priority_fee_gwei"]].min(axis=1)
+    pd.testing.assert_series_equal(landed["effective_gas_price_gwei"], price, check_names=False)
+    # the same hour under EIP-1559 charges a base fee
+    eip1559 = Simulation(load_scenario("payers", ["blocks=120"])).run().tables["blocks"]
+    assert (eip1559["base_fee_gwei"] > 0).all()
+    with pytest.raises(ScenarioError, match="initial_base_fee_gwei: a first-price fee market has no base fee"):
+        load_scenario("payers", ["chain.fee_market=first_price"])
