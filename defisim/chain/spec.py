@@ -31,7 +31,7 @@ class ChainSpec(_Spec):
     fee_market: Literal["eip1559", "first_price"] = Field("eip1559", description="'eip1559': a base fee that follows "
         "the gas used (London, August 2021 on); 'first_price': the market before it, no base fee, each transaction "
         "pays the gas price it offers (its tip; inclusion by that price), as in a 2020 crisis")
-    initial_base_fee_gwei: float = Field(20.0, gt=0, le=1e6, description="base fee of the first block (eip1559)")
+    initial_base_fee_gwei: float = Field(20.0, gt=0, le=1e6, description="base fee of the first block (eip1559; a first-price market has none: leave the default)")
     native_asset: str = Field("ETH", min_length=1, description="asset gas is paid in: its feed prices gas in USD")
     ordering: Literal["priority_fee", "fifo", "random", "bundle_auction", "sequencer"] = Field("priority_fee",
         description="the builder's ordering policy")
@@ -41,7 +41,8 @@ class ChainSpec(_Spec):
 
     @model_validator(mode="after")
     def _base_fee_needs_1559(self):
-        if self.fee_market == "first_price" and "initial_base_fee_gwei" in self.model_fields_set:
+        default = type(self).model_fields["initial_base_fee_gwei"].default
+        if self.fee_market == "first_price" and self.initial_base_fee_gwei != default:
             raise ValueError("initial_base_fee_gwei: a first-price fee market has no base fee; remove it")
         return self
 

@@ -6,7 +6,7 @@ keepers around them (makerdao/dss).
 :mod:`.params`, :mod:`.model` (the ``maker.dss`` kind), :mod:`.agents`.
 """
 from .agents import (Barker, BarkerParams, ClipTaker, ClipTakerParams, FlipBidder, FlipBidderParams, SpotPoker,
-                     SpotPokerParams, VowKeeper, VowKeeperParams)
+                     SpotPokerParams, VaultGuard, VaultGuardParams, VowKeeper, VowKeeperParams)
 from .model import MakerState, MakerSystem, MakerView
 from .params import ClipParams, FlipParams, IlkParams, MakerParams, VaultsParams, VowParams
 
@@ -24,4 +24,6 @@ def register(registry) -> None:
                    "takes Dutch auctions below the market, with DAI or selling on chain within the take")
     registry.agent("maker.flip_bidder", FlipBidderParams, FlipBidder,
                    "bids English auctions with DAI: tend to the lot's value, dent at the tab; deals and ticks")
+    registry.agent("maker.vault_guard", VaultGuardParams, VaultGuard,
+                   "vault owners who repay when the OSM's next price would make their vault unsafe")
     registry.agent("maker.vow_keeper", VowKeeperParams, VowKeeper, "heals the Vow and starts and settles debt auctions")

@@ -12,13 +12,14 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from defisim.base import Call, protocol_of, unit
+from defisim.base import Call, Exponential, LatencyMs, protocol_of, unit
 from defisim.chain import GasStrategy, PercentileTip, bid
 
 from protocols.amm.math import get_amount_out
 
 __all__ = ["SpotPokerParams", "SpotPoker", "BarkerParams", "Barker", "ClipTakerParams", "ClipTaker",
-           "FlipBidderParams", "FlipBidder", "VowKeeperParams", "VowKeeper"]
+           "FlipBidderParams", "FlipBidder", "VowKeeperParams", "VowKeeper",
+           "VaultGuardParams", "VaultGuard"]
 
 _CONFIG = ConfigDict(extra="forbid", frozen=True)
 _SYSTEM = protocol_of("maker.dss", role="Maker system")
@@ -225,7 +226,8 @@ class FlipBidderParams(BaseModel):
 
 
 def FlipBidder(ctx, params: FlipBidderParams, index: int):
-    """After each block: deal or tick what has ended, then bid where it is not the last bidder."""
+    """After each block: deal what it won, tick what ended without a bid, then bid where it is
+    not the last bidder."""
     pending: dict = {}
     market = ctx.market(params.venue)
     dai = ctx.params_of(params.system).dai
@@ -236,15 +238,16 @@ def FlipBidder(ctx, params: FlipBidderParams, index: int):
         flips = view.flips()
         now_s = (ctx.now + ctx.chain.spec.slot) // 1000
         sent = 0
-        for k in range(len(flips["alive"])):
+        for k in np.flatnonzero(flips["alive"]).tolist():
             if sent == params.max_per_block:
                 break
-            if not flips["alive"][k] or k in pending:
+            if k in pending:
                 continue
             tic, end = int(flips["tic_s"][k]), int(flips["end_s"][k])
             if tic != 0 and (tic < now_s or end < now_s):
-                _send(ctx, params, pending, k, params.system, "deal", {"auction_id": k})
-                sent += 1
+                if view.flip_guy(k) == ctx.name:  # the winner settles its own auction
+                    _send(ctx, params, pending, k, params.system, "deal", {"auction_id": k})
+                    sent += 1
                 continue
             if end < now_s:
                 _send(ctx, params, pending, k, params.system, "tick", {"auction_id": k})
@@ -307,16 +310,67 @@ def VowKeeper(ctx, params: VowKeeperParams, index: int):
             _send(ctx, params, pending, "vow", params.system, "heal", {"dai": min(surplus, debt)})
             continue
         flops, now_s = view.flops(), (ctx.now + ctx.chain.spec.slot) // 1000
-        for k in range(len(flops["alive"])):
-            if flops["alive"][k]:
-                tic, end = int(flops["tic_s"][k]), int(flops["end_s"][k])
-                if tic != 0 and (tic < now_s or end < now_s):
-                    _send(ctx, params, pending, "vow", params.system, "flop_deal", {"auction_id": k})
-                    break
-                if tic == 0 and end < now_s:
-                    _send(ctx, params, pending, "vow", params.system, "flop_tick", {"auction_id": k})
-                    break
+        for k in np.flatnonzero(flops["alive"]).tolist():
+            tic, end = int(flops["tic_s"][k]), int(flops["end_s"][k])
+            if tic != 0 and (tic < now_s or end < now_s):
+                _send(ctx, params, pending, "vow", params.system, "flop_deal", {"auction_id": k})
+                break
+            if tic == 0 and end < now_s:
+                _send(ctx, params, pending, "vow", params.system, "flop_tick", {"auction_id": k})
+                break
         else:
             if view.params.gov is not None and surplus <= 0 and debt >= view.params.vow.sump_dai:
                 _send(ctx, params, pending, "vow", params.system, "flop", {})
 
+
+
+class VaultGuardParams(BaseModel):
+    """Vault owners who read the OSM's next price (public an hour ahead, ``peep``) and, when it
+    would make their vault unsafe, repay DAI from their wallet after a reaction delay, back to
+    ``target_ratio`` at that price (or all of it when the rest would be below the dust)."""
+
+    model_config = _CONFIG
+    system: _SYSTEM = Field(description="the Maker system")
+    share: float = Field(0.3, ge=0, le=1, description="share of the vaults whose owners watch",
+                         json_schema_extra=unit("fraction"))
+    target_ratio: float = Field(2.0, gt=1, description="collateral value at the next price over the debt left",
+                                json_schema_extra=unit("x"))
+    reaction: LatencyMs = Field(Exponential(mean=600_000), description="delay from seeing the next price to sending")
+    gas: GasStrategy = Field(PercentileTip(quantile=0.5, markup=1.2), description="gas bidding of the repayments")
+    gas_limit: int = Field(250_000, gt=0, description="gas limit of a repayment", json_schema_extra=unit("gas"))
+
+
+def VaultGuard(ctx, params: VaultGuardParams, index: int):
+    """One process for the watching owners: the check at the next price is vectorised; each
+    repayment is signed by the owner's own address (``ctx.account``)."""
+    view = ctx.view(params.system)
+    rng = ctx.rng
+    rows = view.vault_rows()
+    watching = rows[rng.random(rows.size) < params.share]
+    busy = np.zeros(watching.size, dtype=bool)
+    while True:
+        yield ctx.new_block
+        ilk, ink, debt = view.vaults(watching)
+        unsafe_next = (ink * view.next_spot()[ilk] < debt) & (debt > 0) & ~busy
+        for i in np.flatnonzero(unsafe_next).tolist():
+            busy[i] = True
+            delay = int(round(float(params.reaction.sample(rng, 1)[0])))
+            ctx.env.process(_repay(ctx, params, view, int(watching[i]), delay, busy, i))
+
+
+def _repay(ctx, params: VaultGuardParams, view, row: int, delay_ms: int, busy: np.ndarray, i: int):
+    yield ctx.delay(delay_ms)
+    ilk, ink, debt = (float(a[0]) for a in view.vaults(np.array([row])))
+    k = int(ilk)
+    name = view.ilk_names[k]
+    owner = ctx.account(view.owner(row))
+    wallet = owner.view(view.params.dai).balance_of(owner.name)
+    repay = debt - ink * float(view.next_spot()[k]) / params.target_ratio * view.params.ilks[name].mat
+    if debt - repay < view.params.ilks[name].dust_dai:
+        repay = debt  # what would be left is dust: all of it
+    repay = min(repay, wallet)
+    if repay > 0 and (debt - repay == 0 or debt - repay >= view.params.ilks[name].dust_dai):
+        cap, tip = bid(params.gas, ctx.chain)
+        yield owner.submit(Call(params.system, "frob", {"ilk": name, "dink": 0.0, "dart": -repay / view.rate(k)}),
+                           params.gas_limit, cap, tip)
+    busy[i] = False

@@ -34,7 +34,7 @@ __all__ = ["MakerSystem", "MakerView", "MakerState", "LIQUIDATION_COLUMNS", "AUC
 #: ``take`` with a swap callback 250k–600k; the others are estimates of their storage writes).
 GAS = {"frob": 200_000, "poke": 80_000, "drip": 60_000, "bark": 225_000, "take": 200_000, "take_and_sell": 450_000,
        "redo": 100_000, "bite": 200_000, "tend": 100_000, "dent": 100_000, "deal": 80_000, "tick": 50_000,
-       "heal": 50_000, "flog": 40_000, "flop": 150_000, "flop_dent": 100_000, "flop_deal": 80_000, "flop_tick": 50_000}
+       "sell_gem": 130_000, "buy_gem": 130_000, "heal": 50_000, "flog": 40_000, "flop": 150_000, "flop_dent": 100_000, "flop_deal": 80_000, "flop_tick": 50_000}
 REVERT_GAS = 40_000
 
 LIQUIDATION_COLUMNS = [
@@ -144,6 +144,7 @@ class MakerSystem(Protocol):
       slice on an on-chain pool and pays from the proceeds), ``redo(auction_id)``;
     - Liquidations 1.2: ``bite(ilk, vault)``, ``tend(auction_id, lot, bid)``, ``dent(auction_id,
       lot, bid)``, ``deal(auction_id)``, ``tick(auction_id)``;
+    - the PSM: ``sell_gem(ilk, amount)``, ``buy_gem(ilk, amount)``;
     - the Vow: ``heal(dai)``, ``flog(era_s)``, ``flop()``, ``flop_dent(auction_id, lot)``,
       ``flop_deal(auction_id)``, ``flop_tick(auction_id)``.
     """
@@ -388,6 +389,70 @@ class MakerSystem(Protocol):
         i = self._ilk(ilk)
         self.state.spot[i] = mm.spot_of(self._osm_price(i), float(self.mat[i]))
         return float(self.state.spot[i])
+
+    # -- the Peg Stability Module -----------------------------------------------------------
+    def _psm(self, ilk: str, amount) -> tuple[int, object, int]:
+        i = self._ilk(ilk)
+        p = self.params.ilks[ilk].psm
+        if p is None:
+            raise Revert(f"{ilk} has no PSM")
+        if not (isinstance(amount, (int, float)) and not isinstance(amount, bool) and math.isfinite(amount) and amount > 0):
+            raise Revert("amount must be a positive number")
+        s, owner = self.state, f"psm:{ilk}"
+        row = s.owners.get(owner)
+        if row is None:
+            row = s.owners.add(owner)
+            s.urns.append(ilk=i, ink=0.0, art=0.0)
+        return i, p, row
+
+    @handler(gas=GAS["sell_gem"], revert_gas=REVERT_GAS)
+    def sell_gem(self, sender: str, ilk: str, amount: float):
+        """``DssPsm.sellGem`` (dss-psm `DssPsm.sol`): ``amount`` gem tokens in, ``amount × (1 − tin)``
+        DAI out; the PSM's vault takes the gem as ``ink`` and the DAI as ``art`` (``vat.frob``, under
+        the ilk's ceiling), the fee goes to the Vow. Returns the DAI paid."""
+        i, p, row = self._psm(ilk, amount)
+        s = self.state
+        rate = float(s.rate[i])
+        dart = amount / rate
+        if (s.Art[i] + dart) * rate > self.line[i] or s.debt + amount > self.Line:
+            raise Revert("Vat/ceiling-exceeded")
+        gem = self._gem(i)
+        if gem.balance_of(sender) < amount:
+            raise Revert("insufficient gem balance")
+        fee = amount * p.tin
+        gem.move(sender, self.name, amount)
+        s.urns["ink"][row] += amount
+        s.urns["art"][row] += dart
+        s.Art[i] += dart
+        self._mint_dai(sender, amount - fee)
+        if fee > 0:
+            self._mint_dai(self.name, fee)
+        s.version += 1
+        return amount - fee
+
+    @handler(gas=GAS["buy_gem"], revert_gas=REVERT_GAS)
+    def buy_gem(self, sender: str, ilk: str, amount: float):
+        """``DssPsm.buyGem`` (dss-psm `DssPsm.sol`): ``amount`` gem tokens out for ``amount × (1 +
+        tout)`` DAI in; the DAI repays the PSM vault's debt (burnt), the fee goes to the Vow.
+        Returns the DAI paid."""
+        i, p, row = self._psm(ilk, amount)
+        s = self.state
+        if amount > float(s.urns["ink"][row]):
+            raise Revert("Vat/sub-underflow: the PSM holds less of the gem")
+        fee = amount * p.tout
+        dai = self._ledger(self.params.dai)
+        if dai.balance_of(sender) < amount + fee:
+            raise Revert("Vat/insufficient-dai")
+        dart = min(amount / float(s.rate[i]), float(s.urns["art"][row]))
+        self._burn_dai(sender, amount)
+        if fee > 0:
+            dai.move(sender, self.name, fee)
+        s.urns["ink"][row] -= amount
+        s.urns["art"][row] -= dart
+        s.Art[i] -= dart
+        self._gem(i).move(self.name, sender, amount)
+        s.version += 1
+        return amount + fee
 
     # -- Liquidations 2.0 -------------------------------------------------------------------
     def _seize(self, sender: str, i: int, row: int, seizure: mm.Seizure) -> None:
@@ -883,6 +948,34 @@ class MakerView:
             return mm.bark_amounts(ink, art, rate, float(m.dust[i]), float(m.chop[i]), room)
         except Revert:
             return None
+
+    def vault_rows(self) -> np.ndarray:
+        """Rows of the vaults owned by accounts (not a PSM's)."""
+        st = self._s.state
+        rows = np.arange(st.urns.size)
+        psm = [st.owners.get(f"psm:{n}") for n in self.ilk_names]
+        return np.setdiff1d(rows, [r for r in psm if r is not None])
+
+    def vaults(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Ilk index, collateral (tokens) and debt (DAI) of vaults ``rows``."""
+        st = self._s.state
+        ilk = st.urns["ilk"][rows]
+        return ilk, st.urns["ink"][rows], st.urns["art"][rows] * st.rate[ilk]
+
+    def next_spot(self) -> np.ndarray:
+        """Each ilk's spot at its oracle's next price: an OSM's queued ``nxt`` (public, ``peep``),
+        else the price now; what vault owners watching the OSM act on an hour ahead."""
+        m = self._s
+        out = np.zeros(len(self.ilk_names))
+        for i, n in enumerate(self.ilk_names):
+            osm = m.host.protocols[m.params.ilks[n].osm]
+            price = getattr(osm.state, "nxt", None) if hasattr(osm, "poke") else None
+            out[i] = mm.spot_of(float(osm.price() if price is None else price), float(m.mat[i]))
+        return out
+
+    def rate(self, i: int) -> float:
+        """The ilk's rate now (DAI of debt per normalised unit)."""
+        return float(self._s.state.rate[i])
 
     def spot_is_stale(self, ilk: str) -> bool:
         """Whether the ilk's spot differs from its oracle's price now (a Spotter poke would change it)."""

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from defisim.base import Distribution, DurationMs, LogNormal, Uniform, population_count, protocol_of, unit
 
-__all__ = ["StairstepCurve", "LinearCurve", "ExponentialCurve", "ClipParams", "FlipParams", "IlkParams", "VowParams",
+__all__ = ["PsmParams", "StairstepCurve", "LinearCurve", "ExponentialCurve", "ClipParams", "FlipParams", "IlkParams", "VowParams",
            "VaultsParams", "MakerParams", "VAULT_BYTES", "VAULT_PREFIX", "SECONDS_PER_YEAR", "no_limit"]
 
 _CONFIG = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
@@ -88,6 +88,16 @@ class FlipParams(BaseModel):
     dunk_dai: float = Field(50_000.0, gt=0, description="most tab (debt + penalty) one auction takes (Cat.dunk)")
 
 
+class PsmParams(BaseModel):
+    """A Peg Stability Module on an ilk (dss-psm `DssPsm.sol`): its gem (a dollar stablecoin)
+    swaps for DAI one for one, ``tin`` taken on the way in (``sellGem``) and ``tout`` on the way
+    out (``buyGem``), the fees to the Vow; the DAI it mints is the ilk's debt, under its ``line_dai``."""
+
+    model_config = _CONFIG
+    tin: float = Field(0.0, ge=0, lt=1, description="fee on gem sold for DAI", json_schema_extra=unit("fraction"))
+    tout: float = Field(0.0, ge=0, lt=1, description="fee on DAI sold for the gem", json_schema_extra=unit("fraction"))
+
+
 class IlkParams(BaseModel):
     """One collateral type: its token, price, risk parameters and liquidation system."""
 
@@ -107,6 +117,14 @@ class IlkParams(BaseModel):
                                              "auction) or 1.2 (Cat.bite, Flipper English auction)")
     clip: ClipParams = Field(default_factory=ClipParams, description="the Clipper (auction 'clip')")
     flip: FlipParams = Field(default_factory=FlipParams, description="the Flipper (auction 'flip')")
+    psm: PsmParams | None = Field(None, description="a Peg Stability Module on this ilk (its gem for DAI one for "
+                                  "one, calls sell_gem and buy_gem; its vault is the PSM's, owner 'psm:<ilk>')")
+
+    @model_validator(mode="after")
+    def _psm_at_par(self):
+        if self.psm is not None and self.mat != 1:
+            raise ValueError(f"mat: an ilk with a PSM holds one gem token per DAI: its mat is 1, got {self.mat}")
+        return self
 
     @model_validator(mode="after")
     def _dust_fits(self):

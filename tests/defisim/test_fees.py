@@ -90,4 +90,4 @@ def test_a_first_price_market_has_no_base_fee_and_charges_the_offered_price():
     eip1559 = Simulation(load_scenario("payers", ["blocks=120"])).run().tables["blocks"]
     assert (eip1559["base_fee_gwei"] > 0).all()
     with pytest.raises(ScenarioError, match="initial_base_fee_gwei: a first-price fee market has no base fee"):
-        load_scenario("payers", ["chain.fee_market=first_price"])
+        load_scenario("payers", ["chain.fee_market=first_price", "chain.initial_base_fee_gwei=30"])

@@ -66,3 +66,22 @@ def test_same_seed_same_tables():
     b = Simulation(load_scenario("maker-crash", ["protocols.maker.vaults.count=300", "blocks=700"])).run()
     for name in ("maker_liquidations", "maker_auctions", "maker_bids", "txs"):
         pd.testing.assert_frame_equal(a.tables[name], b.tables[name])
+
+
+def test_owners_who_read_the_next_osm_price_repay_before_the_bark():
+    from defisim.scenario.loading import validate_scenario
+
+    base = load_scenario("maker-crash", ["protocols.maker.vaults.count=600", "blocks=900"]).to_dict()
+    guarded = {**base, "agents": [*base["agents"], {"kind": "maker.vault_guard", "name": "owners",
+                                                      "params": {"system": "maker", "share": 1.0,
+                                                                 "reaction": {"kind": "fixed", "value": "1m"}}}]}
+    plain = Simulation(validate_scenario(base)).run()
+    sim = Simulation(validate_scenario(guarded))
+    res = sim.run()
+    txs = res.tables["txs"]
+    repaid = txs[(txs["method"] == "frob") & txs["sender"].str.startswith("vault/") & (txs["status"] == "included")]
+    assert len(repaid) > 0
+    # owners who repaid ahead of the released price kept their vaults out of the auctions
+    assert res.summary()["maker.vault_liquidations"] < plain.summary()["maker.vault_liquidations"]
+    st = sim.protocols["maker"].state
+    assert st.debt == pytest.approx(st.vice + float(st.Art @ st.rate), rel=1e-12)

@@ -296,3 +296,48 @@ def test_the_books_balance_after_any_sequence(steps):
             if alive.size:
                 m.call("keeper", "redo", auction_id=int(alive[0]))
         m.check_books()
+
+
+class PsmSystem(System):
+    """ETH-A and a USDC PSM ilk (tin 0.1 %, tout 0.2 %, a 1,000 USDC ceiling)."""
+
+    def __init__(self, line=1_000.0):
+        self.host = h = Host()
+        h.protocols["weth"] = TokenLedger("weth", LedgerParams(symbol="WETH"), h)
+        h.protocols["usdc"] = TokenLedger("usdc", LedgerParams(symbol="USDC", initial_balances={"arb": 5_000.0}), h)
+        h.protocols["dai"] = TokenLedger("dai", LedgerParams(symbol="DAI", minter="maker"), h)
+        h.protocols["eth_usd"] = FixedOracle("eth_usd", FixedOracleParams(price=2_000.0), h)
+        h.protocols["usd"] = FixedOracle("usd", FixedOracleParams(price=1.0), h)
+        psm = dict(gem="usdc", osm="usd", mat=1.0, line_dai=line, psm=dict(tin=0.001, tout=0.002))
+        params = MakerParams(dai="dai", ilks={"ETH-A": ETH_A, "PSM-USDC-A": psm})
+        h.protocols["maker"] = self.maker = MakerSystem("maker", params, h)
+        self.ex = Executor(h.protocols)
+        self.seq = 0
+        self.pair_dai = 0.0
+        self.at(0)
+
+    def check_books(self):
+        m, s = self.maker, self.maker.state
+        assert self.host.protocols["dai"].state.total_supply == pytest.approx(s.debt, rel=1e-12, abs=1e-9)
+        assert s.debt == pytest.approx(s.vice + float(s.Art @ s.rate), rel=1e-12, abs=1e-9)
+        assert self.balance("usdc", "maker") == pytest.approx(float(s.urns["ink"][s.urns["ilk"] == 1].sum()), abs=1e-9)
+
+
+def test_the_psm_swaps_one_for_one_less_its_fees_under_its_ceiling():
+    m = PsmSystem()
+    assert m.ok("arb", "sell_gem", ilk="PSM-USDC-A", amount=600.0) == pytest.approx(599.4)  # tin 0.1 %
+    assert m.balance("dai", "arb") == pytest.approx(599.4) and m.maker.surplus() == pytest.approx(0.6)
+    assert m.maker.vault("psm:PSM-USDC-A") == ("PSM-USDC-A", 600.0, 600.0)
+    status, reason, _ = m.call("arb", "sell_gem", ilk="PSM-USDC-A", amount=500.0)  # 1,100 > the 1,000 ceiling
+    assert status == REVERTED and reason == "Vat/ceiling-exceeded"
+    assert m.ok("arb", "buy_gem", ilk="PSM-USDC-A", amount=200.0) == pytest.approx(200.4)  # tout 0.2 %
+    assert m.balance("usdc", "arb") == pytest.approx(5_000.0 - 600.0 + 200.0)
+    assert m.balance("dai", "arb") == pytest.approx(599.4 - 200.4) and m.maker.surplus() == pytest.approx(1.0)
+    assert m.call("arb", "buy_gem", ilk="PSM-USDC-A", amount=500.0)[1].startswith("Vat/sub-underflow")
+    assert m.call("arb", "sell_gem", ilk="ETH-A", amount=1.0)[1] == "ETH-A has no PSM"
+
+
+def test_a_psm_with_a_zero_ceiling_swaps_nothing():
+    m = PsmSystem(line=0.0)
+    assert m.call("arb", "sell_gem", ilk="PSM-USDC-A", amount=1.0)[1] == "Vat/ceiling-exceeded"
+    assert m.balance("usdc", "arb") == 5_000.0 and m.maker.state.debt == 0.0
