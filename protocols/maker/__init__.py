@@ -5,7 +5,7 @@ keepers around them (makerdao/dss).
 :mod:`.exact` (the contracts' integer arithmetic), :mod:`.math` (its float twins),
 :mod:`.params`, :mod:`.model` (the ``maker.dss`` kind), :mod:`.agents`.
 """
-from .agents import (Barker, BarkerParams, ClipTaker, ClipTakerParams, FlipBidder, FlipBidderParams, SpotPoker,
+from .agents import (Barker, BarkerParams, PsmArbitrageur, PsmArbitrageurParams, ClipTaker, ClipTakerParams, FlipBidder, FlipBidderParams, SpotPoker,
                      SpotPokerParams, VaultGuard, VaultGuardParams, VowKeeper, VowKeeperParams)
 from .model import MakerState, MakerSystem, MakerView
 from .params import ClipParams, FlipParams, IlkParams, MakerParams, VaultsParams, VowParams
@@ -26,4 +26,6 @@ def register(registry) -> None:
                    "bids English auctions with DAI: tend to the lot's value, dent at the tab; deals and ticks")
     registry.agent("maker.vault_guard", VaultGuardParams, VaultGuard,
                    "vault owners who repay when the OSM's next price would make their vault unsafe")
+    registry.agent("maker.psm_arbitrageur", PsmArbitrageurParams, PsmArbitrageur,
+                   "trades DAI against the PSM's gem between their books and the PSM")
     registry.agent("maker.vow_keeper", VowKeeperParams, VowKeeper, "heals the Vow and starts and settles debt auctions")

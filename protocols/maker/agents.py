@@ -12,14 +12,14 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from defisim.base import Call, Exponential, LatencyMs, protocol_of, unit
+from defisim.base import Call, Exponential, LatencyMs, TxStatus, protocol_of, unit
 from defisim.chain import GasStrategy, PercentileTip, bid
 
 from protocols.amm.math import get_amount_out
 
 __all__ = ["SpotPokerParams", "SpotPoker", "BarkerParams", "Barker", "ClipTakerParams", "ClipTaker",
            "FlipBidderParams", "FlipBidder", "VowKeeperParams", "VowKeeper",
-           "VaultGuardParams", "VaultGuard"]
+           "VaultGuardParams", "VaultGuard", "PsmArbitrageurParams", "PsmArbitrageur"]
 
 _CONFIG = ConfigDict(extra="forbid", frozen=True)
 _SYSTEM = protocol_of("maker.dss", role="Maker system")
@@ -374,3 +374,56 @@ def _repay(ctx, params: VaultGuardParams, view, row: int, delay_ms: int, busy: n
         yield owner.submit(Call(params.system, "frob", {"ilk": name, "dink": 0.0, "dart": -repay / view.rate(k)}),
                            params.gas_limit, cap, tip)
     busy[i] = False
+
+
+class PsmArbitrageurParams(BaseModel):
+    """Trades DAI against a PSM's gem between two off-chain books and the PSM (dss-psm
+    `DssPsm.sol`): when DAI's book bids more than the gem's book asks by more than ``tin`` and
+    ``min_edge``, it sells gem it holds to the PSM for DAI (a transaction, sized to the room under the
+    PSM's ceiling) and, once the swap has landed, sells that DAI on DAI's book and buys the gem back
+    on the gem's; the other way with ``buy_gem`` and ``tout``. Its on-chain inventory of both is what the scenario gives;
+    the books' fills are off chain (USD), as for the lending keepers' venue sales. This is how
+    DAI's price follows the gem's through the PSM."""
+
+    model_config = _CONFIG
+    system: _SYSTEM = Field(description="the Maker system")
+    ilk: str = Field(description="the ilk with the PSM")
+    gem_venue: str = Field(description="off-chain book of the PSM's gem (USD per token)")
+    dai_venue: str = Field(description="off-chain book of DAI (USD per DAI)")
+    min_edge: float = Field(0.001, ge=0, description="least edge after the PSM's fee", json_schema_extra=unit("fraction"))
+    max_usd: float = Field(1_000_000.0, gt=0, description="most traded in one round")
+    gas: GasStrategy = Field(PercentileTip(quantile=0.5, markup=1.5), description="gas bidding of its PSM swaps")
+    gas_limit: int = Field(200_000, gt=0, description="gas limit of a PSM swap", json_schema_extra=unit("gas"))
+
+
+def PsmArbitrageur(ctx, params: PsmArbitrageurParams, index: int):
+    """After each block, one round at most: the PSM swap (sized to the ceiling's room, waiting for
+    its receipt), then both books."""
+    gem_book, dai_book = ctx.market(params.gem_venue), ctx.market(params.dai_venue)
+    system = ctx.params_of(params.system)
+    psm = system.ilks[params.ilk].psm
+    gem_ledger, dai_ledger = system.ilks[params.ilk].gem, system.dai
+    while True:
+        yield ctx.new_block
+        gem, dai = gem_book.mid(ctx.now), dai_book.mid(ctx.now)
+        if dai > gem * (1 + psm.tin) * (1 + params.min_edge):  # DAI dear: gem in, DAI out
+            method, spend_ledger, buy_book, sell_book = "sell_gem", gem_ledger, params.gem_venue, params.dai_venue
+        elif dai * (1 + psm.tout) * (1 + params.min_edge) < gem:  # DAI cheap: DAI in, gem out
+            method, spend_ledger, buy_book, sell_book = "buy_gem", dai_ledger, params.dai_venue, params.gem_venue
+        else:
+            continue
+        held = ctx.view(spend_ledger).balance_of(ctx.name)
+        if method == "buy_gem":
+            held /= 1 + psm.tout  # buy_gem(amount) costs amount × (1 + tout) DAI
+        view = ctx.view(params.system)
+        room = view.psm_room(params.ilk) if method == "sell_gem" else view.psm_holding(params.ilk)
+        amount = min(held, room, params.max_usd / max(gem, dai))
+        if not amount > 0:
+            continue  # the ceiling is reached (or the PSM holds no gem), or nothing left to spend
+        cap, tip = bid(params.gas, ctx.chain)
+        receipt = yield ctx.submit(Call(params.system, method, {"ilk": params.ilk, "amount": float(amount)}),
+                                   params.gas_limit, cap, tip)
+        if receipt.status == TxStatus.INCLUDED:  # then both books: sell what it got, restock what it spent
+            got = amount * (1 - psm.tin) if method == "sell_gem" else amount
+            yield ctx.sell_on(sell_book, got)
+            yield ctx.buy_on(buy_book, amount)

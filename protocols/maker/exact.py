@@ -27,7 +27,7 @@ from defisim.base import Revert
 __all__ = ["WAD", "RAY", "RAD", "BLN", "wmul", "rmul", "rdiv", "rpow", "drip", "spot_of", "unsafe",
            "Bark", "bark", "Bite", "bite", "feed_price", "kick_top", "keeper_coin", "redo_coin",
            "linear_decrease", "stairstep_exponential_decrease", "exponential_decrease", "clip_status",
-           "Take", "take", "chost_of", "check_tend", "check_dent", "flip_done", "check_flop_dent", "flop_tick_lot"]
+           "Take", "take", "chost_of", "check_tend", "check_dent", "flip_done", "check_flop_dent", "flop_tick_lot", "ExactVat"]
 
 WAD, RAY, RAD, BLN = 10**18, 10**27, 10**45, 10**9
 
@@ -304,3 +304,91 @@ def check_flop_dent(lot: int, bid: int, cur_lot: int, cur_bid: int, beg: int) ->
 def flop_tick_lot(lot: int, pad: int) -> int:
     """A debt auction restarted with no bid offers ``pad·lot / WAD`` tokens (dss `flop.sol` ``tick``)."""
     return pad * lot // WAD
+
+
+# -- the Vat's books, in integers (dss `vat.sol`) -------------------------------------------------
+class ExactVat:
+    """The Vat's accounting exactly as `vat.sol` keeps it, for one ilk: ``Art``, ``rate``,
+    ``spot``, ``line``, ``dust``; per urn ``ink``, ``art``; per address ``gem`` (wad), ``dai``
+    and ``sin`` (rad); ``debt`` and ``vice`` (rad). Its invariants: ``debt = vice + Art·rate``
+    (the fundamental equation of DAI), ``Σ dai = debt``, ``Σ sin = vice``, and ``gem`` + ``ink``
+    changes only through ``slip`` (a join). A reference for the engine's float books."""
+
+    def __init__(self, rate: int = RAY, spot: int = RAY, line: int = 10**30 * RAD, dust: int = 0):
+        self.Art, self.rate, self.spot, self.line, self.dust = 0, rate, spot, line, dust
+        self.Line = line
+        self.urns: dict[str, list[int]] = {}
+        self.gem: dict[str, int] = {}
+        self.dai: dict[str, int] = {}
+        self.sin: dict[str, int] = {}
+        self.debt = self.vice = 0
+
+    def slip(self, usr: str, wad: int) -> None:
+        """A gem join: collateral enters (or leaves) the Vat."""
+        if self.gem.get(usr, 0) + wad < 0:
+            raise Revert("Vat/gem-underflow")
+        self.gem[usr] = self.gem.get(usr, 0) + wad
+
+    def frob(self, u: str, dink: int, dart: int) -> None:
+        """``vat.frob(ilk, u, u, u, dink, dart)``: the owner's own vault, collateral and DAI."""
+        ink, art = self.urns.get(u, [0, 0])
+        ink, art = ink + dink, art + dart
+        if ink < 0 or art < 0 or self.gem.get(u, 0) - dink < 0 or self.dai.get(u, 0) + self.rate * dart < 0:
+            raise Revert("Vat/sub-underflow")
+        Art, dtab, tab = self.Art + dart, self.rate * dart, self.rate * art
+        if not (dart <= 0 or (Art * self.rate <= self.line and self.debt + dtab <= self.Line)):
+            raise Revert("Vat/ceiling-exceeded")
+        if not ((dart <= 0 and dink >= 0) or tab <= ink * self.spot):
+            raise Revert("Vat/not-safe")
+        if not (art == 0 or tab >= self.dust):
+            raise Revert("Vat/dust")
+        self.urns[u], self.Art, self.debt = [ink, art], Art, self.debt + dtab
+        self.gem[u] = self.gem.get(u, 0) - dink
+        self.dai[u] = self.dai.get(u, 0) + dtab
+
+    def grab(self, u: str, v: str, w: str, dink: int, dart: int) -> None:
+        """``vat.grab``: a liquidation moves collateral to ``v`` and the debt to ``w``'s sin."""
+        ink, art = self.urns[u]
+        self.urns[u] = [ink + dink, art + dart]
+        self.Art += dart
+        dtab = self.rate * dart
+        self.gem[v] = self.gem.get(v, 0) - dink
+        self.sin[w] = self.sin.get(w, 0) - dtab
+        self.vice -= dtab
+
+    def fold(self, u: str, delta_rate: int) -> None:
+        """``vat.fold``: the stability fee accrued (``Jug.drip``) as DAI to ``u`` (the Vow)."""
+        self.rate += delta_rate
+        rad = self.Art * delta_rate
+        self.dai[u] = self.dai.get(u, 0) + rad
+        self.debt += rad
+
+    def suck(self, u: str, v: str, rad: int) -> None:
+        """``vat.suck``: DAI for ``v`` against ``u``'s sin (keeper incentives)."""
+        self.sin[u] = self.sin.get(u, 0) + rad
+        self.dai[v] = self.dai.get(v, 0) + rad
+        self.vice += rad
+        self.debt += rad
+
+    def heal(self, u: str, rad: int) -> None:
+        """``vat.heal``: ``u`` cancels its DAI against its sin."""
+        if self.sin.get(u, 0) < rad or self.dai.get(u, 0) < rad:
+            raise Revert("Vat/sub-underflow")
+        self.sin[u] = self.sin.get(u, 0) - rad
+        self.dai[u] = self.dai.get(u, 0) - rad
+        self.vice -= rad
+        self.debt -= rad
+
+    def move(self, src: str, dst: str, rad: int) -> None:
+        """``vat.move``: DAI between addresses."""
+        if self.dai.get(src, 0) < rad:
+            raise Revert("Vat/sub-underflow")
+        self.dai[src] = self.dai.get(src, 0) - rad
+        self.dai[dst] = self.dai.get(dst, 0) + rad
+
+    def flux(self, src: str, dst: str, wad: int) -> None:
+        """``vat.flux``: collateral between addresses (an auction's lot to its buyer)."""
+        if self.gem.get(src, 0) < wad:
+            raise Revert("Vat/sub-underflow")
+        self.gem[src] = self.gem.get(src, 0) - wad
+        self.gem[dst] = self.gem.get(dst, 0) + wad

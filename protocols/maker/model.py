@@ -25,7 +25,7 @@ from defisim.base import LIQUIDATION_CALL, AddressBook, AddressRange, Column, Po
 
 from . import exact as x
 from . import math as mm
-from .params import VAULT_PREFIX, MakerParams, no_limit
+from .params import VAULT_PREFIX, MakerParams, no_limit, read_vault_csv
 
 __all__ = ["MakerSystem", "MakerView", "MakerState", "LIQUIDATION_COLUMNS", "AUCTION_COLUMNS", "BID_COLUMNS", "LOSS_COLUMNS",
            "FLOP_COLUMNS", "GAS"]
@@ -232,14 +232,22 @@ class MakerSystem(Protocol):
         this protocol, the DAI drawn in each owner's wallet (a vault of debt ``size / ratio``)."""
         p = self.params.vaults
         i = self.ilk_index[p.ilk]
-        size = p.size_usd.sample(rng, p.count)
-        ratio = p.collateral_ratio.sample(rng, p.count)
-        price = self._osm_price(i)
-        ink, dai = size / price, size / ratio
-        owners = AddressRange(VAULT_PREFIX, p.count)
-        self.state.owners.add_all(owners)
+        if p.csv is not None:
+            book = read_vault_csv(p.csv)
+            owners = [str(o) for o in book["owner"]]
+            ink, dai = book["collateral"].to_numpy(np.float64), book["debt"].to_numpy(np.float64)
+        else:
+            size = p.size_usd.sample(rng, p.count)
+            ratio = p.collateral_ratio.sample(rng, p.count)
+            ink, dai = size / self._osm_price(i), size / ratio
+            owners = AddressRange(VAULT_PREFIX, p.count)
+        try:
+            self.state.owners.add_all(owners)
+        except ValueError as e:
+            raise ValueError(f"protocols.{self.name}.vaults: owners must be unique ({e})") from None
+        n = len(owners)
         art = dai / self.state.rate[i]
-        self.state.urns.append(ilk=np.full(p.count, i), ink=ink, art=art)
+        self.state.urns.append(ilk=np.full(n, i), ink=ink, art=art)
         self.state.Art[i] += float(art.sum())
         self._gem(i).issue_quietly(self.name, float(ink.sum()))
         self._ledger(self.params.dai).issue_many(owners, dai)
@@ -972,6 +980,18 @@ class MakerView:
             price = getattr(osm.state, "nxt", None) if hasattr(osm, "poke") else None
             out[i] = mm.spot_of(float(osm.price() if price is None else price), float(m.mat[i]))
         return out
+
+    def psm_room(self, ilk: str) -> float:
+        """DAI the ilk's PSM may still mint under its ceilings (``line`` and ``Line``)."""
+        m, st = self._s, self._s.state
+        i = m.ilk_index[ilk]
+        return max(0.0, min(float(m.line[i] - st.Art[i] * st.rate[i]), m.Line - st.debt))
+
+    def psm_holding(self, ilk: str) -> float:
+        """Gem tokens the ilk's PSM holds (what ``buy_gem`` can pay out)."""
+        st = self._s.state
+        row = st.owners.get(f"psm:{ilk}")
+        return 0.0 if row is None else float(st.urns["ink"][row])
 
     def rate(self, i: int) -> float:
         """The ilk's rate now (DAI of debt per normalised unit)."""

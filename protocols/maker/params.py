@@ -20,10 +20,10 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from defisim.base import Distribution, DurationMs, LogNormal, Uniform, population_count, protocol_of, unit
+from defisim.base import Distribution, DurationMs, FilePath, LogNormal, Uniform, population_count, protocol_of, unit
 
 __all__ = ["PsmParams", "StairstepCurve", "LinearCurve", "ExponentialCurve", "ClipParams", "FlipParams", "IlkParams", "VowParams",
-           "VaultsParams", "MakerParams", "VAULT_BYTES", "VAULT_PREFIX", "SECONDS_PER_YEAR", "no_limit"]
+           "VaultsParams", "MakerParams", "VAULT_BYTES", "VAULT_PREFIX", "SECONDS_PER_YEAR", "no_limit", "VAULT_CSV_COLUMNS", "read_vault_csv"]
 
 _CONFIG = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
@@ -153,14 +153,38 @@ class VowParams(BaseModel):
 class VaultsParams(BaseModel):
     """``count`` vaults of one ilk opened at the start, ``vault/0`` …: collateral value in USD
     from ``size_usd`` and the collateral ratio (collateral value / debt at the start's price)
-    from ``collateral_ratio``, so the debt is ``size_usd / ratio`` DAI."""
+    from ``collateral_ratio``, so the debt is ``size_usd / ratio`` DAI. Or ``csv``: a vault book
+    with columns ``owner, collateral, debt`` (collateral tokens, DAI), one row per vault; then the
+    generating keys are refused. A relative path is taken beside the scenario file."""
 
     model_config = _CONFIG
     ilk: str = Field(description="the ilk of every vault")
+    csv: FilePath | None = Field(None, description="file of vaults (owner, collateral in tokens, debt in DAI) "
+                                 "instead of drawing them; relative to the scenario file")
     count: population_count(VAULT_BYTES, "vaults") = Field(0, description="vaults generated")
     size_usd: Distribution = Field(LogNormal(median=50_000.0, sigma=1.2), description="collateral value per vault at the start")
     collateral_ratio: Distribution = Field(Uniform(low=1.6, high=3.5),
         description="collateral value / debt at the start (above the ilk's mat)")
+
+    @model_validator(mode="after")
+    def _book_or_draws(self):
+        if self.csv is not None:
+            given = [f for f in ("count", "size_usd", "collateral_ratio") if f in self.model_fields_set]
+            if given:
+                raise ValueError(f"{given[0]}: the vault book {self.csv} gives every vault; remove {', '.join(given)} "
+                                 "(they describe generated vaults)")
+            read_vault_csv(self.csv)
+        return self
+
+
+VAULT_CSV_COLUMNS = ["owner", "collateral", "debt"]
+
+
+def read_vault_csv(path):
+    """A vault book (columns :data:`VAULT_CSV_COLUMNS`); the error names the file, row and problem."""
+    from protocols.lending.aave_v3.population import read_population_csv
+
+    return read_population_csv(path, VAULT_CSV_COLUMNS, VAULT_BYTES, "vaults")
 
 
 class MakerParams(BaseModel):
@@ -185,7 +209,7 @@ class MakerParams(BaseModel):
             if self.vaults.ilk not in self.ilks:
                 raise ValueError(f"vaults.ilk: {self.vaults.ilk!r} is not one of the ilks ({', '.join(self.ilks)})")
             low, mat = self.vaults.collateral_ratio.quantile(0.0), self.ilks[self.vaults.ilk].mat
-            if low < mat:
+            if self.vaults.csv is None and low < mat:
                 raise ValueError(f"vaults.collateral_ratio: vaults must start safe, above mat {mat} (lowest {low})")
         return self
 

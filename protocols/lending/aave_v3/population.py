@@ -134,17 +134,20 @@ def generate_population(p: PopulationParams, rng: np.random.Generator, price_usd
                         collateral, pd.Categorical.from_codes(every, [p.debt_asset]), debt)
 
 
-def read_population_csv(path: str | Path) -> pd.DataFrame:
-    """Positions from a CSV file; the error names the file and the problem."""
+def read_population_csv(path: str | Path, need: Sequence[str] = CSV_COLUMNS, bytes_each: float = BORROWER_BYTES,
+                        what: str = "borrowers") -> pd.DataFrame:
+    """Positions from a CSV file with the columns ``need`` (``collateral`` and ``debt`` among
+    them, non-negative numbers; tokens); the error names the file and the problem. ``what`` and
+    ``bytes_each`` (a run's memory per row) size the memory check (a vault book reads the same)."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"population file not found: {path}")
-    check_fits_in_memory(path.stat().st_size / 40, BORROWER_BYTES, f"borrowers (rows of {path.name}, about 40 B each)")
+    check_fits_in_memory(path.stat().st_size / 40, bytes_each, f"{what} (rows of {path.name}, about 40 B each)")
     try:
         df = pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as e:
         raise ValueError(f"{path}: not a readable CSV file ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
-    need = CSV_COLUMNS
+    need = list(need)
     missing = [c for c in need if c not in df.columns]
     if missing:
         raise ValueError(f"{path}: missing columns {missing} (need {need})")

@@ -8,7 +8,7 @@ import math
 from fractions import Fraction
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from defisim.base.tx import Revert
@@ -208,3 +208,64 @@ def test_flip_rules_reject_what_they_should_in_order():
     with pytest.raises(Revert, match="Flipper/not-matching-bid"):
         x.check_dent(40 * WAD, 1, 50 * WAD, 2, 2, BEG)
     assert math.isclose(BEG / WAD, 1.03)
+
+
+# -- the Vat's books in integers ----------------------------------------------------------------
+USERS = ("alice", "bob", "carol")
+_op = st.tuples(st.sampled_from(["frob", "price", "bark", "take", "fold", "suck", "heal"]), st.sampled_from(USERS),
+                st.integers(-50, 100), st.integers(-50_000, 150_000), st.integers(0, 10**6))
+
+
+def _check_books(v: x.ExactVat, joined: int) -> None:
+    assert v.debt == v.vice + v.Art * v.rate  # the fundamental equation of DAI
+    assert sum(v.dai.values()) == v.debt and sum(v.sin.values()) == v.vice
+    assert sum(v.gem.values()) + sum(ink for ink, _ in v.urns.values()) == joined  # collateral only by joins
+    assert sum(art for _, art in v.urns.values()) == v.Art
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_op, max_size=40))
+def test_the_vats_books_hold_exactly_after_any_sequence(ops):
+    v = x.ExactVat(spot=x.spot_of(2_000 * WAD, RAY, MAT), dust=100 * RAD)
+    joined = 0
+    for u in USERS:
+        v.slip(u, 100 * WAD)
+        joined += 100 * WAD
+    for kind, u, dink, dart, k in ops:
+        try:
+            if kind == "frob":
+                v.frob(u, dink * WAD, dart * WAD // 2)
+            elif kind == "price":
+                v.spot = x.spot_of((100 + k % 2_000) * WAD, RAY, MAT)
+            elif kind == "bark" and u in v.urns:
+                ink, art = v.urns[u]
+                b = x.bark(ink, art, v.rate, v.spot, v.dust, CHOP, BIG, 0, BIG, 0)
+                v.grab(u, "clip", "vow", -b.dink, -b.dart)
+            elif kind == "take" and v.gem.get("clip", 0) > 0:
+                wad = min(v.gem["clip"], k * 10**14 + 1)
+                owe = wad * (k % 3_000 + 1) * RAY // 1  # any price: the books do not depend on it
+                v.move(u, "vow", min(owe, v.dai.get(u, 0)))
+                v.flux("clip", u, wad)
+            elif kind == "fold":
+                v.fold("vow", k * 10**15)
+            elif kind == "suck":
+                v.suck("vow", u, k * RAD)
+            elif kind == "heal":
+                v.heal("vow", min(v.sin.get("vow", 0), v.dai.get("vow", 0), k * RAD))
+        except Revert:
+            pass
+        _check_books(v, joined)
+
+
+def test_exact_vat_frob_refuses_like_the_vat():
+    v = x.ExactVat(spot=x.spot_of(1_740 * WAD, RAY, MAT), dust=5_000 * RAD, line=130_000 * RAD)
+    v.slip("alice", 100 * WAD)
+    with pytest.raises(Revert, match="Vat/not-safe"):
+        v.frob("alice", 100 * WAD, 120_001 * WAD)  # 100 × 1,740 / 1.45 = 120,000
+    with pytest.raises(Revert, match="Vat/dust"):
+        v.frob("alice", 100 * WAD, 4_999 * WAD)
+    v.frob("alice", 100 * WAD, 120_000 * WAD)
+    assert v.dai["alice"] == 120_000 * RAD and v.debt == 120_000 * RAD
+    v.slip("bob", 100 * WAD)
+    with pytest.raises(Revert, match="Vat/ceiling-exceeded"):
+        v.frob("bob", 100 * WAD, 10_001 * WAD)

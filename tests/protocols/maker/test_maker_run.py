@@ -85,3 +85,24 @@ def test_owners_who_read_the_next_osm_price_repay_before_the_bark():
     assert res.summary()["maker.vault_liquidations"] < plain.summary()["maker.vault_liquidations"]
     st = sim.protocols["maker"].state
     assert st.debt == pytest.approx(st.vice + float(st.Art @ st.rate), rel=1e-12)
+
+
+def test_a_vault_book_from_csv(tmp_path):
+    from defisim.scenario.loading import ScenarioError, validate_scenario
+
+    book = tmp_path / "vaults.csv"
+    book.write_text("owner,collateral,debt\nalice,100,120000\nbob,10,5000\ncarol,1,0\n")
+    data = load_scenario("maker-crash", ["blocks=5"]).to_dict()
+    data["protocols"]["maker"]["vaults"] = {"ilk": "ETH-A", "csv": str(book)}
+    sim = Simulation(validate_scenario(data))
+    m = sim.protocols["maker"]
+    assert m.vault("alice") == ("ETH-A", 100.0, 120_000.0) and m.vault("carol") == ("ETH-A", 1.0, 0.0)
+    assert sim.protocols["dai"].balance_of("bob") == 5_000.0
+    assert sim.protocols["weth"].balance_of("maker") == 111.0
+    data["protocols"]["maker"]["vaults"] = {"ilk": "ETH-A", "csv": str(book), "count": 10}
+    with pytest.raises(ScenarioError, match="count: the vault book .* gives every vault"):
+        validate_scenario(data)
+    book.write_text("owner,collateral,debt\nalice,100,-1\n")
+    data["protocols"]["maker"]["vaults"] = {"ilk": "ETH-A", "csv": str(book)}
+    with pytest.raises(ScenarioError, match="row 2: collateral and debt must be non-negative numbers"):
+        validate_scenario(data)
