@@ -346,7 +346,10 @@ def _draw_chain(tables: Mapping[str, pd.DataFrame]):
     def draw(ax, axis: _Axis) -> None:
         x = axis.of_blocks(blocks["block"])
         handles = ax.plot(x, blocks["base_fee_gwei"], color="tab:blue", lw=1.6, label="base fee (gwei per gas, left)")
-        ax.set_ylabel("base fee\n(gwei per gas)", fontsize=_FONT + 1)
+        if "min_tip_gwei" in blocks.columns:  # what getting in cost: the whole price under a first-price market
+            handles += ax.plot(x, blocks["base_fee_gwei"] + blocks["min_tip_gwei"], color="tab:orange", lw=0.8,
+                               label="lowest included price (gwei per gas, left)")
+        ax.set_ylabel("gas price\n(gwei per gas)", fontsize=_FONT + 1)
         if "pending_txs" in blocks.columns:
             twin = ax.twinx()
             pending = blocks["pending_txs"].to_numpy(float)
@@ -444,8 +447,9 @@ def timeline_figure(tables: Mapping[str, pd.DataFrame], path: str | Path, *, sch
       and the sampled debt uncovered by collateral and debt below HF 1;
     - off-chain venues (``closeouts`` role): notional closed per block by table and kind, and the
       insurance funds' cumulative P&L;
-    - chain congestion (``blocks``): base fee (gwei per gas) and, on a twin axis, the agents'
-      transactions still pending in the mempool after each block;
+    - chain congestion (``blocks``): base fee and the lowest price included (base fee plus the
+      lowest tip, gwei per gas: all of the price in a first-price market) and, on a twin axis, the
+      agents' transactions still pending in the mempool after each block;
     - health factors (``positions`` role with ``hf_quantiles``): the quantile columns per block
       and the HF = 1 line. Nothing is estimated where a run has no such table.
 
