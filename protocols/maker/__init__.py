@@ -7,7 +7,8 @@ keepers around them (makerdao/dss).
 """
 from .agents import (Barker, BarkerParams, PsmArbitrageur, PsmArbitrageurParams, ClipTaker, ClipTakerParams, FlipBidder, FlipBidderParams, SpotPoker,
                      SpotPokerParams, VaultGuard, VaultGuardParams, VowKeeper, VowKeeperParams)
-from .model import MakerState, MakerSystem, MakerView
+from .model import MakerState, MakerSystem
+from .view import MakerView
 from .params import ClipParams, FlipParams, IlkParams, MakerParams, VaultsParams, VowParams
 
 __all__ = ["register", "MakerSystem", "MakerView", "MakerState", "MakerParams", "IlkParams", "ClipParams",

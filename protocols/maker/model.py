@@ -21,14 +21,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from defisim.base import LIQUIDATION_CALL, AddressBook, AddressRange, Column, Positions, Protocol, Revert, Table, handler
+from defisim.base import LIQUIDATION_CALL, AddressBook, AddressRange, Positions, Protocol, Revert, Table, handler
 
 from . import exact as x
 from . import math as mm
 from .params import VAULT_PREFIX, MakerParams, no_limit, read_vault_csv
+from .tables import (AUCTION_COLUMNS, AUCTION_ROLE, BID_COLUMNS, FLOP_COLUMNS, LIQUIDATION_COLUMNS, LIQUIDATION_ROLE,
+                     LOSS_COLUMNS, LOSS_ROLE)
+from .view import MakerView
 
-__all__ = ["MakerSystem", "MakerView", "MakerState", "LIQUIDATION_COLUMNS", "AUCTION_COLUMNS", "BID_COLUMNS", "LOSS_COLUMNS",
-           "FLOP_COLUMNS", "GAS"]
+__all__ = ["MakerSystem", "MakerState", "GAS"]
 
 #: Gas of each call on success (mechanics of Maker liquidations on mainnet: ``bark`` 150k–300k,
 #: ``take`` with a swap callback 250k–600k; the others are estimates of their storage writes).
@@ -36,73 +38,6 @@ GAS = {"frob": 200_000, "poke": 80_000, "drip": 60_000, "bark": 225_000, "take":
        "redo": 100_000, "bite": 200_000, "tend": 100_000, "dent": 100_000, "deal": 80_000, "tick": 50_000,
        "sell_gem": 130_000, "buy_gem": 130_000, "heal": 50_000, "flog": 40_000, "flop": 150_000, "flop_dent": 100_000, "flop_deal": 80_000, "flop_tick": 50_000}
 REVERT_GAS = 40_000
-
-LIQUIDATION_COLUMNS = [
-    Column("block", "int64", "block number"),
-    Column("system", "string", "Maker system (protocol instance)"),
-    Column("ilk", "string", "collateral type"),
-    Column("vault", "string", "liquidated vault (its owner)"),
-    Column("keeper", "string", "who barked or bit (receives the incentive)"),
-    Column("kind", "string", "bark (Dog, Dutch auction) or bite (Cat, English auction)"),
-    Column("auction_id", "int64", "the auction started"),
-    Column("debt_dai", "float64", "debt taken from the vault to the Vow's queue (due = dart × rate)"),
-    Column("debt_usd", "float64", "the same in USD (DAI at 1)"),
-    Column("collateral_tokens", "float64", "collateral taken into the auction"),
-    Column("collateral_usd", "float64", "its value at the Spotter's price (USD)"),
-    Column("tab_dai", "float64", "DAI the auction is to raise (debt × chop)"),
-    Column("incentive_dai", "float64", "keeper incentive minted as system debt (tip + tab × chip)"),
-    Column("written_off_usd", "float64", "debt written off by the call itself (always 0: auctions settle later)"),
-]
-LIQUIDATION_ROLE = {"protocol": "system", "account": "vault", "liquidator": "keeper", "debt_repaid_usd": "debt_usd",
-                    "collateral_seized_usd": "collateral_usd"}
-
-AUCTION_COLUMNS = [
-    Column("block", "int64", "block number in which the auction ended"),
-    Column("system", "string", "Maker system"),
-    Column("ilk", "string", "collateral type"),
-    Column("kind", "string", "clip (Dutch) or flip (English)"),
-    Column("auction_id", "int64", "auction id"),
-    Column("vault", "string", "vault whose collateral was sold"),
-    Column("tab_usd", "float64", "DAI the auction was to raise (USD, DAI at 1)"),
-    Column("debt_usd", "float64", "the vault's debt it took (USD, DAI at 1)"),
-    Column("proceeds_usd", "float64", "DAI the bids raised (USD, DAI at 1)"),
-    Column("collateral_sold", "float64", "collateral tokens that went to bidders"),
-    Column("collateral_returned", "float64", "collateral tokens returned to the vault"),
-    Column("winner", "string", "last bidder or taker ('' when nobody bid)"),
-    Column("zero_bid", "bool", "the bids raised less than 1 % of the tab (the zero-bid auctions of March 2020)"),
-    Column("written_off_usd", "float64", "debt the proceeds left uncovered: max(0, debt − proceeds) (USD)"),
-]
-AUCTION_ROLE = {"protocol": "system", "account": "vault", "debt_usd": "tab_usd", "proceeds_usd": "proceeds_usd"}
-
-BID_COLUMNS = [
-    Column("block", "int64", "block number"),
-    Column("system", "string", "Maker system"),
-    Column("kind", "string", "take (Dutch), tend or dent (English)"),
-    Column("auction_id", "int64", "auction id"),
-    Column("bidder", "string", "sender"),
-    Column("price_dai", "float64", "DAI per collateral token paid or bid"),
-    Column("dai", "float64", "DAI paid (take) or the bid (tend, dent)"),
-    Column("collateral_tokens", "float64", "collateral bought (take) or the lot bid for (tend, dent)"),
-]
-
-LOSS_COLUMNS = [
-    Column("block", "int64", "block number"),
-    Column("system", "string", "Maker system"),
-    Column("auction_id", "int64", "the auction that left the debt uncovered"),
-    Column("written_off_usd", "float64", "debt left uncovered by the auction's proceeds (USD, DAI at 1)"),
-]
-LOSS_ROLE = {"protocol": "system"}
-
-FLOP_COLUMNS = [
-    Column("block", "int64", "block number"),
-    Column("system", "string", "Maker system"),
-    Column("action", "string", "kick, dent, tick or deal"),
-    Column("auction_id", "int64", "debt auction id"),
-    Column("bidder", "string", "sender"),
-    Column("dai", "float64", "DAI raised (the fixed bid)"),
-    Column("gov_tokens", "float64", "governance tokens offered, bid for or minted"),
-]
-
 
 @dataclass
 class MakerState:
@@ -463,7 +398,7 @@ class MakerSystem(Protocol):
         return amount + fee
 
     # -- Liquidations 2.0 -------------------------------------------------------------------
-    def _seize(self, sender: str, i: int, row: int, seizure: mm.Seizure) -> None:
+    def _seize(self, i: int, row: int, seizure: mm.Seizure) -> None:
         """``vat.grab``: the collateral and debt leave the vault; the debt joins the Vow's queue."""
         s = self.state
         ink0, art0 = float(s.urns["ink"][row]), float(s.urns["art"][row])
@@ -505,7 +440,7 @@ class MakerSystem(Protocol):
         top = feed * p.clip.buf
         if not top > 0:
             raise Revert("Clipper/zero-top-price")
-        self._seize(sender, i, row, seizure)
+        self._seize(i, row, seizure)
         s.Dirt += seizure.tab
         s.dirt[i] += seizure.tab
         auction = int(s.sales.append(ilk=i, urn=row, tab=seizure.tab, lot=seizure.dink, top=top, tic_s=self._now_s(),
@@ -628,7 +563,7 @@ class MakerSystem(Protocol):
         p, s = self.params.ilks[ilk], self.state
         seizure = mm.bite_amounts(ink, art, rate, float(self.dust[i]), float(self.chop[i]), p.flip.dunk_dai,
                                   self.box - s.litter)
-        self._seize(sender, i, row, seizure)
+        self._seize(i, row, seizure)
         s.litter += seizure.tab
         now = self._now_s()
         auction = int(s.flips.append(ilk=i, urn=row, tab=seizure.tab, lot=seizure.dink, bid=0.0, tic_s=0,
@@ -894,169 +829,3 @@ class MakerSystem(Protocol):
             "deficit_dai": max(0.0, float(s.vice) - self.surplus()),
             "gov_minted": float(f["gov_tokens"].sum()),
         }
-
-
-class MakerView:
-    """What agents read of a Maker system: vaults that can be liquidated, running auctions and
-    their prices, the Vow's surplus and free debt. Tables are read-only views; nothing here
-    changes state."""
-
-    def __init__(self, system: MakerSystem):
-        self._s = system
-        self.name, self.params, self.ilk_names = system.name, system.params, system.ilk_names
-
-    def unsafe(self) -> np.ndarray:
-        """Rows of the vaults that can be liquidated now."""
-        return self._s.unsafe()
-
-    def bark_candidates(self, room: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
-        """Up to ``count`` unsafe vaults that ``bark`` would take with ``room`` DAI of tab left in
-        their ilk (per ilk; a Liquidations 1.2 ilk: any room), largest debt first (equal debts:
-        the lower row), and each one's ilk index (:func:`~.math.bark_feasible` on all at once)."""
-        m, st = self._s, self._s.state
-        key = (st.version, st.spot.tobytes(), st.rate.tobytes(), room.tobytes(), count)
-        if m._bark_cache[0] == key:
-            return m._bark_cache[1]
-        rows = m.unsafe()
-        ilks = st.urns["ilk"][rows]
-        if not (room > 0).all():  # an ilk whose Dog room is full takes no bark
-            open_ = room[ilks] > 0
-            rows, ilks = rows[open_], ilks[open_]
-        art, rate = st.urns["art"][rows], st.rate[ilks]
-        ok = mm.bark_feasible(st.urns["ink"][rows], art, rate, m.dust[ilks], m.chop[ilks], room[ilks])
-        rows, ilks, debt = rows[ok], ilks[ok], (art * rate)[ok]
-        if rows.size > count:  # the count largest (ties at the cut: the lower rows), then in order
-            cut = np.partition(debt, rows.size - count)[rows.size - count]
-            keep = np.flatnonzero(debt > cut)
-            ties = np.flatnonzero(debt == cut)[: count - keep.size]
-            pick = np.concatenate([keep, ties])
-            rows, ilks, debt = rows[pick], ilks[pick], debt[pick]
-        order = np.lexsort((rows, -debt))
-        m._bark_cache = (key, (rows[order], ilks[order]))
-        return m._bark_cache[1]
-
-    def bark_room(self, ilk: str) -> float:
-        """Tab (DAI) the Dog may still start auctions for in ``ilk``: ``min(Hole − Dirt, hole − dirt)``."""
-        m, st = self._s, self._s.state
-        i = m.ilk_index[ilk]
-        return min(m.Hole - st.Dirt, float(m.hole[i] - st.dirt[i]))
-
-    def would_bark(self, row: int, room: float | None = None):
-        """What ``bark`` of vault ``row`` would take now with ``room`` DAI of tab left (default:
-        :meth:`bark_room`) (:class:`~.math.Seizure`), or None when it would revert (safe, no room,
-        a dusty partial auction)."""
-        m, st = self._s, self._s.state
-        i = int(st.urns["ilk"][row])
-        ink, art, rate = float(st.urns["ink"][row]), float(st.urns["art"][row]), float(st.rate[i])
-        if room is None:
-            room = self.bark_room(self.ilk_names[i])
-        if not (room > 0 and mm.unsafe_rows(ink, art, rate, float(st.spot[i]))):
-            return None
-        try:
-            return mm.bark_amounts(ink, art, rate, float(m.dust[i]), float(m.chop[i]), room)
-        except Revert:
-            return None
-
-    def vault_rows(self) -> np.ndarray:
-        """Rows of the vaults owned by accounts (not a PSM's)."""
-        st = self._s.state
-        rows = np.arange(st.urns.size)
-        psm = [st.owners.get(f"psm:{n}") for n in self.ilk_names]
-        return np.setdiff1d(rows, [r for r in psm if r is not None])
-
-    def vaults(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Ilk index, collateral (tokens) and debt (DAI) of vaults ``rows``."""
-        st = self._s.state
-        ilk = st.urns["ilk"][rows]
-        return ilk, st.urns["ink"][rows], st.urns["art"][rows] * st.rate[ilk]
-
-    def next_spot(self) -> np.ndarray:
-        """Each ilk's spot at its oracle's next price: an OSM's queued ``nxt`` (public, ``peep``),
-        else the price now; what vault owners watching the OSM act on an hour ahead."""
-        m = self._s
-        out = np.zeros(len(self.ilk_names))
-        for i, n in enumerate(self.ilk_names):
-            osm = m.host.protocols[m.params.ilks[n].osm]
-            price = getattr(osm.state, "nxt", None) if hasattr(osm, "poke") else None
-            out[i] = mm.spot_of(float(osm.price() if price is None else price), float(m.mat[i]))
-        return out
-
-    def psm_room(self, ilk: str) -> float:
-        """DAI the ilk's PSM may still mint under its ceilings (``line`` and ``Line``)."""
-        m, st = self._s, self._s.state
-        i = m.ilk_index[ilk]
-        return max(0.0, min(float(m.line[i] - st.Art[i] * st.rate[i]), m.Line - st.debt))
-
-    def psm_holding(self, ilk: str) -> float:
-        """Gem tokens the ilk's PSM holds (what ``buy_gem`` can pay out)."""
-        st = self._s.state
-        row = st.owners.get(f"psm:{ilk}")
-        return 0.0 if row is None else float(st.urns["ink"][row])
-
-    def rate(self, i: int) -> float:
-        """The ilk's rate now (DAI of debt per normalised unit)."""
-        return float(self._s.state.rate[i])
-
-    def spot_is_stale(self, ilk: str) -> bool:
-        """Whether the ilk's spot differs from its oracle's price now (a Spotter poke would change it)."""
-        i = self._s.ilk_index[ilk]
-        return mm.spot_of(self._s._osm_price(i), float(self._s.mat[i])) != float(self._s.state.spot[i])
-
-    def owner(self, row: int) -> str:
-        return self._s.owner(row)
-
-    def ilk_of(self, row: int) -> str:
-        """The ilk of vault ``row``."""
-        return self.ilk_names[int(self._s.state.urns["ilk"][row])]
-
-    def vault(self, owner: str) -> tuple[str, float, float]:
-        """``(ilk, collateral tokens, debt DAI)``."""
-        return self._s.vault(owner)
-
-    def sales(self) -> dict[str, np.ndarray]:
-        """The Dutch auctions (columns; ``alive``: running), read-only."""
-        return self._s.state.sales.view()
-
-    def flips(self) -> dict[str, np.ndarray]:
-        """The English auctions (columns; ``alive``: running), read-only."""
-        return self._s.state.flips.view()
-
-    def flip_guy(self, auction_id: int) -> str:
-        """The last bidder of an English auction (the system itself before any bid)."""
-        return self._s.state.flip_guys[auction_id]
-
-    def auction_price(self, auction_id: int, at_s: int | None = None) -> tuple[float, bool]:
-        """A Dutch auction's price (DAI per token) at ``at_s`` and whether it needs a reset."""
-        return self._s.auction_price(auction_id, at_s)
-
-    def running_sales(self, at_s: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The running Dutch auctions: ids, their prices (DAI per token) at ``at_s`` and whether each
-        needs a reset then (:meth:`auction_price` of each, computed together)."""
-        m, sales = self._s, self._s.state.sales
-        ids = np.flatnonzero(sales["alive"])
-        prices, done = np.zeros(ids.size), np.zeros(ids.size, dtype=bool)
-        ilks = sales["ilk"][ids]
-        for i, name in enumerate(self.ilk_names):
-            on = ilks == i
-            if not on.any():
-                continue
-            clip = m.params.ilks[name].clip
-            top, dur = sales["top"][ids[on]], at_s - sales["tic_s"][ids[on]]
-            prices[on] = mm.auction_prices(clip.calc, top, dur)
-            done[on] = (dur > clip.tail // 1000) | (prices[on] / top < clip.cusp)
-        return ids, prices, done
-
-    def surplus(self) -> float:
-        return self._s.surplus()
-
-    def bad_debt(self) -> float:
-        return self._s.bad_debt()
-
-    def eras_due(self, at_s: int) -> list[int]:
-        """Eras (s) of the Vow's debt queue that ``flog`` may release at ``at_s``, oldest first."""
-        wait = self.params.vow.wait // 1000
-        return sorted(e for e in self._s.state.sin_queue if e + wait <= at_s)
-
-    def flops(self) -> dict[str, np.ndarray]:
-        """The debt auctions (columns; ``alive``: running), read-only."""
-        return self._s.state.flops.view()
