@@ -6,13 +6,14 @@ keepers around them (makerdao/dss).
 :mod:`.params`, :mod:`.model` (the ``maker.dss`` kind), :mod:`.agents`.
 """
 from .agents import (Barker, BarkerParams, PsmArbitrageur, PsmArbitrageurParams, ClipTaker, ClipTakerParams, FlipBidder, FlipBidderParams, SpotPoker,
-                     SpotPokerParams, VaultGuard, VaultGuardParams, VowKeeper, VowKeeperParams)
+                     SpotPokerParams, VaultGuard, VaultGuardParams, VowKeeper, VowKeeperParams, VowBidder,
+                     VowBidderParams)
 from .model import MakerState, MakerSystem
 from .view import MakerView
-from .params import ClipParams, FlipParams, IlkParams, MakerParams, VaultsParams, VowParams
+from .params import ClipParams, FlapParams, FlipParams, IlkParams, MakerParams, VaultsParams, VowParams
 
 __all__ = ["register", "MakerSystem", "MakerView", "MakerState", "MakerParams", "IlkParams", "ClipParams",
-           "FlipParams", "VowParams", "VaultsParams"]
+           "FlipParams", "FlapParams", "VowParams", "VaultsParams"]
 
 
 def register(registry) -> None:
@@ -29,4 +30,7 @@ def register(registry) -> None:
                    "vault owners who repay when the OSM's next price would make their vault unsafe")
     registry.agent("maker.psm_arbitrageur", PsmArbitrageurParams, PsmArbitrageur,
                    "trades DAI against the PSM's gem between their books and the PSM")
-    registry.agent("maker.vow_keeper", VowKeeperParams, VowKeeper, "heals the Vow and starts and settles debt auctions")
+    registry.agent("maker.vow_keeper", VowKeeperParams, VowKeeper,
+                   "heals the Vow and starts and settles its debt and surplus auctions")
+    registry.agent("maker.vow_bidder", VowBidderParams, VowBidder,
+                   "bids the Vow's debt and surplus auctions at the governance token's market price")

@@ -18,7 +18,7 @@ from defisim.chain import GasStrategy, PercentileTip, bid
 from protocols.amm.math import get_amount_out
 
 __all__ = ["SpotPokerParams", "SpotPoker", "BarkerParams", "Barker", "ClipTakerParams", "ClipTaker",
-           "FlipBidderParams", "FlipBidder", "VowKeeperParams", "VowKeeper",
+           "FlipBidderParams", "FlipBidder", "VowKeeperParams", "VowKeeper", "VowBidderParams", "VowBidder",
            "VaultGuardParams", "VaultGuard", "PsmArbitrageurParams", "PsmArbitrageur"]
 
 _CONFIG = ConfigDict(extra="forbid", frozen=True)
@@ -293,7 +293,8 @@ class VowKeeperParams(BaseModel):
 
 
 def VowKeeper(ctx, params: VowKeeperParams, index: int):
-    """After each block, one Vow action at most (flog, heal, flop, or a debt auction's deal or tick)."""
+    """After each block, one Vow action at most: flog, heal, the deal or tick of a debt or surplus
+    auction that ended, then flop or flap."""
     pending: dict = {}
     while True:
         yield ctx.new_block
@@ -309,19 +310,92 @@ def VowKeeper(ctx, params: VowKeeperParams, index: int):
         if surplus > 0 and debt > 0:
             _send(ctx, params, pending, "vow", params.system, "heal", {"dai": min(surplus, debt)})
             continue
-        flops, now_s = view.flops(), (ctx.now + ctx.chain.spec.slot) // 1000
-        for k in np.flatnonzero(flops["alive"]).tolist():
-            tic, end = int(flops["tic_s"][k]), int(flops["end_s"][k])
-            if tic != 0 and (tic < now_s or end < now_s):
-                _send(ctx, params, pending, "vow", params.system, "flop_deal", {"auction_id": k})
-                break
-            if tic == 0 and end < now_s:
-                _send(ctx, params, pending, "vow", params.system, "flop_tick", {"auction_id": k})
-                break
-        else:
-            if view.params.gov is not None and surplus <= 0 and debt >= view.params.vow.sump_dai:
-                _send(ctx, params, pending, "vow", params.system, "flop", {})
+        now_s = (ctx.now + ctx.chain.spec.slot) // 1000
+        ended = _ended_auction(view.flops(), now_s, "flop") or _ended_auction(view.flaps(), now_s, "flap")
+        if ended is not None:
+            _send(ctx, params, pending, "vow", params.system, ended[0], {"auction_id": ended[1]})
+        elif view.params.gov is not None and surplus <= 0 and debt >= view.params.vow.sump_dai:
+            _send(ctx, params, pending, "vow", params.system, "flop", {})
+        elif view.can_flap():
+            _send(ctx, params, pending, "vow", params.system, "flap", {})
 
+
+def _ended_auction(auctions: dict, now_s: int, kind: str) -> tuple[str, int] | None:
+    """The first of the Vow's ``kind`` auctions (flop or flap) that can be dealt (a bid, and its
+    time up) or restarted (no bid, ended) at ``now_s``: the call and its id."""
+    for k in np.flatnonzero(auctions["alive"]).tolist():
+        tic, end = int(auctions["tic_s"][k]), int(auctions["end_s"][k])
+        if tic != 0 and (tic < now_s or end < now_s):
+            return f"{kind}_deal", k
+        if tic == 0 and end < now_s:
+            return f"{kind}_tick", k
+    return None
+
+
+class VowBidderParams(BaseModel):
+    """Bids on the Vow's auctions, valuing the governance token at the mid of ``venue`` (USD per
+    token, DAI at 1) less ``discount``: on a debt auction (flop), for the fixed DAI bid it asks for
+    the fewest tokens worth the DAI, ``bid / (price·(1 − discount))``; on a surplus auction (flap),
+    for the fixed DAI lot it offers the most tokens it is worth, ``lot·(1 − discount) / price``.
+    Each bid must beat the last by the auction's ``beg`` (dss `flop.sol` ``dent``, `flap.sol`
+    ``tend``); it pays from its DAI (flop) or governance tokens (flap)."""
+
+    model_config = _CONFIG
+    system: _SYSTEM = Field(description="the Maker system")
+    venue: str = Field(description="off-chain venue whose mid values the governance token (USD per token)")
+    discount: float = Field(0.05, ge=0, lt=1, description="margin it keeps against the token's mid",
+                            json_schema_extra=unit("fraction"))
+    max_per_block: int = Field(5, ge=1, description="most bids sent after one block")
+    gas: GasStrategy = Field(PercentileTip(quantile=0.9, markup=1.5), description="gas bidding of its bids")
+    gas_limit: int = Field(200_000, gt=0, description="gas limit of a bid", json_schema_extra=unit("gas"))
+
+
+def VowBidder(ctx, params: VowBidderParams, index: int):
+    """After each block, bid on the running debt and surplus auctions it is not winning."""
+    pending: dict = {}
+    market = ctx.market(params.venue)
+    system = ctx.params_of(params.system)
+    while True:
+        yield ctx.new_block
+        _landed(pending)
+        view = ctx.view(params.system)
+        price = market.mid(ctx.now) * (1 - params.discount)
+        now_s = (ctx.now + ctx.chain.spec.slot) // 1000
+        cash = {"flop": ctx.view(system.dai).balance_of(ctx.name), "flap": ctx.view(system.gov).balance_of(ctx.name)}
+        sent = 0
+        for kind, auctions, guy in (("flop", view.flops(), view.flop_guy), ("flap", view.flaps(), view.flap_guy)):
+            for k in np.flatnonzero(auctions["alive"]).tolist():
+                if sent == params.max_per_block:
+                    break
+                tic, end = int(auctions["tic_s"][k]), int(auctions["end_s"][k])
+                if (kind, k) in pending or guy(k) == ctx.name or not (tic > now_s or tic == 0) or not end > now_s:
+                    continue
+                call = _vow_bid(view, kind, k, auctions, price, cash[kind])
+                if call is not None:
+                    method, args, cost = call
+                    _send(ctx, params, pending, (kind, k), params.system, method, args)
+                    cash[kind] -= cost
+                    sent += 1
+
+
+def _vow_bid(view, kind: str, k: int, auctions, price: float, cash: float):
+    """The bid a Vow bidder valuing the governance token at ``price`` (DAI per token) sends on
+    the ``kind`` auction ``k`` (method, arguments and what it pays: DAI or tokens), or None when
+    the auction is past its value or its capital."""
+    lot, bid = float(auctions["lot"][k]), float(auctions["bid"][k])
+    if price <= 0:
+        return None
+    if kind == "flop":
+        beg = view.params.vow.beg
+        ask = bid / price  # the fewest tokens worth the DAI it pays
+        if not (beg * ask <= lot and bid <= cash):
+            return None
+        return "flop_dent", {"auction_id": k, "lot": ask}, bid
+    beg = view.params.vow.flap.beg
+    offer = lot / price  # the most tokens the DAI lot is worth
+    if not (offer > bid and offer >= beg * bid and offer <= cash):
+        return None
+    return "flap_tend", {"auction_id": k, "lot": lot, "bid": offer}, offer
 
 
 class VaultGuardParams(BaseModel):

@@ -14,8 +14,8 @@ References
 makerdao/dss: `src/vat.sol` (frob, grab, fold, suck, heal), `src/jug.sol` (drip, _rpow),
 `src/spot.sol` (poke), `src/dog.sol` (bark, digs), `src/clip.sol` (kick, take, redo, status,
 getFeedPrice, upchost), `src/abaci.sol` (LinearDecrease, StairstepExponentialDecrease,
-ExponentialDecrease), `src/vow.sol` (fess, flog, heal, flop), `src/flop.sol` (kick, dent, tick,
-deal); Liquidations 1.2 `src/cat.sol` (bite, claw) and `src/flip.sol` (kick, tend, dent, tick, deal)
+ExponentialDecrease), `src/vow.sol` (fess, flog, heal, flop, flap), `src/flop.sol` (kick, dent, tick,
+deal), `src/flap.sol` (kick, tend, tick, deal); Liquidations 1.2 `src/cat.sol` (bite, claw) and `src/flip.sol` (kick, tend, dent, tick, deal)
 before dss commit "Liq 2.0 (#228)".
 """
 from __future__ import annotations
@@ -27,7 +27,7 @@ from defisim.base import Revert
 __all__ = ["WAD", "RAY", "RAD", "BLN", "wmul", "rmul", "rdiv", "rpow", "drip", "spot_of", "unsafe",
            "Bark", "bark", "Bite", "bite", "feed_price", "kick_top", "keeper_coin", "redo_coin",
            "linear_decrease", "stairstep_exponential_decrease", "exponential_decrease", "clip_status",
-           "Take", "take", "chost_of", "check_tend", "check_dent", "flip_done", "check_flop_dent", "flop_tick_lot", "ExactVat"]
+           "Take", "take", "chost_of", "check_tend", "check_dent", "flip_done", "check_flop_dent", "flop_tick_lot", "check_flap_tend", "check_flap", "ExactVat"]
 
 WAD, RAY, RAD, BLN = 10**18, 10**27, 10**45, 10**9
 
@@ -299,6 +299,26 @@ def check_flop_dent(lot: int, bid: int, cur_lot: int, cur_bid: int, beg: int) ->
         raise Revert("Flopper/lot-not-lower")
     if not beg * lot <= cur_lot * WAD:
         raise Revert("Flopper/insufficient-decrease")
+
+
+def check_flap_tend(lot: int, bid: int, cur_lot: int, cur_bid: int, beg: int) -> None:
+    """``Flapper.tend`` rules (surplus auction: more governance tokens, to be burnt, for the fixed
+    DAI ``lot``): the lot must match, the bid rise by the factor ``beg`` (dss `flap.sol` ``tend``)."""
+    if lot != cur_lot:
+        raise Revert("Flapper/lot-not-matching")
+    if not bid > cur_bid:
+        raise Revert("Flapper/bid-not-higher")
+    if not bid * WAD >= beg * cur_bid:
+        raise Revert("Flapper/insufficient-increase")
+
+
+def check_flap(dai: int, sin: int, Sin: int, Ash: int, bump: int, hump: int) -> None:
+    """``Vow.flap`` preconditions (dss `vow.sol`): the Vow's DAI covers its debt plus ``bump``
+    and the buffer ``hump``, and none of its debt is free (``sin − Sin − Ash = 0``)."""
+    if not dai >= sin + bump + hump:
+        raise Revert("Vow/insufficient-surplus")
+    if sin - Sin - Ash != 0:
+        raise Revert("Vow/debt-not-zero")
 
 
 def flop_tick_lot(lot: int, pad: int) -> int:

@@ -36,7 +36,8 @@ __all__ = ["MakerSystem", "MakerState", "GAS"]
 #: ``take`` with a swap callback 250k–600k; the others are estimates of their storage writes).
 GAS = {"frob": 200_000, "poke": 80_000, "drip": 60_000, "bark": 225_000, "take": 200_000, "take_and_sell": 450_000,
        "redo": 100_000, "bite": 200_000, "tend": 100_000, "dent": 100_000, "deal": 80_000, "tick": 50_000,
-       "sell_gem": 130_000, "buy_gem": 130_000, "heal": 50_000, "flog": 40_000, "flop": 150_000, "flop_dent": 100_000, "flop_deal": 80_000, "flop_tick": 50_000}
+       "sell_gem": 130_000, "buy_gem": 130_000, "heal": 50_000, "flog": 40_000, "flop": 150_000, "flop_dent": 100_000, "flop_deal": 80_000, "flop_tick": 50_000,
+       "flap": 150_000, "flap_tend": 100_000, "flap_deal": 80_000, "flap_tick": 50_000}
 REVERT_GAS = 40_000
 
 @dataclass
@@ -45,7 +46,7 @@ class MakerState:
     ``spot`` (DAI per token), ``rho_s`` (last drip, s), ``dirt`` (tab in its Clipper auctions).
     Per vault (``urns``: ``ilk``, ``ink`` tokens, ``art`` normalised DAI; ``owners`` names the
     rows). ``sales`` (Dutch), ``flips`` (English) and ``flops`` (debt auctions) are tables whose
-    ``alive`` rows are running; ``guys`` the last bidder of each flip and flop."""
+    ``alive`` rows are running, and ``flaps`` (surplus auctions); ``guys`` the last bidder of each."""
 
     owners: AddressBook
     urns: Table
@@ -57,6 +58,7 @@ class MakerState:
     sales: Table
     flips: Table
     flops: Table
+    flaps: Table
     debt: float = 0.0
     vice: float = 0.0
     Dirt: float = 0.0
@@ -66,6 +68,7 @@ class MakerState:
     sin_queue: dict = field(default_factory=dict)  # era (s) -> DAI
     flip_guys: list = field(default_factory=list)
     flop_guys: list = field(default_factory=list)
+    flap_guys: list = field(default_factory=list)
     version: int = 0
 
 
@@ -81,7 +84,8 @@ class MakerSystem(Protocol):
       lot, bid)``, ``deal(auction_id)``, ``tick(auction_id)``;
     - the PSM: ``sell_gem(ilk, amount)``, ``buy_gem(ilk, amount)``;
     - the Vow: ``heal(dai)``, ``flog(era_s)``, ``flop()``, ``flop_dent(auction_id, lot)``,
-      ``flop_deal(auction_id)``, ``flop_tick(auction_id)``.
+      ``flop_deal(auction_id)``, ``flop_tick(auction_id)``; ``flap()``, ``flap_tend(auction_id,
+      lot, bid)``, ``flap_deal(auction_id)``, ``flap_tick(auction_id)``.
     """
 
     kind = "maker.dss"
@@ -115,7 +119,9 @@ class MakerSystem(Protocol):
             Table({"ilk": np.int64, "urn": np.int64, "tab": np.float64, "lot": np.float64, "bid": np.float64,
                    "tic_s": np.int64, "end_s": np.int64, "due": np.float64, "returned": np.float64}),
             Table({"lot": np.float64, "bid": np.float64, "tic_s": np.int64, "end_s": np.int64}),
+            Table({"lot": np.float64, "bid": np.float64, "tic_s": np.int64, "end_s": np.int64}),
         )
+        self.flapper = f"{name}/flapper"  # holds the DAI lots and the governance-token bids of surplus auctions
         self._liq_log = host.log.declare("maker_liquidations", "Maker liquidations: bark (Dog) and bite (Cat)",
                                          LIQUIDATION_COLUMNS, role="liquidations", role_columns=LIQUIDATION_ROLE)
         self._auction_log = host.log.declare("maker_auctions", "Maker collateral auctions, as each ends",
@@ -126,12 +132,17 @@ class MakerSystem(Protocol):
                                           LOSS_COLUMNS, role="losses", role_columns=LOSS_ROLE)
         self._flop_log = host.log.declare("maker_flops", "the Vow's debt auctions: governance tokens minted for DAI",
                                           FLOP_COLUMNS)
+        self._flap_log = host.log.declare("maker_flaps", "the Vow's surplus auctions: DAI sold for governance tokens burnt",
+                                          FLOP_COLUMNS)
         self._candidates: tuple = (None, None)  # (state version, spot bytes, rate bytes) -> unsafe rows
         self._bark_cache: tuple = (None, None)  # the same and the room -> MakerView.bark_candidates
         for i, p in enumerate(ilks):
             self.state.spot[i] = mm.spot_of(self._osm_price(i), p.mat)
         if params.vaults is not None:
             self._open_vaults(host.stream(f"{name}/vaults"))
+        for i, p in enumerate(ilks):
+            if p.psm is not None and p.psm.holding > 0:
+                self._open_psm(i, p.psm.holding, p.psm.holder)
 
     # -- plumbing ---------------------------------------------------------------------------
     def _ledger(self, name: str):
@@ -187,6 +198,19 @@ class MakerSystem(Protocol):
         self._gem(i).issue_quietly(self.name, float(ink.sum()))
         self._ledger(self.params.dai).issue_many(owners, dai)
         self.state.debt += float(dai.sum())
+
+    def _open_psm(self, i: int, holding: float, holder: str) -> None:
+        """The PSM of ilk ``i`` opened holding ``holding`` gem tokens, the DAI drawn against them
+        in ``holder``'s wallet (what past ``sellGem`` calls left). It may exceed the ceiling, as
+        after governance lowers a ``line``: the Vat then refuses more debt, not the debt there is."""
+        s = self.state
+        s.owners.add(f"psm:{self.ilk_names[i]}")
+        art = holding / float(s.rate[i])
+        s.urns.append(ilk=i, ink=holding, art=art)
+        s.Art[i] += art
+        self._gem(i).issue_quietly(self.name, holding)
+        self._ledger(self.params.dai).issue_many([holder], np.array([holding]))
+        s.debt += holding
 
     def _mint_dai(self, to: str, amount: float) -> None:
         self._ledger(self.params.dai).issue(to, amount)
@@ -792,6 +816,84 @@ class MakerSystem(Protocol):
                                float(s.flops["lot"][k])))
         return float(s.flops["lot"][k])
 
+    @handler(gas=GAS["flap"], revert_gas=REVERT_GAS)
+    def flap(self, sender: str):
+        """``Vow.flap`` + ``Flapper.kick`` (dss `vow.sol`, `flap.sol`): with the Vow's DAI above its
+        debt by ``bump + hump`` and no free debt, auction ``bump`` DAI for governance tokens."""
+        f, s = self.params.vow.flap, self.state
+        if f is None or self.params.gov is None:
+            raise Revert("no surplus auctions")
+        eps = 1e-12 * max(1.0, s.vice)
+        if self.surplus() + eps < s.vice + f.bump_dai + f.hump_dai:
+            raise Revert("Vow/insufficient-surplus")
+        if self.bad_debt() > eps:
+            raise Revert("Vow/debt-not-zero")
+        self._ledger(self.params.dai).move(self.name, self.flapper, f.bump_dai)
+        k = int(s.flaps.append(lot=f.bump_dai, bid=0.0, tic_s=0, end_s=self._now_s() + f.tau // 1000)[0])
+        s.flap_guys.append(self.name)
+        self._flap_log.append((self._block_number(), self.name, "kick", k, sender, f.bump_dai, 0.0))
+        return k
+
+    def _running_flap(self, k) -> int:
+        s = self.state
+        if not (isinstance(k, int) and 0 <= k < s.flaps.size and s.flaps["alive"][k]):
+            raise Revert("Flapper/guy-not-set")
+        return k
+
+    @handler(gas=GAS["flap_tend"], revert_gas=REVERT_GAS)
+    def flap_tend(self, sender: str, auction_id: int, lot: float, bid: float):
+        """``Flapper.tend`` (dss `flap.sol`): bid ``bid`` governance tokens, at least ``beg`` times
+        the last bid, for the fixed DAI ``lot``; the last bidder gets its tokens back."""
+        k = self._running_flap(auction_id)
+        s, f = self.state, self.params.vow.flap
+        now, tic, end = self._now_s(), int(s.flaps["tic_s"][k]), int(s.flaps["end_s"][k])
+        if not (tic > now or tic == 0):
+            raise Revert("Flapper/already-finished-tic")
+        if not end > now:
+            raise Revert("Flapper/already-finished-end")
+        cur = float(s.flaps["bid"][k])
+        x.check_flap_tend(lot, bid, float(s.flaps["lot"][k]), cur, f.beg * x.WAD)
+        gov = self._ledger(self.params.gov)
+        if gov.balance_of(sender) < (bid if sender != s.flap_guys[k] else bid - cur):
+            raise Revert("Flapper/insufficient-gov")
+        if sender != s.flap_guys[k]:
+            if cur > 0:
+                gov.move(sender, s.flap_guys[k], cur)
+            s.flap_guys[k] = sender
+        gov.move(sender, self.flapper, bid - cur)
+        s.flaps["bid"][k] = bid
+        s.flaps["tic_s"][k] = now + f.ttl // 1000
+        self._flap_log.append((self._block_number(), self.name, "tend", k, sender, lot, bid))
+        return bid
+
+    @handler(gas=GAS["flap_deal"], revert_gas=REVERT_GAS)
+    def flap_deal(self, sender: str, auction_id: int):
+        """``Flapper.deal`` (dss `flap.sol`): the DAI lot to the winner, its governance tokens burnt."""
+        k = self._running_flap(auction_id)
+        s = self.state
+        now, tic, end = self._now_s(), int(s.flaps["tic_s"][k]), int(s.flaps["end_s"][k])
+        if not x.flip_done(now, tic, end):
+            raise Revert("Flapper/not-finished")
+        lot, bid = float(s.flaps["lot"][k]), float(s.flaps["bid"][k])
+        self._ledger(self.params.dai).move(self.flapper, s.flap_guys[k], lot)
+        self._ledger(self.params.gov).destroy(self.flapper, bid)
+        s.flaps.kill([k])
+        self._flap_log.append((self._block_number(), self.name, "deal", k, s.flap_guys[k], lot, bid))
+        return bid
+
+    @handler(gas=GAS["flap_tick"], revert_gas=REVERT_GAS)
+    def flap_tick(self, sender: str, auction_id: int):
+        """``Flapper.tick`` (dss `flap.sol`): restart a surplus auction that ended with no bid."""
+        k = self._running_flap(auction_id)
+        s = self.state
+        if not int(s.flaps["end_s"][k]) < self._now_s():
+            raise Revert("Flapper/not-finished")
+        if int(s.flaps["tic_s"][k]) != 0:
+            raise Revert("Flapper/bid-already-placed")
+        s.flaps["end_s"][k] = self._now_s() + self.params.vow.flap.tau // 1000
+        self._flap_log.append((self._block_number(), self.name, "tick", k, sender, float(s.flaps["lot"][k]), 0.0))
+        return k
+
     # -- results ----------------------------------------------------------------------------
     def positions(self) -> Positions:
         """Each vault's collateral (in its ilk's column) and debt (DAI column) at the Spotter's
@@ -808,11 +910,14 @@ class MakerSystem(Protocol):
         return Positions((*self.ilk_names, "DAI"), coll, debt, prices, liquidatable, (None,) * (m + 1))
 
     def summary(self, tables: dict) -> dict:
-        """Auctions, the zero-bid share, surplus, deficit and governance tokens minted."""
+        """Auctions, the zero-bid share, surplus, deficit, governance tokens minted (debt
+        auctions) and burnt (surplus auctions)."""
         a = tables["maker_auctions"]
         a = a[a["system"] == self.name]
         f = tables["maker_flops"]
         f = f[(f["system"] == self.name) & (f["action"] == "deal")]
+        fl = tables["maker_flaps"]
+        fl = fl[(fl["system"] == self.name) & (fl["action"] == "deal")]
         liq = tables["maker_liquidations"]
         liq = liq[liq["system"] == self.name]
         s = self.state
@@ -828,4 +933,6 @@ class MakerSystem(Protocol):
             "system_debt_dai": float(s.vice),
             "deficit_dai": max(0.0, float(s.vice) - self.surplus()),
             "gov_minted": float(f["gov_tokens"].sum()),
+            "surplus_auctioned_dai": float(fl["dai"].sum()),
+            "gov_burnt": float(fl["gov_tokens"].sum()),
         }

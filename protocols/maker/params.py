@@ -10,7 +10,7 @@ seconds; the stability fee as an annual fraction (``Jug.duty = (1 + fee)^(1/365 
 Sources: makerdao/dss `src/vat.sol` (``line``, ``Line``, ``dust``), `src/spot.sol` (``mat``),
 `src/jug.sol` (``duty``), `src/dog.sol` (``Hole``, ``hole``, ``chop``), `src/clip.sol` (``buf``,
 ``tail``, ``cusp``, ``chip``, ``tip``), `src/abaci.sol` (the price curves), `src/vow.sol` and
-`src/flop.sol` (``sump``, ``dump``, ``pad``, ``beg``, ``ttl``, ``tau``, ``wait``); Liquidations 1.2
+`src/flop.sol` and `src/flap.sol` (``bump``, ``hump``, ``sump``, ``dump``, ``pad``, ``beg``, ``ttl``, ``tau``, ``wait``); Liquidations 1.2
 `src/cat.sol` (``box``, ``dunk``) and `src/flip.sol` (``beg``, ``ttl``, ``tau``: contract defaults
 5 %, 3 h, 2 days) before dss "Liq 2.0 (#228)".
 """
@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from defisim.base import Distribution, DurationMs, FilePath, LogNormal, Uniform, population_count, protocol_of, unit
 
-__all__ = ["PsmParams", "StairstepCurve", "LinearCurve", "ExponentialCurve", "ClipParams", "FlipParams", "IlkParams", "VowParams",
+__all__ = ["PsmParams", "StairstepCurve", "LinearCurve", "ExponentialCurve", "ClipParams", "FlipParams", "IlkParams", "FlapParams", "VowParams",
            "VaultsParams", "MakerParams", "VAULT_BYTES", "VAULT_PREFIX", "SECONDS_PER_YEAR", "no_limit", "VAULT_CSV_COLUMNS", "read_vault_csv"]
 
 _CONFIG = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
@@ -96,6 +96,9 @@ class PsmParams(BaseModel):
     model_config = _CONFIG
     tin: float = Field(0.0, ge=0, lt=1, description="fee on gem sold for DAI", json_schema_extra=unit("fraction"))
     tout: float = Field(0.0, ge=0, lt=1, description="fee on DAI sold for the gem", json_schema_extra=unit("fraction"))
+    holding: float = Field(0.0, ge=0, description="gem the PSM holds at the start, as much DAI drawn against it "
+                           "(counts against the ceiling; what buyGem can pay out)", json_schema_extra=unit("tokens"))
+    holder: str = Field("psm/holders", min_length=1, description="the wallet the opening holding's DAI is in")
 
 
 class IlkParams(BaseModel):
@@ -133,10 +136,25 @@ class IlkParams(BaseModel):
         return self
 
 
+class FlapParams(BaseModel):
+    """The Vow's surplus auctions (dss `vow.sol` ``flap``, `flap.sol`): once the Vow's DAI exceeds
+    its system debt by ``bump_dai + hump_dai`` and no free debt is left, ``flap`` sells
+    ``bump_dai`` of surplus for governance tokens, which bidders raise by ``beg`` and the winner's
+    tokens are burnt. Contract defaults: ``beg`` 5 %, ``ttl`` 3 h, ``tau`` 2 days (`flap.sol`)."""
+
+    model_config = _CONFIG
+    bump_dai: float = Field(gt=0, description="DAI sold by one surplus auction (the fixed lot)")
+    hump_dai: float = Field(0.0, ge=0, description="surplus the Vow keeps beyond its debt (buffer, DAI)")
+    beg: float = Field(1.05, gt=1, description="least bid increase", json_schema_extra=unit("x"))
+    ttl: DurationMs = Field(10_800_000, ge=1_000, description="the auction ends this long after the last bid")
+    tau: DurationMs = Field(172_800_000, ge=1_000, description="auction length from the kick (or a tick)")
+
+
 class VowParams(BaseModel):
     """The Vow's debt auctions (dss `vow.sol`, `flop.sol`): when the queued-out bad debt exceeds
     ``sump_dai`` and the Vow holds no DAI, ``flop`` sells ``sump_dai`` of DAI for governance tokens
-    it mints, starting at ``dump`` tokens; bidders lower the tokens they accept by ``beg``."""
+    it mints, starting at ``dump`` tokens; bidders lower the tokens they accept by ``beg``. With
+    ``flap``, surplus auctions too (:class:`FlapParams`)."""
 
     model_config = _CONFIG
     wait: DurationMs = Field(43_200_000, ge=0, description="time before the debt of a liquidation can be released "
@@ -148,6 +166,7 @@ class VowParams(BaseModel):
     beg: float = Field(1.03, gt=1, description="least lot decrease of a bid", json_schema_extra=unit("x"))
     ttl: DurationMs = Field(21_600_000, ge=1_000, description="the auction ends this long after the last bid")
     tau: DurationMs = Field(259_200_000, ge=1_000, description="auction length from the kick (or a tick)")
+    flap: FlapParams | None = Field(None, description="surplus auctions (None: the surplus stays in the Vow)")
 
 
 class VaultsParams(BaseModel):

@@ -66,9 +66,10 @@ LOSS_ROLE = {"protocol": "system"}
 FLOP_COLUMNS = [
     Column("block", "int64", "block number"),
     Column("system", "string", "Maker system"),
-    Column("action", "string", "kick, dent, tick or deal"),
-    Column("auction_id", "int64", "debt auction id"),
+    Column("action", "string", "kick, dent (debt auction) or tend (surplus auction), tick or deal"),
+    Column("auction_id", "int64", "debt or surplus auction id"),
     Column("bidder", "string", "sender"),
-    Column("dai", "float64", "DAI raised (the fixed bid)"),
-    Column("gov_tokens", "float64", "governance tokens offered, bid for or minted"),
+    Column("dai", "float64", "DAI raised (debt auction: the fixed bid) or sold (surplus auction: the fixed lot)"),
+    Column("gov_tokens", "float64", "governance tokens offered, bid for or minted (debt auction); bid or burnt "
+                                    "(surplus auction)"),
 ]

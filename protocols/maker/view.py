@@ -174,3 +174,24 @@ class MakerView:
     def flops(self) -> dict[str, np.ndarray]:
         """The debt auctions (columns; ``alive``: running), read-only."""
         return self._s.state.flops.view()
+
+    def flaps(self) -> dict[str, np.ndarray]:
+        """The surplus auctions (columns; ``alive``: running), read-only."""
+        return self._s.state.flaps.view()
+
+    def flop_guy(self, auction_id: int) -> str:
+        """The last bidder of a debt auction (the system itself before any bid)."""
+        return self._s.state.flop_guys[auction_id]
+
+    def flap_guy(self, auction_id: int) -> str:
+        """The last bidder of a surplus auction (the system itself before any bid)."""
+        return self._s.state.flap_guys[auction_id]
+
+    def can_flap(self) -> bool:
+        """Whether ``flap`` would start a surplus auction now: surplus auctions are set, the Vow's
+        DAI covers its debt plus ``bump + hump`` and none of its debt is free (dss `vow.sol`)."""
+        f = self.params.vow.flap
+        if f is None or self.params.gov is None:
+            return False
+        s = self._s.state
+        return self.surplus() >= s.vice + f.bump_dai + f.hump_dai and self.bad_debt() == 0

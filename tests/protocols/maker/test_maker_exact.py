@@ -203,6 +203,24 @@ def test_flop_lots_fall_by_beg_and_grow_by_pad_on_a_restart():
     assert x.flop_tick_lot(lot, 15 * WAD // 10) == 375 * WAD  # pad 1.5
 
 
+def test_flap_bids_rise_by_beg_and_the_vow_flaps_only_a_clean_surplus():
+    lot, beg = 10_000 * RAD, 105 * WAD // 100
+    x.check_flap_tend(lot, 105 * WAD, lot, 100 * WAD, beg)  # exactly 5 % more
+    with pytest.raises(Revert, match="Flapper/insufficient-increase"):
+        x.check_flap_tend(lot, 105 * WAD - 1, lot, 100 * WAD, beg)
+    with pytest.raises(Revert, match="Flapper/bid-not-higher"):
+        x.check_flap_tend(lot, 0, lot, 0, beg)
+    with pytest.raises(Revert, match="Flapper/lot-not-matching"):
+        x.check_flap_tend(lot - 1, 105 * WAD, lot, 100 * WAD, beg)
+    x.check_flap_tend(lot, 1, lot, 0, beg)  # the first bid: anything above 0
+    # Vow.flap: 60k DAI against 40k of sin (all queued) with bump 10k and hump 10k
+    x.check_flap(60_000 * RAD, 40_000 * RAD, 40_000 * RAD, 0, 10_000 * RAD, 10_000 * RAD)
+    with pytest.raises(Revert, match="Vow/insufficient-surplus"):
+        x.check_flap(60_000 * RAD - 1, 40_000 * RAD, 40_000 * RAD, 0, 10_000 * RAD, 10_000 * RAD)
+    with pytest.raises(Revert, match="Vow/debt-not-zero"):  # 1 rad of it free: heal it first
+        x.check_flap(60_000 * RAD, 40_000 * RAD, 40_000 * RAD - 1, 0, 10_000 * RAD, 10_000 * RAD)
+
+
 def test_flip_rules_reject_what_they_should_in_order():
     # the reason is the first failed require, as in the contract
     with pytest.raises(Revert, match="Flipper/not-matching-bid"):

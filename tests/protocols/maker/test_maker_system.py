@@ -266,6 +266,45 @@ def test_the_vow_releases_heals_and_auctions_its_debt():
     assert m.balance("mkr", "bob") == 90.0 and m.host.protocols["mkr"].state.total_supply == 90.0
 
 
+def test_a_surplus_auction_sells_the_vows_dai_for_tokens_it_burns():
+    flap = dict(bump_dai=5_000.0, hump_dai=500.0, beg=1.05, ttl="1h", tau="1d")
+    m = System(ilk={**ETH_A, "stability_fee": 0.05}, vow=dict(flap=flap))
+    mkr = m.host.protocols["mkr"]
+    mkr.issue_quietly("bob", 100.0)
+    mkr.issue_quietly("carol", 100.0)
+    _open(m)
+    m.at(15_768_000)  # half a year: 120,000 × (√1.05 − 1) = 2,964.6 DAI of fees, short of bump + hump
+    m.ok("anyone", "drip", ilk="ETH-A")
+    assert m.call("vow", "flap")[1] == "Vow/insufficient-surplus"
+    m.at(31_536_000)  # a year: 6,000 DAI of surplus
+    m.ok("anyone", "drip", ilk="ETH-A")
+    k = m.ok("vow", "flap")
+    assert m.balance("dai", "maker/flapper") == 5_000.0 and m.maker.surplus() == pytest.approx(1_000.0)
+    t0 = 31_536_000
+    m.ok("bob", "flap_tend", auction_id=k, lot=5_000.0, bid=10.0)
+    assert m.call("carol", "flap_tend", auction_id=k, lot=5_000.0, bid=10.4)[1] == "Flapper/insufficient-increase"
+    assert m.call("carol", "flap_tend", auction_id=k, lot=4_000.0, bid=20.0)[1] == "Flapper/lot-not-matching"
+    m.ok("carol", "flap_tend", auction_id=k, lot=5_000.0, bid=10.5)
+    assert m.balance("mkr", "bob") == 100.0 and m.balance("mkr", "carol") == 89.5  # bob's bid came back
+    assert m.balance("mkr", "maker/flapper") == 10.5
+    m.at(t0 + 3_600)
+    assert m.call("anyone", "flap_deal", auction_id=k)[1] == "Flapper/not-finished"  # tic = now: not yet
+    m.at(t0 + 3_601)
+    m.ok("anyone", "flap_deal", auction_id=k)
+    assert m.balance("dai", "carol") == 5_000.0 and mkr.state.total_supply == pytest.approx(189.5)
+    assert m.balance("mkr", "maker/flapper") == 0.0
+    tables = m.host.log.frames()
+    assert m.maker.summary(tables)["gov_burnt"] == 10.5 and m.maker.summary(tables)["surplus_auctioned_dai"] == 5_000.0
+    # no bid: the auction restarts once it ended, and can't be dealt
+    m.at(63_072_000)
+    m.ok("anyone", "drip", ilk="ETH-A")
+    k2 = m.ok("vow", "flap")
+    m.at(63_072_000 + 86_401)
+    assert m.call("anyone", "flap_deal", auction_id=k2)[1] == "Flapper/not-finished"
+    m.ok("anyone", "flap_tick", auction_id=k2)
+    assert m.maker.state.flaps["end_s"][k2] == 63_072_000 + 86_401 + 86_400
+
+
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(["price", "frob", "bark", "take", "drip", "redo"]), st.floats(0.0, 1.0)),
                 max_size=25))
@@ -301,14 +340,14 @@ def test_the_books_balance_after_any_sequence(steps):
 class PsmSystem(System):
     """ETH-A and a USDC PSM ilk (tin 0.1 %, tout 0.2 %, a 1,000 USDC ceiling)."""
 
-    def __init__(self, line=1_000.0):
+    def __init__(self, line=1_000.0, holding=0.0):
         self.host = h = Host()
         h.protocols["weth"] = TokenLedger("weth", LedgerParams(symbol="WETH"), h)
         h.protocols["usdc"] = TokenLedger("usdc", LedgerParams(symbol="USDC", initial_balances={"arb": 5_000.0}), h)
         h.protocols["dai"] = TokenLedger("dai", LedgerParams(symbol="DAI", minter="maker"), h)
         h.protocols["eth_usd"] = FixedOracle("eth_usd", FixedOracleParams(price=2_000.0), h)
         h.protocols["usd"] = FixedOracle("usd", FixedOracleParams(price=1.0), h)
-        psm = dict(gem="usdc", osm="usd", mat=1.0, line_dai=line, psm=dict(tin=0.001, tout=0.002))
+        psm = dict(gem="usdc", osm="usd", mat=1.0, line_dai=line, psm=dict(tin=0.001, tout=0.002, holding=holding, holder="carol"))
         params = MakerParams(dai="dai", ilks={"ETH-A": ETH_A, "PSM-USDC-A": psm})
         h.protocols["maker"] = self.maker = MakerSystem("maker", params, h)
         self.ex = Executor(h.protocols)
@@ -341,3 +380,17 @@ def test_a_psm_with_a_zero_ceiling_swaps_nothing():
     m = PsmSystem(line=0.0)
     assert m.call("arb", "sell_gem", ilk="PSM-USDC-A", amount=1.0)[1] == "Vat/ceiling-exceeded"
     assert m.balance("usdc", "arb") == 5_000.0 and m.maker.state.debt == 0.0
+
+
+def test_a_psm_opened_with_a_holding_pays_it_out_and_counts_it_against_the_ceiling():
+    m = PsmSystem(line=1_000.0, holding=800.0)  # 800 USDC held, 800 DAI drawn against it in carol's wallet
+    m.check_books()
+    assert m.maker.vault("psm:PSM-USDC-A") == ("PSM-USDC-A", 800.0, 800.0) and m.balance("dai", "carol") == 800.0
+    assert m.maker.view().psm_room("PSM-USDC-A") == pytest.approx(200.0)
+    assert m.call("arb", "sell_gem", ilk="PSM-USDC-A", amount=300.0)[1] == "Vat/ceiling-exceeded"  # 1,100 > 1,000
+    assert m.ok("carol", "buy_gem", ilk="PSM-USDC-A", amount=500.0) == pytest.approx(501.0)  # tout 0.2 %
+    assert m.balance("usdc", "carol") == 500.0 and m.maker.view().psm_holding("PSM-USDC-A") == 300.0
+    # a holding above a lowered ceiling stands; only new debt is refused
+    high = PsmSystem(line=0.0, holding=800.0)
+    assert high.call("arb", "sell_gem", ilk="PSM-USDC-A", amount=1.0)[1] == "Vat/ceiling-exceeded"
+    assert high.ok("carol", "buy_gem", ilk="PSM-USDC-A", amount=100.0) == pytest.approx(100.2)
