@@ -51,3 +51,18 @@ def test_the_capped_keepers_are_priced_out_not_absent(congested, quiet):
     assert (blocks["base_fee_gwei"] == 0).all()
     won = txs[(txs["sender"] == "lowballer/0") & (txs["status"] == "included")]
     assert won["effective_gas_price_gwei"].median() > 100
+
+
+def test_debt_auctions_mint_mkr_at_the_bidders_price_for_the_dai_they_raise(congested):
+    """The Vow auctions its released debt in 50k-DAI lots; the MKR bidders (MKR at $265, a 5 %
+    margin) ask for 50,000 / (265 × 0.95) = 198.6 MKR each, what is minted to the winners."""
+    s, flops = congested.summary(), congested.tables["maker_flops"]
+    deals, dents = flops[flops["action"] == "deal"], flops[flops["action"] == "dent"]
+    assert len(deals) > 0
+    assert deals["gov_tokens"].to_numpy() == pytest.approx(50_000 / (265 * 0.95), rel=1e-12)
+    assert s["mkr.total_supply"] == pytest.approx(s["maker.gov_minted"]) == pytest.approx(deals["gov_tokens"].sum())
+    # each auction's first bid paid 50k DAI from a bidder to the Vow, which healed as much debt
+    t = congested.tables["transfers"]
+    paid = t[(t["token"] == "dai") & t["sender"].str.startswith("mkr_bidder/")]
+    assert paid["amount"].sum() == pytest.approx(dents["auction_id"].nunique() * 50_000)
+    assert (paid["recipient"] == "maker").all()
