@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from defisim.base import Call, Exponential, LatencyMs, TxStatus, protocol_of, unit
+from defisim.base import Call, DurationMs, Exponential, LatencyMs, TxStatus, protocol_of, unit
 from defisim.chain import GasStrategy, PercentileTip, bid
 
 from protocols.amm.math import get_amount_out
@@ -281,7 +281,8 @@ def _flip_bid(view, k: int, flips, price_usd: float, opening: float | None, cash
 
 
 class VowKeeperParams(BaseModel):
-    """Keeps the Vow's books: ``flog`` (frees queued debt once ``wait`` has passed), ``heal``
+    """Keeps the Vow's books: ``drip`` (accrues each ilk's stability fee into the surplus every
+    ``drip_every``; dss `jug.sol`), ``flog`` (frees queued debt once ``wait`` has passed), ``heal``
     (cancels surplus against free debt) and ``flop`` (starts a
     debt auction once the free debt reaches ``sump`` and no surplus is left), and settles or
     restarts debt auctions that ended (dss `vow.sol`, `flop.sol`)."""
@@ -290,11 +291,13 @@ class VowKeeperParams(BaseModel):
     system: _SYSTEM = Field(description="the Maker system")
     gas: GasStrategy = Field(PercentileTip(quantile=0.5, markup=1.2), description="gas bidding")
     gas_limit: int = Field(200_000, gt=0, description="gas limit", json_schema_extra=unit("gas"))
+    drip_every: DurationMs | None = Field(
+        3_600_000, ge=1_000, description="how often the stability fee of an ilk that has one is accrued (None: never)")
 
 
 def VowKeeper(ctx, params: VowKeeperParams, index: int):
-    """After each block, one Vow action at most: flog, heal, the deal or tick of a debt or surplus
-    auction that ended, then flop or flap."""
+    """After each block, one Vow action at most: drip of an ilk due, flog, heal, the deal or tick
+    of a debt or surplus auction that ended, then flop or flap."""
     pending: dict = {}
     while True:
         yield ctx.new_block
@@ -303,6 +306,10 @@ def VowKeeper(ctx, params: VowKeeperParams, index: int):
             continue
         view = ctx.view(params.system)
         surplus, debt = view.surplus(), view.bad_debt()
+        due = [] if params.drip_every is None else view.drips_due(ctx.now // 1000, params.drip_every // 1000)
+        if due:
+            _send(ctx, params, pending, "vow", params.system, "drip", {"ilk": due[0]})
+            continue
         eras = view.eras_due(ctx.now // 1000)
         if eras:
             _send(ctx, params, pending, "vow", params.system, "flog", {"era_s": eras[0]})

@@ -171,6 +171,13 @@ class MakerView:
         wait = self.params.vow.wait // 1000
         return sorted(e for e in self._s.state.sin_queue if e + wait <= at_s)
 
+    def drips_due(self, at_s: int, every_s: int) -> list[str]:
+        """Ilks with a stability fee whose rate was last accrued (``rho``) ``every_s`` seconds or
+        more before ``at_s``: a ``drip`` would fold their interest into the Vow's surplus."""
+        s = self._s
+        due = (s.log_duty > 0) & (at_s - s.state.rho_s >= every_s)
+        return [s.ilk_names[i] for i in np.flatnonzero(due).tolist()]
+
     def flops(self) -> dict[str, np.ndarray]:
         """The debt auctions (columns; ``alive``: running), read-only."""
         return self._s.state.flops.view()
