@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from defisim.results.plots import build_timeline, timeline_panels
 from defisim.run.simulation import Simulation
 from defisim.scenario.loading import load_scenario
 
@@ -66,3 +67,10 @@ def test_debt_auctions_mint_mkr_at_the_bidders_price_for_the_dai_they_raise(cong
     paid = t[(t["token"] == "dai") & t["sender"].str.startswith("mkr_bidder/")]
     assert paid["amount"].sum() == pytest.approx(dents["auction_id"].nunique() * 50_000)
     assert (paid["recipient"] == "maker").all()
+
+
+def test_the_timeline_draws_the_maker_liquidations_and_losses_through_the_roles(congested):
+    panels = timeline_panels(congested.tables, congested.schema)
+    assert {"liquidations", "losses", "chain"} <= set(panels)
+    fig = build_timeline(congested.tables, schema=congested.schema, width_px=600, panel_height_px=120)
+    assert len(fig.axes) >= len(panels)
