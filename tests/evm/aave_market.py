@@ -28,17 +28,11 @@ price, account data, liquidation).
 """
 from __future__ import annotations
 
-import functools
 import json
-import os
 import re
-import shutil
-import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from defisim.base.tx import Revert
 from protocols.lending.aave_v3.replay import (
     MAX_UINT256,
     AccountData,
@@ -47,7 +41,19 @@ from protocols.lending.aave_v3.replay import (
     ReserveData,
 )
 
-from .failure import why
+from .solidity import (
+    words,
+    Deployer,
+    SetupError,
+    as_address,
+    address_of,
+    compile_sources,
+    encode,
+    selector,
+    signature,
+    topic,
+    upper_snake,
+)
 
 __all__ = ["PACKAGES", "SetupError", "Build", "load_build", "AaveCore", "EvmAaveMarket"]
 
@@ -92,32 +98,14 @@ _SOLC_SETTINGS = {
     # import nothing else from outside the package)
     "remappings": ["openzeppelin-contracts/contracts/=@openzeppelin/contracts/"],
 }
-#: solc-js driver, written to the cache at run time: standard-JSON in a file, imports from node_modules.
-_COMPILE_JS = """\
-const fs = require('fs'), path = require('path');
-const [modules, input, output] = process.argv.slice(2);
-const solc = require(path.join(modules, 'solc'));
-function findImports(p) {
-  try { return { contents: fs.readFileSync(path.join(modules, p), 'utf8') }; }
-  catch (e) { return { error: 'not found in node_modules: ' + p }; }
-}
-fs.writeFileSync(output, solc.compile(fs.readFileSync(input, 'utf8'), { import: findImports }));
-"""
-
 _CODE_SIZE_LIMIT = 1 << 20  # PoolConfigurator v3.0 is 24,268 bytes, a hair under EIP-170's 24,576
 _START_TIMESTAMP = 1_700_000_000
 _START_BLOCK = 18_000_000
-_ERROR_STRING = bytes.fromhex("08c379a0")  # Error(string)
-_PANIC = bytes.fromhex("4e487b71")  # Panic(uint256)
 _VARIABLE_RATE = 2
 _NO_ADDRESS = "0x" + "00" * 20  # no incentives / rewards controller
 # word positions in getReserveData's struct (v3.0 ReserveData and v3.6 ReserveDataLegacy agree)
 _LIQUIDITY_RATE, _VARIABLE_BORROW_RATE, _A_TOKEN, _VARIABLE_DEBT_TOKEN = 2, 4, 8, 10
 _BPS_TO_RAY = 10**23
-
-
-class SetupError(Exception):
-    """The contracts could not be built (node missing, compilation failed); the message says why."""
 
 
 @dataclass(frozen=True)
@@ -169,126 +157,15 @@ def _load_v36(modules: Path) -> Build:
     package = json.loads((modules / "@aave-dao/aave-v3-origin/package.json").read_text())["version"]
     solc = json.loads((modules / "solc/package.json").read_text())["version"]
     cached = modules.parent / f"compiled-aave-v3-origin-{package}-solc-{solc}.json"
-    if not cached.is_file():
-        _compile_v36(modules, cached)
-    compiled = json.loads(cached.read_text())
+    wanted = {name: _V36_ROOT + source for name, source in _V36_SOURCES.items()}
+    compiled = compile_sources(modules, wanted, _SOLC_SETTINGS, cached, "aave-v3-origin")
     contracts = {name: (c["bytecode"], _link_offsets(c["linkReferences"]))
                  for name, c in compiled["contracts"].items()}
-    selectors = {_selector(_signature(e)): _upper_snake(e["name"]) for e in compiled["errors"]}
+    selectors = {selector(signature(e)): upper_snake(e["name"]) for e in compiled["errors"]}
     return Build("v3.6", contracts, {}, selectors)
 
 
-def _compile_v36(modules: Path, cached: Path) -> None:
-    """Compile :data:`_V36_SOURCES` with solc-js and cache abi, bytecode, link references and the
-    ``error`` ABI entries of every contract seen (for revert names) as JSON at ``cached``."""
-    node = shutil.which("node")
-    if node is None:
-        raise SetupError("tests/evm: node is not installed (needed to compile aave-v3-origin with npm solc)")
-    wanted = ["abi", "evm.bytecode.object", "evm.bytecode.linkReferences"]
-    selection: dict = {"*": {"*": ["abi"]}}
-    for name, source in _V36_SOURCES.items():
-        selection.setdefault(_V36_ROOT + source, {})[name] = wanted
-    standard_json = {
-        "language": "Solidity",
-        "sources": {_V36_ROOT + s: {"content": (modules / (_V36_ROOT + s)).read_text()} for s in _V36_SOURCES.values()},
-        "settings": {**_SOLC_SETTINGS, "outputSelection": selection},
-    }
-    script, source_file, output_file = (cached.parent / f"{stem}-{os.getpid()}.{ext}" for stem, ext in
-                                        (("compile-solc", "js"), ("solc-input", "json"), ("solc-output", "json")))
-    script.write_text(_COMPILE_JS)
-    source_file.write_text(json.dumps(standard_json))
-    started = time.perf_counter()
-    try:
-        subprocess.run([node, str(script), str(modules), str(source_file), str(output_file)],
-                       check=True, capture_output=True, text=True, timeout=900)
-        output = json.loads(output_file.read_text())
-    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
-        raise SetupError(f"tests/evm: solc-js compilation of aave-v3-origin failed ({why(e)})") from None
-    finally:
-        for file in (script, source_file, output_file):
-            file.unlink(missing_ok=True)
-    failures = [e["formattedMessage"] for e in output.get("errors", []) if e["severity"] == "error"]
-    if failures:
-        raise SetupError(f"tests/evm: solc-js could not compile aave-v3-origin: {failures[0].strip()}")
-    contracts, errors = {}, {}
-    for source, by_name in output["contracts"].items():
-        for name, c in by_name.items():
-            errors.update({_signature(e): e for e in c["abi"] if e["type"] == "error"})
-            if "evm" in c and _V36_SOURCES.get(name) == source.removeprefix(_V36_ROOT):
-                contracts[name] = {"abi": c["abi"], "bytecode": c["evm"]["bytecode"]["object"],
-                                   "linkReferences": c["evm"]["bytecode"]["linkReferences"]}
-    partial = cached.with_suffix(f".{os.getpid()}.tmp")
-    partial.write_text(json.dumps({"compile_seconds": round(time.perf_counter() - started, 1),
-                                   "contracts": contracts, "errors": list(errors.values())}))
-    partial.replace(cached)  # atomic: concurrent test workers never read half a file
-
-
-def _canonical(param: dict) -> str:
-    """ABI type of one parameter, tuples spelled out (``(uint256,address)[]``)."""
-    if param["type"].startswith("tuple"):
-        return "(" + ",".join(_canonical(c) for c in param["components"]) + ")" + param["type"][5:]
-    return param["type"]
-
-
-def _signature(entry: dict) -> str:
-    return f"{entry['name']}({','.join(_canonical(p) for p in entry['inputs'])})"
-
-
-def _upper_snake(name: str) -> str:
-    """``HealthFactorNotBelowThreshold`` -> ``HEALTH_FACTOR_NOT_BELOW_THRESHOLD``."""
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).upper()
-
-
-def _keccak(data: bytes) -> bytes:
-    from Crypto.Hash import keccak
-
-    return keccak.new(digest_bits=256, data=data).digest()
-
-
-def _types(types: str) -> list[str]:
-    """``'address,(uint8,string)[]'`` -> ``['address', '(uint8,string)[]']``."""
-    from eth_abi.grammar import parse
-
-    return [t.to_type_str() for t in parse(f"({types})").components] if types else []
-
-
-def _encode(types: str, args) -> bytes:
-    """ABI encoding of ``args`` as the comma-separated ``types`` (``eth_abi``)."""
-    from eth_abi import encode
-
-    return encode(_types(types), list(args))
-
-
-@functools.lru_cache(maxsize=None)
-def _topic(signature: str) -> str:
-    """An event's topic 0 as pyrevm's logs spell it (``0x`` + hex)."""
-    return "0x" + _keccak(signature.encode()).hex()
-
-
-@functools.lru_cache(maxsize=None)
-def _selector(signature: str) -> bytes:
-    return _keccak(signature.encode())[:4]
-
-
-def _calldata(signature: str, args) -> bytes:
-    return _selector(signature) + _encode(signature[signature.index("(") + 1 : -1], args)
-
-
-def _words(data: bytes) -> list[int]:
-    return [int.from_bytes(data[i : i + 32], "big") for i in range(0, len(data), 32)]
-
-
-def _as_address(word: int) -> str:
-    """An address returned as a 32-byte word, as lower-case hex."""
-    return "0x" + word.to_bytes(20, "big").hex()
-
-
-def _address(name: str) -> str:
-    """The deterministic address of a named account: the last 20 bytes of keccak(name)."""
-    return "0x" + _keccak(name.encode())[-20:].hex()
-
-
-class AaveCore:
+class AaveCore(Deployer):
     """One Aave version deployed once in its own EVM, with a snapshot that markets start from.
 
     ``generation`` counts the markets built on it; only the latest is live.
@@ -300,10 +177,10 @@ class AaveCore:
         self._block_env = BlockEnv
         self.build = build
         self.v30 = build.version == "v3.0"
-        self.evm = EVM(env=Env(cfg=CfgEnv(limit_contract_code_size=_CODE_SIZE_LIMIT),
-                               block=BlockEnv(number=_START_BLOCK, timestamp=_START_TIMESTAMP)))
-        self.admin = _address("admin")
-        self.treasury = _address("treasury")
+        super().__init__(EVM(env=Env(cfg=CfgEnv(limit_contract_code_size=_CODE_SIZE_LIMIT),
+                                     block=BlockEnv(number=_START_BLOCK, timestamp=_START_TIMESTAMP))),
+                         address_of("admin"), build.error_codes, build.error_selectors)
+        self.treasury = address_of("treasury")
         self._libraries: dict[str, str] = {}
         self._deploy_core()
         self._checkpoint = self.evm.snapshot()
@@ -323,10 +200,10 @@ class AaveCore:
             strategy = self.deploy("DefaultReserveInterestRateStrategyV2", "address", provider)
             pool_impl = self.deploy("PoolInstance", "address,address", provider, strategy)
         self.send(a, provider, "setPoolImpl(address)", pool_impl)
-        self.pool = _as_address(self.view(provider, "getPool()")[0])
+        self.pool = as_address(self.view(provider, "getPool()")[0])
         self.send(a, provider, "setPoolConfiguratorImpl(address)",
                   self.deploy("PoolConfigurator" if v30 else "PoolConfiguratorInstance", ""))
-        self.configurator = _as_address(self.view(provider, "getPoolConfigurator()")[0])
+        self.configurator = as_address(self.view(provider, "getPoolConfigurator()")[0])
         self.oracle = self.deploy("PriceOracle", "")
         self.send(a, provider, "setPriceOracle(address)", self.oracle)
         if v30:
@@ -350,42 +227,7 @@ class AaveCore:
 
     def deploy(self, name: str, arg_types: str, *args) -> str:
         """Deploy ``name`` (constructor arguments of ``arg_types``, e.g. ``"string,uint8"``) from admin."""
-        code = self._linked(name) + _encode(arg_types, args)
-        try:
-            return self.evm.deploy(self.admin, code).lower()
-        except RuntimeError as e:
-            raise Revert(self.reason(str(e))) from None
-
-    def send(self, sender: str, to: str, signature: str, *args) -> None:
-        """A state-changing call; a revert raises :class:`Revert` and changes nothing."""
-        try:
-            self.evm.message_call(sender, to, _calldata(signature, args))
-        except RuntimeError as e:
-            raise Revert(self.reason(str(e))) from None
-
-    def view(self, to: str, signature: str, *args) -> list[int]:
-        """A static call's return data as 32-byte words."""
-        try:
-            return _words(bytes(self.evm.message_call(self.admin, to, _calldata(signature, args), is_static=True)))
-        except RuntimeError as e:
-            raise Revert(self.reason(str(e))) from None
-
-    def logs(self) -> list:
-        """The logs of the last call."""
-        return self.evm.result.logs
-
-    def reason(self, message: str) -> str:
-        """The upper-snake error name in a pyrevm revert message (else the message itself)."""
-        found = re.search(r"output: 0x([0-9a-fA-F]*)", message)
-        if found is None:
-            return message  # a halt (out of gas, code size, …), not a revert
-        data = bytes.fromhex(found.group(1))
-        if data[:4] == _ERROR_STRING and len(data) >= 68:
-            text = data[68 : 68 + int.from_bytes(data[36:68], "big")].decode("utf-8", "replace")
-            return self.build.error_codes.get(text, text)
-        if data[:4] == _PANIC:
-            return f"PANIC_0x{int.from_bytes(data[4:36], 'big'):02x}"
-        return self.build.error_selectors.get(data[:4], "0x" + data.hex())
+        return self.deploy_code(self._linked(name) + encode(arg_types, args))
 
     def reset(self, timestamp: int, block: int) -> int:
         """Back to the core's snapshot at ``timestamp``/``block``; returns the new generation."""
@@ -457,7 +299,7 @@ class EvmAaveMarket:
             c.send(a, c.configurator, "setLiquidationProtocolFee(address,uint256)", asset, r.protocol_fee)
             c.send(a, c.oracle, "setAssetPrice(address,uint256)", asset, prices[r.symbol])
             data = c.view(c.pool, "getReserveData(address)", asset)
-            listed[r.symbol] = _Reserve(asset, _as_address(data[_A_TOKEN]), _as_address(data[_VARIABLE_DEBT_TOKEN]))
+            listed[r.symbol] = _Reserve(asset, as_address(data[_A_TOKEN]), as_address(data[_VARIABLE_DEBT_TOKEN]))
         return cls(core, listed, generation, _START_TIMESTAMP, _START_BLOCK)
 
     # --- Market ---
@@ -469,13 +311,13 @@ class EvmAaveMarket:
 
     def supply(self, user: str, symbol: str, amount: int) -> None:
         """``supply(asset, amount, onBehalfOf=user, 0)`` (raw token units)."""
-        core, who, asset = self._live(), _address(user), self._reserves[symbol].asset
+        core, who, asset = self._live(), address_of(user), self._reserves[symbol].asset
         self._fund(who, asset, amount)
         core.send(who, core.pool, "supply(address,uint256,address,uint16)", asset, amount, who, 0)
 
     def borrow(self, user: str, symbol: str, amount: int) -> None:
         """``borrow(asset, amount, variable, 0, onBehalfOf=user)`` (raw token units)."""
-        core, who = self._live(), _address(user)
+        core, who = self._live(), address_of(user)
         core.send(who, core.pool, "borrow(address,uint256,uint256,uint16,address)",
                   self._reserves[symbol].asset, amount, _VARIABLE_RATE, 0, who)
 
@@ -507,7 +349,7 @@ class EvmAaveMarket:
 
     def account_data(self, user: str) -> AccountData:
         """``getUserAccountData`` (USD·1e8, wad HF) and the aToken / variable-debt balances by symbol."""
-        core, who = self._live(), _address(user)
+        core, who = self._live(), address_of(user)
         collateral, debt, _borrowable, _lt, _ltv, health_factor = core.view(
             core.pool, "getUserAccountData(address)", who)
         return AccountData(
@@ -526,16 +368,16 @@ class EvmAaveMarket:
         liquidator's balance changes; the protocol fee is the rise of the treasury's collateral
         aToken balance, the deficit the rise of the debt reserve's deficit (v3.6).
         """
-        core, who, victim = self._live(), _address(liquidator), _address(user)
+        core, who, victim = self._live(), address_of(liquidator), address_of(user)
         coll, owed = self._reserves[collateral], self._reserves[debt]
         self._fund(who, owed.asset, min(debt_to_cover, self._balance(owed.debt_token, victim)))
         debt_before, coll_before = self._balance(owed.asset, who), self._balance(coll.asset, who)
         fee_before, deficit_before = self._balance(coll.a_token, core.treasury), self._deficit(owed.asset)
         core.send(who, core.pool, "liquidationCall(address,address,address,uint256,bool)",
                   coll.asset, owed.asset, victim, debt_to_cover, False)
-        topic = _topic("LiquidationCall(address,address,address,uint256,uint256,address,bool)")
-        (event,) = [log for log in core.logs() if log.address.lower() == core.pool and log.topics[0] == topic]
-        repaid, seized = _words(event.data[1])[:2]
+        liquidated = topic("LiquidationCall(address,address,address,uint256,uint256,address,bool)")
+        (event,) = [log for log in core.logs() if log.address.lower() == core.pool and log.topics[0] == liquidated]
+        repaid, seized = words(event.data[1])[:2]
         assert debt_before - self._balance(owed.asset, who) == repaid, "debt pulled from the liquidator != event"
         assert self._balance(coll.asset, who) - coll_before == seized, "collateral received != event"
         return LiquidationResult(
@@ -583,4 +425,4 @@ def _v30_strategy(core: AaveCore, r: ReserveConfig) -> str:
 
 def _v36_rate_data(r: ReserveConfig) -> bytes:
     """v3.6 ``interestRateData``: ``abi.encode(uint16 optimal, uint32 base, uint32 slope1, uint32 slope2)``, bps."""
-    return _encode("uint16,uint32,uint32,uint32", (r.optimal_usage, r.base_rate, r.slope1, r.slope2))
+    return encode("uint16,uint32,uint32,uint32", (r.optimal_usage, r.base_rate, r.slope1, r.slope2))
