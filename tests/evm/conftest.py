@@ -21,6 +21,8 @@ from defisim.base.tx import Revert
 from .aave_market import PACKAGES as AAVE_PACKAGES
 from .aave_market import AaveCore, EvmAaveMarket, SetupError, load_build
 from .failure import why
+from .morpho_market import PACKAGES as MORPHO_PACKAGES
+from .morpho_market import MorphoCore, load_contracts
 
 UNISWAP_PACKAGES = ["@uniswap/v2-core@1.0.1", "@uniswap/v2-periphery@1.1.0-beta.0"]
 
@@ -142,3 +144,14 @@ def aave_market():
         return EvmAaveMarket.create(cores[version], reserves, prices)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def morpho_core() -> MorphoCore:
+    """Morpho Blue 1.0 deployed with its package's mocks; ``morpho_core.market(lltv, price)`` makes a fresh market."""
+    _imports()
+    name, packages = MORPHO_PACKAGES
+    try:
+        return MorphoCore(load_contracts(npm_install(name, packages)))
+    except SetupError as e:
+        pytest.skip(str(e))
