@@ -33,14 +33,14 @@ The interest rate model is injected (`IIrm.borrowRate`): :func:`irm_mock` is the
 References: morpho-org/morpho-blue `src/Morpho.sol`, `src/libraries/MathLib.sol`,
 `src/libraries/SharesMathLib.sol`, `src/libraries/ConstantsLib.sol`, `src/libraries/UtilsLib.sol`;
 morpho-org/morpho-blue-irm `src/adaptive-curve-irm/` (`AdaptiveCurveIrm.sol`, `ConstantsLib.sol`,
-`ExpLib.sol`, `MathLib.sol`); Morpho Blue whitepaper (2023), §3.
+`ExpLib.sol`, `MathLib.sol`); Morpho Blue whitepaper (2023), "Liquidations".
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Callable, NamedTuple
 
-from defisim.base.tx import Revert
+from defisim.base import Revert
 
 __all__ = [
     "WAD", "ORACLE_PRICE_SCALE", "LIQUIDATION_CURSOR", "MAX_LIQUIDATION_INCENTIVE_FACTOR", "MAX_FEE",
