@@ -5,11 +5,12 @@ Swaps move the pools' reserves exactly and, with ``ledgers``, the traders' token
 :func:`~protocols.amm.agents.Arbitrageur` trades constant-product pools toward a venue's price.
 """
 from .agents import Arbitrageur, ArbitrageurParams
+from .manipulator import Manipulator, ManipulatorParams, check_manipulator
 from .model import CpmmPool, PoolState, StableSwapPool
 from .params import CpmmParams, StableSwapParams
 
 __all__ = ["CpmmPool", "StableSwapPool", "PoolState", "CpmmParams", "StableSwapParams", "Arbitrageur",
-           "ArbitrageurParams", "register"]
+           "ArbitrageurParams", "Manipulator", "ManipulatorParams", "register"]
 
 
 def register(registry) -> None:
@@ -17,3 +18,6 @@ def register(registry) -> None:
     registry.protocol("amm.cpmm", CpmmParams, CpmmPool, "Uniswap-v2-like constant-product pool: swap")
     registry.protocol("amm.stableswap", StableSwapParams, StableSwapPool, "two-coin Curve StableSwap pool: swap")
     registry.agent("amm.arbitrageur", ArbitrageurParams, Arbitrageur, "trades a constant-product pool toward a venue's price")
+    registry.agent("amm.manipulator", ManipulatorParams, Manipulator,
+                   "pushes a pool off its price with one large swap and swaps back (to move a spot or TWAP oracle)",
+                   check_manipulator)

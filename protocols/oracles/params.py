@@ -8,7 +8,7 @@ from defisim.chain import GasStrategy, PercentileTip
 from defisim.base import DurationMs
 
 __all__ = ["PushOracleParams", "FixedOracleParams", "OsmParams", "ExchangeRateOracleParams", "PushUpdaterParams",
-           "PokerParams"]
+           "PokerParams", "SpotOracleParams", "TwapOracleParams", "PullOracleParams"]
 
 
 class _Params(BaseModel):
@@ -94,3 +94,36 @@ class PokerParams(_Params):
     oracle: protocol_of("oracles.osm", role="OSM oracle") = Field(description="the OSM protocol to poke")
     gas: GasStrategy = Field(PercentileTip(quantile=0.5, markup=1.2), description="gas bidding of the pokes")
     gas_limit: int = Field(100_000, gt=0, description="gas limit of a poke", json_schema_extra=unit("gas"))
+
+
+class SpotOracleParams(_Params):
+    """The marginal price of one token of an on-chain pool, read when asked (a manipulable spot read)."""
+
+    pool: protocol_of("amm.", role="swap pool") = Field(description="the pool read (listed before the oracle)")
+    asset: str = Field(min_length=1, description="the pool's token it prices (in the other token)")
+    quote_oracle: protocol_of("oracles.", role="oracle") | None = Field(
+        None, description="oracle of the pool's other token, listed before (None: that token is worth $1)")
+
+
+class TwapOracleParams(SpotOracleParams):
+    """The time-weighted average of that price over a sliding ``window`` (Uniswap v2 whitepaper, "Price oracle":
+    the pair's cumulative price at each block's start)."""
+
+    window: DurationMs = Field(1_800_000, gt=0, description="averaging window (30 min by default)")
+
+
+class PullOracleParams(_Params):
+    """A pull oracle (Pyth docs, "Pull updates"): signed prices posted by whoever needs them,
+    read with a staleness and a confidence check."""
+
+    initial_price: float = Field(gt=0, allow_inf_nan=False, description="stored price at the start (USD)",
+                                 json_schema_extra=unit("USD"))
+    initial_conf: float = Field(0.0, ge=0, allow_inf_nan=False, description="its confidence interval (USD)",
+                                json_schema_extra=unit("USD"))
+    initial_publish_ms: int = Field(0, description="its publish time (ms; 0: the run's start)",
+                                    json_schema_extra=unit("ms"))
+    max_age: DurationMs = Field(60_000, gt=0, description="oldest price a consumer accepts (getPriceNoOlderThan)")
+    max_conf_ratio: float = Field(0.02, gt=0, allow_inf_nan=False,
+        description="widest confidence a consumer accepts, as a fraction of the price", json_schema_extra=unit("fraction"))
+    update_fee_native: float = Field(1e-18, ge=0, allow_inf_nan=False,
+        description="fee per update (getUpdateFee; 1 wei on Ethereum)", json_schema_extra=unit("native token"))
