@@ -7,6 +7,8 @@ from .aave_v3.flash_keeper import FlashKeeper, FlashKeeperParams
 from .aave_v3.lenders import LenderRun, LenderRunParams
 from .flash import FlashLiquidator, FlashLiquidatorParams, FlashVault, FlashVaultParams
 from .looper import Looper, LooperParams
+from .morpho_blue.market import MorphoBlueMarket
+from .morpho_blue.params import MorphoMarketParams
 
 __all__ = ["register"]
 
@@ -15,6 +17,8 @@ def register(registry) -> None:
     """Register the lending kinds."""
     registry.protocol("lending.aave_v3", PoolParams, AaveV3Pool, "Aave v3 market: supply, borrow, repay, withdraw, liquidationCall",
                       check_pool)
+    registry.protocol("lending.morpho_blue", MorphoMarketParams, MorphoBlueMarket,
+                      "Morpho Blue isolated market: LLTV, liquidate with the incentive factor, bad debt to suppliers")
     registry.protocol("lending.flash_vault", FlashVaultParams, FlashVault,
                       "flash-loan lender holding cash, with a premium that may be zero (Balancer, Morpho)")
     registry.protocol("lending.flash_liquidator", FlashLiquidatorParams, FlashLiquidator,
