@@ -187,7 +187,8 @@ class MorphoBlueMarket(Protocol):
             if p.fee > 0 and interest > 0:
                 fee = interest * p.fee
                 shares = fee * s.total_supply_shares / (s.total_supply_assets - fee)
-                s.positions["supply_shares"][self._row(p.fee_recipient)] += shares
+                row = self._row(p.fee_recipient)  # first: a new row may grow the table
+                s.positions["supply_shares"][row] += shares
                 s.total_supply_shares += shares
             s.last_ms = block.time_ms
         if block.number % _BOOK_EVERY == 0:
@@ -221,7 +222,8 @@ class MorphoBlueMarket(Protocol):
         assets, s = self._positive(assets), self.state
         self._pull(self.params.loan, sender, assets)
         shares = assets * s.total_supply_shares / s.total_supply_assets if s.total_supply_shares > 0 else assets
-        s.positions["supply_shares"][self._row(sender)] += shares
+        row = self._row(sender)  # first: a new row may grow the table
+        s.positions["supply_shares"][row] += shares
         s.total_supply_shares += shares
         s.total_supply_assets += assets
         return shares
@@ -248,7 +250,8 @@ class MorphoBlueMarket(Protocol):
         """Post ``assets`` collateral tokens."""
         assets = self._positive(assets)
         self._pull(self.params.collateral, sender, assets)
-        self.state.positions["collateral"][self._row(sender)] += assets
+        row = self._row(sender)  # first: a new row may grow the table
+        self.state.positions["collateral"][row] += assets
 
     @handler(gas=120_000, revert_gas=50_000)
     def withdraw_collateral(self, sender: str, assets: float) -> None:

@@ -117,3 +117,22 @@ def test_a_sweep_over_the_lltv(tmp_path):
     # the same health factors at a higher LLTV: each position is only 1 − LLTV from owing more than
     # its collateral, and the incentive that pays keepers is smaller (1.074, 1.044, 1.017): more loss
     assert loss.is_monotonic_increasing and loss[0.945] > 10 * loss[0.77]
+
+
+def test_new_accounts_supply_and_post_collateral_past_the_tables_capacity():
+    """Twenty new accounts (past the rows allocated for the opening book) supply and post
+    collateral; each holds what it put in, and the totals move by the sum."""
+    sim = Simulation(validate_scenario(morpho_scenario(borrowers=100)))
+    market, usdc, weth = sim.protocols["morpho"], sim.protocols["usdc"], sim.protocols["weth"]
+    supplied = market.state.total_supply_assets
+    for i in range(20):
+        usdc.issue(f"new/{i}", 1_000.0)
+        weth.issue(f"new/{i}", 2.0)
+        market.supply(f"new/{i}", 1_000.0)
+        market.supply_collateral(f"new/{i}", 2.0)
+    assert [market.supplied(f"new/{i}") for i in range(20)] == pytest.approx([1_000.0] * 20, rel=1e-12)
+    rows = [market.state.accounts[f"new/{i}"] for i in range(20)]
+    assert market.state.positions["collateral"][rows].tolist() == [2.0] * 20
+    assert market.state.total_supply_assets == pytest.approx(supplied + 20_000.0, rel=1e-12)
+    assert usdc.balance_of("morpho") == pytest.approx(market.state.total_supply_assets - market.state.total_borrow_assets,
+                                                      rel=1e-12)
