@@ -7,6 +7,9 @@ from .aave_v3.flash_keeper import FlashKeeper, FlashKeeperParams
 from .aave_v3.lenders import LenderRun, LenderRunParams
 from .flash import FlashLiquidator, FlashLiquidatorParams, FlashVault, FlashVaultParams
 from .looper import Looper, LooperParams
+from .compound_v3.agents import Absorber, CollateralBuyer
+from .compound_v3.market import CometMarket
+from .compound_v3.params import AbsorberParams, CollateralBuyerParams, CometParams
 from .morpho_blue.market import MorphoBlueMarket
 from .morpho_blue.params import MorphoMarketParams
 
@@ -19,6 +22,12 @@ def register(registry) -> None:
                       check_pool)
     registry.protocol("lending.morpho_blue", MorphoMarketParams, MorphoBlueMarket,
                       "Morpho Blue isolated market: LLTV, liquidate with the incentive factor, bad debt to suppliers")
+    registry.protocol("lending.compound_v3", CometParams, CometMarket,
+                      "Compound III (Comet): one base asset lent against collateral, absorb and buyCollateral")
+    registry.agent("compound_v3.absorber", AbsorberParams, Absorber,
+                   "calls absorb on liquidatable Compound III accounts, largest debts first")
+    registry.agent("compound_v3.collateral_buyer", CollateralBuyerParams, CollateralBuyer,
+                   "buys absorbed collateral at the store-front discount and sells it on a venue")
     registry.protocol("lending.flash_vault", FlashVaultParams, FlashVault,
                       "flash-loan lender holding cash, with a premium that may be zero (Balancer, Morpho)")
     registry.protocol("lending.flash_liquidator", FlashLiquidatorParams, FlashLiquidator,
