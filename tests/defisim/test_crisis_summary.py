@@ -258,8 +258,17 @@ def test_written_off_plus_uncovered_is_the_total_on_every_builtin(name):
     if "uncovered_venue_usd" in s:
         assert s["total_loss_venue_usd"] == pytest.approx(s["written_off_usd"] + s["uncovered_venue_usd"], rel=1e-12,
                                                           abs=1e-9)
-    written = sum(float(results.tables[t]["deficit_usd"].sum()) for t in ("liquidations",) if t in results.tables)
+    # each protocol's own column of what a liquidation wrote off, summed table by table
+    written = sum(float(results.tables[t][c].sum()) for t, c in WRITTEN_OFF_COLUMNS.items() if t in results.tables)
     assert s["written_off_usd"] == pytest.approx(written)
+    filling = {t for t, info in results.schema.items() if info.get("role") in ("liquidations", "losses")}
+    assert filling <= set(WRITTEN_OFF_COLUMNS), f"name the written-off column of {sorted(filling - set(WRITTEN_OFF_COLUMNS))}"
+
+
+#: Tables filling the liquidations or losses role in the built-ins, and their written-off column (USD).
+WRITTEN_OFF_COLUMNS = {"liquidations": "deficit_usd", "morpho_liquidations": "bad_debt_usd",
+                       "comet_absorbs": "shortfall_usd", "maker_liquidations": "written_off_usd",
+                       "maker_losses": "written_off_usd"}
 
 
 def test_a_stale_oracle_hides_no_loss():
