@@ -5,11 +5,12 @@ from .agents import Poker, PushUpdater
 from .checks import check_push_updater, oracle_asset, same_asset
 from .model import ExchangeRateOracle, FixedOracle, Osm, PushOracle
 from .params import (ExchangeRateOracleParams, FixedOracleParams, OsmParams, PokerParams, PushOracleParams, PushUpdaterParams,
-                     PullOracleParams, SpotOracleParams, TwapOracleParams)
+                     PullOracleParams, SpotOracleParams, TwapOracleParams, AnchoredOracleParams)
 from .pool_oracles import SpotOracle, TwapOracle
 from .pull import PullOracle
+from .anchored import AnchoredOracle
 
-__all__ = ["PushOracle", "FixedOracle", "Osm", "ExchangeRateOracle", "SpotOracle", "TwapOracle", "PullOracle", "PushUpdater", "Poker", "register", "oracle_asset",
+__all__ = ["PushOracle", "FixedOracle", "Osm", "ExchangeRateOracle", "SpotOracle", "TwapOracle", "PullOracle", "AnchoredOracle", "PushUpdater", "Poker", "register", "oracle_asset",
            "same_asset"]
 
 
@@ -25,6 +26,8 @@ def register(registry) -> None:
                       "Uniswap v2 TWAP: a pool's price averaged over a sliding window from its cumulative price")
     registry.protocol("oracles.pull", PullOracleParams, PullOracle,
                       "Pyth-like pull oracle: signed prices posted with a fee, read with staleness and confidence checks")
+    registry.protocol("oracles.anchored", AnchoredOracleParams, AnchoredOracle,
+                      "Compound's anchored view: a reporter's price taken only within a tolerance of a TWAP anchor")
     registry.agent("oracles.push_updater", PushUpdaterParams, PushUpdater, "node network observing venues and transmitting",
                    check_push_updater)
     registry.agent("oracles.poker", PokerParams, Poker, "pokes an OSM once its hop has passed")

@@ -8,7 +8,8 @@ from defisim.chain import GasStrategy, PercentileTip
 from defisim.base import DurationMs
 
 __all__ = ["PushOracleParams", "FixedOracleParams", "OsmParams", "ExchangeRateOracleParams", "PushUpdaterParams",
-           "PokerParams", "SpotOracleParams", "TwapOracleParams", "PullOracleParams"]
+           "PokerParams", "SpotOracleParams", "TwapOracleParams", "PullOracleParams",
+           "AnchoredOracleParams"]
 
 
 class _Params(BaseModel):
@@ -127,3 +128,13 @@ class PullOracleParams(_Params):
         description="widest confidence a consumer accepts, as a fraction of the price", json_schema_extra=unit("fraction"))
     update_fee_native: float = Field(1e-18, ge=0, allow_inf_nan=False,
         description="fee per update (getUpdateFee; 1 wei on Ethereum)", json_schema_extra=unit("native token"))
+
+
+class AnchoredOracleParams(_Params):
+    """Compound's Open Price Feed view (compound-finance/open-oracle `UniswapAnchoredView`): a
+    reporter's price accepted only within ``tolerance`` of an anchor (a TWAP)."""
+
+    reporter: protocol_of("oracles.", role="oracle") = Field(description="oracle of the signed reporter prices, listed before")
+    anchor: protocol_of("oracles.", role="oracle") = Field(description="the anchor oracle (a TWAP), listed before")
+    tolerance: float = Field(0.2, gt=0, lt=1, description="anchor / reporter must lie within 1 ± tolerance",
+                             json_schema_extra=unit("fraction"))
