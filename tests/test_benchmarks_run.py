@@ -19,6 +19,7 @@ CASES = {
     "sweep": ["--borrowers", "200", "--blocks", "10", "--seeds", "1"],
     "maker": ["--sizes", "300", "--blocks", "400"],
     "heavy_day": ["--sizes", "1e3", "--blocks", "60", "--seeds", "7", "--naive-size", "1e3"],
+    "pools": ["--sizes", "1e3", "--blocks", "30"],
 }
 
 

@@ -19,6 +19,7 @@ import numpy as np
 from defisim.base import LIQUIDATION_CALL, AddressBook, Column, Positions, Protocol, Revert, Table, handler
 from defisim.graph import Exposure, Node
 
+from ..records import book_every_blocks
 from . import math as am
 from .liquidation import liquidation_call
 from .health_index import Candidates, HealthIndex
@@ -471,7 +472,7 @@ class AaveV3Pool(Protocol):
         ``max(10, accounts // 10,000)`` with the accounts counted at the first look."""
         if self._health_every_blocks is None:
             every = self.params.health_every_blocks
-            self._health_every_blocks = max(10, len(self.state.accounts) // 10_000) if every is None else every
+            self._health_every_blocks = book_every_blocks(len(self.state.accounts)) if every is None else every
         return self._health_every_blocks
 
     def _health_due(self, number: int) -> bool:

@@ -20,8 +20,10 @@ def Absorber(ctx, params: AbsorberParams, index: int):
         yield ctx.new_block
         pending = {a: ev for a, ev in pending.items() if not ev.triggered}
         view = ctx.view(params.comet)
-        rows, _debt = view.liquidatable_accounts()
         room = params.max_per_block - len(pending)
+        if room <= 0:
+            continue
+        rows, _debt = view.liquidatable_accounts(largest=params.max_per_block + len(pending))
         for row in rows.tolist():
             if room <= 0:
                 break

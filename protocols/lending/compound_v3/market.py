@@ -172,8 +172,12 @@ class CometMarket(Protocol):
         return self.present_values(rows) * self._base_price() + coll @ (self.prices_usd() * factors)
 
     def liquidatable(self) -> np.ndarray:
-        """Whether each account can be absorbed now (`isLiquidatable`, at the indices of this block)."""
-        return (self.state.positions["principal"] < 0) & (self.liquidity_usd(self.lcf) < 0)
+        """Whether each account can be absorbed now (`isLiquidatable`, at the indices of this block):
+        ``principal × borrow index × base price + Σ collateral × price × LCF < 0``, which only a
+        borrower can meet (for a supplier every term is ≥ 0, whichever index values it)."""
+        s = self.state
+        limit = s.positions["collateral"] @ (self.prices_usd() * self.lcf)
+        return s.positions["principal"] * (s.borrow_index * self._base_price()) + limit < 0
 
     def utilization(self) -> float:
         s = self.state
@@ -374,11 +378,17 @@ class CometView:
         self.symbols = list(market.symbols)
         self.base = market.params.base
 
-    def liquidatable_accounts(self) -> tuple[np.ndarray, np.ndarray]:
-        """(rows, debt USD) of the accounts ``absorb`` would take now, largest debt first (ties: lower row)."""
+    def liquidatable_accounts(self, largest: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, debt USD) of the accounts ``absorb`` would take now, largest debt first (ties:
+        lower row); with ``largest``, only that many (found by a partition, not a full sort)."""
         rows = np.flatnonzero(self._m.liquidatable())
         debt = -self._m.present_values(rows) * self._m._base_price()
-        order = np.lexsort((rows, -debt))
+        if largest is not None and rows.size > largest:
+            keep = np.argpartition(-debt, largest - 1)[:largest]
+            cut = debt[keep].min()  # ties at the cut: all of them, so the row order decides below
+            keep = np.flatnonzero(debt >= cut)
+            rows, debt = rows[keep], debt[keep]
+        order = np.lexsort((rows, -debt))[:largest]
         return rows[order], debt[order]
 
     def owner(self, row: int) -> str:

@@ -30,6 +30,7 @@ from defisim.base import (LIQUIDATION_CALL, AddressBook, AddressRange, Column, L
                           Revert, Table, handler, largest_debts_of)
 from defisim.graph import Exposure, Node
 
+from ..records import book_every_blocks
 from . import math as mm
 from .params import MorphoMarketParams
 
@@ -59,7 +60,6 @@ BOOK_COLUMNS = [
     Column("utilization", "float64", "borrowed / supplied assets"),
     Column("borrow_rate", "float64", "annual borrow rate charged over the block (fraction)"),
 ]
-_BOOK_EVERY = 10  # blocks between book rows
 
 
 @dataclass
@@ -101,9 +101,13 @@ class MorphoBlueMarket(Protocol):
             "morpho_liquidations", "Morpho Blue liquidations", LIQUIDATION_COLUMNS, role="liquidations",
             role_columns={"protocol": "market", "account": "borrower", "debt_repaid_usd": "repaid_usd",
                           "collateral_seized_usd": "seized_usd", "written_off_usd": "bad_debt_usd"})
-        self._book = host.log.declare("morpho_book", "Morpho Blue positions, every 10 blocks", BOOK_COLUMNS,
+        self._book = host.log.declare("morpho_book", "Morpho Blue positions, every 10 blocks (past 100,000 "
+                                      "positions every positions/10,000)", BOOK_COLUMNS,
                                       role="positions", role_columns={"protocol": "market"})
         self._open_book(host)
+        self._book_every = book_every_blocks(len(self.state.accounts))
+        self._version = 0  # bumped by every change of a position or of the totals
+        self._health: tuple | None = None  # (key, health factors, borrowed) of the last look
 
     # -- the opening book -------------------------------------------------------------------
     def _open_book(self, host) -> None:
@@ -191,17 +195,29 @@ class MorphoBlueMarket(Protocol):
                 s.positions["supply_shares"][row] += shares
                 s.total_supply_shares += shares
             s.last_ms = block.time_ms
-        if block.number % _BOOK_EVERY == 0:
+            self._version += 1
+        if block.number % self._book_every == 0:
             self._write_book(block.number)
+
+    def health_now(self) -> tuple[np.ndarray, np.ndarray]:
+        """(health factors, loan tokens owed) of every position at the oracle now, computed once
+        per block and state (the keepers of a block share it)."""
+        key = (self.block.number if self.block else -1, self._version, self.price())
+        if self._health is None or self._health[0] != key:
+            owed = self.borrowed()
+            self._health = (key, mm.health_factors(self.state.positions["collateral"], owed, key[2], self.params.lltv),
+                            owed)
+        return self._health[1], self._health[2]
 
     def _write_book(self, number: int) -> None:
         prices = self.prices_usd()
-        coll, owed = self.state.positions["collateral"], self.borrowed()
-        hf = mm.health_factors(coll, owed, prices[0] / prices[1], self.params.lltv)
-        debt_usd, under = owed * prices[1], hf < 1.0
-        gap = debt_usd - coll * prices[0]
-        self._book.append((number, self.name, int((owed > 0).sum()), int(under.sum()), float(debt_usd[under].sum()),
-                           float(gap[gap > 0].sum()), self.utilization(), self.state.borrow_rate))
+        hf, owed = self.health_now()
+        under = hf < 1.0
+        debt_usd = owed * prices[1]
+        gap = debt_usd - self.state.positions["collateral"] * prices[0]
+        self._book.append((number, self.name, int(np.count_nonzero(owed)), int(np.count_nonzero(under)),
+                           float(debt_usd[under].sum()), float(gap[gap > 0].sum()), self.utilization(),
+                           self.state.borrow_rate))
 
     # -- calls ------------------------------------------------------------------------------
     @staticmethod
@@ -226,6 +242,7 @@ class MorphoBlueMarket(Protocol):
         s.positions["supply_shares"][row] += shares
         s.total_supply_shares += shares
         s.total_supply_assets += assets
+        self._version += 1
         return shares
 
     @handler(gas=110_000, revert_gas=40_000)
@@ -243,6 +260,7 @@ class MorphoBlueMarket(Protocol):
         s.total_supply_shares -= shares
         s.total_supply_assets -= assets
         self._ledger(self.params.loan).move(self.name, sender, assets)
+        self._version += 1
         return shares
 
     @handler(gas=160_000, revert_gas=50_000)
@@ -252,6 +270,7 @@ class MorphoBlueMarket(Protocol):
         self._pull(self.params.collateral, sender, assets)
         row = self._row(sender)  # first: a new row may grow the table
         self.state.positions["collateral"][row] += assets
+        self._version += 1
 
     @handler(gas=120_000, revert_gas=50_000)
     def withdraw_collateral(self, sender: str, assets: float) -> None:
@@ -266,6 +285,7 @@ class MorphoBlueMarket(Protocol):
             raise Revert("insufficient collateral")
         s.positions["collateral"][row] = held - assets
         self._ledger(self.params.collateral).move(self.name, sender, assets)
+        self._version += 1
 
     @handler(gas=180_000, revert_gas=60_000)
     def borrow(self, sender: str, assets: float) -> float:
@@ -283,6 +303,7 @@ class MorphoBlueMarket(Protocol):
         s.total_borrow_shares += shares
         s.total_borrow_assets += assets
         self._ledger(self.params.loan).move(self.name, sender, assets)
+        self._version += 1
         return shares
 
     @handler(gas=110_000, revert_gas=40_000)
@@ -299,6 +320,7 @@ class MorphoBlueMarket(Protocol):
         s.positions["borrow_shares"][row] -= shares
         s.total_borrow_shares -= shares
         s.total_borrow_assets = max(s.total_borrow_assets - paid, 0.0)
+        self._version += 1
         return paid
 
     @handler(gas=250_000, revert_gas=60_000)
@@ -366,12 +388,18 @@ class MorphoBlueMarket(Protocol):
             s.positions["borrow_shares"][row] = 0.0
             s.bad_debt += bad
         self._ledger(p.collateral).move(self.name, sender, seized)
+        self._version += 1
         usd = self.prices_usd()
         self._liquidations.append((self.block.number if self.block else -1, self.name, sender, borrower, repaid, shares,
                                    seized, bad, repaid * usd[1], seized * usd[0], bad * usd[1], hf))
         return LiquidationOutcome(seized, repaid, bad)
 
     # -- hooks ------------------------------------------------------------------------------
+    def rollback(self, snapshot) -> None:
+        """Restore a checkpoint (a bundle that reverted); what was computed since is stale."""
+        super().rollback(snapshot)
+        self._version += 1
+
     def view(self) -> "MorphoView":
         return MorphoView(self)
 
@@ -433,9 +461,13 @@ class MorphoView:
         return np.array([False, self._m.state.total_borrow_assets > 0])
 
     def liquidation_candidates(self, prices_usd: np.ndarray | None = None, largest: int | None = None):
-        prices = self._m.prices_usd() if prices_usd is None else np.asarray(prices_usd, dtype=float)
-        owed = self._m.borrowed()
-        hf = mm.health_factors(self._m.state.positions["collateral"], owed, prices[0] / prices[1], self._m.params.lltv)
+        if prices_usd is None:
+            prices = self._m.prices_usd()
+            hf, owed = self._m.health_now()
+        else:
+            prices = np.asarray(prices_usd, dtype=float)
+            owed = self._m.borrowed()
+            hf = mm.health_factors(self._m.state.positions["collateral"], owed, prices[0] / prices[1], self._m.params.lltv)
         rows = np.flatnonzero(hf < 1.0)
         return largest_debts_of(rows, hf[rows], owed[rows] * prices[1], largest)
 

@@ -20,7 +20,7 @@ def comet_scenario(borrowers: int = 2_000) -> dict:
     data = copy.deepcopy(load_scenario("eth-crash").to_dict())
     aave = data["protocols"].pop("aave")
     data["protocols"]["comet"] = {"kind": "lending.compound_v3", "tokens": aave["tokens"], "oracles": aave["oracles"],
-                                  "assets": [WETH], "seed_supply": 20_000_000, "borrowers": {"count": borrowers}}
+                                  "assets": [dict(WETH)], "seed_supply": 20_000_000, "borrowers": {"count": borrowers}}
     data["protocols"]["usdc"]["initial_balances"] = {"buyer/0": 5_000_000}
     data["agents"] = [a for a in data["agents"] if a["kind"] != "lending.keeper"] + [
         {"kind": "compound_v3.absorber", "name": "absorber", "params": {"comet": "comet"}},
@@ -80,3 +80,16 @@ def test_factors_out_of_order_are_refused():
     data["protocols"]["comet"]["assets"][0]["borrow_collateral_factor"] = 0.9
     with pytest.raises(ScenarioError, match=r"protocols\.comet\.assets\.0.*borrow_collateral_factor \(0\.9\) must be below"):
         validate_scenario(data)
+
+
+@pytest.mark.parametrize("largest", [1, 7, 50, 5_000])
+def test_the_absorbers_shortlist_is_the_head_of_the_full_order(largest):
+    """Asked for its ``largest``, the view gives the head of the full order (largest debt first,
+    ties by row) without sorting everything."""
+    sim = Simulation(validate_scenario(comet_scenario(borrowers=3_000)))
+    sim.protocols["eth_usd"].state.answer = 1_400.0  # −30%: most of the book is liquidatable
+    view = sim.protocols["comet"].view()
+    rows, debt = view.liquidatable_accounts()
+    assert rows.size > 1_000 and (np.diff(debt) <= 0).all()
+    head_rows, head_debt = view.liquidatable_accounts(largest=largest)
+    assert head_rows.tolist() == rows[:largest].tolist() and head_debt.tolist() == debt[:largest].tolist()
