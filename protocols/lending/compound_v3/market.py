@@ -176,7 +176,9 @@ class CometMarket(Protocol):
         ``principal × borrow index × base price + Σ collateral × price × LCF < 0``, which only a
         borrower can meet (for a supplier every term is ≥ 0, whichever index values it)."""
         s = self.state
-        limit = s.positions["collateral"] @ (self.prices_usd() * self.lcf)
+        weights = self.prices_usd() * self.lcf
+        coll = s.positions["collateral"]
+        limit = coll[:, 0] * weights[0] if weights.size == 1 else coll @ weights  # one asset: no matrix product
         return s.positions["principal"] * (s.borrow_index * self._base_price()) + limit < 0
 
     def utilization(self) -> float:

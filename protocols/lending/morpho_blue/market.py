@@ -199,24 +199,30 @@ class MorphoBlueMarket(Protocol):
         if block.number % self._book_every == 0:
             self._write_book(block.number)
 
-    def health_now(self) -> tuple[np.ndarray, np.ndarray]:
-        """(health factors, loan tokens owed) of every position at the oracle now, computed once
-        per block and state (the keepers of a block share it)."""
+    def unhealthy_now(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(rows, health factors, loan tokens owed) of the unhealthy positions at the oracle now,
+        once per block and state (the keepers of a block share it). A first pass compares
+        ``collateral × price × LLTV / share price`` with the borrow shares, with a margin far above
+        its rounding; the health factor of what passes is then computed as the calls compute it."""
         key = (self.block.number if self.block else -1, self._version, self.price())
         if self._health is None or self._health[0] != key:
-            owed = self.borrowed()
-            self._health = (key, mm.health_factors(self.state.positions["collateral"], owed, key[2], self.params.lltv),
-                            owed)
-        return self._health[1], self._health[2]
+            s, price = self.state, key[2]
+            per_share = s.total_borrow_assets / s.total_borrow_shares if s.total_borrow_shares > 0 else 1.0
+            shares, coll = s.positions["borrow_shares"], s.positions["collateral"]
+            maybe = np.flatnonzero(coll * (price * self.params.lltv / per_share * (1.0 - 1e-9)) < shares)
+            owed = shares[maybe] * per_share
+            hf = mm.health_factors(coll[maybe], owed, price, self.params.lltv)
+            under = hf < 1.0
+            self._health = (key, maybe[under], hf[under], owed[under])
+        return self._health[1], self._health[2], self._health[3]
 
     def _write_book(self, number: int) -> None:
         prices = self.prices_usd()
-        hf, owed = self.health_now()
-        under = hf < 1.0
-        debt_usd = owed * prices[1]
+        rows, _hf, owed_under = self.unhealthy_now()
+        debt_usd = self.borrowed() * prices[1]
         gap = debt_usd - self.state.positions["collateral"] * prices[0]
-        self._book.append((number, self.name, int(np.count_nonzero(owed)), int(np.count_nonzero(under)),
-                           float(debt_usd[under].sum()), float(gap[gap > 0].sum()), self.utilization(),
+        self._book.append((number, self.name, int(np.count_nonzero(debt_usd)), int(rows.size),
+                           float(owed_under.sum() * prices[1]), float(gap[gap > 0].sum()), self.utilization(),
                            self.state.borrow_rate))
 
     # -- calls ------------------------------------------------------------------------------
@@ -463,13 +469,15 @@ class MorphoView:
     def liquidation_candidates(self, prices_usd: np.ndarray | None = None, largest: int | None = None):
         if prices_usd is None:
             prices = self._m.prices_usd()
-            hf, owed = self._m.health_now()
+            rows, hf, owed = self._m.unhealthy_now()
         else:
             prices = np.asarray(prices_usd, dtype=float)
-            owed = self._m.borrowed()
-            hf = mm.health_factors(self._m.state.positions["collateral"], owed, prices[0] / prices[1], self._m.params.lltv)
-        rows = np.flatnonzero(hf < 1.0)
-        return largest_debts_of(rows, hf[rows], owed[rows] * prices[1], largest)
+            every = self._m.borrowed()
+            all_hf = mm.health_factors(self._m.state.positions["collateral"], every, prices[0] / prices[1],
+                                       self._m.params.lltv)
+            rows = np.flatnonzero(all_hf < 1.0)
+            hf, owed = all_hf[rows], every[rows]
+        return largest_debts_of(rows, hf, owed * prices[1], largest)
 
     def positions(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         coll, owed = self._m.state.positions["collateral"][rows], self._m.borrowed(rows)

@@ -136,3 +136,17 @@ def test_new_accounts_supply_and_post_collateral_past_the_tables_capacity():
     assert market.state.total_supply_assets == pytest.approx(supplied + 20_000.0, rel=1e-12)
     assert usdc.balance_of("morpho") == pytest.approx(market.state.total_supply_assets - market.state.total_borrow_assets,
                                                       rel=1e-12)
+
+
+@pytest.mark.parametrize("eth_usd", [2_000.0, 1_700.0, 1_400.0, 1_100.0, 400.0])
+def test_the_shared_unhealthy_set_equals_the_full_computation(eth_usd):
+    """The per-block first pass misses nothing: candidates, health factors and debts equal, bit for
+    bit, those of the health factor of every position."""
+    sim = Simulation(validate_scenario(morpho_scenario(borrowers=5_000)))
+    sim.protocols["eth_usd"].state.answer = eth_usd
+    view = sim.protocols["morpho"].view()
+    fast = view.liquidation_candidates()
+    full = view.liquidation_candidates(prices_usd=view.prices_usd())
+    for a, b in zip(fast, full):
+        assert a.tolist() == b.tolist()
+    assert (fast[0].size > 0) == (eth_usd < 2_000.0)
