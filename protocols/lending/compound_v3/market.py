@@ -82,6 +82,7 @@ class CometState:
     last_ms: int = 0
     base_held: float = 0.0
     collateral_held: np.ndarray | None = None
+    owned: np.ndarray | None = None  # of which the protocol's: absorbed, not yet sold
 
 
 class CometMarket(Protocol):
@@ -99,7 +100,7 @@ class CometMarket(Protocol):
         self.symbols = [a.symbol for a in params.assets]
         k = len(self.symbols)
         table = Table({"principal": np.float64, "collateral": (np.float64, k)}, capacity=max(16, params.borrowers.count + 4))
-        self.state = CometState(AddressBook(), table, collateral_held=np.zeros(k))
+        self.state = CometState(AddressBook(), table, collateral_held=np.zeros(k), owned=np.zeros(k))
         self.bcf = np.array([a.borrow_collateral_factor for a in params.assets])
         self.lcf = np.array([a.liquidate_collateral_factor for a in params.assets])
         self.lf = np.array([a.liquidation_factor for a in params.assets])
@@ -192,8 +193,9 @@ class CometMarket(Protocol):
         return s.base_held - s.total_supply_base * s.supply_index + s.total_borrow_base * s.borrow_index
 
     def collateral_reserves(self) -> np.ndarray:
-        """Collateral the protocol owns (absorbed, not yet sold), per asset (tokens)."""
-        return self.state.collateral_held - self.state.positions["collateral"].sum(axis=0)
+        """Collateral the protocol owns (absorbed, not yet sold), per asset (tokens): `getCollateralReserves`,
+        the collateral held less the accounts', kept as it changes."""
+        return self.state.owned
 
     def store_front_prices(self) -> np.ndarray:
         """USD per collateral token at ``buy_collateral`` (`quoteCollateral`)."""
@@ -306,7 +308,8 @@ class CometMarket(Protocol):
         credited_usd = float(value @ self.lf)
         old = self._pv(float(s.positions["principal"][row]))
         new = max(old + credited_usd / base_price, 0.0)
-        s.positions["collateral"][row] = 0.0  # the protocol holds it now: collateral_held is unchanged
+        s.positions["collateral"][row] = 0.0  # the protocol's now: collateral_held is unchanged
+        s.owned += coll
         self._set_principal(row, self._principal(new))
         debt_usd = -old * base_price
         shortfall = max(debt_usd - credited_usd, 0.0)
@@ -333,6 +336,7 @@ class CometMarket(Protocol):
         base.move(sender, self.name, base_amount)
         s.base_held += base_amount
         s.collateral_held[i] -= out
+        s.owned[i] -= out
         self._ledger(asset).move(self.name, sender, out)
         self._buys.append((self.block.number if self.block else -1, self.name, sender, asset, base_amount, out, price))
         return out
