@@ -110,6 +110,8 @@ class CometMarket(Protocol):
                           "collateral_seized_usd": "collateral_usd", "written_off_usd": "shortfall_usd"})
         self._buys = host.log.declare("comet_buys", "collateral the protocol sold (buyCollateral)", BUY_COLUMNS)
         self._open_book(host)
+        self._version = 0  # bumped by every change of a principal or of collateral
+        self._margin: tuple | None = None  # (version, least LCF limit / debt, prices, base price, borrow index)
 
     def _open_book(self, host) -> None:
         p, b, s = self.params, self.params.borrowers, self.state
@@ -182,6 +184,30 @@ class CometMarket(Protocol):
         limit = coll[:, 0] * weights[0] if weights.size == 1 else coll @ weights  # one asset: no matrix product
         return s.positions["principal"] * (s.borrow_index * self._base_price()) + limit < 0
 
+    def liquidatable_rows(self) -> np.ndarray:
+        """Rows :meth:`liquidatable` would mark, without looking at every account when none can be:
+        each borrower's ``limit / debt`` moves by at least the smallest fall of a collateral price,
+        times the base price's and the borrow index's rise, since the pass that found the least of
+        them; while that bound keeps every account above 1 (with a 1e-9 margin for rounding) and
+        no position changed, nobody is liquidatable. Otherwise one full pass, which renews the bound."""
+        s = self.state
+        prices, base_price, index = self.prices_usd(), self._base_price(), s.borrow_index
+        if self._margin is not None and self._margin[0] == self._version:
+            _v, least, p0, bp0, bi0 = self._margin
+            fall = float((prices / p0).min()) if (p0 > 0).all() else 0.0
+            if least * fall * (bp0 / base_price) * (bi0 / index) > 1.0 + 1e-9:
+                return np.zeros(0, dtype=np.int64)
+        weights = prices * self.lcf
+        coll, principal = s.positions["collateral"], s.positions["principal"]
+        limit = coll[:, 0] * weights[0] if weights.size == 1 else coll @ weights
+        debt = -principal * (index * base_price)
+        rows = np.flatnonzero(limit < debt)  # debt > 0 only for borrowers: the liquidatable() test, rearranged
+        owing = debt > 0
+        with np.errstate(divide="ignore"):
+            least = float((limit[owing] / debt[owing]).min()) if owing.any() else math.inf
+        self._margin = (self._version, least, prices.copy(), base_price, index)
+        return rows
+
     def utilization(self) -> float:
         s = self.state
         supplied = s.total_supply_base * s.supply_index
@@ -228,6 +254,7 @@ class CometMarket(Protocol):
         s.total_supply_base += max(new, 0.0) - max(old, 0.0)
         s.total_borrow_base += max(-new, 0.0) - max(-old, 0.0)
         s.positions["principal"][row] = new
+        self._version += 1
 
     def _asset(self, asset: str) -> int:
         if asset not in self.symbols:
@@ -256,6 +283,7 @@ class CometMarket(Protocol):
             raise Revert("TransferInFailed")
         row = self._row(sender)  # first: a new row may grow the table
         s.positions["collateral"][row, i] += amount
+        self._version += 1
         s.collateral_held[i] += amount
         ledger.move(sender, self.name, amount)
 
@@ -292,6 +320,7 @@ class CometMarket(Protocol):
         if owed < 0 and owed * self._base_price() + float(coll @ (self.prices_usd() * self.bcf)) < 0:
             raise Revert("NotCollateralized")
         s.positions["collateral"][row, i] = held - amount
+        self._version += 1
         s.collateral_held[i] -= amount
         self._ledger(asset).move(self.name, sender, amount)
 
@@ -310,6 +339,7 @@ class CometMarket(Protocol):
         new = max(old + credited_usd / base_price, 0.0)
         s.positions["collateral"][row] = 0.0  # the protocol's now: collateral_held is unchanged
         s.owned += coll
+        self._version += 1
         self._set_principal(row, self._principal(new))
         debt_usd = -old * base_price
         shortfall = max(debt_usd - credited_usd, 0.0)
@@ -342,6 +372,11 @@ class CometMarket(Protocol):
         return out
 
     # -- hooks ----------------------------------------------------------------------------
+    def rollback(self, snapshot) -> None:
+        """Restore a checkpoint (a bundle that reverted); the bound of the last pass is stale."""
+        super().rollback(snapshot)
+        self._version += 1
+
     def view(self) -> "CometView":
         return CometView(self)
 
@@ -387,7 +422,7 @@ class CometView:
     def liquidatable_accounts(self, largest: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(rows, debt USD) of the accounts ``absorb`` would take now, largest debt first (ties:
         lower row); with ``largest``, only that many (found by a partition, not a full sort)."""
-        rows = np.flatnonzero(self._m.liquidatable())
+        rows = self._m.liquidatable_rows()
         debt = -self._m.present_values(rows) * self._m._base_price()
         if largest is not None and rows.size > largest:
             keep = np.argpartition(-debt, largest - 1)[:largest]

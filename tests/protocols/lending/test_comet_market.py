@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from defisim import Simulation, load_scenario
+from defisim.base.protocol import BlockInfo
 from defisim.scenario.loading import ScenarioError, validate_scenario
 
 WETH = {"symbol": "WETH", "borrow_collateral_factor": 0.825, "liquidate_collateral_factor": 0.895,
@@ -94,3 +95,21 @@ def test_the_absorbers_shortlist_is_the_head_of_the_full_order(largest):
     assert rows.size > 1_000 and (np.diff(debt) <= 0).all()
     head_rows, head_debt = view.liquidatable_accounts(largest=largest)
     assert head_rows.tolist() == rows[:largest].tolist() and head_debt.tolist() == debt[:largest].tolist()
+
+
+def test_the_bound_that_skips_the_book_misses_no_liquidatable_account():
+    """Block after block, prices up and down, interest accruing and accounts absorbed: the rows
+    found with the bound are those of the full test every time."""
+    sim = Simulation(validate_scenario(comet_scenario(borrowers=3_000)))
+    comet, oracle = sim.protocols["comet"], sim.protocols["eth_usd"]
+    found = []
+    for n, price in enumerate([2_000, 1_990, 2_010, 1_800, 1_700, 1_750, 1_700, 1_400, 2_500, 2_400], start=1):
+        oracle.state.answer = float(price)
+        comet.on_block(BlockInfo(n, n, 12_000 * n * 1_000, 20.0, 36_000_000))  # 1,000 slots apart: interest
+        comet.block = BlockInfo(n, n, 12_000 * n * 1_000, 20.0, 36_000_000)
+        rows = comet.liquidatable_rows()
+        assert rows.tolist() == np.flatnonzero(comet.liquidatable()).tolist()
+        found.append(rows.size)
+        for row in rows[:5].tolist():
+            comet.absorb("absorber", comet.state.accounts.name(row))
+    assert found[0] == 0 and max(found) > 100
