@@ -202,10 +202,11 @@ class CometMarket(Protocol):
         limit = coll[:, 0] * weights[0] if weights.size == 1 else coll @ weights
         debt = -principal * (index * base_price)
         rows = np.flatnonzero(limit < debt)  # debt > 0 only for borrowers: the liquidatable() test, rearranged
-        owing = debt > 0
-        with np.errstate(divide="ignore"):
+        self._margin = None
+        if rows.size == 0:  # a bound is worth keeping only while nobody is liquidatable
+            owing = debt > 0
             least = float((limit[owing] / debt[owing]).min()) if owing.any() else math.inf
-        self._margin = (self._version, least, prices.copy(), base_price, index)
+            self._margin = (self._version, least, prices.copy(), base_price, index)
         return rows
 
     def utilization(self) -> float:
