@@ -174,15 +174,20 @@ class CometMarket(Protocol):
         coll = self.state.positions["collateral"][rows]
         return self.present_values(rows) * self._base_price() + coll @ (self.prices_usd() * factors)
 
-    def liquidatable(self) -> np.ndarray:
-        """Whether each account can be absorbed now (`isLiquidatable`, at the indices of this block):
-        ``principal × borrow index × base price + Σ collateral × price × LCF < 0``, which only a
-        borrower can meet (for a supplier every term is ≥ 0, whichever index values it)."""
+    def _limit_and_debt(self, prices: np.ndarray, base_price: float) -> tuple[np.ndarray, np.ndarray]:
+        """Per account, ``Σ collateral × price × LCF`` and ``−principal × borrow index × base price``
+        (USD; the second is positive only for borrowers)."""
         s = self.state
-        weights = self.prices_usd() * self.lcf
+        weights = prices * self.lcf
         coll = s.positions["collateral"]
         limit = coll[:, 0] * weights[0] if weights.size == 1 else coll @ weights  # one asset: no matrix product
-        return s.positions["principal"] * (s.borrow_index * self._base_price()) + limit < 0
+        return limit, -s.positions["principal"] * (s.borrow_index * base_price)
+
+    def liquidatable(self) -> np.ndarray:
+        """Whether each account can be absorbed now (`isLiquidatable`, at the indices of this block):
+        its LCF limit below its debt, which only a borrower can meet."""
+        limit, debt = self._limit_and_debt(self.prices_usd(), self._base_price())
+        return limit < debt
 
     def liquidatable_rows(self) -> np.ndarray:
         """Rows :meth:`liquidatable` would mark, without looking at every account when none can be:
@@ -197,11 +202,8 @@ class CometMarket(Protocol):
             fall = float((prices / p0).min()) if (p0 > 0).all() else 0.0
             if least * fall * (bp0 / base_price) * (bi0 / index) > 1.0 + 1e-9:
                 return np.zeros(0, dtype=np.int64)
-        weights = prices * self.lcf
-        coll, principal = s.positions["collateral"], s.positions["principal"]
-        limit = coll[:, 0] * weights[0] if weights.size == 1 else coll @ weights
-        debt = -principal * (index * base_price)
-        rows = np.flatnonzero(limit < debt)  # debt > 0 only for borrowers: the liquidatable() test, rearranged
+        limit, debt = self._limit_and_debt(prices, base_price)
+        rows = np.flatnonzero(limit < debt)
         self._margin = None
         if rows.size == 0:  # a bound is worth keeping only while nobody is liquidatable
             owing = debt > 0

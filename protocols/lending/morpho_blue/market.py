@@ -165,9 +165,10 @@ class MorphoBlueMarket(Protocol):
             return 0.0
         return float(s.positions["supply_shares"][row] * s.total_supply_assets / s.total_supply_shares)
 
-    def health_factors(self, price: float | None = None) -> np.ndarray:
-        """Every position's ``collateral × price × LLTV / borrowed`` (inf without debt)."""
-        return mm.health_factors(self.state.positions["collateral"], self.borrowed(),
+    def health_factors(self, price: float | None = None, borrowed: np.ndarray | None = None) -> np.ndarray:
+        """Every position's ``collateral × price × LLTV / borrowed`` (inf without debt); ``borrowed``
+        when the caller has it already (:meth:`borrowed`)."""
+        return mm.health_factors(self.state.positions["collateral"], self.borrowed() if borrowed is None else borrowed,
                                  self.price() if price is None else price, self.params.lltv)
 
     def utilization(self) -> float:
@@ -414,8 +415,8 @@ class MorphoBlueMarket(Protocol):
         zeros = np.zeros_like(coll)
         prices = self.prices_usd()
         return Positions((self.params.collateral, self.params.loan), np.column_stack([coll, zeros]),
-                         np.column_stack([zeros, owed]), prices,
-                         mm.health_factors(coll, owed, prices[0] / prices[1], self.params.lltv) < 1.0, (None, None))
+                         np.column_stack([zeros, owed]), prices, self.health_factors(prices[0] / prices[1], owed) < 1.0,
+                         (None, None))
 
     def exposures(self, large_account_usd: float = 1e6) -> list:
         """The market holds its collateral (``collateral``) and prices it by its oracle; it has
@@ -473,8 +474,7 @@ class MorphoView:
         else:
             prices = np.asarray(prices_usd, dtype=float)
             every = self._m.borrowed()
-            all_hf = mm.health_factors(self._m.state.positions["collateral"], every, prices[0] / prices[1],
-                                       self._m.params.lltv)
+            all_hf = self._m.health_factors(prices[0] / prices[1], every)
             rows = np.flatnonzero(all_hf < 1.0)
             hf, owed = all_hf[rows], every[rows]
         return largest_debts_of(rows, hf, owed * prices[1], largest)
