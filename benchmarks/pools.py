@@ -22,6 +22,8 @@ import subprocess
 import sys
 import time
 
+from bench_env import emit, load_average, pin_to_one_core, source_state
+
 POOLS = {"aave": ("eth-crash", "protocols.aave.population.count"),
          "morpho": ("morpho-crash", "protocols.morpho.borrowers.count"),
          "comet": ("comet-crash", "protocols.comet.borrowers.count")}
@@ -57,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.one:
         print(json.dumps(one(args.one[0], int(args.one[1]), int(args.one[2]), args.one[3] == "1")))
         return 0
-    rows = []
+    cpu = pin_to_one_core()  # the runs inherit the pinning
+    rows, start = [], load_average()
     for n in (int(float(x)) for x in args.sizes.split(",")):
         for pool in args.pools.split(","):
             print(f"{pool} at {n:,} …", file=sys.stderr)
@@ -68,11 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         if r["borrowers"] in aave and aave[r["borrowers"]] > 0:
             r["vs_aave"] = round(r["run_cpu_s"] / aave[r["borrowers"]], 2)
-    doc = json.dumps({"benchmark": "pools", "runs": rows}, indent=2)
-    print(doc)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(doc + "\n")
+    emit({"benchmark": "pools", "target": "each new pool within 2x of the Aave pool at 1e5 and 1e6", "runs": rows,
+          "load_average": {"start": start, "end": load_average()}}, cpu, source_state(), args.out)
     return 0
 
 
