@@ -38,6 +38,8 @@ from typing import NamedTuple
 
 from defisim.base import Revert
 
+from ..evm_int import sdiv
+
 __all__ = ["BASE_INDEX_SCALE", "FACTOR_SCALE", "PRICE_SCALE", "SECONDS_PER_YEAR", "present_value", "principal_value",
            "per_second", "kinked_rate", "CometConfig", "AssetConfig", "AbsorbResult", "ExactComet"]
 
@@ -45,12 +47,6 @@ BASE_INDEX_SCALE = 10**15
 FACTOR_SCALE = 10**18
 PRICE_SCALE = 10**8
 SECONDS_PER_YEAR = 31_536_000
-
-
-def _div_to_zero(x: int, y: int) -> int:
-    """Solidity's signed division: the quotient truncated toward zero."""
-    q = abs(x) // abs(y)
-    return q if (x >= 0) == (y > 0) else -q
 
 
 def present_value(principal: int, supply_index: int, borrow_index: int) -> int:
@@ -212,7 +208,7 @@ class ExactComet:
         """``−debt + Σ collateral × factor`` in 8-decimal USD, the loop leaving early once ≥ 0."""
         principal = self.principals.get(account, 0)
         value = present_value(principal, self.supply_index, self.borrow_index)
-        liquidity = _div_to_zero(value * self.base_price, self.config.base_scale)
+        liquidity = sdiv(value * self.base_price, self.config.base_scale)
         for a in self.config.assets:  # in asset order, as assetsIn's bits
             held = self.collateral.get((account, a.symbol), 0)
             if held == 0:

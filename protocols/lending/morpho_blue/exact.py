@@ -42,6 +42,8 @@ from typing import Callable, NamedTuple
 
 from defisim.base import Revert
 
+from ..evm_int import sdiv
+
 __all__ = [
     "WAD", "ORACLE_PRICE_SCALE", "LIQUIDATION_CURSOR", "MAX_LIQUIDATION_INCENTIVE_FACTOR", "MAX_FEE",
     "VIRTUAL_SHARES", "VIRTUAL_ASSETS", "MAX_UINT128", "SECONDS_PER_YEAR",
@@ -183,18 +185,12 @@ def irm_mock(market: MarketState, now: int) -> int:
     return w_div_down(market.total_borrow_assets, market.total_supply_assets) // SECONDS_PER_YEAR
 
 
-def _div_to_zero(x: int, y: int) -> int:
-    """Solidity's signed division: the quotient truncated toward zero."""
-    q = abs(x) // abs(y)
-    return q if (x >= 0) == (y > 0) else -q
-
-
 def _w_mul_to_zero(x: int, y: int) -> int:
-    return _div_to_zero(x * y, WAD)
+    return sdiv(x * y, WAD)
 
 
 def _w_div_to_zero(x: int, y: int) -> int:
-    return _div_to_zero(x * WAD, y)
+    return sdiv(x * WAD, y)
 
 
 _LN_2 = 693147180559945309
@@ -213,7 +209,7 @@ def w_exp(x: int) -> int:
         return 0
     if x >= _WEXP_UPPER_BOUND:
         return _WEXP_UPPER_VALUE
-    q = _div_to_zero(x + (-(_LN_2 // 2) if x < 0 else _LN_2 // 2), _LN_2)
+    q = sdiv(x + (-(_LN_2 // 2) if x < 0 else _LN_2 // 2), _LN_2)
     r = x - q * _LN_2
     exp_r = WAD + r + r * r // WAD // 2
     return exp_r << q if q >= 0 else exp_r >> -q
@@ -254,8 +250,8 @@ class AdaptiveCurveIrm:
                 avg = end = start
             else:
                 end = self._new_rate_at_target(start, linear)
-                mid = self._new_rate_at_target(start, _div_to_zero(linear, 2))
-                avg = _div_to_zero(start + end + 2 * mid, 4)
+                mid = self._new_rate_at_target(start, sdiv(linear, 2))
+                avg = sdiv(start + end + 2 * mid, 4)
         return self.curve(avg, err), end
 
     def __call__(self, market: MarketState, now: int) -> int:
