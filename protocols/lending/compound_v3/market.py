@@ -279,7 +279,7 @@ class CometMarket(Protocol):
             return
         i = self._asset(asset)
         cap = self.params.assets[i].supply_cap
-        if cap is not None and s.positions["collateral"].sum(axis=0)[i] + amount > cap:
+        if cap is not None and s.collateral_held[i] - s.owned[i] + amount > cap:  # the accounts' total, kept
             raise Revert("SupplyCapExceeded")
         ledger = self._ledger(asset)
         if ledger.balance_of(sender) < amount:

@@ -113,3 +113,17 @@ def test_the_bound_that_skips_the_book_misses_no_liquidatable_account():
         for row in rows[:5].tolist():
             comet.absorb("absorber", comet.state.accounts.name(row))
     assert found[0] == 0 and max(found) > 100
+
+
+def test_collateral_beyond_the_supply_cap_is_refused():
+    from defisim.base import Revert
+
+    data = comet_scenario(borrowers=100)
+    held = float(Simulation(validate_scenario(data)).protocols["comet"].state.positions["collateral"].sum())
+    data["protocols"]["comet"]["assets"][0]["supply_cap"] = held + 10.0
+    sim = Simulation(validate_scenario(data))
+    comet, weth = sim.protocols["comet"], sim.protocols["weth"]
+    weth.issue("new", 20.0)
+    comet.supply("new", "WETH", 10.0)  # up to the cap
+    with pytest.raises(Revert, match="SupplyCapExceeded"):
+        comet.supply("new", "WETH", 1.0)
