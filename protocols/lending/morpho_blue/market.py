@@ -107,7 +107,8 @@ class MorphoBlueMarket(Protocol):
         self._open_book(host)
         self._book_every = book_every_blocks(len(self.state.accounts))
         self._version = 0  # bumped by every change of a position or of the totals
-        self._health: tuple | None = None  # (key, health factors, borrowed) of the last look
+        self._health: tuple | None = None  # (key, rows, health factors, owed) of the last look
+        self._bound: tuple | None = None  # (version, least health factor, price, share price) of a look that found nobody
 
     # -- the opening book -------------------------------------------------------------------
     def _open_book(self, host) -> None:
@@ -195,27 +196,42 @@ class MorphoBlueMarket(Protocol):
                 row = self._row(p.fee_recipient)  # first: a new row may grow the table
                 s.positions["supply_shares"][row] += shares
                 s.total_supply_shares += shares
-            s.last_ms = block.time_ms
-            self._version += 1
+            s.last_ms = block.time_ms  # health moves with the share price, which the look's key holds
         if block.number % self._book_every == 0:
             self._write_book(block.number)
 
     def unhealthy_now(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(rows, health factors, loan tokens owed) of the unhealthy positions at the oracle now,
-        once per block and state (the keepers of a block share it). A first pass compares
-        ``collateral × price × LLTV / share price`` with the borrow shares, with a margin far above
-        its rounding; the health factor of what passes is then computed as the calls compute it."""
-        key = (self.block.number if self.block else -1, self._version, self.price())
-        if self._health is None or self._health[0] != key:
-            s, price = self.state, key[2]
-            per_share = s.total_borrow_assets / s.total_borrow_shares if s.total_borrow_shares > 0 else 1.0
-            shares, coll = s.positions["borrow_shares"], s.positions["collateral"]
-            maybe = np.flatnonzero(coll * (price * self.params.lltv / per_share * (1.0 - 1e-9)) < shares)
-            owed = shares[maybe] * per_share
-            hf = mm.health_factors(coll[maybe], owed, price, self.params.lltv)
-            under = hf < 1.0
-            self._health = (key, maybe[under], hf[under], owed[under])
-        return self._health[1], self._health[2], self._health[3]
+        once per block and state (the keepers of a block share it).
+
+        While no position has changed since a look that found nobody unhealthy, the least health
+        factor it found, moved by the price's fall and the share price's rise since, bounds every
+        position's: above 1 (with a 1e-9 margin for rounding), nobody is, and the book is not read.
+        Otherwise a first pass compares ``collateral × price × LLTV / share price`` with the borrow
+        shares, with the same margin; the health factor of what passes is computed as the calls
+        compute it."""
+        s = self.state
+        price = self.price()
+        per_share = s.total_borrow_assets / s.total_borrow_shares if s.total_borrow_shares > 0 else 1.0
+        key = (self.block.number if self.block else -1, self._version, price, per_share)
+        if self._health is not None and self._health[0] == key:
+            return self._health[1:]
+        nobody = (np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0))
+        bound = self._bound
+        if bound is not None and bound[0] == self._version and bound[1] * (price / bound[2]) * (bound[3] / per_share) > 1.0 + 1e-9:
+            self._health = (key, *nobody)
+            return nobody
+        shares, coll = s.positions["borrow_shares"], s.positions["collateral"]
+        maybe = np.flatnonzero(coll * (price * self.params.lltv / per_share * (1.0 - 1e-9)) < shares)
+        owed = shares[maybe] * per_share
+        hf = mm.health_factors(coll[maybe], owed, price, self.params.lltv)
+        under = hf < 1.0
+        self._health = (key, maybe[under], hf[under], owed[under])
+        self._bound = None
+        if not under.any():  # keep a bound only from a look that found nobody
+            least = float(self.health_factors(price, shares * per_share).min()) if shares.size else math.inf
+            self._bound = (self._version, least, price, per_share)
+        return self._health[1:]
 
     def _write_book(self, number: int) -> None:
         prices = self.prices_usd()

@@ -150,3 +150,29 @@ def test_the_shared_unhealthy_set_equals_the_full_computation(eth_usd):
     for a, b in zip(fast, full):
         assert a.tolist() == b.tolist()
     assert (fast[0].size > 0) == (eth_usd < 2_000.0)
+
+
+def test_the_bound_that_skips_the_book_misses_no_unhealthy_position():
+    """Block after block, the price up and down, interest accruing (the IRM at a fixed 300%/yr to
+    move the share price) and positions liquidated: the unhealthy set read with the bound is the
+    full computation's every time."""
+    from defisim.base.protocol import BlockInfo
+
+    data = morpho_scenario(borrowers=3_000)
+    data["protocols"]["morpho"].update(irm="fixed", fixed_rate=3.0)
+    sim = Simulation(validate_scenario(data))
+    market, oracle, usdc = sim.protocols["morpho"], sim.protocols["eth_usd"], sim.protocols["usdc"]
+    usdc.issue("liquidator", 1e12)
+    found = []
+    for n, price in enumerate([2_000, 1_995, 2_010, 2_000, 1_700, 1_750, 1_990, 1_600, 2_500, 2_400], start=1):
+        block = BlockInfo(n, n, 12_000 * n * 500, 20.0, 36_000_000)  # 500 slots apart: interest moves the share price
+        oracle.state.answer = float(price)
+        market.on_block(block)
+        market.block = block
+        rows, hf, _owed = market.unhealthy_now()
+        full = market.health_factors()
+        assert rows.tolist() == np.flatnonzero(full < 1.0).tolist() and hf.tolist() == full[rows].tolist()
+        found.append(rows.size)
+        for row in rows[:5].tolist():
+            market.liquidation_call("liquidator", "WETH", "USDC", market.state.accounts.name(row))
+    assert found[:4] == [0, 0, 0, 0] and max(found) > 100
