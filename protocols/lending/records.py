@@ -1,7 +1,12 @@
-"""How often a lending book is sampled into its per-block table (the ``positions`` role)."""
+"""When a lending book is sampled into its per-block table (the ``positions`` role)."""
 from __future__ import annotations
 
-__all__ = ["book_every_blocks"]
+from typing import Hashable
+
+__all__ = ["BOOK_QUIET_BLOCKS", "book_every_blocks", "book_due"]
+
+#: Blocks between two samples at least, when nothing but interest changed.
+BOOK_QUIET_BLOCKS = 300
 
 
 def book_every_blocks(accounts: int) -> int:
@@ -12,3 +17,22 @@ def book_every_blocks(accounts: int) -> int:
     (10, 100)
     """
     return max(10, accounts // 10_000)
+
+
+def book_due(last: tuple[int, Hashable] | None, number: int, every: int, quiet: int, state: Hashable) -> bool:
+    """Whether to sample the book at block ``number``: the first time; then at most every
+    ``every`` blocks while ``state`` (what moves health factors: prices, positions) differs from
+    the last sample's, and at least every ``quiet`` blocks. ``last`` is ``(block, state)`` of the
+    last sample.
+
+    >>> book_due(None, 1, 10, 300, "p"), book_due((1, "p"), 5, 10, 300, "q"), book_due((1, "p"), 11, 10, 300, "q")
+    (True, False, True)
+    >>> book_due((1, "p"), 11, 10, 300, "p"), book_due((1, "p"), 301, 10, 300, "p")
+    (False, True)
+    """
+    if last is None:
+        return True
+    since = number - last[0]
+    if since >= quiet:
+        return True
+    return since >= every and last[1] != state

@@ -19,7 +19,7 @@ import numpy as np
 from defisim.base import LIQUIDATION_CALL, AddressBook, Column, Positions, Protocol, Revert, Table, handler
 from defisim.graph import Exposure, Node
 
-from ..records import book_every_blocks
+from ..records import book_due, book_every_blocks
 from . import math as am
 from .liquidation import liquidation_call
 from .health_index import Candidates, HealthIndex
@@ -208,7 +208,7 @@ class AaveV3Pool(Protocol):
         self._health = HealthIndex(self.lt)
         self._position_changes = 0  # counts changes of scaled balances (not accrual)
         self._rates_stale = True  # an action changed liquidity or debt since the rates were set
-        self._health_recorded: tuple[int, int, bytes] | None = None  # (block, position changes, prices)
+        self._health_recorded: tuple[int, tuple] | None = None  # (block, (position changes, prices))
         self._health_every_blocks: int | None = None  # set at the first look (see _health_every)
         for sym, amount in params.seed_supply.items():
             if amount > 0:
@@ -452,7 +452,7 @@ class AaveV3Pool(Protocol):
         qs = np.quantile(hf, HEALTH_QUANTILES).tolist() if hf.size else [float("nan")] * len(HEALTH_QUANTILES)
         self._health_log.append((block.number, self.name, *qs, int(hf.size), int(below.sum()),
                                  float(debt_usd[below].sum()), uncovered))
-        self._health_recorded = (block.number, self._position_changes, prices.tobytes())
+        self._health_recorded = (block.number, (self._position_changes, prices.tobytes()))
 
     # -- accrual ----------------------------------------------------------------------------
     def on_block(self, block) -> None:
@@ -478,15 +478,8 @@ class AaveV3Pool(Protocol):
     def _health_due(self, number: int) -> bool:
         """Whether to record health factors now: the first block; then at most every
         ``health_every_blocks`` when prices or positions changed, at least every ``health_quiet_blocks``."""
-        last = self._health_recorded
-        if last is None:
-            return True
-        since = number - last[0]
-        if since >= self.params.health_quiet_blocks:
-            return True
-        if since < self._health_every:
-            return False
-        return last[1] != self._position_changes or last[2] != self.prices_usd().tobytes()
+        return book_due(self._health_recorded, number, self._health_every, self.params.health_quiet_blocks,
+                        (self._position_changes, self.prices_usd().tobytes()))
 
     def _accrue(self, block) -> None:
         """Grow the indices over the time since the last block at the rates set after the last

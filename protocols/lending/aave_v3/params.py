@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from ..records import BOOK_QUIET_BLOCKS
 from .population import LendersParams, PopulationParams
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
@@ -279,7 +280,7 @@ class PoolParams(BaseModel):
         "a book of more than 100,000 accounts every accounts / 10,000 blocks: a record reads every account, "
         "so its share of a run stays bounded as the book grows)")
     health_quiet_blocks: int = Field(
-        300, ge=1, description="and at least every this many blocks when nothing changed (interest only)")
+        BOOK_QUIET_BLOCKS, ge=1, description="and at least every this many blocks when nothing changed (interest only)")
     flash_loan_premium: float = Field(
         0.0005, ge=0, le=0.01, description="premium of a flash loan (`flashLoanSimple`), a share of the amount, "
         "credited to the treasury as aTokens (Aave v3 `FlashLoanLogic.executeFlashLoanSimple`; 5 bps: the "

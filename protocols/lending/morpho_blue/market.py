@@ -30,7 +30,7 @@ from defisim.base import (LIQUIDATION_CALL, AddressBook, AddressRange, Column, L
                           Revert, Table, handler, largest_debts_of)
 from defisim.graph import Exposure, Node
 
-from ..records import book_every_blocks
+from ..records import BOOK_QUIET_BLOCKS, book_due, book_every_blocks
 from . import math as mm
 from .params import MorphoMarketParams
 
@@ -101,11 +101,13 @@ class MorphoBlueMarket(Protocol):
             "morpho_liquidations", "Morpho Blue liquidations", LIQUIDATION_COLUMNS, role="liquidations",
             role_columns={"protocol": "market", "account": "borrower", "debt_repaid_usd": "repaid_usd",
                           "collateral_seized_usd": "seized_usd", "written_off_usd": "bad_debt_usd"})
-        self._book = host.log.declare("morpho_book", "Morpho Blue positions, every 10 blocks (past 100,000 "
-                                      "positions every positions/10,000)", BOOK_COLUMNS,
+        self._book = host.log.declare("morpho_book", "Morpho Blue positions: every 10 blocks (past 100,000 "
+                                      "positions every positions/10,000) while prices or positions change, "
+                                      "at least every 300", BOOK_COLUMNS,
                                       role="positions", role_columns={"protocol": "market"})
         self._open_book(host)
         self._book_every = book_every_blocks(len(self.state.accounts))
+        self._book_last: tuple | None = None  # (block, (version, price)) of the last book row
         self._version = 0  # bumped by every change of a position or of the totals
         self._health: tuple | None = None  # (key, rows, health factors, owed) of the last look
         self._bound: tuple | None = None  # (version, least health factor, price, share price) of a look that found nobody
@@ -197,7 +199,7 @@ class MorphoBlueMarket(Protocol):
                 s.positions["supply_shares"][row] += shares
                 s.total_supply_shares += shares
             s.last_ms = block.time_ms  # health moves with the share price, which the look's key holds
-        if block.number % self._book_every == 0:
+        if book_due(self._book_last, block.number, self._book_every, BOOK_QUIET_BLOCKS, (self._version, self.price())):
             self._write_book(block.number)
 
     def unhealthy_now(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -234,13 +236,15 @@ class MorphoBlueMarket(Protocol):
         return self._health[1:]
 
     def _write_book(self, number: int) -> None:
-        prices = self.prices_usd()
+        s, prices = self.state, self.prices_usd()
         rows, _hf, owed_under = self.unhealthy_now()
-        debt_usd = self.borrowed() * prices[1]
-        gap = debt_usd - self.state.positions["collateral"] * prices[0]
-        self._book.append((number, self.name, int(np.count_nonzero(debt_usd)), int(rows.size),
-                           float(owed_under.sum() * prices[1]), float(gap[gap > 0].sum()), self.utilization(),
-                           self.state.borrow_rate))
+        shares = s.positions["borrow_shares"]
+        per_share = s.total_borrow_assets / s.total_borrow_shares if s.total_borrow_shares > 0 else 1.0
+        gap = shares * (per_share * prices[1]) - s.positions["collateral"] * prices[0]  # debt over collateral (USD)
+        self._book.append((number, self.name, int(np.count_nonzero(shares)), int(rows.size),
+                           float(owed_under.sum() * prices[1]), float(np.maximum(gap, 0.0).sum()), self.utilization(),
+                           s.borrow_rate))
+        self._book_last = (number, (self._version, self.price()))
 
     # -- calls ------------------------------------------------------------------------------
     @staticmethod
